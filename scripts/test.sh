@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The project's test command: installs what it needs, builds, runs every test project
+# (unit and integration; integration tests need root for network namespaces) and prints
+# one closing line "tests: N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh || exit 1
+dotnet build NginxHaOperator.sln -c Release -warnaserror 2>&1 | tail -n 30
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "build failed"; echo "tests: 0 passed, 1 failed"; exit 1; }
+
+results=artifacts/test-results
+rm -rf "$results"
+dotnet test NginxHaOperator.sln -c Release --no-build --logger trx --results-directory "$results" \
+  --blame-hang-timeout 8m -- RunConfiguration.TreatNoTestsAsError=true
+rc=$?
+
+passed=0; failed=0; projects=0
+for f in "$results"/*.trx; do
+  [ -e "$f" ] || continue
+  projects=$((projects + 1))
+  counters=$(grep -o '<Counters [^>]*>' "$f" | head -n 1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  fl=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${fl:-0}))
+done
+expected=$(ls tests/*/*.Tests.csproj | wc -l)
+if [ "$projects" -lt "$expected" ]; then
+  echo "only $projects of $expected test projects wrote results (a test host crashed?)"
+  failed=$((failed + expected - projects))
+fi
+if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,47 @@
+namespace NginxHa.Core.Resources;
+
+/// <summary>API group and version of every custom resource of this project.</summary>
+public static class ApiGroup
+{
+    public const string Group = "nginx-ha.io";
+    public const string Version = "v1alpha1";
+    public const string ApiVersion = Group + "/" + Version;
+}
+
+/// <summary>The subset of Kubernetes ObjectMeta that manifests and the planner use.</summary>
+public sealed class ObjectMeta
+{
+    public string Name { get; set; } = "";
+    public string? Namespace { get; set; }
+    public Dictionary<string, string> Labels { get; set; } = new();
+    public Dictionary<string, string> Annotations { get; set; } = new();
+}
+
+/// <summary>A Kubernetes object as it appears in a manifest: apiVersion, kind, metadata.</summary>
+public abstract class Resource
+{
+    public string ApiVersion { get; set; } = "";
+    public string Kind { get; set; } = "";
+    public ObjectMeta Metadata { get; set; } = new();
+
+    /// <summary>"namespace/name" for namespaced objects, "name" otherwise.</summary>
+    public string DisplayName =>
+        string.IsNullOrEmpty(Metadata.Namespace) ? Metadata.Name : $"{Metadata.Namespace}/{Metadata.Name}";
+}
+
+/// <summary>
+/// One problem found in an input, naming the field by its JSON path (e.g. <c>spec.virtualIPs[1]</c>).
+/// Rendered as <c>web.yaml: VirtualIpGroup edge/web: spec.virtualIPs[1]: "198.18.0.300" is not an IP address</c>.
+/// </summary>
+public sealed record ValidationError(string Source, string Object, string Path, string Message)
+{
+    public override string ToString()
+    {
+        var parts = new List<string>(4);
+        if (Source.Length > 0) parts.Add(Source);
+        if (Object.Length > 0) parts.Add(Object);
+        if (Path.Length > 0) parts.Add(Path);
+        parts.Add(Message);
+        return string.Join(": ", parts);
+    }
+}

@@ -101,7 +101,7 @@ public static class VrrpPacket
     private const int MaxV2AdvertIntervalSeconds = byte.MaxValue;
     private const int IPv4AddressLength = 4;
     private const int IPv6AddressLength = 16;
-    private static readonly long TicksPerCentisecond = TimeSpan.TicksPerMillisecond * 10;
+    private const long TicksPerCentisecond = TimeSpan.TicksPerMillisecond * 10;
 
     // Pseudo-header layouts for the v3 checksum.
     private const int IPv4PseudoHeaderLength = 12;

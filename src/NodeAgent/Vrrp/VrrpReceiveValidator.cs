@@ -109,12 +109,12 @@ public static class VrrpReceiveValidator
     {
         // Counts are equal here; match each received address to a distinct configured one.
         Span<bool> used = configured.Count <= 256 ? stackalloc bool[configured.Count] : new bool[configured.Count];
-        foreach (IPAddress address in received)
+        for (int r = 0; r < received.Count; r++)
         {
             int match = -1;
             for (int i = 0; i < configured.Count; i++)
             {
-                if (!used[i] && SameAddress(address, configured[i]))
+                if (!used[i] && SameAddress(received[r], configured[i]))
                 {
                     match = i;
                     break;

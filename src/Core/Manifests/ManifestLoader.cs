@@ -25,10 +25,13 @@ public static partial class ManifestLoader
     /// <summary>kubectl's default namespace for namespaced objects that name none.</summary>
     public const string DefaultNamespace = "default";
 
-    private sealed class Loaded(Resource resource, string location)
+    private sealed class Loaded(Resource resource, string location, Func<string, string> locationOf)
     {
         public Resource Resource { get; } = resource;
         public string Location { get; } = location;
+
+        /// <summary>"file:line" of a field path of this object.</summary>
+        public Func<string, string> LocationOf { get; } = locationOf;
         public bool Failed { get; set; }
         public string ObjectName => $"{Resource.Kind} {Resource.DisplayName}";
     }
@@ -130,8 +133,8 @@ public static partial class ManifestLoader
 
         var binder = new YamlBinder();
         var resource = (Resource)binder.Bind(mapping, kind.Type, "")!;
-        var loaded = new Loaded(resource, location);
         var at = (string path) => $"{source}:{binder.LineOf(path, (int)root.Start.Line)}";
+        var loaded = new Loaded(resource, location, at);
 
         if (kind.Namespaced && string.IsNullOrEmpty(resource.Metadata.Namespace))
             resource.Metadata.Namespace = DefaultNamespace;
@@ -196,13 +199,13 @@ public static partial class ManifestLoader
         {
             if (loaded.Resource is not VirtualIpGroup group) continue;
             var ns = group.Metadata.Namespace!;
-            if (group.Spec.BackendPoolRef is { Length: > 0 } poolName && !pools.Contains($"{ns}/{poolName}"))
-                Fail(collector, loaded, new ValidationError(loaded.Location, loaded.ObjectName, "spec.backendPoolRef",
+            if (group.Spec.BackendPoolRef is { Length: > 0 } poolName && FieldRules.ObjectName(poolName) is null && !pools.Contains($"{ns}/{poolName}"))
+                Fail(collector, loaded, new ValidationError(loaded.LocationOf("spec.backendPoolRef"), loaded.ObjectName, "spec.backendPoolRef",
                     $"NginxBackendPool {FieldRules.Quote(poolName)} not found in namespace {FieldRules.Quote(ns)}"));
 
             // Without Node documents the nodes come from elsewhere (the cluster), so there is nothing to check against.
             if (nodes.Count > 0 && !nodes.Any(n => group.Spec.NodeSelector.Matches(n.Metadata.Labels)))
-                collector.Warnings.Add(new ValidationError(loaded.Location, loaded.ObjectName, "spec.nodeSelector",
+                collector.Warnings.Add(new ValidationError(loaded.LocationOf("spec.nodeSelector"), loaded.ObjectName, "spec.nodeSelector",
                     $"matches none of the {nodes.Count} Node objects, so no node carries its virtual IPs"));
         }
     }

@@ -66,7 +66,7 @@ public class ManifestLoaderTests
             Assert.Empty(together.Errors);
             Assert.Equal(2, together.Objects.Count);
             Assert.Equal(2, groupAlone.Errors.Count);
-            Assert.Contains($"{groupFile}:1: VirtualIpGroup default/web: spec.backendPoolRef: NginxBackendPool \"web\" not found in namespace \"default\"",
+            Assert.Contains($"{groupFile}:4: VirtualIpGroup default/web: spec.backendPoolRef: NginxBackendPool \"web\" not found in namespace \"default\"",
                 Errors(groupAlone));
             Assert.Contains(Errors(groupAlone), e => e.StartsWith($"{missing}: cannot read the file: "));
             Assert.Empty(groupAlone.Objects);
@@ -211,7 +211,7 @@ public class ManifestLoaderTests
         var set = ManifestLoader.LoadText("t.yaml", yaml);
 
         Assert.Empty(set.Errors);
-        Assert.Equal(["t.yaml:5: VirtualIpGroup edge/web: spec.nodeSelector: matches none of the 1 Node objects, so no node carries its virtual IPs"],
+        Assert.Equal(["t.yaml:10: VirtualIpGroup edge/web: spec.nodeSelector: matches none of the 1 Node objects, so no node carries its virtual IPs"],
             set.Warnings.Select(w => w.ToString()));
         Assert.Single(set.VirtualIpGroups);
     }

@@ -34,5 +34,9 @@ public sealed record PlannedInstance(
     IReadOnlyList<string> Nodes)
 {
     public string PreferredMaster => Nodes[0];
-    public int PriorityOf(string node) => Planner.PriorityAt(Nodes.ToList().IndexOf(node));
+    public int PriorityOf(string node)
+    {
+        var position = Nodes.ToList().IndexOf(node);
+        return position >= 0 ? Planner.PriorityAt(position) : throw new ArgumentException($"node {node} does not carry {Name}", nameof(node));
+    }
 }

@@ -414,9 +414,9 @@ public static partial class NginxConfigRenderer
 
     private static string OnOff(bool value) => value ? "on" : "off";
 
-    [GeneratedRegex(@"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+    [GeneratedRegex(@"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?\z")]
     private static partial Regex PoolNamePattern();
 
-    [GeneratedRegex(@"^[a-z_][a-z0-9_-]{0,31}$")]
+    [GeneratedRegex(@"^[a-z_][a-z0-9_-]{0,31}\z")]
     private static partial Regex UserNamePattern();
 }

@@ -80,7 +80,10 @@ public static partial class NginxSyntax
     /// <summary>An RFC 1123 host name.</summary>
     public static bool IsHostName(string value) => value.Length <= 253 && HostNamePattern().IsMatch(value);
 
-    public static bool IsIpAddress(string value) => IPAddress.TryParse(value, out _) && IpCharsPattern().IsMatch(value);
+    /// <summary>A dotted-quad IPv4 or a textual IPv6 address (no shorthand like "1" for 0.0.0.1, no scope id).</summary>
+    public static bool IsIpAddress(string value) =>
+        IpCharsPattern().IsMatch(value) && IPAddress.TryParse(value, out var address)
+        && (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 || address.ToString() == value);
 
     /// <summary>A server_name: a host name, "*.name", ".name", "name.*" or the catch-all "_". No regexes.</summary>
     public static bool IsServerName(string value)
@@ -138,37 +141,37 @@ public static partial class NginxSyntax
     }
 
     // Characters nginx's tokenizer never treats specially outside quotes.
-    [GeneratedRegex(@"^[A-Za-z0-9._/:*=\[\]-]+$")]
+    [GeneratedRegex(@"^[A-Za-z0-9._/:*=\[\]-]+\z")]
     private static partial Regex PlainTokenPattern();
 
-    [GeneratedRegex(@"^[0-9]{1,9}(ms|s|m|h|d)?$")]
+    [GeneratedRegex(@"^[0-9]{1,9}(ms|s|m|h|d)?\z")]
     private static partial Regex DurationPattern();
 
-    [GeneratedRegex(@"^[0-9]{1,12}[kKmM]?$")]
+    [GeneratedRegex(@"^[0-9]{1,12}[kKmM]?\z")]
     private static partial Regex SizePattern();
 
-    [GeneratedRegex(@"^[0-9]{1,12}[kKmMgG]?$")]
+    [GeneratedRegex(@"^[0-9]{1,12}[kKmMgG]?\z")]
     private static partial Regex OffsetPattern();
 
-    [GeneratedRegex(@"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")]
+    [GeneratedRegex(@"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\z")]
     private static partial Regex HostNamePattern();
 
-    [GeneratedRegex(@"^[0-9A-Fa-f.:]+$")]
+    [GeneratedRegex(@"^[0-9A-Fa-f.:]+\z")]
     private static partial Regex IpCharsPattern();
 
-    [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\z")]
     private static partial Regex KubernetesNamePattern();
 
-    [GeneratedRegex(@"^[A-Za-z0-9]([A-Za-z0-9-]{0,126})$")]
+    [GeneratedRegex(@"^[A-Za-z0-9]([A-Za-z0-9-]{0,126})\z")]
     private static partial Regex HeaderNamePattern();
 
-    [GeneratedRegex(@"^[A-Za-z0-9._/+-]{1,1024}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9._/+-]{1,1024}\z")]
     private static partial Regex FilePathPattern();
 
-    [GeneratedRegex(@"^/[A-Za-z0-9._~/-]{1,255}$")]
+    [GeneratedRegex(@"^/[A-Za-z0-9._~/-]{1,255}\z")]
     private static partial Regex LocationPathPattern();
 
-    [GeneratedRegex(@"^[a-z0-9][a-z0-9!#&^_.+-]*/[a-z0-9][a-z0-9!#&^_.+-]*$")]
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9!#&^_.+-]*/[a-z0-9][a-z0-9!#&^_.+-]*\z")]
     private static partial Regex MimeTypePattern();
 
     [GeneratedRegex(@"\$([A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")]

@@ -49,8 +49,10 @@ public sealed class NginxRenderCase
 
     public override string ToString() => Name;
 
-    public static string TestDataDirectory([CallerFilePath] string thisFile = "") =>
-        Path.Combine(Path.GetDirectoryName(thisFile)!, "testdata");
+    /// <summary>testdata/ next to this source file (also when compiled into the integration tests).</summary>
+    public static string TestDataDirectory() => Path.Combine(Path.GetDirectoryName(ThisSourceFile())!, "testdata");
+
+    private static string ThisSourceFile([CallerFilePath] string path = "") => path;
 
     private sealed class CaseFile
     {

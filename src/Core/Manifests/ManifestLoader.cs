@@ -157,14 +157,6 @@ public static partial class ManifestLoader
     private static IEnumerable<(string Path, string Message)> ValidateObject(Resource resource)
     {
         if (resource is IValidatable validatable) return validatable.Validate();
-        if (resource is NginxBackendPool pool)
-        {
-            // The pool's spec is validated by its owner through IValidatable on NginxBackendPoolSpec (paths relative to spec).
-            var problems = MetadataValidator.Validate(pool.Metadata, namespaced: true);
-            return (object)pool.Spec is IValidatable spec
-                ? problems.Concat(spec.Validate().Select(p => (NodeHaConfigValidator.JoinPath("spec", p.Path), p.Message)))
-                : problems;
-        }
         return MetadataValidator.Validate(resource.Metadata, namespaced: resource.Metadata.Namespace is not null);
     }
 

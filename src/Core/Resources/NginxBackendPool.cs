@@ -1,12 +1,13 @@
 namespace NginxHa.Core.Resources;
 
 /// <summary>An nginx load-balancing site: listeners, upstream servers and proxy settings.</summary>
-public sealed class NginxBackendPool : Resource
+public sealed class NginxBackendPool : Resource, IValidatable
 {
     public NginxBackendPoolSpec Spec { get; set; } = new();
 
-    /// <summary>Problems in the spec, with paths starting at <c>spec.</c>.</summary>
-    public IEnumerable<(string Path, string Message)> Validate() => Spec.Validate();
+    /// <summary>Problems in the metadata and the spec, with paths starting at <c>metadata.</c> / <c>spec.</c>.</summary>
+    public IEnumerable<(string Path, string Message)> Validate() =>
+        Validation.MetadataValidator.Validate(Metadata, namespaced: true).Concat(Spec.Validate());
 }
 
 /// <summary>

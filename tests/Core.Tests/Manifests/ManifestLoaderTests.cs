@@ -56,7 +56,7 @@ public class ManifestLoaderTests
         {
             var poolFile = Path.Combine(directory.FullName, "pool.yaml");
             var groupFile = Path.Combine(directory.FullName, "group.yaml");
-            File.WriteAllText(poolFile, "apiVersion: nginx-ha.io/v1alpha1\nkind: NginxBackendPool\nmetadata: {name: web}\n");
+            File.WriteAllText(poolFile, "apiVersion: nginx-ha.io/v1alpha1\nkind: NginxBackendPool\nmetadata: {name: web}\nspec: {backends: {servers: [{address: 198.18.1.17, port: 80}]}}\n");
             File.WriteAllText(groupFile, "apiVersion: nginx-ha.io/v1alpha1\nkind: VirtualIpGroup\nmetadata: {name: web}\nspec: {virtualIPs: [198.18.0.1], backendPoolRef: web}\n");
             var missing = Path.Combine(directory.FullName, "missing.yaml");
 
@@ -175,10 +175,12 @@ public class ManifestLoaderTests
             apiVersion: nginx-ha.io/v1alpha1
             kind: NginxBackendPool
             metadata: {name: web, namespace: a}
+            spec: {backends: {servers: [{address: 198.18.1.17, port: 80}]}}
             ---
             apiVersion: nginx-ha.io/v1alpha1
             kind: NginxBackendPool
             metadata: {name: web, namespace: b}
+            spec: {backends: {servers: [{address: 198.18.1.17, port: 80}]}}
             ---
             apiVersion: nginx-ha.io/v1alpha1
             kind: VirtualIpGroup
@@ -291,7 +293,7 @@ public class ManifestLoaderTests
                   authSecretRef: {namespace: edge, name: vrrp-auth, key: password}
               backendPools:
                 - name: edge/web
-                  spec: {}
+                  spec: {backends: {servers: [{address: 198.18.1.17, port: 80}]}}
             status:
               instances:
                 - {name: edge/web/0, state: Master, master: 198.18.1.5, transitions: 3, lastTransitionTime: "2024-05-01T10:00:00Z"}

@@ -69,6 +69,7 @@ public class NodeAndNodeHaConfigValidationTests
             "spec.vrrpInstances[1].unicastPeers[1]: \"nope\" is not an IP address",
             "spec.vrrpInstances[1].authSecretRef: authentication is only supported with VRRP version 2",
             "spec.backendPools[0].name: \"web\" must be \"namespace/name\"",
+            "spec.backendPools[0].spec.backends: set servers or service",
         ], Problems(config));
     }
 

@@ -10,7 +10,7 @@ public sealed class NginxBackendPoolValidationTests
     [Fact]
     public void The_resource_validates_its_spec()
     {
-        var pool = new NginxBackendPool { Spec = NginxSpecs.Full() };
+        var pool = new NginxBackendPool { Metadata = new ObjectMeta { Name = "web", Namespace = "edge" }, Spec = NginxSpecs.Full() };
         pool.Spec.Backends.Servers[0].Weight = 0;
 
         var error = Assert.Single(pool.Validate());

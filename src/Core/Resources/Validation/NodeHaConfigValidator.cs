@@ -35,9 +35,8 @@ public static class NodeHaConfigValidator
                 problems.Add(($"{path}.name", $"{Quote(pool.Name)} must be \"namespace/name\""));
             else if (!poolNames.TryAdd(pool.Name, i))
                 problems.Add(($"{path}.name", $"{Quote(pool.Name)} is listed twice (also spec.backendPools[{poolNames[pool.Name]}])"));
-            // The pool spec is validated by its owner through IValidatable when it implements it.
-            if ((object)pool.Spec is IValidatable validatable)
-                problems.AddRange(validatable.Validate().Select(p => (JoinPath($"{path}.spec", p.Path), p.Message)));
+            // The pool spec's own paths start at "spec."; here that spec sits under backendPools[i].
+            problems.AddRange(pool.Spec.Validate().Select(p => ($"{path}.{p.Path}", p.Message)));
         }
         return problems;
     }

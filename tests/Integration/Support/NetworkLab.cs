@@ -83,6 +83,26 @@ public sealed class NetworkLab : IDisposable
             nodes.Add(new LabNode(this, name, InterfaceName, mac, ipv4, ipv6));
         }
         Nodes = nodes;
+        foreach (var node in nodes)
+            WaitForLinkLocal(node);
+    }
+
+    /// <summary>
+    /// The kernel assigns the IPv6 link-local address only once the carrier is up, which the link
+    /// watcher reports asynchronously (up to a second later): wait so tests start on a ready segment.
+    /// </summary>
+    private static void WaitForLinkLocal(LabNode node)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            string output = node.Exec("ip", "-o", "-6", "addr", "show", "dev", InterfaceName, "scope", "link").StandardOutput;
+            if (output.Contains("fe80::", StringComparison.Ordinal) && !output.Contains("tentative", StringComparison.Ordinal))
+                return;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"{node.Namespace}: {InterfaceName} got no IPv6 link-local address within 10 s");
+            Thread.Sleep(20);
+        }
     }
 
     private void AddNamespace(string name)

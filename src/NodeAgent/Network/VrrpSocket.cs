@@ -14,8 +14,8 @@ public readonly record struct ReceivedVrrpPacket(IPAddress Source, IPAddress Des
 /// <summary>
 /// Raw socket for IP protocol 112 on one interface (SO_BINDTODEVICE), in the network namespace of the
 /// thread that opens it. Multicast mode joins 224.0.0.18 / ff02::12 with loopback off; unicast mode
-/// sends to the peers only. TTL / hop limit 255 for both, IPv4 TOS and IPv6 traffic class 0xc0
-/// (network control, as keepalived). The source is pinned per packet with IP_PKTINFO / IPV6_PKTINFO
+/// sends to the peers only. TTL / hop limit 255 for both; IPv4 TOS 0xc0 as keepalived sends, and the
+/// same network-control class as IPv6 traffic class. The source is pinned per packet with IP_PKTINFO / IPV6_PKTINFO
 /// because the VRRPv3 checksum covers it: binding the socket instead would make the kernel drop
 /// multicast to the group on IPv4. The kernel never touches the payload (IPV6_CHECKSUM stays off).
 /// One receiver at a time; sending may run alongside.

@@ -11,6 +11,12 @@ public static partial class NginxErrorOutput
     private static partial Regex ErrorLine();
 
     /// <summary>
+    /// An [emerg] line means nginx cannot go on; during a start it is worth failing at once rather than waiting out
+    /// nginx's own retries (a busy port costs five bind() attempts 500 ms apart).
+    /// </summary>
+    public static bool IsEmergency(string line) => ErrorLine().Match(line) is { Success: true } match && match.Groups["level"].Value == "emerg";
+
+    /// <summary>
     /// The first error-level line, without the "nginx:" prefix, timestamp and pid, e.g.
     /// <c>unknown directive "bogus" in /etc/nginx/nginx.conf:1</c>. Falls back to the first non-empty line
     /// that is not nginx's closing "test failed" summary, or null when the output is empty.

@@ -303,6 +303,13 @@ public sealed class NginxSupervisor : IAsyncDisposable
                 var message = NginxErrorOutput.FirstError(stderr.Text) ?? "no message on stderr";
                 return $"nginx exited with code {process.ExitCode} while starting: {message}";
             }
+            if (stderr.SawEmergency)
+            {
+                _child = null;
+                KillProcessGroup(pid);
+                await WaitForStderrAsync(process);
+                return $"nginx failed while starting: {NginxErrorOutput.FirstError(stderr.Text)}";
+            }
             if (ReadPidFile(_paths.PidFilePath) == pid)
             {
                 var probeFailure = _probe is null ? null : await _probe.CheckAsync(_lifetime.Token);
@@ -681,9 +688,13 @@ public sealed class NginxSupervisor : IAsyncDisposable
     private sealed class StderrTail
     {
         private readonly Queue<string> _lines = new();
+        private volatile bool _sawEmergency;
+
+        public bool SawEmergency => _sawEmergency;
 
         public void Add(string line)
         {
+            if (NginxErrorOutput.IsEmergency(line)) _sawEmergency = true;
             lock (_lines)
             {
                 _lines.Enqueue(line);

@@ -46,4 +46,12 @@ public class NginxErrorOutputTests
     [InlineData("")]
     [InlineData("  \n ")]
     public void Empty_output_has_no_error(string? stderr) => Assert.Null(NginxErrorOutput.FirstError(stderr));
+
+    [Theory]
+    [InlineData("nginx: [emerg] bind() to 127.0.0.1:80 failed (98: Address already in use)", true)]
+    [InlineData("2026/11/23 20:07:33 [emerg] 1#1: still could not bind()", true)]
+    [InlineData("nginx: [warn] conflicting server name \"a\" on 0.0.0.0:80, ignored", false)]
+    [InlineData("nginx: [alert] could not open error log file", false)]
+    [InlineData("emerg without brackets", false)]
+    public void Emergency_lines_are_recognised(string line, bool emergency) => Assert.Equal(emergency, NginxErrorOutput.IsEmergency(line));
 }

@@ -24,7 +24,8 @@ public sealed class NginxSupervisor : IAsyncDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _lifetime = new();
 
-    private Process? _child;
+    private Process? _childProcess;
+    private volatile int _childPid;
     private int? _sidecarPid;
     private int? _lastDeadSidecarPid;
     private string? _sidecarLookupProblem;
@@ -65,7 +66,7 @@ public sealed class NginxSupervisor : IAsyncDisposable
     public string? LastError => _lastError;
 
     /// <summary>PID of the master we run or watch, if one is known to be alive.</summary>
-    public int? MasterPid => _options.Mode == NginxSupervisionMode.Child ? _child?.Id : _sidecarPid;
+    public int? MasterPid => _options.Mode == NginxSupervisionMode.Child ? (_childPid is var pid and > 0 ? pid : null) : _sidecarPid;
 
     /// <summary>SIGHUPs sent for accepted config changes.</summary>
     public int ReloadCount => Volatile.Read(ref _reloadCount);
@@ -245,6 +246,17 @@ public sealed class NginxSupervisor : IAsyncDisposable
 
     // ---- child mode -------------------------------------------------------------------------------------------
 
+    /// <summary>The running child; its pid is mirrored for lock-free readers of <see cref="MasterPid"/>.</summary>
+    private Process? _child
+    {
+        get => _childProcess;
+        set
+        {
+            _childProcess = value;
+            _childPid = value?.Id ?? 0;
+        }
+    }
+
     /// <summary>Starts until a start succeeds, or schedules the next attempt. Caller holds the gate.</summary>
     private async Task StartChildLoopAsync()
     {
@@ -301,13 +313,16 @@ public sealed class NginxSupervisor : IAsyncDisposable
                 KillProcessGroup(pid);
                 await WaitForStderrAsync(process);
                 var message = NginxErrorOutput.FirstError(stderr.Text) ?? "no message on stderr";
-                return $"nginx exited with code {process.ExitCode} while starting: {message}";
+                var exitCode = process.ExitCode;
+                process.Dispose();
+                return $"nginx exited with code {exitCode} while starting: {message}";
             }
             if (stderr.SawEmergency)
             {
                 _child = null;
                 KillProcessGroup(pid);
                 await WaitForStderrAsync(process);
+                process.Dispose();
                 return $"nginx failed while starting: {NginxErrorOutput.FirstError(stderr.Text)}";
             }
             if (ReadPidFile(_paths.PidFilePath) == pid)
@@ -325,6 +340,8 @@ public sealed class NginxSupervisor : IAsyncDisposable
             {
                 _child = null;
                 KillProcessGroup(pid);
+                await WaitForStderrAsync(process);
+                process.Dispose();
                 return $"master pid {pid} not up within {_options.StartTimeout.TotalSeconds:0.###} s (pid file or health probe)";
             }
             try
@@ -423,47 +440,50 @@ public sealed class NginxSupervisor : IAsyncDisposable
     {
         while (!cancellationToken.IsCancellationRequested)
         {
-            var watch = FindSidecarMaster();
-            if (watch is null)
+            try
             {
-                try
-                {
-                    await Task.Delay(_options.PidFilePollInterval, _time, cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-                continue;
+                await WatchSidecarOnceAsync(cancellationToken);
             }
-
-            using (watch)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                await UnderGateAsync(() =>
-                {
-                    _sidecarPid = watch.Pid;
-                    _masterGeneration++;
-                    _log($"nginx: watching sidecar master pid {watch.Pid}");
-                    Observe(s => { s.SidecarMasterFound(watch.Pid); return NginxDecision.None; });
-                });
-                try
-                {
-                    await watch.Exited.WaitAsync(cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-                await UnderGateAsync(() =>
-                {
-                    _sidecarPid = null;
-                    _lastDeadSidecarPid = watch.Pid;
-                    var reason = $"sidecar master pid {watch.Pid} exited";
-                    _log($"nginx: {reason}");
-                    Observe(s => s.MasterExited(reason));
-                });
+                return;
+            }
+            catch (Exception ex)
+            {
+                _log($"nginx: sidecar watch error: {ex.Message}");
+                await AwaitQuietly(Task.Delay(_options.PidFilePollInterval, _time, cancellationToken));
             }
         }
+    }
+
+    /// <summary>Finds a master and waits for its exit, or waits one poll interval when there is none.</summary>
+    private async Task WatchSidecarOnceAsync(CancellationToken cancellationToken)
+    {
+        using var watch = FindSidecarMaster();
+        if (watch is null)
+        {
+            await Task.Delay(_options.PidFilePollInterval, _time, cancellationToken);
+            return;
+        }
+
+        await UnderGateAsync(() =>
+        {
+            if (_stopping) return;
+            _sidecarPid = watch.Pid;
+            _masterGeneration++;
+            _log($"nginx: watching sidecar master pid {watch.Pid}");
+            Observe(s => { s.SidecarMasterFound(watch.Pid); return NginxDecision.None; });
+        });
+        await watch.Exited.WaitAsync(cancellationToken);
+        await UnderGateAsync(() =>
+        {
+            if (_stopping) return;
+            _sidecarPid = null;
+            _lastDeadSidecarPid = watch.Pid;
+            var reason = $"sidecar master pid {watch.Pid} exited";
+            _log($"nginx: {reason}");
+            Observe(s => s.MasterExited(reason));
+        });
     }
 
     private PidExitWatch? FindSidecarMaster()

@@ -64,7 +64,7 @@ public static class VrrpCommand
         }
         catch (ArgumentException ex)
         {
-            throw new UsageException($"--interface: {ex.Message}");
+            throw new UsageException($"--interface: {ex.Message.Replace($" (Parameter '{ex.ParamName}')", "")}");
         }
     }
 
@@ -86,7 +86,7 @@ public static class VrrpCommand
         var password = Encoding.UTF8.GetString(bytes).TrimEnd('\r', '\n');
         if (password.Length == 0)
             throw new UsageException($"--auth-pass-file: \"{path}\" is empty");
-        return VrrpAuthentication.SimpleTextField(password);
+        return VrrpSimplePassword.ToAuthData(password);
     }
 }
 

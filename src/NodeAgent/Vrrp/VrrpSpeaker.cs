@@ -131,9 +131,9 @@ public sealed class VrrpSpeaker
     {
         if (d.Source.Equals(_transport.SourceAddress)) return;
         var reason = VrrpPacket.TryRead(d.Message.Span, d.Source, d.Destination, out var advert);
-        if (reason == VrrpDropReason.None)
+        if (reason == VrrpDropReason.Ok)
             reason = VrrpReceiveValidator.Validate(advert!, d.TtlOrHopLimit, _rules);
-        if (reason != VrrpDropReason.None)
+        if (reason != VrrpDropReason.Ok)
         {
             Drop(reason, d.Source);
             return;
@@ -149,7 +149,7 @@ public sealed class VrrpSpeaker
         var now = _time.GetUtcNow();
         if (_lastDropLog.TryGetValue(reason, out var last) && now - last < TimeSpan.FromSeconds(10)) return;
         _lastDropLog[reason] = now;
-        _log($"{_options.Name}: dropped an advertisement from {source}: {reason} (dropped so far for this reason: {Drops[reason]})");
+        _log($"{_options.Name}: dropped an advertisement from {source}: {reason.Describe()} ({reason}; dropped so far for this reason: {Drops[reason]})");
     }
 
     void Execute(IReadOnlyList<VrrpAction> actions)

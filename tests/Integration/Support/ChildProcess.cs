@@ -38,6 +38,9 @@ public sealed partial class ChildProcess : IDisposable
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
     public IReadOnlyList<string> Lines => _lines.Select(l => l.Line).ToArray();
+
+    /// <summary>Lines read at or after <paramref name="since"/>.</summary>
+    public IReadOnlyList<string> LinesSince(DateTimeOffset since) => _lines.Where(l => l.At >= since).Select(l => l.Line).ToArray();
     public string Output => string.Join("\n", Lines);
 
     void Add(string? line)

@@ -29,7 +29,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     {
         var interval = version == VrrpVersion.V3 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1);
         var instance = new VrrpInstanceConfig(version, 51, priority, interval, Self);
-        var auth = password is null ? ReadOnlyMemory<byte>.Empty : VrrpAuthentication.SimpleTextField(password);
+        var auth = password is null ? ReadOnlyMemory<byte>.Empty : VrrpSimplePassword.ToAuthData(password);
         var options = new VrrpSpeakerOptions("vrid 51", instance, [Vip], auth, garpRepeat, garpInterval);
         _speaker = new VrrpSpeaker(options, _transport, _addresses, _announcer, _time, _log.Enqueue);
         _run = _speaker.RunAsync(_stop.Token);
@@ -66,7 +66,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         var interval = version == VrrpVersion.V3 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1);
         var advert = new VrrpAdvertisement(version, 51, priority, interval, [vip ?? Vip.Address],
             password is null ? VrrpAuthType.None : VrrpAuthType.SimpleText,
-            password is null ? ReadOnlyMemory<byte>.Empty : VrrpAuthentication.SimpleTextField(password));
+            password is null ? ReadOnlyMemory<byte>.Empty : VrrpSimplePassword.ToAuthData(password));
         var buffer = new byte[VrrpPacket.GetEncodedLength(advert)];
         VrrpPacket.Write(buffer, advert, Peer, Group);
         return buffer;
@@ -88,7 +88,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         await WaitFor(() => _transport.Sent.Count >= 1);
         var (message, destination) = _transport.Sent.First();
         Assert.Equal(Group, destination);
-        Assert.Equal(VrrpDropReason.None, VrrpPacket.TryRead(message, Self, Group, out var sent));
+        Assert.Equal(VrrpDropReason.Ok, VrrpPacket.TryRead(message, Self, Group, out var sent));
         Assert.Equal(100, sent!.Priority);
 
         Assert.Equal(1, _announcer.Count);
@@ -160,7 +160,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         await _run!.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Empty(_addresses.Bound);
         var (message, _) = _transport.Sent.Last();
-        Assert.Equal(VrrpDropReason.None, VrrpPacket.TryRead(message, Self, Group, out var last));
+        Assert.Equal(VrrpDropReason.Ok, VrrpPacket.TryRead(message, Self, Group, out var last));
         Assert.Equal(0, last!.Priority);
     }
 
@@ -182,7 +182,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         speaker.SetFault(true);
         await WaitFor(() => speaker.State == VrrpState.Fault);
         Assert.Empty(_addresses.Bound);
-        Assert.Equal(VrrpDropReason.None, VrrpPacket.TryRead(_transport.Sent.Last().Message, Self, Group, out var last));
+        Assert.Equal(VrrpDropReason.Ok, VrrpPacket.TryRead(_transport.Sent.Last().Message, Self, Group, out var last));
         Assert.Equal(0, last!.Priority);
 
         speaker.SetFault(false);

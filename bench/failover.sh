@@ -344,6 +344,7 @@ write_doc() {
     echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`$command_line\` (commit $(git -C "$repo" rev-parse --short HEAD))."
     echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), shared with other jobs),"
     echo "kernel $(uname -r), $(keepalived -v 2>&1 | head -n1), .NET $(dotnet --version). N = $RUNS runs per cell."
+    echo "Load average at the start / end: $load_at_start / $(cut -d' ' -f1-3 /proc/loadavg)."
     echo
     echo "Time from the fault until a client in a third namespace gets a reply from the VIP served by the backup"
     echo "(a new TCP connection every 5 ms, 200 ms timeout each). Both pairs: priorities $prio_a/$prio_b, preempt on,"
@@ -405,6 +406,7 @@ fi
 # The v2 password, shared by both pairs; never world-readable.
 (umask 077; head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/auth-pass")
 
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$work/results.tsv"
 for version in $VERSIONS; do
   for fault in $FAULTS; do

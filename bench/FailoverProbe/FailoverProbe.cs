@@ -89,8 +89,9 @@ public static class FailoverProbe
         }
 
         var t0 = Volatile.Read(ref faultStart);
-        Console.WriteLine(finished == firstMatch.Task
-            ? Milliseconds(t0, firstMatch.Task.Result)
+        // A fault that did not run makes the time meaningless: say so instead of printing a number.
+        Console.WriteLine(faultFailed ? "fault-failed"
+            : finished == firstMatch.Task ? Milliseconds(t0, firstMatch.Task.Result)
             : "timeout");
         if (wire is not null)
             Console.WriteLine(observations.Describe(t0));

@@ -10,7 +10,7 @@ dotnet build NginxHaOperator.sln -c Release -warnaserror 2>&1 | tail -n 30
 
 results=artifacts/test-results
 rm -rf "$results"
-dotnet test NginxHaOperator.sln -c Release --no-build --logger trx --results-directory "$results" \
+dotnet test NginxHaOperator.sln -c Release --no-build -m:1 --logger trx --results-directory "$results" \
   --blame-hang-timeout 8m -- RunConfiguration.TreatNoTestsAsError=true
 rc=$?
 

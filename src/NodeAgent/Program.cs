@@ -1,10 +1,29 @@
+using NginxHa.NodeAgent.Cli;
+
 namespace NginxHa.NodeAgent;
 
 public static class Program
 {
-    public static int Main(string[] args)
+    const string Usage = "usage: nginx-ha-agent vrrp --help | nginx-ha-agent <command> ...\n" +
+                         "commands:\n  vrrp   run one VRRP instance in the foreground";
+
+    public static async Task<int> Main(string[] args)
     {
-        Console.Error.WriteLine("usage: nginx-ha-agent vrrp --interface IF --vrid N --priority P --vip ADDR/PREFIX");
-        return 2;
+        if (args.Length == 0 || args[0] is "-h" or "--help")
+        {
+            Console.Error.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        switch (args[0])
+        {
+            case "vrrp" when args.Length > 1 && args[1] is "-h" or "--help":
+                Console.Out.WriteLine(VrrpCommandLine.Usage);
+                return 0;
+            case "vrrp":
+                return await VrrpCommand.RunAsync(args[1..], Console.Out, Console.Error);
+            default:
+                Console.Error.WriteLine($"nginx-ha-agent: \"{args[0]}\": unknown command\n{Usage}");
+                return 2;
+        }
     }
 }

@@ -20,11 +20,13 @@ public sealed class ObjectMeta
 /// <summary>A Kubernetes object as it appears in a manifest: apiVersion, kind, metadata.</summary>
 public abstract class Resource
 {
-    public string ApiVersion { get; set; } = "";
-    public string Kind { get; set; } = "";
-    public ObjectMeta Metadata { get; set; } = new();
+    // Written first, as kubectl shows them.
+    [YamlDotNet.Serialization.YamlMember(Order = -3)] public string ApiVersion { get; set; } = "";
+    [YamlDotNet.Serialization.YamlMember(Order = -2)] public string Kind { get; set; } = "";
+    [YamlDotNet.Serialization.YamlMember(Order = -1)] public ObjectMeta Metadata { get; set; } = new();
 
     /// <summary>"namespace/name" for namespaced objects, "name" otherwise.</summary>
+    [YamlDotNet.Serialization.YamlIgnore]
     public string DisplayName =>
         string.IsNullOrEmpty(Metadata.Namespace) ? Metadata.Name : $"{Metadata.Namespace}/{Metadata.Name}";
 }

@@ -9,12 +9,13 @@ public enum VrrpVersion : byte
     V3 = 3,
 }
 
-/// <summary>RFC 5798 section 6.4 states.</summary>
+/// <summary>RFC 5798 section 6.4 states, plus keepalived's FAULT (the node cannot serve, e.g. nginx is down).</summary>
 public enum VrrpState
 {
     Initialize,
     Backup,
     Master,
+    Fault,
 }
 
 /// <summary>RFC 3768 section 5.3.6 authentication types (v2 only; v3 has none).</summary>

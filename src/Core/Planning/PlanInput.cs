@@ -1,0 +1,38 @@
+using NginxHa.Core.Resources;
+
+namespace NginxHa.Core.Planning;
+
+/// <summary>
+/// Everything the planner looks at. <see cref="PreviousAllocations"/> makes the result sticky: pass the
+/// allocations of the last plan (or <see cref="VrrpAllocation.FromNodeHaConfigs"/> of the configs in force)
+/// so VRIDs are not renumbered and masters do not move needlessly. Standalone agents plan independently on
+/// every node, so they must pass none (or the same on every node) to agree with each other.
+/// </summary>
+public sealed record PlanInput(
+    IReadOnlyList<VirtualIpGroup> Groups,
+    IReadOnlyList<NginxBackendPool> Pools,
+    IReadOnlyList<Node> Nodes,
+    IReadOnlyList<VrrpAllocation>? PreviousAllocations = null);
+
+/// <summary>
+/// The sticky facts of one VRRP instance: its VRID and preferred master. <see cref="VirtualIp"/> is the
+/// address (without prefix) for an instance carrying one VIP, null for an ActivePassive instance with several.
+/// </summary>
+public sealed record VrrpAllocation(string Group, string? VirtualIp, int VirtualRouterId, string PreferredNode)
+{
+    /// <summary>Recovers allocations from the configs in force: the node with the highest priority is the preferred master.</summary>
+    public static IReadOnlyList<VrrpAllocation> FromNodeHaConfigs(IEnumerable<NodeHaConfig> configs) =>
+        configs
+            .SelectMany(config => config.Spec.VrrpInstances.Select(instance => (Node: config.Spec.NodeName, Instance: instance)))
+            .Where(entry => entry.Instance.Group.Length > 0)
+            .GroupBy(entry => (entry.Instance.Group, entry.Instance.Name))
+            .Select(instance =>
+            {
+                var preferred = instance.OrderByDescending(e => e.Instance.Priority).ThenBy(e => e.Node, StringComparer.Ordinal).First();
+                var vips = preferred.Instance.VirtualIPs;
+                string? address = vips.Count == 1 && Resources.VirtualIp.TryParse(vips[0], out var vip, out _) ? vip.Address.ToString() : null;
+                return new VrrpAllocation(instance.Key.Group, address, preferred.Instance.VirtualRouterId, preferred.Node);
+            })
+            .OrderBy(a => a.Group, StringComparer.Ordinal).ThenBy(a => a.VirtualIp, StringComparer.Ordinal)
+            .ToList();
+}

@@ -1,0 +1,373 @@
+using NginxHa.Core.Resources;
+using NginxHa.Core.Resources.Validation;
+
+namespace NginxHa.Core.Planning;
+
+/// <summary>
+/// Pure function from the cluster view (groups, pools, nodes, previous allocations) to one NodeHaConfig per
+/// node plus per-group conditions. Deterministic: the same input gives the same output on every node.
+/// </summary>
+public static class Planner
+{
+    /// <summary>
+    /// The preferred master gets 254 and each further node one less (253, 252, ...). A backup that hears a
+    /// priority-0 advert takes over after Skew_Time = (256 - Priority) * Master_Adver_Interval / 256
+    /// (RFC 5798 section 6.1), so the top of the range gives the quickest handover. 255 is reserved for the
+    /// router that owns the address (RFC 5798 section 5.2.4), which a floating VIP never is.
+    /// </summary>
+    public const int PreferredMasterPriority = 254;
+
+    /// <summary>Priorities 254 down to 1 leave room for this many nodes in one instance.</summary>
+    public const int MaxNodesPerInstance = PreferredMasterPriority;
+
+    public static int PriorityAt(int position) => PreferredMasterPriority - position;
+
+    private const string DefaultNamespace = "default";
+
+    public static PlanResult Plan(PlanInput input)
+    {
+        var errors = new List<ValidationError>();
+        var warnings = new List<ValidationError>();
+        var nodes = input.Nodes.GroupBy(n => n.Metadata.Name, StringComparer.Ordinal).Select(g => g.First())
+            .OrderBy(n => n.Metadata.Name, StringComparer.Ordinal).ToList();
+        var previous = input.PreviousAllocations ?? [];
+
+        var groups = input.Groups.GroupBy(Key, StringComparer.Ordinal).Select(g => g.First())
+            .OrderBy(Key, StringComparer.Ordinal)
+            .Select(g => Prepare(g, nodes, previous, errors))
+            .ToList();
+
+        ResolveConflicts(groups, ConflictKind.VirtualIp, errors);
+        ResolveConflicts(groups, ConflictKind.VirtualRouterId, errors);
+        AllocateVirtualRouterIds(groups, warnings);
+        foreach (var group in groups.Where(g => !g.Failed)) AssignNodes(group, nodes);
+
+        var pools = input.Pools.GroupBy(Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        var groupPlans = groups.Select(g => Conclude(g, pools, warnings)).ToList();
+        var configs = nodes.Select(n => BuildNodeConfig(n.Metadata.Name, groups, nodes, pools)).ToList();
+        var allocations = groups.SelectMany(g => g.Instances.Where(i => i.Nodes.Count > 0)
+                .Select(i => new VrrpAllocation(g.Key, i.KeyAddress, i.VirtualRouterId, i.Nodes[0])))
+            .ToList();
+        return new PlanResult(configs, groupPlans, allocations, errors, warnings);
+    }
+
+    private static string Key(Resource resource) => $"{resource.Metadata.Namespace ?? DefaultNamespace}/{resource.Metadata.Name}";
+
+    private sealed class GroupDraft(VirtualIpGroup resource, string key)
+    {
+        public VirtualIpGroup Resource { get; } = resource;
+        public string Key { get; } = key;
+        public string ObjectName => $"{VirtualIpGroup.KindName} {Key}";
+        public List<Node> SelectedNodes { get; init; } = new();
+        public List<InstanceDraft> Instances { get; } = new();
+        public List<(string Reason, string Message)> Conflicts { get; } = new();
+        public List<(string Reason, string Message)> Degradations { get; } = new();
+        public (string Reason, string Message)? Failure { get; private set; }
+        public bool Failed => Failure is not null;
+
+        public void Fail(string reason, string message)
+        {
+            Failure ??= (reason, message);
+            Instances.ForEach(i => i.Nodes.Clear());
+        }
+    }
+
+    private sealed class InstanceDraft
+    {
+        public required string Name { get; init; }
+        public required int Index { get; init; }
+        public required List<(VirtualIp Vip, int SpecIndex)> Vips { get; init; }
+        public required string Family { get; init; }
+        public required string Interface { get; init; }
+        public string? KeyAddress => Vips.Count == 1 ? Vips[0].Vip.Address.ToString() : null;
+        public int? ExplicitVirtualRouterId { get; init; }
+        public VrrpAllocation? Previous { get; init; }
+        public int VirtualRouterId { get; set; }
+        public List<string> Nodes { get; } = new();
+
+        /// <summary>VRIDs must differ per L2 segment and family (IPv4 and IPv6 virtual routers are distinct, RFC 5798 section 7.3).
+        /// Groups without an explicit interface are taken to share one segment.</summary>
+        public string Segment => $"{Family}|{Interface}";
+        public string SegmentText => $"{Family} on {(Interface.Length == 0 ? "the default interface" : $"interface {FieldRules.Quote(Interface)}")}";
+    }
+
+    private static GroupDraft Prepare(VirtualIpGroup resource, List<Node> nodes, IReadOnlyList<VrrpAllocation> previous, List<ValidationError> errors)
+    {
+        var draft = new GroupDraft(resource, Key(resource))
+        {
+            SelectedNodes = nodes.Where(n => resource.Spec.NodeSelector.Matches(n.Metadata.Labels)).ToList(),
+        };
+
+        var problems = resource.Validate().ToList();
+        if (problems.Count > 0)
+        {
+            errors.AddRange(problems.Select(p => new ValidationError("", draft.ObjectName, p.Path, p.Message)));
+            var first = problems[0];
+            draft.Fail("InvalidSpec", $"the spec is invalid: {first.Path}: {first.Message}" + (problems.Count > 1 ? $" (and {problems.Count - 1} more)" : ""));
+            return draft;
+        }
+
+        var spec = resource.Spec;
+        var vips = spec.VirtualIPs.Select((text, index) => (Vip: ParseValid(text), SpecIndex: index)).ToList();
+        var vipSets = spec.Mode == VirtualIpGroupMode.ActivePassive ? [vips] : vips.Select(v => new List<(VirtualIp, int)> { v }).ToList();
+        var ownAllocations = previous.Where(a => a.Group == draft.Key).ToList();
+        for (var index = 0; index < vipSets.Count; index++)
+        {
+            var set = vipSets[index];
+            var addresses = set.Select(v => v.Item1.Address.ToString()).ToList();
+            var remembered = set.Count == 1
+                ? ownAllocations.FirstOrDefault(a => a.VirtualIp == addresses[0])
+                : ownAllocations.FirstOrDefault(a => a.VirtualIp is null)
+                  ?? addresses.Select(a => ownAllocations.FirstOrDefault(p => p.VirtualIp == a)).FirstOrDefault(a => a is not null);
+            draft.Instances.Add(new InstanceDraft
+            {
+                Name = $"{draft.Key}/{index}",
+                Index = index,
+                Vips = set,
+                Family = set[0].Item1.Family,
+                Interface = spec.Interface ?? "",
+                ExplicitVirtualRouterId = spec.VirtualRouterIds is { Count: > 0 } ids ? ids[index] : null,
+                Previous = remembered,
+            });
+        }
+        return draft;
+    }
+
+    private static VirtualIp ParseValid(string text) =>
+        VirtualIp.TryParse(text, out var vip, out var reason) ? vip : throw new InvalidOperationException($"validated VIP {text} {reason}");
+
+    private enum ConflictKind { VirtualIp, VirtualRouterId }
+
+    /// <summary>
+    /// Every group taking part in a conflict gets a Conflict condition and an error. Groups are then taken in
+    /// name order and the first claim wins: a later group with any conflicting claim gets no instances at all,
+    /// because sharing a VIP or a VRID between two virtual routers breaks both.
+    /// </summary>
+    private static void ResolveConflicts(List<GroupDraft> groups, ConflictKind kind, List<ValidationError> errors)
+    {
+        var claims = groups.Where(g => !g.Failed)
+            .SelectMany(g => Claims(g, kind).Select(c => (Group: g, c.Key, c.Path, c.Text)))
+            .ToList();
+        var reason = kind == ConflictKind.VirtualIp ? "VirtualIpConflict" : "VirtualRouterIdConflict";
+
+        foreach (var shared in claims.GroupBy(c => c.Key).Where(c => c.Select(x => x.Group).Distinct().Count() > 1))
+        {
+            foreach (var claim in shared)
+            {
+                var others = string.Join(", ", shared.Where(o => o.Group != claim.Group).Select(o => o.Group.ObjectName).Distinct());
+                var message = $"{claim.Text} is also claimed by {others}";
+                claim.Group.Conflicts.Add((reason, message));
+                errors.Add(new ValidationError("", claim.Group.ObjectName, claim.Path, message));
+            }
+        }
+
+        var owners = new Dictionary<string, GroupDraft>();
+        foreach (var group in groups.Where(g => !g.Failed))
+        {
+            var mine = Claims(group, kind).ToList();
+            var taken = mine.FirstOrDefault(c => owners.ContainsKey(c.Key));
+            if (taken.Key is not null)
+            {
+                group.Fail(reason, $"gets no VRRP instances: {taken.Text} is already claimed by {owners[taken.Key].ObjectName}, which sorts first");
+                continue;
+            }
+            foreach (var claim in mine) owners[claim.Key] = group;
+        }
+    }
+
+    private static IEnumerable<(string Key, string Path, string Text)> Claims(GroupDraft group, ConflictKind kind) =>
+        kind == ConflictKind.VirtualIp
+            ? group.Instances.SelectMany(i => i.Vips).Select(v =>
+                (v.Vip.Address.ToString(), $"spec.virtualIPs[{v.SpecIndex}]", $"virtual IP {v.Vip.Address}"))
+            : group.Instances.Where(i => i.ExplicitVirtualRouterId is not null).Select(i =>
+                ($"{i.Segment}|{i.ExplicitVirtualRouterId}", $"spec.virtualRouterIds[{i.Index}]", $"VRID {i.ExplicitVirtualRouterId} ({i.SegmentText})"));
+
+    /// <summary>
+    /// Explicit VRIDs first; then automatic instances keep their previous VRID unless an explicit one now
+    /// claims it (an explicit ID states a constraint, an automatic one does not, so the automatic one moves);
+    /// then new instances take the lowest VRID free on their segment, preferring one free on every segment
+    /// since "no interface given" may share an L2 segment with a named interface.
+    /// </summary>
+    private static void AllocateVirtualRouterIds(List<GroupDraft> groups, List<ValidationError> warnings)
+    {
+        var owners = new Dictionary<(string Segment, int Id), string>();
+        var usedAnywhere = new HashSet<int>();
+        var active = groups.Where(g => !g.Failed).SelectMany(g => g.Instances.Select(i => (Group: g, Instance: i))).ToList();
+
+        void Claim(InstanceDraft instance, int id)
+        {
+            instance.VirtualRouterId = id;
+            owners[(instance.Segment, id)] = instance.Name;
+            usedAnywhere.Add(id);
+        }
+
+        foreach (var (_, instance) in active.Where(a => a.Instance.ExplicitVirtualRouterId is not null))
+            Claim(instance, instance.ExplicitVirtualRouterId!.Value);
+
+        var automatic = active.Where(a => a.Instance.ExplicitVirtualRouterId is null).ToList();
+        foreach (var (group, instance) in automatic.Where(a => a.Instance.Previous is not null))
+        {
+            var id = instance.Previous!.VirtualRouterId;
+            if (owners.TryGetValue((instance.Segment, id), out var owner))
+                warnings.Add(new ValidationError("", group.ObjectName, "spec.virtualRouterIds",
+                    $"VRRP instance {instance.Name} leaves VRID {id} ({instance.SegmentText}), which {owner} now claims; a new VRID is allocated"));
+            else if (id is >= VirtualIpGroupValidator.MinVirtualRouterId and <= VirtualIpGroupValidator.MaxVirtualRouterId)
+                Claim(instance, id);
+        }
+
+        foreach (var (group, instance) in automatic.Where(a => a.Instance.VirtualRouterId == 0))
+        {
+            var range = Enumerable.Range(VirtualIpGroupValidator.MinVirtualRouterId, VirtualIpGroupValidator.MaxVirtualRouterId);
+            var id = range.FirstOrDefault(i => !usedAnywhere.Contains(i));
+            if (id == 0) id = range.FirstOrDefault(i => !owners.ContainsKey((instance.Segment, i)));
+            if (id == 0)
+                group.Fail("NoFreeVirtualRouterId", $"no VRID is free for {instance.Name} ({instance.SegmentText}): all 255 are in use");
+            else
+                Claim(instance, id);
+        }
+    }
+
+    private static void AssignNodes(GroupDraft group, List<Node> allNodes)
+    {
+        if (group.SelectedNodes.Count == 0)
+        {
+            group.Fail("NoNodesSelected", "spec.nodeSelector matches no node, so no node carries the virtual IPs");
+            return;
+        }
+
+        var names = group.SelectedNodes.Select(n => n.Metadata.Name).ToList();
+        var unicast = group.Resource.Spec.Vrrp.Unicast;
+        var eligible = new List<IReadOnlyList<string>>();
+        foreach (var instance in group.Instances)
+        {
+            var usable = names;
+            if (unicast)
+            {
+                // A node without an address of the instance's family can neither send nor receive its unicast adverts.
+                usable = group.SelectedNodes.Where(n => UnicastAddress(n, instance.Family) is not null).Select(n => n.Metadata.Name).ToList();
+                foreach (var missing in names.Except(usable))
+                    group.Degradations.Add(("NoUnicastAddress", $"node {missing} has no {instance.Family} InternalIP for unicast adverts, so it does not carry {instance.Name}"));
+            }
+            if (usable.Count > MaxNodesPerInstance)
+            {
+                group.Degradations.Add(("TooManyNodes", $"{instance.Name} runs on the first {MaxNodesPerInstance} of {usable.Count} selected nodes (VRRP priorities 254..1)"));
+                usable = usable.Take(MaxNodesPerInstance).ToList();
+            }
+            eligible.Add(usable);
+        }
+
+        var preferred = MasterAssignment.Assign(names, eligible, group.Instances.Select(i => i.Previous?.PreferredNode).ToList());
+        for (var i = 0; i < group.Instances.Count; i++)
+        {
+            var instance = group.Instances[i];
+            if (eligible[i].Count == 0) continue;
+            // Backups in rotation after the preferred master, so a failed node's VIPs spread over the others.
+            var start = eligible[i].ToList().IndexOf(preferred[i]);
+            instance.Nodes.AddRange(Enumerable.Range(0, eligible[i].Count).Select(k => eligible[i][(start + k) % eligible[i].Count]));
+            if (instance.Nodes.Count == 1)
+                group.Degradations.Add(("SingleNode", $"only node {instance.Nodes[0]} carries {instance.Name}: there is no failover"));
+        }
+        if (group.Instances.All(i => i.Nodes.Count == 0))
+            group.Fail("NoEligibleNodes", "no selected node can carry the virtual IPs");
+    }
+
+    private static string? UnicastAddress(Node node, string family) =>
+        node.InternalIPs.FirstOrDefault(a => VirtualIp.TryParseAddress(a, out var address)
+            && (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4") == family);
+
+    private static GroupPlan Conclude(GroupDraft group, Dictionary<string, NginxBackendPool> pools, List<ValidationError> warnings)
+    {
+        var instances = group.Instances.Where(i => i.Nodes.Count > 0).Select(i => new PlannedInstance(
+            i.Name, group.Key, i.VirtualRouterId, i.Vips.Select(v => v.Vip.ToString()).ToList(), i.Nodes.ToList())).ToList();
+
+        var poolRef = group.Resource.Spec.BackendPoolRef;
+        var poolMissing = !group.Failed && poolRef is { Length: > 0 } && !pools.ContainsKey($"{group.Resource.Metadata.Namespace ?? DefaultNamespace}/{poolRef}");
+
+        Condition ready;
+        if (group.Failure is { } failure)
+            ready = NewCondition(ConditionTypes.Ready, false, failure.Reason, failure.Message);
+        else if (poolMissing)
+            ready = NewCondition(ConditionTypes.Ready, false, "BackendPoolNotFound",
+                $"NginxBackendPool {FieldRules.Quote(poolRef!)} not found: the virtual IPs are planned but nothing serves them");
+        else
+            ready = NewCondition(ConditionTypes.Ready, true, "Planned",
+                $"{instances.Count} VRRP instance(s) on {instances.SelectMany(i => i.Nodes).Distinct().Count()} node(s)");
+
+        if (group.Failure is { Reason: "NoNodesSelected" or "NoEligibleNodes" or "NoFreeVirtualRouterId" } f)
+            warnings.Add(new ValidationError("", group.ObjectName, "", f.Message));
+        if (poolMissing)
+            warnings.Add(new ValidationError("", group.ObjectName, "spec.backendPoolRef", ready.Message));
+
+        var degraded = group.Degradations.Count > 0
+            ? NewCondition(ConditionTypes.Degraded, true, group.Degradations[0].Reason, string.Join("; ", group.Degradations.Select(d => d.Message).Distinct()))
+            : NewCondition(ConditionTypes.Degraded, false, "Redundant", group.Failed ? "not planned" : "every instance has a backup");
+        var conflict = group.Conflicts.Count > 0
+            ? NewCondition(ConditionTypes.Conflict, true, group.Conflicts[0].Reason, string.Join("; ", group.Conflicts.Select(c => c.Message).Distinct()))
+            : NewCondition(ConditionTypes.Conflict, false, "NoConflict", "no other group claims these virtual IPs or VRIDs");
+        return new GroupPlan(group.Key, instances, [ready, degraded, conflict]);
+    }
+
+    private static Condition NewCondition(string type, bool status, string reason, string message) => new()
+    {
+        Type = type,
+        Status = status ? ConditionStatus.True : ConditionStatus.False,
+        Reason = reason,
+        Message = message,
+    };
+
+    private static NodeHaConfig BuildNodeConfig(string nodeName, List<GroupDraft> groups, List<Node> nodes, Dictionary<string, NginxBackendPool> pools)
+    {
+        var config = new NodeHaConfig { Metadata = new ObjectMeta { Name = nodeName } };
+        config.Spec.NodeName = nodeName;
+        var nodesByName = nodes.ToDictionary(n => n.Metadata.Name, StringComparer.Ordinal);
+
+        foreach (var group in groups)
+        {
+            var served = false;
+            foreach (var instance in group.Instances)
+            {
+                var position = instance.Nodes.IndexOf(nodeName);
+                if (position < 0) continue;
+                served = true;
+                config.Spec.VrrpInstances.Add(BuildInstance(group, instance, PriorityAt(position), nodeName, nodesByName));
+            }
+
+            var poolKey = $"{group.Resource.Metadata.Namespace ?? DefaultNamespace}/{group.Resource.Spec.BackendPoolRef}";
+            if (served && group.Resource.Spec.BackendPoolRef is { Length: > 0 } && pools.TryGetValue(poolKey, out var pool)
+                && config.Spec.BackendPools.All(p => p.Name != poolKey))
+                config.Spec.BackendPools.Add(new BackendPoolConfig { Name = poolKey, Spec = pool.Spec });
+        }
+        config.Spec.VrrpInstances.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        config.Spec.BackendPools.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        return config;
+    }
+
+    private static VrrpInstanceConfig BuildInstance(GroupDraft group, InstanceDraft instance, int priority, string nodeName, Dictionary<string, Node> nodes)
+    {
+        var spec = group.Resource.Spec;
+        var vrrp = spec.Vrrp;
+        Duration.TryParse(vrrp.AdvertisementInterval, out var interval, out _);
+        Duration.TryParse(vrrp.PreemptDelay, out var preemptDelay, out _);
+        return new VrrpInstanceConfig
+        {
+            Name = instance.Name,
+            Group = group.Key,
+            Interface = spec.Interface,
+            Version = vrrp.Version,
+            VirtualRouterId = instance.VirtualRouterId,
+            Priority = priority,
+            AdvertisementInterval = Duration.Format(interval),
+            Preempt = vrrp.Preempt,
+            PreemptDelay = Duration.Format(preemptDelay),
+            VirtualIPs = instance.Vips.Select(v => v.Vip.ToString()).ToList(),
+            UnicastPeers = vrrp.Unicast
+                ? instance.Nodes.Where(n => n != nodeName).Order(StringComparer.Ordinal)
+                    .Select(n => UnicastAddress(nodes[n], instance.Family)!).ToList()
+                : [],
+            AuthSecretRef = vrrp.AuthSecretRef is { } secret
+                ? new NamespacedSecretKeySelector { Namespace = group.Resource.Metadata.Namespace ?? DefaultNamespace, Name = secret.Name, Key = secret.Key }
+                : null,
+            AuthPasswordFile = vrrp.AuthPasswordFile,
+        };
+    }
+}

@@ -1,0 +1,59 @@
+using System.Net;
+using NginxHa.NodeAgent.Vrrp;
+
+namespace NginxHa.NodeAgent.Network;
+
+/// <summary>The speaker's transport over the raw protocol-112 socket.</summary>
+public sealed class RawSocketTransport(VrrpSocket socket) : IVrrpTransport
+{
+    public IPAddress SourceAddress => socket.SourceAddress;
+    public IReadOnlyList<IPAddress> Destinations => socket.Destinations;
+
+    public ValueTask SendAsync(ReadOnlyMemory<byte> vrrpMessage, IPAddress destination, CancellationToken ct) =>
+        socket.SendAsync(vrrpMessage, destination, ct);
+
+    public async ValueTask<VrrpDatagram> ReceiveAsync(CancellationToken ct)
+    {
+        var packet = await socket.ReceiveAsync(ct).ConfigureAwait(false);
+        return new VrrpDatagram(packet.Source, packet.Destination, packet.TtlOrHopLimit, packet.Message);
+    }
+
+    public void Dispose() => socket.Dispose();
+}
+
+/// <summary>The speaker's view of one interface's addresses, through netlink.</summary>
+public sealed class NetlinkVirtualAddressTable(int interfaceIndex) : IVirtualAddressTable
+{
+    readonly NetlinkAddressManager _manager = new();
+    readonly NetlinkAddressWatcher _watcher = new();
+
+    public void Add(VirtualAddress address) => _manager.Add(interfaceIndex, address.Address, address.PrefixLength);
+
+    public void Remove(VirtualAddress address) => _manager.Remove(interfaceIndex, address.Address, address.PrefixLength);
+
+    public IReadOnlyList<VirtualAddress> ListOwned() =>
+        _manager.List(interfaceIndex).Where(a => a.IsOwned).Select(a => new VirtualAddress(a.Address, a.PrefixLength)).ToArray();
+
+    public async ValueTask<IPAddress> WaitForRemovalAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            var change = await _watcher.ReadAsync(ct).ConfigureAwait(false);
+            if (!change.Added && change.Address.InterfaceIndex == interfaceIndex)
+                return change.Address.Address;
+        }
+    }
+
+    public void Dispose()
+    {
+        _watcher.Dispose();
+        _manager.Dispose();
+    }
+}
+
+public sealed class GratuitousAnnouncerAdapter(GratuitousAnnouncer announcer) : IAddressAnnouncer
+{
+    public void Announce(IReadOnlyList<IPAddress> addresses) => announcer.Announce(addresses);
+
+    public void Dispose() => announcer.Dispose();
+}

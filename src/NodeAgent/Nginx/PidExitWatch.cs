@@ -1,0 +1,85 @@
+using System.Runtime.InteropServices;
+
+namespace NginxHa.NodeAgent.Nginx;
+
+/// <summary>
+/// Event-driven exit watch of a process that is not our child (sidecar nginx in a shared process namespace):
+/// pidfd_open + poll on a dedicated thread. kill -0 is no use here: an unreaped zombie still answers it.
+/// </summary>
+internal sealed class PidExitWatch : IDisposable
+{
+    private readonly int _pidfd;
+    private readonly int _wakeFd;
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Thread _thread;
+    private int _disposed;
+
+    private PidExitWatch(int pid, int pidfd, int wakeFd)
+    {
+        Pid = pid;
+        _pidfd = pidfd;
+        _wakeFd = wakeFd;
+        _thread = new Thread(WaitLoop) { IsBackground = true, Name = $"pidfd-watch-{pid}" };
+        _thread.Start();
+    }
+
+    public int Pid { get; }
+
+    /// <summary>Completes when the process exits (or has already exited: a zombie's pidfd is readable at once).</summary>
+    public Task Exited => _exited.Task;
+
+    public static bool TryOpen(int pid, out PidExitWatch? watch, out string reason)
+    {
+        watch = null;
+        var pidfd = LinuxProcessApi.PidfdOpen(pid, 0);
+        if (pidfd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            reason = errno == LinuxProcessApi.ESRCH ? $"pid {pid} does not exist" : $"pidfd_open({pid}) failed with errno {errno}";
+            return false;
+        }
+        var wakeFd = LinuxProcessApi.EventFd(0, LinuxProcessApi.EFD_CLOEXEC);
+        if (wakeFd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            LinuxProcessApi.Close(pidfd);
+            reason = $"eventfd failed with errno {errno}";
+            return false;
+        }
+        watch = new PidExitWatch(pid, pidfd, wakeFd);
+        reason = "";
+        return true;
+    }
+
+    private unsafe void WaitLoop()
+    {
+        var fds = stackalloc LinuxProcessApi.PollFd[2];
+        while (true)
+        {
+            fds[0] = new LinuxProcessApi.PollFd { Fd = _pidfd, Events = LinuxProcessApi.POLLIN };
+            fds[1] = new LinuxProcessApi.PollFd { Fd = _wakeFd, Events = LinuxProcessApi.POLLIN };
+            var ready = LinuxProcessApi.Poll(fds, 2, -1);
+            if (ready < 0)
+            {
+                const int EINTR = 4;
+                if (Marshal.GetLastPInvokeError() == EINTR) continue;
+                _exited.TrySetException(new IOException($"poll on pidfd of {Pid} failed with errno {Marshal.GetLastPInvokeError()}"));
+                return;
+            }
+            if ((fds[0].Revents & LinuxProcessApi.POLLIN) != 0) _exited.TrySetResult();
+            // Woken by Dispose, or the process exited: either way this thread is done.
+            return;
+        }
+    }
+
+    public unsafe void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        ulong one = 1;
+        LinuxProcessApi.Write(_wakeFd, &one, sizeof(ulong));
+        _thread.Join();
+        LinuxProcessApi.Close(_pidfd);
+        LinuxProcessApi.Close(_wakeFd);
+        _exited.TrySetCanceled();
+    }
+}

@@ -1,0 +1,35 @@
+using System.Net;
+
+namespace NginxHa.NodeAgent.Vrrp;
+
+// The speaker's edges. Production adapters wrap the netlink / raw-socket / AF_PACKET classes in
+// Network/; tests drive the speaker through in-memory ones with a fake clock.
+
+/// <summary>Where VRRP messages go out and come in (one interface, one address family).</summary>
+public interface IVrrpTransport : IDisposable
+{
+    IPAddress SourceAddress { get; }
+    IReadOnlyList<IPAddress> Destinations { get; }
+    ValueTask SendAsync(ReadOnlyMemory<byte> vrrpMessage, IPAddress destination, CancellationToken ct);
+    ValueTask<VrrpDatagram> ReceiveAsync(CancellationToken ct);
+}
+
+/// <summary>A received VRRP message with the IP-layer facts the RFC's receive checks need.</summary>
+public readonly record struct VrrpDatagram(IPAddress Source, IPAddress Destination, int TtlOrHopLimit, ReadOnlyMemory<byte> Message);
+
+/// <summary>The interface's address table, as far as VIPs are concerned.</summary>
+public interface IVirtualAddressTable : IDisposable
+{
+    void Add(VirtualAddress address);
+    void Remove(VirtualAddress address);
+    /// <summary>Addresses on the interface carrying this agent's mark (left from this or an earlier run).</summary>
+    IReadOnlyList<VirtualAddress> ListOwned();
+    /// <summary>Completes with the next address removed from the interface by anyone.</summary>
+    ValueTask<IPAddress> WaitForRemovalAsync(CancellationToken ct);
+}
+
+/// <summary>Gratuitous ARP (IPv4) / unsolicited Neighbor Advertisement (IPv6) for the VIPs.</summary>
+public interface IAddressAnnouncer : IDisposable
+{
+    void Announce(IReadOnlyList<IPAddress> addresses);
+}

@@ -1,0 +1,312 @@
+using System.Net;
+using System.Threading.Channels;
+
+namespace NginxHa.NodeAgent.Vrrp;
+
+/// <summary>Everything one running VRRP instance needs beyond the state machine's own config.</summary>
+public sealed record VrrpSpeakerOptions(
+    string Name,
+    VrrpInstanceConfig Instance,
+    IReadOnlyList<VirtualAddress> VirtualAddresses,
+    ReadOnlyMemory<byte> AuthData,
+    int GratuitousRepeat = 5,
+    TimeSpan GratuitousInterval = default,
+    TimeSpan GratuitousRefresh = default)
+{
+    public VrrpAuthType AuthType => AuthData.IsEmpty ? VrrpAuthType.None : VrrpAuthType.SimpleText;
+}
+
+/// <summary>
+/// Runs one VRRP instance: feeds "advert received" and "timer fired" into <see cref="VrrpStateMachine"/>
+/// from a single event loop and carries out the actions it returns (send adverts, bind and announce VIPs,
+/// release them). All time comes from the injected <see cref="TimeProvider"/>.
+/// </summary>
+public sealed class VrrpSpeaker
+{
+    readonly VrrpSpeakerOptions _options;
+    readonly IVrrpTransport _transport;
+    readonly IVirtualAddressTable _addresses;
+    readonly IAddressAnnouncer _announcer;
+    readonly TimeProvider _time;
+    readonly Action<string> _log;
+    readonly VrrpStateMachine _machine;
+    readonly VrrpReceiveRules _rules;
+    readonly Channel<Event> _events = Channel.CreateUnbounded<Event>(new UnboundedChannelOptions { SingleReader = true });
+    readonly IReadOnlyList<IPAddress> _vipAddresses;
+    readonly Dictionary<VrrpDropReason, DateTimeOffset> _lastDropLog = new();
+
+    int _gratuitousLeft;
+    DateTimeOffset? _nextGratuitous;
+    volatile VrrpState _state = VrrpState.Initialize;
+
+    public VrrpSpeaker(VrrpSpeakerOptions options, IVrrpTransport transport, IVirtualAddressTable addresses,
+        IAddressAnnouncer announcer, TimeProvider time, Action<string> log)
+    {
+        _options = options;
+        _transport = transport;
+        _addresses = addresses;
+        _announcer = announcer;
+        _time = time;
+        _log = log;
+        _machine = new VrrpStateMachine(options.Instance, time);
+        _vipAddresses = options.VirtualAddresses.Select(v => v.Address).ToArray();
+        _rules = new VrrpReceiveRules(options.Instance.Version, options.Instance.VirtualRouterId, _vipAddresses,
+            options.Instance.AdvertInterval, options.AuthType, options.AuthData);
+    }
+
+    public VrrpState State => _state;
+    public VrrpDropCounters Drops { get; } = new();
+    public long Transitions => Interlocked.Read(ref _transitions);
+    long _transitions;
+
+    /// <summary>Raised on the event loop after every state change.</summary>
+    public event Action<VrrpState, VrrpState>? StateChanged;
+
+    /// <summary>nginx cannot serve (true) or serves again (false): give up or rejoin at once.</summary>
+    public void SetFault(bool fault) => _events.Writer.TryWrite(new FaultEvent(fault));
+
+    /// <summary>Runs until <paramref name="stop"/> fires, then hands over (priority 0) and removes the VIPs.</summary>
+    public async Task RunAsync(CancellationToken stop)
+    {
+        using var ioStop = new CancellationTokenSource();
+        using var timer = _time.CreateTimer(_ => _events.Writer.TryWrite(TimerEvent.Instance), null,
+            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        await using var stopRegistration = stop.Register(() => _events.Writer.TryWrite(StopEvent.Instance));
+
+        RemoveLeftovers();
+        var receive = Task.Run(() => ReceiveLoop(ioStop.Token));
+        var watch = Task.Run(() => WatchLoop(ioStop.Token));
+        try
+        {
+            Execute(_machine.Startup());
+            Reschedule(timer);
+            await foreach (var e in _events.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                if (e is StopEvent)
+                {
+                    Execute(_machine.Shutdown());
+                    break;
+                }
+                Handle(e);
+                Reschedule(timer);
+            }
+        }
+        finally
+        {
+            ioStop.Cancel();
+            await Task.WhenAll(receive, watch).ConfigureAwait(false);
+            if (_state == VrrpState.Master)
+                ReleaseAddresses();
+        }
+    }
+
+    void Handle(Event e)
+    {
+        switch (e)
+        {
+            case PacketEvent p:
+                OnDatagram(p.Datagram);
+                break;
+            case TimerEvent:
+                var now = _time.GetUtcNow();
+                if (_machine.NextTimerDue is { } due && due <= now)
+                    Execute(_machine.OnTimerFired());
+                if (_nextGratuitous is { } garp && garp <= now)
+                    SendGratuitous();
+                break;
+            case RemovedEvent r when _state == VrrpState.Master:
+                var vip = _options.VirtualAddresses.FirstOrDefault(v => v.Address.Equals(r.Address));
+                if (vip.Address is null) break;
+                _log($"{_options.Name}: {vip} was removed from the interface while MASTER; adding it back");
+                TryAddress(vip, add: true);
+                _announcer.Announce([vip.Address]);
+                break;
+            case FaultEvent f:
+                Execute(_machine.SetFault(f.Fault));
+                break;
+        }
+    }
+
+    void OnDatagram(VrrpDatagram d)
+    {
+        if (d.Source.Equals(_transport.SourceAddress)) return;
+        var reason = VrrpPacket.TryRead(d.Message.Span, d.Source, d.Destination, out var advert);
+        if (reason == VrrpDropReason.Ok)
+            reason = VrrpReceiveValidator.Validate(advert!, d.TtlOrHopLimit, _rules);
+        if (reason != VrrpDropReason.Ok)
+        {
+            Drop(reason, d.Source);
+            return;
+        }
+        Execute(_machine.OnAdvertisementReceived(d.Source, advert!.Priority, advert.AdvertInterval));
+    }
+
+    void Drop(VrrpDropReason reason, IPAddress source)
+    {
+        Drops.Increment(reason);
+        // Other routers' VRIDs share the multicast group: counted, never logged.
+        if (reason == VrrpDropReason.UnknownVirtualRouterId) return;
+        var now = _time.GetUtcNow();
+        if (_lastDropLog.TryGetValue(reason, out var last) && now - last < TimeSpan.FromSeconds(10)) return;
+        _lastDropLog[reason] = now;
+        _log($"{_options.Name}: dropped an advertisement from {source}: {reason.Describe()} ({reason}; dropped so far for this reason: {Drops[reason]})");
+    }
+
+    void Execute(IReadOnlyList<VrrpAction> actions)
+    {
+        foreach (var action in actions)
+        {
+            switch (action)
+            {
+                case VrrpAction.SendAdvertisement send:
+                    SendAdvertisement(send.Priority);
+                    break;
+                case VrrpAction.AcquireAddresses:
+                    foreach (var vip in _options.VirtualAddresses) TryAddress(vip, add: true);
+                    _gratuitousLeft = _options.GratuitousRepeat;
+                    SendGratuitous();
+                    break;
+                case VrrpAction.ReleaseAddresses:
+                    ReleaseAddresses();
+                    break;
+                case VrrpAction.StateChanged changed:
+                    _state = changed.To;
+                    Interlocked.Increment(ref _transitions);
+                    _log($"{_options.Name}: {Name(changed.From)} -> {Name(changed.To)} ({changed.Reason})");
+                    StateChanged?.Invoke(changed.From, changed.To);
+                    break;
+            }
+        }
+    }
+
+    static string Name(VrrpState s) => s.ToString().ToUpperInvariant();
+
+    void ReleaseAddresses()
+    {
+        _nextGratuitous = null;
+        foreach (var vip in _options.VirtualAddresses) TryAddress(vip, add: false);
+    }
+
+    void SendAdvertisement(byte priority)
+    {
+        var advert = new VrrpAdvertisement(_options.Instance.Version, _options.Instance.VirtualRouterId, priority,
+            _options.Instance.AdvertInterval, _vipAddresses, _options.AuthType, _options.AuthData);
+        var buffer = new byte[VrrpPacket.GetEncodedLength(advert)];
+        foreach (var destination in _transport.Destinations)
+        {
+            int length = VrrpPacket.Write(buffer, advert, _transport.SourceAddress, destination);
+            try
+            {
+                // Raw sends complete synchronously; waiting keeps the event loop's order of effects.
+                _transport.SendAsync(buffer.AsMemory(0, length), destination, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
+            {
+                _log($"{_options.Name}: sending an advertisement to {destination} failed: {ex.Message}");
+            }
+        }
+    }
+
+    void SendGratuitous()
+    {
+        // Scheduled only while MASTER: ReleaseAddresses clears the schedule.
+        try
+        {
+            _announcer.Announce(_vipAddresses);
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
+        {
+            _log($"{_options.Name}: gratuitous announcement failed: {ex.Message}");
+        }
+        var now = _time.GetUtcNow();
+        if (--_gratuitousLeft > 0)
+            _nextGratuitous = now + _options.GratuitousInterval;
+        else
+            _nextGratuitous = _options.GratuitousRefresh > TimeSpan.Zero ? now + _options.GratuitousRefresh : null;
+    }
+
+    void TryAddress(VirtualAddress vip, bool add)
+    {
+        try
+        {
+            if (add) _addresses.Add(vip);
+            else _addresses.Remove(vip);
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or InvalidOperationException)
+        {
+            _log($"{_options.Name}: {(add ? "adding" : "removing")} {vip} failed: {ex.Message}");
+        }
+    }
+
+    void RemoveLeftovers()
+    {
+        foreach (var leftover in _addresses.ListOwned())
+        {
+            if (!_vipAddresses.Contains(leftover.Address)) continue;
+            _log($"{_options.Name}: removing {leftover}, left bound by an earlier run");
+            TryAddress(leftover, add: false);
+        }
+    }
+
+    void Reschedule(ITimer timer)
+    {
+        DateTimeOffset? due = _machine.NextTimerDue;
+        if (_nextGratuitous is { } garp && (due is null || garp < due)) due = garp;
+        if (due is null)
+        {
+            timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            return;
+        }
+        var wait = due.Value - _time.GetUtcNow();
+        timer.Change(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+    }
+
+    async Task ReceiveLoop(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var datagram = await _transport.ReceiveAsync(ct).ConfigureAwait(false);
+                _events.Writer.TryWrite(new PacketEvent(datagram));
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
+            {
+                _log($"{_options.Name}: receive failed: {ex.Message}");
+                await Task.Delay(TimeSpan.FromMilliseconds(100), _time, ct).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            }
+        }
+    }
+
+    async Task WatchLoop(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var removed = await _addresses.WaitForRemovalAsync(ct).ConfigureAwait(false);
+                _events.Writer.TryWrite(new RemovedEvent(removed));
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
+            {
+                _log($"{_options.Name}: watching addresses failed: {ex.Message}");
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, ct).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            }
+        }
+    }
+
+    abstract record Event;
+    sealed record PacketEvent(VrrpDatagram Datagram) : Event;
+    sealed record TimerEvent : Event { public static readonly TimerEvent Instance = new(); }
+    sealed record StopEvent : Event { public static readonly StopEvent Instance = new(); }
+    sealed record RemovedEvent(IPAddress Address) : Event;
+    sealed record FaultEvent(bool Fault) : Event;
+}

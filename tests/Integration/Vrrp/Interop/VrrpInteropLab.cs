@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using NginxHa.Integration.Tests.Support;
+
+namespace NginxHa.Integration.Tests.Vrrp.Interop;
+
+/// <summary>
+/// Two routers (n0, n1) and a client (n2) on a private bridge. Each router runs a TCP banner server
+/// answering its own name, so the client can tell which router holds the VIP.
+/// </summary>
+public sealed class VrrpInteropLab : IDisposable
+{
+    public const int BannerPort = 7000;
+    public static readonly IPAddress Vip = IPAddress.Parse("198.18.0.100");
+    public const string VipWithPrefix = "198.18.0.100/24";
+
+    readonly NetworkLab _lab;
+    readonly List<IDisposable> _owned = [];
+    readonly CancellationTokenSource _stop = new();
+
+    public VrrpInteropLab(string prefix)
+    {
+        _lab = NetworkLab.Create(prefix, 3);
+        foreach (var router in new[] { Router0, Router1 })
+            StartBannerServer(router, NameOf(router));
+    }
+
+    public LabNode Router0 => _lab.Nodes[0];
+    public LabNode Router1 => _lab.Nodes[1];
+    public LabNode Client => _lab.Nodes[2];
+
+    public static string NameOf(LabNode node) => node.Namespace[^2..];
+
+    public KeepalivedProcess StartKeepalived(LabNode node, KeepalivedInstance instance)
+    {
+        var keepalived = new KeepalivedProcess(node.Namespace, instance, $"keepalived@{NameOf(node)}");
+        _owned.Add(keepalived);
+        return keepalived;
+    }
+
+    /// <summary>Runs <c>nginx-ha-agent vrrp</c> (the build output next to the tests) in the node's namespace.</summary>
+    public AgentProcess StartAgent(LabNode node, params string[] arguments)
+    {
+        var agent = new AgentProcess(node.Namespace, ["vrrp", "--interface", node.InterfaceName, .. arguments], $"agent@{NameOf(node)}");
+        _owned.Add(agent);
+        return agent;
+    }
+
+    /// <summary>Path for a file the agent reads (a password), mode 0600, removed with the lab.</summary>
+    public string WriteSecretFile(string content)
+    {
+        var dir = Directory.CreateTempSubdirectory("nginx-ha-secret-");
+        var path = Path.Combine(dir.FullName, "vrrp-pass");
+        File.WriteAllText(path, content + "\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        _owned.Add(new DirectoryRemover(dir.FullName));
+        return path;
+    }
+
+    /// <summary>
+    /// From the client: connects to the VIP every 10 ms until <paramref name="router"/>'s banner answers.
+    /// Returns the time from <paramref name="since"/> until that answer.
+    /// </summary>
+    public async Task<TimeSpan> WaitUntilServedByAsync(LabNode router, long since, TimeSpan timeout)
+    {
+        string expected = NameOf(router);
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        string last = "nothing";
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            var attempt = Task.Run(() => ReadBannerAsync());
+            last = await attempt;
+            if (last == expected) return Stopwatch.GetElapsedTime(since);
+            await Task.Delay(10);
+        }
+        throw new TimeoutException($"the VIP was not served by {expected} within {timeout}; last answer: {last}");
+    }
+
+    /// <summary>The banner the VIP answers with now, or a description of the failure.</summary>
+    public async Task<string> ReadBannerAsync()
+    {
+        using var socket = Client.Run(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        using var attempt = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
+        try
+        {
+            await socket.ConnectAsync(new IPEndPoint(Vip, BannerPort), attempt.Token);
+            var buffer = new byte[64];
+            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, attempt.Token);
+            return Encoding.ASCII.GetString(buffer, 0, n).Trim();
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        {
+            return ex is SocketException s ? s.SocketErrorCode.ToString() : "timeout";
+        }
+    }
+
+    /// <summary>True if the VIP is bound on the node's interface.</summary>
+    public static bool HoldsVip(LabNode node) =>
+        node.Exec("ip", "-4", "-o", "addr", "show", "dev", node.InterfaceName).StandardOutput.Contains($" {Vip}/", StringComparison.Ordinal);
+
+    void StartBannerServer(LabNode node, string name)
+    {
+        var listener = node.Run(() =>
+        {
+            var l = new TcpListener(IPAddress.Any, BannerPort);
+            l.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            l.Start();
+            return l;
+        });
+        var banner = Encoding.ASCII.GetBytes(name + "\n");
+        _ = Task.Run(async () =>
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                try
+                {
+                    using var connection = await listener.AcceptSocketAsync(_stop.Token);
+                    await connection.SendAsync(banner, SocketFlags.None);
+                    connection.Shutdown(SocketShutdown.Both);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                catch (SocketException)
+                {
+                    // A client gave up mid-accept: keep serving.
+                }
+            }
+        });
+        _owned.Add(new ListenerStopper(listener));
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
+        _lab.Dispose();
+    }
+
+    sealed class ListenerStopper(TcpListener listener) : IDisposable
+    {
+        public void Dispose() => listener.Stop();
+    }
+
+    sealed class DirectoryRemover(string path) : IDisposable
+    {
+        public void Dispose() => Directory.Delete(path, recursive: true);
+    }
+}
+
+/// <summary>Our agent as a separate process: the same binary and command line a user runs.</summary>
+public sealed class AgentProcess : IDisposable
+{
+    public static string AgentDll => Path.Combine(AppContext.BaseDirectory, "nginx-ha-agent.dll");
+
+    readonly ChildProcess _process;
+
+    public AgentProcess(string netns, IReadOnlyList<string> arguments, string name)
+    {
+        if (!File.Exists(AgentDll)) throw new FileNotFoundException("the agent was not built next to the tests", AgentDll);
+        _process = new ChildProcess("ip", ["netns", "exec", netns, "dotnet", AgentDll, .. arguments], name);
+    }
+
+    public ChildProcess Process => _process;
+
+    public Task<DateTimeOffset> WaitForStateAsync(string state, TimeSpan timeout, DateTimeOffset? after = null) =>
+        _process.WaitForLineAsync(l => l.Contains($"-> {state} ("), timeout, after);
+
+    public bool EnteredSince(string state, DateTimeOffset since) => _process.LinesSince(since).Any(l => l.Contains($"-> {state} ("));
+
+    public void Crash() => _process.Signal(ChildProcess.SIGKILL);
+
+    public Task<int> StopAsync()
+    {
+        _process.Signal(ChildProcess.SIGTERM);
+        return _process.WaitForExitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    public void Dispose() => _process.Dispose();
+}

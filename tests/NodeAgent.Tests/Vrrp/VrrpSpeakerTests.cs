@@ -1,0 +1,242 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.Time.Testing;
+using NginxHa.NodeAgent.Vrrp;
+
+namespace NginxHa.NodeAgent.Tests.Vrrp;
+
+/// <summary>The speaker's event loop over in-memory edges and a fake clock.</summary>
+public sealed class VrrpSpeakerTests : IAsyncDisposable
+{
+    static readonly IPAddress Self = IPAddress.Parse("198.18.0.2");
+    static readonly IPAddress Peer = IPAddress.Parse("198.18.0.1");
+    static readonly IPAddress Group = IPAddress.Parse("224.0.0.18");
+    static readonly VirtualAddress Vip = new(IPAddress.Parse("198.18.0.100"), 24);
+
+    readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
+    readonly FakeTransport _transport = new();
+    readonly FakeAddressTable _addresses = new();
+    readonly FakeAnnouncer _announcer = new();
+    readonly ConcurrentQueue<string> _log = new();
+    readonly CancellationTokenSource _stop = new();
+    VrrpSpeaker? _speaker;
+    Task? _run;
+
+    VrrpSpeaker Start(VrrpVersion version = VrrpVersion.V3, byte priority = 100, string? password = null,
+        int garpRepeat = 1, TimeSpan garpInterval = default)
+    {
+        var interval = version == VrrpVersion.V3 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1);
+        var instance = new VrrpInstanceConfig(version, 51, priority, interval, Self);
+        var auth = password is null ? ReadOnlyMemory<byte>.Empty : VrrpSimplePassword.ToAuthData(password);
+        var options = new VrrpSpeakerOptions("vrid 51", instance, [Vip], auth, garpRepeat, garpInterval);
+        _speaker = new VrrpSpeaker(options, _transport, _addresses, _announcer, _time, _log.Enqueue);
+        _run = _speaker.RunAsync(_stop.Token);
+        return _speaker;
+    }
+
+    /// <summary>Moves the fake clock in small steps until the condition holds; returns the fake time it took.</summary>
+    async Task<TimeSpan> AdvanceUntil(Func<bool> condition, TimeSpan step, TimeSpan limit)
+    {
+        var start = _time.GetUtcNow();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!condition())
+        {
+            Assert.True(_time.GetUtcNow() - start <= limit, $"condition not met within {limit} of fake time");
+            Assert.True(DateTime.UtcNow < deadline, "the speaker did not react (real-time guard)");
+            _time.Advance(step);
+            await Task.Delay(2);
+        }
+        return _time.GetUtcNow() - start;
+    }
+
+    static async Task WaitFor(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the speaker did not react (real-time guard)");
+            await Task.Delay(2);
+        }
+    }
+
+    byte[] Advert(VrrpVersion version, byte priority, string? password = null, IPAddress? vip = null)
+    {
+        var interval = version == VrrpVersion.V3 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1);
+        var advert = new VrrpAdvertisement(version, 51, priority, interval, [vip ?? Vip.Address],
+            password is null ? VrrpAuthType.None : VrrpAuthType.SimpleText,
+            password is null ? ReadOnlyMemory<byte>.Empty : VrrpSimplePassword.ToAuthData(password));
+        var buffer = new byte[VrrpPacket.GetEncodedLength(advert)];
+        VrrpPacket.Write(buffer, advert, Peer, Group);
+        return buffer;
+    }
+
+    void Receive(byte[] message, int ttl = 255) => _transport.Inbound.Writer.TryWrite(new VrrpDatagram(Peer, Group, ttl, message));
+
+    [Fact]
+    public async Task Backup_takes_over_after_master_down_interval_and_announces()
+    {
+        var speaker = Start(priority: 100, garpRepeat: 3, garpInterval: TimeSpan.FromMilliseconds(50));
+        await WaitFor(() => speaker.State == VrrpState.Backup);
+        Assert.Empty(_transport.Sent);
+
+        var took = await AdvanceUntil(() => speaker.State == VrrpState.Master, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(1));
+        // Master_Down_Interval = 3 * 100 ms + (256 - 100) * 100 ms / 256 = 360.9 ms
+        Assert.InRange(took.TotalMilliseconds, 360, 362);
+        Assert.Equal([Vip], _addresses.Bound);
+        await WaitFor(() => _transport.Sent.Count >= 1);
+        var (message, destination) = _transport.Sent.First();
+        Assert.Equal(Group, destination);
+        Assert.Equal(VrrpDropReason.Ok, VrrpPacket.TryRead(message, Self, Group, out var sent));
+        Assert.Equal(100, sent!.Priority);
+
+        Assert.Equal(1, _announcer.Count);
+        await AdvanceUntil(() => _announcer.Count == 3, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(200));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await Task.Delay(20);
+        Assert.Equal(3, _announcer.Count);
+        Assert.Contains(_log, l => l.Contains("BACKUP -> MASTER"));
+    }
+
+    [Fact]
+    public async Task Adverts_from_a_higher_priority_master_keep_it_backup()
+    {
+        var speaker = Start(priority: 100);
+        await WaitFor(() => speaker.State == VrrpState.Backup);
+        for (int i = 0; i < 20; i++)
+        {
+            Receive(Advert(VrrpVersion.V3, 200));
+            await WaitFor(() => _transport.Inbound.Reader.Count == 0);
+            await Task.Delay(5);
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+        Assert.Equal(VrrpState.Backup, speaker.State);
+        Assert.Empty(_addresses.Bound);
+    }
+
+    [Fact]
+    public async Task Wrong_password_is_dropped_and_counted_and_changes_nothing()
+    {
+        var speaker = Start(VrrpVersion.V2, priority: 100, password: "secret1");
+        await WaitFor(() => speaker.State == VrrpState.Backup);
+        Receive(Advert(VrrpVersion.V2, 200, password: "wrong"));
+        await WaitFor(() => speaker.Drops.Total == 1);
+        Assert.Equal(1, speaker.Drops[VrrpDropReason.AuthenticationFailed]);
+        Assert.Contains(_log, l => l.Contains("AuthenticationFailed") && !l.Contains("secret1") && !l.Contains("wrong"));
+
+        // The bad advert did not reset the master-down timer: it still fires 3 s + skew after start.
+        var took = await AdvanceUntil(() => speaker.State == VrrpState.Master, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(5));
+        Assert.InRange(took.TotalMilliseconds, 3600, 3620);
+    }
+
+    [Fact]
+    public async Task Ttl_below_255_is_dropped()
+    {
+        var speaker = Start(priority: 100);
+        await WaitFor(() => speaker.State == VrrpState.Backup);
+        Receive(Advert(VrrpVersion.V3, 200), ttl: 254);
+        await WaitFor(() => speaker.Drops.Total == 1);
+        Assert.Equal(1, speaker.Drops[VrrpDropReason.BadTtl]);
+    }
+
+    [Fact]
+    public async Task A_vip_removed_by_someone_else_while_master_is_put_back()
+    {
+        var speaker = Start(priority: 100);
+        await AdvanceUntil(() => speaker.State == VrrpState.Master, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(1));
+        int announcements = _announcer.Count;
+        _addresses.RemoveExternally(Vip);
+        await WaitFor(() => _addresses.Bound.Contains(Vip) && _announcer.Count > announcements);
+        Assert.Contains(_log, l => l.Contains("was removed from the interface while MASTER"));
+    }
+
+    [Fact]
+    public async Task Stop_while_master_sends_priority_zero_and_removes_the_vips()
+    {
+        var speaker = Start(priority: 100);
+        await AdvanceUntil(() => speaker.State == VrrpState.Master, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(1));
+        _stop.Cancel();
+        await _run!.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Empty(_addresses.Bound);
+        var (message, _) = _transport.Sent.Last();
+        Assert.Equal(VrrpDropReason.Ok, VrrpPacket.TryRead(message, Self, Group, out var last));
+        Assert.Equal(0, last!.Priority);
+    }
+
+    [Fact]
+    public async Task Leftover_vips_from_an_earlier_run_are_removed_before_joining()
+    {
+        _addresses.Bound.Add(Vip);
+        var speaker = Start(priority: 100);
+        await WaitFor(() => speaker.State == VrrpState.Backup);
+        Assert.Empty(_addresses.Bound);
+        Assert.Contains(_log, l => l.Contains("left bound by an earlier run"));
+    }
+
+    [Fact]
+    public async Task Fault_hands_over_at_once_and_recovery_rejoins_as_backup()
+    {
+        var speaker = Start(priority: 100);
+        await AdvanceUntil(() => speaker.State == VrrpState.Master, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(1));
+        speaker.SetFault(true);
+        await WaitFor(() => speaker.State == VrrpState.Fault);
+        Assert.Empty(_addresses.Bound);
+        Assert.Equal(VrrpDropReason.Ok, VrrpPacket.TryRead(_transport.Sent.Last().Message, Self, Group, out var last));
+        Assert.Equal(0, last!.Priority);
+
+        speaker.SetFault(false);
+        await WaitFor(() => speaker.State == VrrpState.Backup);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        if (_run is not null) await _run.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    sealed class FakeTransport : IVrrpTransport
+    {
+        public readonly Channel<VrrpDatagram> Inbound = Channel.CreateUnbounded<VrrpDatagram>();
+        public readonly ConcurrentQueue<(byte[] Message, IPAddress Destination)> Sent = new();
+        public IPAddress SourceAddress => Self;
+        public IReadOnlyList<IPAddress> Destinations => [Group];
+
+        public ValueTask SendAsync(ReadOnlyMemory<byte> vrrpMessage, IPAddress destination, CancellationToken ct)
+        {
+            Sent.Enqueue((vrrpMessage.ToArray(), destination));
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask<VrrpDatagram> ReceiveAsync(CancellationToken ct) => Inbound.Reader.ReadAsync(ct);
+
+        public void Dispose() { }
+    }
+
+    sealed class FakeAddressTable : IVirtualAddressTable
+    {
+        readonly Channel<IPAddress> _removals = Channel.CreateUnbounded<IPAddress>();
+        public readonly List<VirtualAddress> Bound = new();
+
+        public void Add(VirtualAddress address) { lock (Bound) if (!Bound.Contains(address)) Bound.Add(address); }
+        public void Remove(VirtualAddress address) { lock (Bound) Bound.Remove(address); }
+        public IReadOnlyList<VirtualAddress> ListOwned() { lock (Bound) return Bound.ToArray(); }
+
+        public void RemoveExternally(VirtualAddress address)
+        {
+            Remove(address);
+            _removals.Writer.TryWrite(address.Address);
+        }
+
+        public ValueTask<IPAddress> WaitForRemovalAsync(CancellationToken ct) => _removals.Reader.ReadAsync(ct);
+        public void Dispose() { }
+    }
+
+    sealed class FakeAnnouncer : IAddressAnnouncer
+    {
+        int _count;
+        public int Count => Volatile.Read(ref _count);
+        public void Announce(IReadOnlyList<IPAddress> addresses) => Interlocked.Increment(ref _count);
+        public void Dispose() { }
+    }
+}

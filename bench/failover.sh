@@ -5,7 +5,8 @@
 #
 # Environment: RUNS (runs per row, default 5), IMPLS ("keepalived ours"), VERSIONS ("v2 v3"),
 # FAULTS ("crash stop linkdown"), DOC (markdown file to update, default docs/benchmarks.md;
-# empty: don't write), SKIP_BUILD=1 (use what is built).
+# empty: don't write), SKIP_BUILD=1 (use what is built), AGENT_DLL (another build of the agent,
+# e.g. a ReadyToRun publish; the default is the Release build of src/NodeAgent).
 #
 # Topology, rebuilt for every run (nothing carries over from one run to the next):
 #
@@ -31,7 +32,7 @@ readonly port=8080 vrid=51 prio_a=200 prio_b=100 garp_repeat=5 garp_interval_ms=
 readonly settle_seconds=1.2 # after A answers: lets ARP locktime (1 s) pass and B settle in BACKUP
 
 probe_dll=$repo/bench/FailoverProbe/bin/Release/net10.0/failover-probe.dll
-agent_dll=$repo/src/NodeAgent/bin/Release/net10.0/nginx-ha-agent.dll
+agent_dll=${AGENT_DLL:-$repo/src/NodeAgent/bin/Release/net10.0/nginx-ha-agent.dll}
 
 die() { echo "failover.sh: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
@@ -309,7 +310,7 @@ print_table() {
       km=$(values keepalived "$version" "$fault" | stats | cut -d' ' -f1)
       om=$(values ours "$version" "$fault" | stats | cut -d' ' -f1)
       if [[ $km =~ ^[0-9]+$ && $om =~ ^[0-9]+$ && $km -gt 0 ]]; then
-        ratio=$(awk -v o="$om" -v k="$km" 'BEGIN { printf "%.2f", o / k }')
+        ratio=$(awk -v o="$om" -v k="$km" 'BEGIN { printf "%.3f", o / k }')
       else ratio="n/a"; fi
       echo "| $(scenario_name "$version" "$fault") | $k | $o | $ratio |"
     done
@@ -382,6 +383,7 @@ command_line="RUNS=$RUNS"
 [ "$IMPLS" = "keepalived ours" ] || command_line+=" IMPLS=\"$IMPLS\""
 [ "$VERSIONS" = "v2 v3" ] || command_line+=" VERSIONS=\"$VERSIONS\""
 [ "$FAULTS" = "crash stop linkdown" ] || command_line+=" FAULTS=\"$FAULTS\""
+[ -z "${AGENT_DLL:-}" ] || command_line+=" AGENT_DLL=$AGENT_DLL"
 command_line+=" bench/failover.sh"
 
 for ns in $ns_bridge $ns_a $ns_b $ns_client; do
@@ -395,7 +397,7 @@ if [ "${SKIP_BUILD:-}" != 1 ]; then
   log "building the probe$([[ " $IMPLS " == *" ours "* ]] && echo " and the agent") (Release)"
   dotnet build -c Release -v q -nologo "$repo/bench/FailoverProbe/NginxHa.Bench.FailoverProbe.csproj" >"$work/build.log" 2>&1 \
     || { cat "$work/build.log" >&2; die "probe build failed"; }
-  if [[ " $IMPLS " == *" ours "* ]]; then
+  if [[ " $IMPLS " == *" ours "* && -z "${AGENT_DLL:-}" ]]; then
     dotnet build -c Release -v q -nologo "$repo/src/NodeAgent/NginxHa.NodeAgent.csproj" >"$work/build.log" 2>&1 \
       || { cat "$work/build.log" >&2; die "agent build failed"; }
   fi

@@ -338,7 +338,7 @@ status=$(ip netns exec nha-client curl -sf --max-time 1 -K - "http://$vip1/nginx
   || fail "status page refused the demo's credentials"
 say "status page /nginx_status: 401 without credentials; with them: $(head -n 1 <<<"$status")"
 
-step "2b) lb1 dies (SIGKILL agent + nginx, link down) while the client probes both VIPs every ${probe_interval}s"
+step "2b) lb1 dies (SIGKILL agent + nginx, link down) while the client probes both VIPs (curl in a loop, ${probe_interval}s pause)"
 start_probes failover
 sleep 1
 lb2_mark=$(log_lines lb2)

@@ -149,7 +149,7 @@ prepare_state_dir() {
 # loses power sends no goodbye (no priority-0 advert) and keeps nothing on the wire.
 crash_node() {
   local lb=$1 pid
-  for pid in $(ip netns pids "nha-$lb"); do kill -KILL "$pid"; done
+  for pid in $(ip netns pids "nha-$lb"); do kill -KILL "$pid" 2>/dev/null || true; done
   ip -n "nha-$lb" link set eth0 down
   { wait "${agent_pid[$lb]}"; } 2>/dev/null || true
   unset "agent_pid[$lb]"

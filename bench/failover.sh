@@ -32,7 +32,8 @@ readonly port=8080 vrid=51 prio_a=200 prio_b=100 garp_repeat=5 garp_interval_ms=
 readonly settle_seconds=1.2 # after A answers: lets ARP locktime (1 s) pass and B settle in BACKUP
 
 probe_dll=$repo/bench/FailoverProbe/bin/Release/net10.0/failover-probe.dll
-agent_dll=${AGENT_DLL:-$repo/src/NodeAgent/bin/Release/net10.0/nginx-ha-agent.dll}
+# Default: the agent as it ships (scripts/publish-agent.sh: ReadyToRun).
+agent_dll=${AGENT_DLL:-$repo/artifacts/bench-agent/nginx-ha-agent.dll}
 
 die() { echo "failover.sh: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
@@ -398,7 +399,7 @@ if [ "${SKIP_BUILD:-}" != 1 ]; then
   dotnet build -c Release -v q -nologo "$repo/bench/FailoverProbe/NginxHa.Bench.FailoverProbe.csproj" >"$work/build.log" 2>&1 \
     || { cat "$work/build.log" >&2; die "probe build failed"; }
   if [[ " $IMPLS " == *" ours "* && -z "${AGENT_DLL:-}" ]]; then
-    dotnet build -c Release -v q -nologo "$repo/src/NodeAgent/NginxHa.NodeAgent.csproj" >"$work/build.log" 2>&1 \
+    "$repo/scripts/publish-agent.sh" "$repo/artifacts/bench-agent" >"$work/build.log" 2>&1 \
       || { cat "$work/build.log" >&2; die "agent build failed"; }
   fi
 fi

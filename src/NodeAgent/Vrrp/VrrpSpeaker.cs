@@ -154,6 +154,7 @@ public sealed class VrrpSpeaker
         var machine = new VrrpStateMachine(instance, clock);
         machine.Startup();
         machine.OnAdvertisementReceived(source, VrrpInstanceConfig.AddressOwnerPriority, instance.AdvertInterval);
+        machine.OnAdvertisementReceived(source, VrrpInstanceConfig.StopParticipatingPriority, instance.AdvertInterval);
         clock.Advance(machine.MasterDownInterval);
         machine.OnTimerFired();
         machine.OnAdvertisementReceived(source, 1, instance.AdvertInterval);

@@ -571,6 +571,14 @@ write_doc() {
     print_failover_table
     echo
     print_runs_table
+    echo
+    echo "Reading it: keepalived's time is what is left of its check period at the fault plus the handover, so it"
+    echo "shrinks as the fault falls later; its median is about half a period. The agent's does not depend on"
+    echo "where the fault falls: child exit -> one immediate restart attempt (fails: no binary) -> priority 0, then"
+    echo "lb-b's Skew_Time ((256 - $prio_b) / 256 s = $(awk -v p=$prio_b 'BEGIN { printf "%.1f", (256 - p) / 256 * 1000 }') ms, RFC 5798), its VIP, gratuitous ARP and the client's next"
+    echo "connection. Both sides pay the same fault-command start (a shell from the probe) inside their numbers."
+    echo "A shorter keepalived \`interval\` narrows the gap at the cost of a curl per interval; its floor is the same"
+    echo "Skew_Time + ARP path as the agent's."
     if [ "$MEMORY" = 1 ]; then
       echo
       echo "Memory: VmRSS from /proc/PID/status on lb-a, $MEM_SETTLE s after both VIPs answered, with two VRRP instances"

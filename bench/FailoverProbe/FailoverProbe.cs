@@ -61,6 +61,9 @@ public static class FailoverProbe
             }
             // Firing right after the master's advert makes every run start at the same point of the
             // advert cycle, so runs differ by the implementations, not by where the fault fell.
+            // --fault-delay moves that point, e.g. to spread faults over a health check's period.
+            if (options.FaultDelay > TimeSpan.Zero)
+                await Task.Delay(options.FaultDelay).ConfigureAwait(false);
             var start = new ProcessStartInfo(options.FaultCommand[0]) { UseShellExecute = false, RedirectStandardOutput = true };
             foreach (var argument in options.FaultCommand[1..])
                 start.ArgumentList.Add(argument);
@@ -121,7 +124,11 @@ public static class FailoverProbe
         try
         {
             await socket.ConnectAsync(options.Target, timeout.Token).ConfigureAwait(false);
-            var buffer = new byte[BannerBufferSize];
+            var http = options.HttpPath is not null;
+            if (http)
+                await socket.SendAsync(HttpReply.Request(options.HttpPath!, options.Target.ToString()), SocketFlags.None, timeout.Token).ConfigureAwait(false);
+            // A banner ends at its newline; an HTTP reply (Connection: close) at the end of the stream.
+            var buffer = new byte[http ? HttpReply.MaxReplySize : BannerBufferSize];
             var filled = 0;
             while (filled < buffer.Length)
             {
@@ -129,11 +136,13 @@ public static class FailoverProbe
                 if (read == 0)
                     break;
                 filled += read;
-                if (Array.IndexOf(buffer, (byte)'\n', 0, filled) >= 0)
+                if (!http && Array.IndexOf(buffer, (byte)'\n', 0, filled) >= 0)
                     break;
             }
-            var banner = buffer.AsSpan(0, filled).TrimEnd("\r\n"u8);
-            if (banner.SequenceEqual(expected))
+            var matches = http
+                ? HttpReply.IsOkWithBody(buffer.AsSpan(0, filled), expected)
+                : buffer.AsSpan(0, filled).TrimEnd("\r\n"u8).SequenceEqual(expected);
+            if (matches)
                 onExpectedBanner();
         }
         catch (OperationCanceledException)

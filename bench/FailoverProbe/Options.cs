@@ -25,13 +25,15 @@ public sealed record ProbeOptions(
     TimeSpan AttemptInterval,
     TimeSpan AttemptTimeout,
     IPAddress? SyncAdvertFrom,
-    string[] FaultCommand)
+    string[] FaultCommand,
+    string? HttpPath = null,
+    TimeSpan FaultDelay = default)
 {
     public static ProbeOptions Parse(string[] args)
     {
         var values = OptionReader.Read(
             args,
-            ["--target", "--expect", "--timeout", "--interval", "--attempt-timeout", "--sync-advert-from"],
+            ["--target", "--expect", "--timeout", "--interval", "--attempt-timeout", "--sync-advert-from", "--http", "--fault-delay"],
             out var fault);
         var target = OptionReader.Required(values, "--target");
         if (!IPEndPoint.TryParse(target, out var endpoint) || endpoint.Port == 0)
@@ -39,6 +41,12 @@ public sealed record ProbeOptions(
         IPAddress? syncFrom = null;
         if (values.TryGetValue("--sync-advert-from", out var sync) && !IPAddress.TryParse(sync, out syncFrom))
             throw new UsageException($"--sync-advert-from must be an IP address, got '{sync}'");
+        values.TryGetValue("--http", out var httpPath);
+        if (httpPath is not null && (!httpPath.StartsWith('/') || httpPath.Any(c => c <= ' ' || c > '~')))
+            throw new UsageException($"--http must be a path starting with '/' without spaces or control characters, got '{httpPath}'");
+        var faultDelay = OptionReader.Duration(values, "--fault-delay", TimeSpan.Zero);
+        if (faultDelay > TimeSpan.Zero && syncFrom is null)
+            throw new UsageException("--fault-delay counts from an advert: it needs --sync-advert-from");
         if (syncFrom is not null && fault.Length == 0)
             throw new UsageException("--sync-advert-from needs a fault command after '--'");
         return new ProbeOptions(
@@ -48,7 +56,9 @@ public sealed record ProbeOptions(
             OptionReader.Duration(values, "--interval", TimeSpan.FromMilliseconds(5)),
             OptionReader.Duration(values, "--attempt-timeout", TimeSpan.FromMilliseconds(200)),
             syncFrom,
-            fault);
+            fault,
+            httpPath,
+            faultDelay);
     }
 }
 

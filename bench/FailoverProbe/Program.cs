@@ -23,10 +23,13 @@ static int Usage()
         usage:
           failover-probe serve --name NAME --port PORT
           failover-probe probe --target VIP:PORT --expect NAME [--timeout 10s] [--interval 5ms]
-                               [--attempt-timeout 200ms] [--sync-advert-from IP] [-- FAULT COMMAND...]
+                               [--attempt-timeout 200ms] [--sync-advert-from IP [--fault-delay 300ms]] [--http PATH]
+                               [-- FAULT COMMAND...]
         probe prints the milliseconds from the fault (or from the start, without a fault command) until
         the first banner equal to NAME, or "timeout". With --sync-advert-from it fires the fault right
-        after a VRRP advert from IP and prints a second line with what it saw on the wire.
+        after a VRRP advert from IP (or --fault-delay after it) and prints a second line with what it saw
+        on the wire. With --http it sends GET PATH on each connection and matches a 200 reply whose body
+        is NAME.
         """);
     return 2;
 }

@@ -286,9 +286,21 @@ public sealed class NginxSupervisor : IAsyncDisposable
         startInfo.ArgumentList.Add(_paths.Binary);
         foreach (var argument in NginxCommandLine.Run(_paths)) startInfo.ArgumentList.Add(argument);
 
+        // A start that fails (exit, [emerg]) wakes the wait below at once: a failed restart must fault the VRRP
+        // instances in milliseconds, not at the next poll.
+        var startFailed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) stderr.Add(line); };
-        process.Exited += (_, _) => _ = OnChildExitedAsync(process);
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not { Length: > 0 } line) return;
+            stderr.Add(line);
+            if (stderr.SawEmergency) startFailed.TrySetResult();
+        };
+        process.Exited += (_, _) =>
+        {
+            startFailed.TrySetResult();
+            _ = OnChildExitedAsync(process);
+        };
         try
         {
             process.Start();
@@ -344,14 +356,9 @@ public sealed class NginxSupervisor : IAsyncDisposable
                 process.Dispose();
                 return $"master pid {pid} not up within {_options.StartTimeout.TotalSeconds:0.###} s (pid file or health probe)";
             }
-            try
-            {
-                await Task.Delay(StartPollInterval, _time, _lifetime.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                return "supervisor stopping";
-            }
+            // The pid file and the probe are polled; an exit or an [emerg] line ends the wait early.
+            await Task.WhenAny(startFailed.Task, Task.Delay(StartPollInterval, _time, _lifetime.Token));
+            if (_lifetime.IsCancellationRequested) return "supervisor stopping";
         }
     }
 

@@ -163,6 +163,31 @@ public sealed class SupervisorChildModeTests(ITestOutputHelper output) : IAsyncL
     }
 
     [Fact]
+    public async Task Failed_restart_is_noticed_when_nginx_exits_not_at_the_next_start_poll()
+    {
+        var clock = new FreezableClock();
+        var supervisor = await _site.StartSupervisorAsync(_site.Options(NginxSupervisionMode.Child, withProbe: false), clock);
+        await supervisor.ApplyAsync(_site.Config("one"), CancellationToken.None);
+        var master = supervisor.MasterPid!.Value;
+        await File.WriteAllTextAsync(_site.Paths.ConfigPath, "events {}\ninclude /nonexistent/ngx-sup.conf;\n");
+        var mark = _site.Health.Count;
+        // From here on no timer fires: the start loop's poll delay never ends, so only nginx's exit can end the wait.
+        clock.Freeze();
+        try
+        {
+            SupervisorTestSite.Signal(master, SIGKILL);
+
+            await _site.Health.WaitForAsync(NginxHealth.Down, mark, TimeSpan.FromSeconds(5));
+            Assert.Equal([NginxHealth.Restarting, NginxHealth.Down], _site.Health.Since(mark));
+            Assert.Contains("/nonexistent/ngx-sup.conf", supervisor.HealthReason);
+        }
+        finally
+        {
+            clock.Thaw();
+        }
+    }
+
+    [Fact]
     public async Task Occupied_port_fails_the_start_with_nginx_message_and_retries_until_it_is_free()
     {
         var occupier = new TcpListener(IPAddress.Loopback, _site.Port);

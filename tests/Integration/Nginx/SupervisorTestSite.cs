@@ -86,9 +86,9 @@ internal sealed partial class SupervisorTestSite : IAsyncDisposable
         SetsidBinary = SetsidBinary,
     };
 
-    public async Task<NginxSupervisor> StartSupervisorAsync(NginxSupervisorOptions options)
+    public async Task<NginxSupervisor> StartSupervisorAsync(NginxSupervisorOptions options, TimeProvider? time = null)
     {
-        Supervisor = new NginxSupervisor(options, TimeProvider.System, line => { lock (_log) _log.Add(line); });
+        Supervisor = new NginxSupervisor(options, time ?? TimeProvider.System, line => { lock (_log) _log.Add(line); });
         Supervisor.HealthChanged += Health.Record;
         await Supervisor.StartAsync(CancellationToken.None);
         return Supervisor;
@@ -240,6 +240,84 @@ internal sealed class HealthRecorder
             var remaining = deadline - _clock.Elapsed;
             if (remaining <= TimeSpan.Zero || !await _changed.WaitAsync(remaining))
                 Assert.Fail($"health {health} not reported within {timeout}; saw [{string.Join(", ", Since(fromIndex))}]");
+        }
+    }
+}
+
+/// <summary>
+/// The system clock until <see cref="Freeze"/>; timers created while frozen do not run until <see cref="Thaw"/>, so a
+/// test can prove that something happens on an event rather than on a timer (and still clean up after a failure).
+/// </summary>
+internal sealed class FreezableClock : TimeProvider
+{
+    private readonly List<DeferredTimer> _deferred = [];
+    private bool _frozen;
+
+    public void Freeze()
+    {
+        lock (_deferred) _frozen = true;
+    }
+
+    public void Thaw()
+    {
+        DeferredTimer[] held;
+        lock (_deferred)
+        {
+            _frozen = false;
+            held = _deferred.ToArray();
+            _deferred.Clear();
+        }
+        foreach (var timer in held) timer.Start();
+    }
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        lock (_deferred)
+        {
+            if (!_frozen) return System.CreateTimer(callback, state, dueTime, period);
+            var timer = new DeferredTimer(callback, state, dueTime, period);
+            _deferred.Add(timer);
+            return timer;
+        }
+    }
+
+    /// <summary>Holds its schedule until the clock thaws, then runs on the system clock.</summary>
+    private sealed class DeferredTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) : ITimer
+    {
+        private readonly Lock _gate = new();
+        private ITimer? _running;
+        private bool _disposed;
+        private (TimeSpan Due, TimeSpan Period) _schedule = (dueTime, period);
+
+        public void Start()
+        {
+            lock (_gate)
+                if (!_disposed) _running = System.CreateTimer(callback, state, _schedule.Due, _schedule.Period);
+        }
+
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            lock (_gate)
+            {
+                if (_disposed) return false;
+                _schedule = (dueTime, period);
+                return _running?.Change(dueTime, period) ?? true;
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_gate)
+            {
+                _disposed = true;
+                _running?.Dispose();
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Dispose();
+            return ValueTask.CompletedTask;
         }
     }
 }

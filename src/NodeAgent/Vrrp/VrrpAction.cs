@@ -16,6 +16,9 @@ public abstract record VrrpAction
     /// <summary>Add the virtual addresses, then send gratuitous ARP (IPv4) / unsolicited NA (IPv6).</summary>
     public sealed record AcquireAddresses : VrrpAction;
 
+    /// <summary>Send gratuitous ARP / unsolicited NA again for addresses already held (hosts may point elsewhere).</summary>
+    public sealed record AnnounceAddresses : VrrpAction;
+
     /// <summary>Remove the virtual addresses.</summary>
     public sealed record ReleaseAddresses : VrrpAction;
 

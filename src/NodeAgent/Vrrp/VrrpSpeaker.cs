@@ -37,6 +37,7 @@ public sealed class VrrpSpeaker
     readonly Dictionary<VrrpDropReason, DateTimeOffset> _lastDropLog = new();
 
     int _gratuitousLeft;
+    DateTimeOffset _lastReassertion = DateTimeOffset.MinValue;
     DateTimeOffset? _nextGratuitous;
     volatile VrrpState _state = VrrpState.Initialize;
 
@@ -235,6 +236,17 @@ public sealed class VrrpSpeaker
                     foreach (var vip in _options.VirtualAddresses) TryAddress(vip, add: true);
                     _gratuitousLeft = _options.GratuitousRepeat;
                     SendGratuitous();
+                    break;
+                case VrrpAction.AnnounceAddresses:
+                    // At most one burst a second, however often a competing master speaks.
+                    var now = _time.GetUtcNow();
+                    if (_nextGratuitous is null && now - _lastReassertion >= TimeSpan.FromSeconds(1))
+                    {
+                        _lastReassertion = now;
+                        _log($"{_options.Name}: another router acts as MASTER with a lower priority; announcing our addresses again");
+                        _gratuitousLeft = _options.GratuitousRepeat;
+                        SendGratuitous();
+                    }
                     break;
                 case VrrpAction.ReleaseAddresses:
                     ReleaseAddresses();

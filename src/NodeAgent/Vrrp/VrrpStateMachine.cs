@@ -200,8 +200,16 @@ public sealed class VrrpStateMachine
             reason = $"higher priority advert from {source} (priority {priority} > {_config.Priority})";
         else if (priority == _config.Priority && CompareAddresses(source, _config.PrimaryAddress) > 0)
             reason = $"equal priority advert from higher address {source} (priority {priority})";
+        else if (priority == _config.Priority && CompareAddresses(source, _config.PrimaryAddress) == 0)
+            return NoActions; // our own advert, looped back
         else
-            return NoActions;
+        {
+            // A lower router also acts as master (it took over while we were cut off or stalled, and hosts may
+            // have followed its gratuitous ARP). RFC 5798 discards this advert; like keepalived we assert
+            // ourselves at once, advert and announcement, so that router steps down and hosts come back.
+            _adverTimerDue = now + _config.AdvertInterval;
+            return [new VrrpAction.SendAdvertisement(_config.Priority), new VrrpAction.AnnounceAddresses()];
+        }
 
         _adverTimerDue = null;
         LearnMasterAdverInterval(advertInterval);

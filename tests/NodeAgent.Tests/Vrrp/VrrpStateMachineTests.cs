@@ -442,16 +442,15 @@ public sealed class VrrpStateMachineTests
     [Theory]
     [InlineData(VrrpVersion.V2)]
     [InlineData(VrrpVersion.V3)]
-    public void Master_ReceivesLowerPriority_StaysAndIgnoresIt(VrrpVersion version)
+    public void Master_ReceivesLowerPriority_StaysAndAssertsItselfAtOnce(VrrpVersion version)
     {
         var machine = MasterByTimeout(version, 150);
-        var due = machine.NextTimerDue;
         _time.Advance(TimeSpan.FromMilliseconds(300));
 
-        Assert.Empty(Advert(machine, Peer, 149, 100));
+        Assert.Equal([Send(150), new VrrpAction.AnnounceAddresses()], Advert(machine, Peer, 149, 100));
 
         Assert.Equal(Master, machine.State);
-        Assert.Equal(due, machine.NextTimerDue);
+        Assert.Equal(Now + TimeSpan.FromSeconds(1), machine.NextTimerDue);
         Assert.Equal(TimeSpan.FromSeconds(1), machine.MasterAdverInterval);
         Assert.Equal(IPAddress.Parse(Self), machine.CurrentMaster);
     }
@@ -507,12 +506,19 @@ public sealed class VrrpStateMachineTests
             Assert.Equal(IPAddress.Parse(peer), machine.CurrentMaster);
             Assert.Equal(Now + Down100At1s, machine.NextTimerDue);
         }
+        else if (self == peer)
+        {
+            Assert.Empty(actions); // our own advert
+            Assert.Equal(Master, machine.State);
+            Assert.Equal(due, machine.NextTimerDue);
+        }
         else
         {
-            Assert.Empty(actions);
+            // The lower address also acts as master: we assert ourselves at once.
+            Assert.Equal([Send(100), new VrrpAction.AnnounceAddresses()], actions);
             Assert.Equal(Master, machine.State);
             Assert.Equal(IPAddress.Parse(self), machine.CurrentMaster);
-            Assert.Equal(due, machine.NextTimerDue);
+            Assert.Equal(Now + TimeSpan.FromSeconds(1), machine.NextTimerDue);
         }
     }
 

@@ -4,8 +4,10 @@ namespace NginxHa.NodeAgent;
 
 public static class Program
 {
-    const string Usage = "usage: nginx-ha-agent vrrp --help | nginx-ha-agent <command> ...\n" +
-                         "commands:\n  vrrp   run one VRRP instance in the foreground";
+    const string Usage = "usage: nginx-ha-agent <command> [--help] ...\n" +
+                         "commands:\n" +
+                         "  run    the node agent, standalone: manifests -> VRRP instances + supervised nginx\n" +
+                         "  vrrp   one VRRP instance in the foreground";
 
     public static async Task<int> Main(string[] args)
     {
@@ -19,6 +21,11 @@ public static class Program
             case "vrrp" when args.Length > 1 && args[1] is "-h" or "--help":
                 Console.Out.WriteLine(VrrpCommandLine.Usage);
                 return 0;
+            case "run" when args.Length > 1 && args[1] is "-h" or "--help":
+                Console.Out.WriteLine(RunCommandLine.Usage);
+                return 0;
+            case "run":
+                return await RunCommand.RunAsync(args[1..], Console.Out, Console.Error);
             case "vrrp":
                 return await VrrpCommand.RunAsync(args[1..], Console.Out, Console.Error);
             default:

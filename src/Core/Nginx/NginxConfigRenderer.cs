@@ -71,7 +71,8 @@ public static partial class NginxConfigRenderer
         config.Directive("worker_processes", processes == "auto" ? "auto" : Number(int.Parse(processes, CultureInfo.InvariantCulture)));
         if (pools.Select(pool => pool.Spec.Worker?.RlimitNofile).FirstOrDefault(value => value is not null) is { } rlimit)
             config.Directive("worker_rlimit_nofile", Number(rlimit));
-        config.Directive("pid", NginxSyntax.Literal(runtime.PidFile));
+        if (runtime.PidFile is not null)
+            config.Directive("pid", NginxSyntax.Literal(runtime.PidFile));
         config.Directive("error_log", NginxSyntax.Literal(runtime.ErrorLogFile));
         config.BlankLine();
         var connections = pools.Select(pool => pool.Spec.Worker?.Connections).FirstOrDefault(value => value is not null) ?? DefaultWorkerConnections;
@@ -375,7 +376,8 @@ public static partial class NginxConfigRenderer
             if (!value.StartsWith('/') || !NginxSyntax.IsSafeFilePath(value))
                 errors.Add(new(Source, "runtime", field, $"\"{value}\" is not an absolute path of letters, digits and \"._/+-\""));
         }
-        AbsolutePath("pidFile", runtime.PidFile);
+        if (runtime.PidFile is not null)
+            AbsolutePath("pidFile", runtime.PidFile);
         AbsolutePath("errorLogFile", runtime.ErrorLogFile);
         AbsolutePath("accessLogDirectory", runtime.AccessLogDirectory);
         AbsolutePath("tempDirectory", runtime.TempDirectory);

@@ -11,7 +11,11 @@ public sealed record NginxRenderInput(
 /// <summary>Node-local facts the manifests do not carry: where nginx keeps its files and who it runs as.</summary>
 public sealed record NginxRuntimeOptions
 {
-    public required string PidFile { get; init; }
+    /// <summary>
+    /// The `pid` directive; null leaves it out, for a supervisor that sets it on nginx's command line
+    /// (nginx rejects the directive twice).
+    /// </summary>
+    public required string? PidFile { get; init; }
     public required string ErrorLogFile { get; init; }
 
     /// <summary>Access logs with relative paths (and the default "POOL.access.log") go here.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using NginxHa.Core.Resources;
 using NginxHa.NodeAgent.Vrrp;
 
 namespace NginxHa.NodeAgent.Cli;
@@ -126,30 +127,12 @@ public static class VrrpCommandLine
             preempt, preemptDelay, peers, garpRepeat, garpInterval, garpRefresh);
     }
 
-    /// <summary>"100ms", "1s", "1.5s", "2m": the units keepalived users and Kubernetes manifests use.</summary>
-    public static bool TryParseDuration(string text, out TimeSpan value)
-    {
-        value = default;
-        (string number, double scale) = text switch
-        {
-            _ when text.EndsWith("ms", StringComparison.Ordinal) => (text[..^2], 1.0),
-            _ when text.EndsWith('s') => (text[..^1], 1000.0),
-            _ when text.EndsWith('m') => (text[..^1], 60_000.0),
-            _ => ("", 0.0),
-        };
-        if (number.Length == 0 || !double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double n))
-            return false;
-        double ms = n * scale;
-        if (ms > TimeSpan.FromDays(1).TotalMilliseconds || ms != Math.Floor(ms)) return false;
-        value = TimeSpan.FromMilliseconds(ms);
-        return true;
-    }
-
     static string Format(TimeSpan t) => t.TotalMilliseconds % 1000 == 0 ? $"{t.TotalSeconds}s" : $"{t.TotalMilliseconds}ms";
 
     static TimeSpan ParseDuration(string name, string text, bool allowZero = false)
     {
-        if (!TryParseDuration(text, out var value) || (!allowZero && value == TimeSpan.Zero))
+        // The same duration syntax as the manifests ("100ms", "1s", "1m30s").
+        if (!Duration.TryParse(text, out var value, out _) || (!allowZero && value == TimeSpan.Zero))
             throw new UsageException($"{name}: \"{text}\" is not a duration like 100ms or 1s{(allowZero ? "" : " (above zero)")}");
         return value;
     }

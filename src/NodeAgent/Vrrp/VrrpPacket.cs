@@ -1,3 +1,4 @@
+using NginxHa.NodeAgent.Network;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;

@@ -63,7 +63,14 @@ public sealed class VrrpSpeaker
     public event Action<VrrpState, VrrpState>? StateChanged;
 
     /// <summary>nginx cannot serve (true) or serves again (false): give up or rejoin at once.</summary>
-    public void SetFault(bool fault) => _events.Writer.TryWrite(new FaultEvent(fault));
+    public void SetFault(bool fault)
+    {
+        _faultRequested = fault;
+        _events.Writer.TryWrite(new FaultEvent(fault));
+    }
+
+    // A fault reported before RunAsync must hold from the first moment: Startup then goes straight to FAULT.
+    volatile bool _faultRequested;
 
     /// <summary>Runs until <paramref name="stop"/> fires, then hands over (priority 0) and removes the VIPs.</summary>
     public async Task RunAsync(CancellationToken stop)
@@ -78,6 +85,7 @@ public sealed class VrrpSpeaker
         var watch = Task.Run(() => WatchLoop(ioStop.Token));
         try
         {
+            if (_faultRequested) Execute(_machine.SetFault(true));
             Execute(_machine.Startup());
             Reschedule(timer);
             await foreach (var e in _events.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))

@@ -80,25 +80,4 @@ public class VrrpCommandLineTests
         Assert.Equal(message, ex.Message);
         Assert.DoesNotContain('\n', ex.Message);
     }
-
-    [Theory]
-    [InlineData("100ms", 100)]
-    [InlineData("1s", 1000)]
-    [InlineData("1.5s", 1500)]
-    [InlineData("2m", 120000)]
-    [InlineData("0s", 0)]
-    public void Durations_parse(string text, int milliseconds)
-    {
-        Assert.True(VrrpCommandLine.TryParseDuration(text, out var value));
-        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), value);
-    }
-
-    [Theory]
-    [InlineData("")]
-    [InlineData("s")]
-    [InlineData("10")]
-    [InlineData("-1s")]
-    [InlineData("1.0001s")]
-    [InlineData("1h")]
-    public void Bad_durations_are_rejected(string text) => Assert.False(VrrpCommandLine.TryParseDuration(text, out _));
 }

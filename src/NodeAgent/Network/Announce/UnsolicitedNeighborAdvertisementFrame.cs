@@ -105,10 +105,8 @@ internal static class UnsolicitedNeighborAdvertisementFrame
         Span<byte> pseudoTail = stackalloc byte[8]; // upper-layer length (4), zero (3), next header (1)
         BinaryPrimitives.WriteUInt32BigEndian(pseudoTail, IcmpLength);
         pseudoTail[7] = NextHeaderIcmpv6;
-        var checksum = new InternetChecksum();
-        checksum.Add(frame.Slice(IPv6SourceOffset, 32)); // source and destination
-        checksum.Add(pseudoTail);
-        checksum.Add(frame.Slice(IcmpOffset, IcmpLength));
-        return checksum.Complement();
+        uint sum = InternetChecksum.Accumulate(0, frame.Slice(IPv6SourceOffset, 32)); // source and destination
+        sum = InternetChecksum.Accumulate(sum, pseudoTail);
+        return InternetChecksum.Finish(InternetChecksum.Accumulate(sum, frame.Slice(IcmpOffset, IcmpLength)));
     }
 }

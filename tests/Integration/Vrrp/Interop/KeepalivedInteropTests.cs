@@ -53,7 +53,7 @@ public sealed class KeepalivedInteropTests : IDisposable
         keepalived.Crash();
         var served = await _lab.WaitUntilServedByAsync(_lab.Router1, fault, TimeSpan.FromSeconds(10));
 
-        Assert.True(served <= MasterDown(Second, 99) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms");
+        Assert.True(served <= MasterDown(Second, 99) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory})");
         Assert.True(VrrpInteropLab.HoldsVip(_lab.Router1));
     }
 
@@ -71,7 +71,7 @@ public sealed class KeepalivedInteropTests : IDisposable
         long fault = Stopwatch.GetTimestamp();
         ours.Crash();
         var served = await _lab.WaitUntilServedByAsync(_lab.Router1, fault, TimeSpan.FromSeconds(10));
-        Assert.True(served <= MasterDown(Second, 99) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms");
+        Assert.True(served <= MasterDown(Second, 99) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory})");
     }
 
     [Fact]
@@ -114,7 +114,7 @@ public sealed class KeepalivedInteropTests : IDisposable
         long fault = Stopwatch.GetTimestamp();
         keepalived.Crash();
         var served = await _lab.WaitUntilServedByAsync(_lab.Router1, fault, TimeSpan.FromSeconds(10));
-        Assert.True(served <= MasterDown(Second, 99) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms");
+        Assert.True(served <= MasterDown(Second, 99) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory})");
     }
 
     [Fact]
@@ -158,7 +158,7 @@ public sealed class KeepalivedInteropTests : IDisposable
         var faultAt = DateTimeOffset.UtcNow;
         keepalived.Crash();
         var served = await _lab.WaitUntilServedByAsync(_lab.Router1, fault, TimeSpan.FromSeconds(5));
-        Assert.True(served <= MasterDown(interval, 99) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms; fault at {faultAt:HH:mm:ss.fff}; agent:\n{ours.Process.Output}");
+        Assert.True(served <= MasterDown(interval, 99) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory}); fault at {faultAt:HH:mm:ss.fff}; agent:\n{ours.Process.Output}");
     }
 
     [Fact]
@@ -177,7 +177,7 @@ public sealed class KeepalivedInteropTests : IDisposable
 
         // Priority 0 makes keepalived wait Skew_Time (157/256 s), not Master_Down_Interval (3.6 s).
         var skew = Second * (256 - 99) / 256;
-        Assert.True(served <= skew + Tolerance, $"served after {served.TotalMilliseconds:F0} ms");
+        Assert.True(served <= skew + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory})");
         Assert.False(VrrpInteropLab.HoldsVip(_lab.Router0));
     }
 

@@ -68,15 +68,24 @@ public sealed class VrrpInteropLab : IDisposable
         string expected = NameOf(router);
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         string last = "nothing";
+        var changes = new List<string>();
         while (Stopwatch.GetTimestamp() < deadline)
         {
-            var attempt = Task.Run(() => ReadBannerAsync());
-            last = await attempt;
-            if (last == expected) return Stopwatch.GetElapsedTime(since);
+            var answer = await Task.Run(() => ReadBannerAsync());
+            if (answer != last) changes.Add($"+{Stopwatch.GetElapsedTime(since).TotalMilliseconds:F0}ms {answer}");
+            last = answer;
+            if (last == expected)
+            {
+                LastProbeHistory = string.Join(", ", changes);
+                return Stopwatch.GetElapsedTime(since);
+            }
             await Task.Delay(10);
         }
-        throw new TimeoutException($"the VIP was not served by {expected} within {timeout}; last answer: {last}");
+        throw new TimeoutException($"the VIP was not served by {expected} within {timeout}; answers: {string.Join(", ", changes)}");
     }
+
+    /// <summary>What the client saw during the last wait: each change of answer with its time.</summary>
+    public string LastProbeHistory { get; private set; } = "";
 
     /// <summary>The banner the VIP answers with now, or a description of the failure.</summary>
     public async Task<string> ReadBannerAsync()

@@ -1,8 +1,11 @@
 using System.Buffers.Binary;
 
-namespace NginxHa.NodeAgent.Vrrp;
+namespace NginxHa.NodeAgent.Network;
 
-/// <summary>RFC 1071 Internet checksum: 16-bit one's complement of the one's complement sum.</summary>
+/// <summary>
+/// RFC 1071 Internet checksum: 16-bit one's complement of the one's complement sum. Shared by the VRRP codec
+/// and the Neighbor Advertisement frame; accumulate even-length pieces (pseudo-header, then message).
+/// </summary>
 internal static class InternetChecksum
 {
     /// <summary>Adds <paramref name="data"/> as big-endian 16-bit words to a running 32-bit sum.</summary>

@@ -1,0 +1,29 @@
+using System.Runtime.InteropServices;
+using NginxHa.NodeAgent.Standalone;
+
+namespace NginxHa.NodeAgent.Cli;
+
+/// <summary><c>nginx-ha-agent run ...</c>: the standalone node agent in the foreground until SIGTERM/SIGINT.</summary>
+public static class RunCommand
+{
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error)
+    {
+        RunCommandOptions options;
+        try
+        {
+            options = RunCommandLine.Parse(args);
+        }
+        catch (UsageException ex)
+        {
+            error.WriteLine($"nginx-ha-agent: {ex.Message}");
+            return 2;
+        }
+        var log = new LineLog(output);
+        var agent = new StandaloneAgent(options, log.Write, error);
+        using var stop = new CancellationTokenSource();
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Cancel(); });
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx => { ctx.Cancel = true; agent.RequestReload("SIGHUP"); });
+        return await agent.RunAsync(stop.Token);
+    }
+}

@@ -1,0 +1,47 @@
+using System.Globalization;
+
+namespace NginxHa.NodeAgent.Cli;
+
+/// <summary>Options of <c>nginx-ha-agent run</c>: the standalone node agent.</summary>
+public sealed record RunCommandOptions(IReadOnlyList<string> Files, string Node, string StateDirectory, string NginxBinary, int HealthPort);
+
+public static class RunCommandLine
+{
+    public const string Usage =
+        "usage: nginx-ha-agent run -f FILE [-f FILE ...] --node NAME [--state-dir DIR] [--nginx PATH] [--health-port 18080]";
+
+    public static RunCommandOptions Parse(IReadOnlyList<string> args)
+    {
+        var files = new List<string>();
+        string? node = null, stateDir = null, nginx = null;
+        int healthPort = 18080;
+        for (int i = 0; i < args.Count; i++)
+        {
+            string name = args[i];
+            string Value()
+            {
+                if (i + 1 >= args.Count || args[i + 1].StartsWith('-'))
+                    throw new UsageException($"{name}: a value is required");
+                return args[++i];
+            }
+            switch (name)
+            {
+                case "-f" or "--file": files.Add(Value()); break;
+                case "--node": node = Value(); break;
+                case "--state-dir": stateDir = Value(); break;
+                case "--nginx": nginx = Value(); break;
+                case "--health-port":
+                    var text = Value();
+                    if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out healthPort) || healthPort is < 1 or > 65535)
+                        throw new UsageException($"{name}: \"{text}\" is not a port from 1 to 65535");
+                    break;
+                default: throw new UsageException($"{name}: unknown argument");
+            }
+        }
+        if (files.Count == 0) throw new UsageException("-f: at least one manifest file is required");
+        if (node is null) throw new UsageException("--node: required (the name of this host's Node document)");
+        stateDir ??= $"/run/nginx-ha/{node}";
+        if (!Path.IsPathFullyQualified(stateDir)) stateDir = Path.GetFullPath(stateDir);
+        return new RunCommandOptions(files.Select(Path.GetFullPath).ToArray(), node, stateDir, nginx ?? "/usr/sbin/nginx", healthPort);
+    }
+}

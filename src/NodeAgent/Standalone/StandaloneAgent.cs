@@ -1,0 +1,213 @@
+using System.Threading.Channels;
+using NginxHa.Core.Nginx;
+using NginxHa.NodeAgent.Cli;
+using NginxHa.NodeAgent.Network;
+using NginxHa.NodeAgent.Nginx;
+using NginxHa.NodeAgent.Vrrp;
+
+namespace NginxHa.NodeAgent.Standalone;
+
+/// <summary>
+/// <c>nginx-ha-agent run</c>: one host's agent without a cluster. Plans from manifest files, supervises nginx
+/// as a child process, runs a speaker per VRRP instance, faults every instance while nginx cannot serve, and
+/// reloads when the files change (keeping the last good config when they are invalid).
+/// </summary>
+public sealed class StandaloneAgent
+{
+    static readonly TimeSpan ReloadSettle = TimeSpan.FromMilliseconds(200);
+
+    readonly RunCommandOptions _options;
+    readonly Action<string> _log;
+    readonly TextWriter _error;
+    readonly NginxRuntimeOptions _runtime;
+    readonly Dictionary<string, RunningSpeaker> _speakers = new();
+    readonly Channel<string> _reloads = Channel.CreateUnbounded<string>();
+    volatile bool _nginxFault = true;
+
+    public StandaloneAgent(RunCommandOptions options, Action<string> log, TextWriter error)
+    {
+        _options = options;
+        _log = log;
+        _error = error;
+        // The supervisor puts `pid` on nginx's command line, so the rendered config leaves it out.
+        _runtime = NginxRuntimeOptions.UnderDirectory(NginxDirectory, options.HealthPort) with { PidFile = null };
+    }
+
+    string NginxDirectory => Path.Combine(_options.StateDirectory, "nginx");
+
+    /// <summary>Triggers a reload of the manifest files (SIGHUP, or a file watcher).</summary>
+    public void RequestReload(string why) => _reloads.Writer.TryWrite(why);
+
+    public async Task<int> RunAsync(CancellationToken stop)
+    {
+        var desired = NodeConfigSource.Load(_options.Files, _options.Node, _runtime, InterfaceSelector.CurrentAddresses(),
+            out var problems, out var warnings);
+        foreach (var w in warnings) _log($"warning: {w}");
+        if (desired is null)
+        {
+            foreach (var p in problems) _error.WriteLine(p);
+            _error.WriteLine($"nginx-ha-agent: {problems.Count} error(s) in the manifests; nothing was started");
+            return 1;
+        }
+
+        PrepareStateDirectory();
+        await using var nginx = new NginxSupervisor(new NginxSupervisorOptions
+        {
+            Mode = NginxSupervisionMode.Child,
+            Paths = NginxSupervisorOptions.PathsUnder(NginxDirectory, _options.NginxBinary),
+            Probe = new NginxHealthProbeOptions(new Uri($"http://127.0.0.1:{_options.HealthPort}/healthz"),
+                TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), 3),
+        }, TimeProvider.System, _log);
+        nginx.HealthChanged += OnNginxHealth;
+        using var watcher = WatchFiles();
+
+        try
+        {
+            await nginx.StartAsync(stop);
+            var first = await nginx.ApplyAsync(desired.NginxConfig, stop);
+            if (!first.Accepted) _log($"config rejected: nginx -t: {first.Error}");
+            ApplyInstances(desired.Instances);
+            await ReloadLoopAsync(nginx, stop);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // SIGTERM: hand over below.
+        }
+        catch (SpeakerSetupException ex)
+        {
+            _error.WriteLine($"nginx-ha-agent: {ex.Message}");
+            await StopSpeakersAsync();
+            return 1;
+        }
+
+        _log("stopping: priority 0 on every instance, VIPs removed, nginx stopped");
+        nginx.HealthChanged -= OnNginxHealth;
+        await StopSpeakersAsync();
+        await nginx.StopAsync(CancellationToken.None);
+        _log("stopped");
+        return 0;
+    }
+
+    void OnNginxHealth(NginxHealth health)
+    {
+        // Runs inside the supervisor's lock: only flip flags and post to the speakers' queues.
+        bool fault = health.RequiresVrrpFault();
+        _log($"nginx: {health}{(fault ? " (VRRP instances in FAULT: the peer takes the VIPs)" : "")}");
+        _nginxFault = fault;
+        lock (_speakers)
+            foreach (var s in _speakers.Values) s.Speaker.SetFault(fault);
+    }
+
+    async Task ReloadLoopAsync(NginxSupervisor nginx, CancellationToken stop)
+    {
+        while (true)
+        {
+            string why = await _reloads.Reader.ReadAsync(stop);
+            // Editors write files in several steps: let them settle, then take every queued trigger at once.
+            await Task.Delay(ReloadSettle, stop);
+            while (_reloads.Reader.TryRead(out _)) { }
+
+            var desired = NodeConfigSource.Load(_options.Files, _options.Node, _runtime, InterfaceSelector.CurrentAddresses(),
+                out var problems, out var warnings);
+            foreach (var w in warnings) _log($"warning: {w}");
+            if (desired is null)
+            {
+                _log($"config rejected ({why}): {problems.Count} error(s); the last good config keeps serving");
+                foreach (var p in problems) _log($"config rejected: {p}");
+                continue;
+            }
+            var result = await nginx.ApplyAsync(desired.NginxConfig, stop);
+            if (!result.Accepted)
+            {
+                _log($"config rejected ({why}): nginx -t: {result.Error}; the last good config keeps serving");
+                continue;
+            }
+            if (result.Outcome == ConfigApplyOutcome.Reloaded) _log($"nginx: config reloaded ({why})");
+            try
+            {
+                ApplyInstances(desired.Instances);
+            }
+            catch (SpeakerSetupException ex)
+            {
+                _log($"config rejected ({why}): {ex.Message}; the other instances keep running");
+            }
+        }
+    }
+
+    /// <summary>Starts new instances, restarts changed ones (handing over first), stops removed ones.</summary>
+    void ApplyInstances(IReadOnlyList<InstancePlan> instances)
+    {
+        var wanted = instances.ToDictionary(i => i.Name);
+        List<RunningSpeaker> retire;
+        lock (_speakers)
+        {
+            retire = _speakers.Values.Where(s => !wanted.TryGetValue(s.Plan.Name, out var plan) || !SamePlan(plan, s.Plan)).ToList();
+            foreach (var r in retire) _speakers.Remove(r.Plan.Name);
+        }
+        foreach (var r in retire)
+        {
+            _log($"{r.Plan.Name}: {(wanted.ContainsKey(r.Plan.Name) ? "changed; restarting" : "removed; stopping")}");
+            r.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+        foreach (var plan in instances)
+        {
+            lock (_speakers)
+                if (_speakers.ContainsKey(plan.Name)) continue;
+            var running = SpeakerFactory.Start(plan, _nginxFault, TimeProvider.System, _log);
+            lock (_speakers) _speakers[plan.Name] = running;
+        }
+    }
+
+    static bool SamePlan(InstancePlan a, InstancePlan b) =>
+        a with { VirtualAddresses = b.VirtualAddresses, UnicastPeers = b.UnicastPeers } == b
+        && a.VirtualAddresses.SequenceEqual(b.VirtualAddresses) && a.UnicastPeers.SequenceEqual(b.UnicastPeers);
+
+    async Task StopSpeakersAsync()
+    {
+        RunningSpeaker[] all;
+        lock (_speakers)
+        {
+            all = _speakers.Values.ToArray();
+            _speakers.Clear();
+        }
+        await Task.WhenAll(all.Select(s => s.DisposeAsync().AsTask()));
+    }
+
+    void PrepareStateDirectory()
+    {
+        // Holds nginx.conf (it may name secret files) and logs: owner and group only.
+        const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                                     UnixFileMode.GroupRead | UnixFileMode.GroupExecute;
+        foreach (var dir in new[] { _options.StateDirectory, NginxDirectory, _runtime.ConfigDirectory, _runtime.TempDirectory,
+                     _runtime.AccessLogDirectory, Path.Combine(NginxDirectory, "conf"), Path.Combine(NginxDirectory, "logs") })
+            Directory.CreateDirectory(dir, Private);
+    }
+
+    IDisposable WatchFiles()
+    {
+        var watchers = new List<FileSystemWatcher>();
+        foreach (var group in _options.Files.GroupBy(f => Path.GetDirectoryName(f)!))
+        {
+            var names = group.Select(Path.GetFileName).ToHashSet();
+            var watcher = new FileSystemWatcher(group.Key) { NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size };
+            void OnChange(object? _, FileSystemEventArgs e)
+            {
+                if (names.Contains(e.Name)) RequestReload($"{e.Name} changed");
+            }
+            watcher.Changed += OnChange;
+            watcher.Created += OnChange;
+            watcher.Renamed += (s, e) => OnChange(s, e);
+            watcher.EnableRaisingEvents = true;
+            watchers.Add(watcher);
+        }
+        return new Disposables(watchers);
+    }
+
+    sealed class Disposables(IEnumerable<IDisposable> items) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var i in items) i.Dispose();
+        }
+    }
+}

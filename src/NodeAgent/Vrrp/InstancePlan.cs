@@ -1,0 +1,94 @@
+using System.Net;
+using NginxHa.Core.Resources;
+using NginxHa.NodeAgent.Network;
+using CoreInstance = NginxHa.Core.Resources.VrrpInstanceConfig;
+
+namespace NginxHa.NodeAgent.Vrrp;
+
+/// <summary>
+/// One planned VRRP instance translated into what a speaker needs on this host. Pure: the interface is
+/// chosen from the addresses passed in, the password file is only named.
+/// </summary>
+public sealed record InstancePlan(
+    string Name,
+    string Interface,
+    VrrpVersion Version,
+    byte VirtualRouterId,
+    byte Priority,
+    TimeSpan AdvertInterval,
+    bool Preempt,
+    TimeSpan PreemptDelay,
+    IReadOnlyList<VirtualAddress> VirtualAddresses,
+    IReadOnlyList<IPAddress> UnicastPeers,
+    string? PasswordFile,
+    int GratuitousRepeat = InstancePlan.DefaultGratuitousRepeat,
+    TimeSpan? GratuitousInterval = null,
+    TimeSpan GratuitousRefresh = default)
+{
+    // As keepalived: five gratuitous ARPs / NAs on becoming MASTER (we send them 10 ms apart).
+    public const int DefaultGratuitousRepeat = 5;
+    public static readonly TimeSpan DefaultGratuitousInterval = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Translates a NodeHaConfig instance; a problem is returned as a message naming the field.</summary>
+    public static InstancePlan? From(CoreInstance instance, IEnumerable<ConfiguredAddress> hostAddresses, out string? problem)
+    {
+        problem = null;
+        string Fail(string field, string message) => $"{instance.Name}: {field}: {message}";
+
+        var vips = new List<VirtualAddress>();
+        foreach (var text in instance.VirtualIPs)
+        {
+            if (!VirtualIp.TryParse(text, out var vip, out var reason))
+            {
+                problem = Fail("virtualIPs", reason);
+                return null;
+            }
+            vips.Add(new VirtualAddress(vip.Address, vip.PrefixLength));
+        }
+        if (vips.Count == 0)
+        {
+            problem = Fail("virtualIPs", "no virtual address");
+            return null;
+        }
+        if (!Duration.TryParse(instance.AdvertisementInterval, out var interval, out var intervalProblem))
+        {
+            problem = Fail("advertisementInterval", intervalProblem);
+            return null;
+        }
+        if (!Duration.TryParse(instance.PreemptDelay, out var preemptDelay, out var delayProblem))
+        {
+            problem = Fail("preemptDelay", delayProblem);
+            return null;
+        }
+        if (instance.AuthSecretRef is not null)
+        {
+            problem = Fail("authSecretRef", "Secrets need Kubernetes; in standalone mode give spec.vrrp.authPasswordFile");
+            return null;
+        }
+        var peers = new List<IPAddress>();
+        foreach (var peer in instance.UnicastPeers)
+        {
+            if (!IPAddress.TryParse(peer, out var address))
+            {
+                problem = Fail("unicastPeers", $"\"{peer}\" is not an IP address");
+                return null;
+            }
+            peers.Add(address);
+        }
+
+        var iface = instance.Interface;
+        if (string.IsNullOrEmpty(iface))
+        {
+            iface = InterfaceSelector.Select(vips[0].Address, hostAddresses, out var reason);
+            if (iface is null)
+            {
+                problem = Fail("interface", reason!);
+                return null;
+            }
+        }
+
+        return new InstancePlan(instance.Name, iface, instance.Version == 2 ? VrrpVersion.V2 : VrrpVersion.V3,
+            (byte)instance.VirtualRouterId, (byte)instance.Priority, interval, instance.Preempt, preemptDelay, vips, peers,
+            instance.AuthPasswordFile);
+    }
+}

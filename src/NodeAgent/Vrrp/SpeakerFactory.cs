@@ -1,0 +1,109 @@
+using System.Net.Sockets;
+using NginxHa.NodeAgent.Network;
+
+namespace NginxHa.NodeAgent.Vrrp;
+
+/// <summary>A speaker cannot be set up on this host: which instance, which setting, and why.</summary>
+public sealed class SpeakerSetupException(string instance, string field, string reason) : Exception($"{instance}: {field}: {reason}")
+{
+    public string Field { get; } = field;
+    public string Reason { get; } = reason;
+}
+
+/// <summary>A speaker wired to the real network edges, running until stopped.</summary>
+public sealed class RunningSpeaker : IAsyncDisposable
+{
+    readonly CancellationTokenSource _stop = new();
+    readonly IDisposable[] _resources;
+
+    internal RunningSpeaker(InstancePlan plan, VrrpSpeaker speaker, IDisposable[] resources)
+    {
+        Plan = plan;
+        Speaker = speaker;
+        _resources = resources;
+        Completion = Task.Run(() => speaker.RunAsync(_stop.Token));
+    }
+
+    public InstancePlan Plan { get; }
+    public VrrpSpeaker Speaker { get; }
+    public Task Completion { get; }
+
+    /// <summary>Hands over (priority 0 while MASTER), removes the VIPs and closes the sockets.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        try
+        {
+            await Completion.ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var r in _resources) r.Dispose();
+            _stop.Dispose();
+        }
+    }
+}
+
+/// <summary>Builds speakers on the host's real interfaces: raw socket, netlink, AF_PACKET announcements.</summary>
+public static class SpeakerFactory
+{
+    /// <summary>Opens the sockets and starts the speaker; <paramref name="fault"/> starts it in FAULT.</summary>
+    public static RunningSpeaker Start(InstancePlan plan, bool fault, TimeProvider time, Action<string> log)
+    {
+        var auth = plan.PasswordFile is null ? ReadOnlyMemory<byte>.Empty : ReadPassword(plan);
+        NetworkInterfaceInfo iface;
+        try
+        {
+            iface = NetworkInterfaces.Get(plan.Interface);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new SpeakerSetupException(plan.Name, "interface", ex.Message.Replace($" (Parameter '{ex.ParamName}')", ""));
+        }
+        var family = plan.VirtualAddresses[0].Family;
+        var source = family == AddressFamily.InterNetwork ? iface.PrimaryIPv4 : iface.LinkLocalIPv6;
+        if (source is null)
+            throw new SpeakerSetupException(plan.Name, "interface", $"\"{iface.Name}\" has no " +
+                (family == AddressFamily.InterNetwork ? "IPv4 address" : "IPv6 link-local address") + " to send adverts from");
+
+        var instance = new VrrpInstanceConfig(plan.Version, plan.VirtualRouterId, plan.Priority, plan.AdvertInterval, source,
+            plan.Preempt, plan.PreemptDelay);
+        var options = new VrrpSpeakerOptions(plan.Name, instance, plan.VirtualAddresses, auth, plan.GratuitousRepeat,
+            plan.GratuitousInterval ?? InstancePlan.DefaultGratuitousInterval, plan.GratuitousRefresh);
+
+        var resources = new List<IDisposable>();
+        try
+        {
+            var transport = new RawSocketTransport(VrrpSocket.Open(iface, family, plan.UnicastPeers));
+            resources.Add(transport);
+            var addresses = new NetlinkVirtualAddressTable(iface.Index);
+            resources.Add(addresses);
+            var announcer = new GratuitousAnnouncerAdapter(new GratuitousAnnouncer(iface));
+            resources.Add(announcer);
+            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log);
+            if (fault) speaker.SetFault(true);
+            log($"{plan.Name}: starting VRRPv{(int)plan.Version} vrid {plan.VirtualRouterId} on {iface.Name} from {source}, " +
+                $"priority {plan.Priority}, advert interval {plan.AdvertInterval.TotalMilliseconds}ms, " +
+                $"VIPs {string.Join(" ", plan.VirtualAddresses)}" +
+                (plan.UnicastPeers.Count > 0 ? $", unicast peers {string.Join(" ", plan.UnicastPeers)}" : ", multicast"));
+            return new RunningSpeaker(plan, speaker, resources.ToArray());
+        }
+        catch
+        {
+            foreach (var r in resources) r.Dispose();
+            throw;
+        }
+    }
+
+    static ReadOnlyMemory<byte> ReadPassword(InstancePlan plan)
+    {
+        try
+        {
+            return VrrpPasswordFile.Read(plan.PasswordFile!);
+        }
+        catch (SecretFileException ex)
+        {
+            throw new SpeakerSetupException(plan.Name, "authPasswordFile", ex.Message);
+        }
+    }
+}

@@ -1,0 +1,152 @@
+using System.Net;
+using NginxHa.Core.Nginx;
+using NginxHa.NodeAgent.Cli;
+using NginxHa.NodeAgent.Network;
+using NginxHa.NodeAgent.Standalone;
+using NginxHa.NodeAgent.Vrrp;
+using CoreInstance = NginxHa.Core.Resources.VrrpInstanceConfig;
+
+namespace NginxHa.NodeAgent.Tests.Standalone;
+
+public sealed class StandalonePlanningTests : IDisposable
+{
+    readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("nginx-ha-standalone-");
+
+    static readonly ConfiguredAddress[] Host =
+    [
+        new("lo", IPAddress.Loopback, 8),
+        new("eth0", IPAddress.Parse("198.18.0.11"), 24),
+        new("eth1", IPAddress.Parse("198.19.0.11"), 16),
+        new("eth0", IPAddress.Parse("fe80::1"), 64),
+        new("eth0", IPAddress.Parse("fd00::11"), 64),
+    ];
+
+    const string DualMaster = """
+        apiVersion: v1
+        kind: Node
+        metadata: {name: lb1, labels: {role: edge}}
+        status: {addresses: [{type: InternalIP, address: 198.18.0.11}]}
+        ---
+        apiVersion: v1
+        kind: Node
+        metadata: {name: lb2, labels: {role: edge}}
+        status: {addresses: [{type: InternalIP, address: 198.18.0.12}]}
+        ---
+        apiVersion: nginx-ha.io/v1alpha1
+        kind: NginxBackendPool
+        metadata: {name: web, namespace: edge}
+        spec:
+          loadBalancing: {method: IpHash}
+          backends: {servers: [{address: 198.18.0.21, port: 8080}, {address: 198.18.0.22, port: 8080}]}
+        ---
+        apiVersion: nginx-ha.io/v1alpha1
+        kind: VirtualIpGroup
+        metadata: {name: web, namespace: edge}
+        spec:
+          mode: ActiveActive
+          virtualIPs: [198.18.0.201/24, 198.18.0.202/24]
+          nodeSelector: {matchLabels: {role: edge}}
+          vrrp: {version: 3, advertisementInterval: 100ms}
+          backendPoolRef: web
+        """;
+
+    string Write(string name, string text)
+    {
+        var path = Path.Combine(_dir.FullName, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    static NginxRuntimeOptions Runtime => NginxRuntimeOptions.UnderDirectory("/run/nginx-ha/lb1/nginx", 18080) with { PidFile = null };
+
+    [Fact]
+    public void Dual_master_manifests_give_this_node_two_instances_and_an_nginx_config()
+    {
+        var file = Write("site.yaml", DualMaster);
+        var state = NodeConfigSource.Load([file], "lb1", Runtime, Host, out var problems, out _);
+        Assert.True(state is not null, string.Join("\n", problems));
+        Assert.Equal(2, state.Instances.Count);
+        Assert.All(state.Instances, i => Assert.Equal("eth0", i.Interface));
+        Assert.All(state.Instances, i => Assert.Equal(TimeSpan.FromMilliseconds(100), i.AdvertInterval));
+        Assert.Equal([253, 254], state.Instances.Select(i => (int)i.Priority).Order());
+        Assert.Contains("ip_hash;", state.NginxConfig);
+        Assert.Contains("server 198.18.0.21:8080", state.NginxConfig);
+        Assert.DoesNotContain("\npid ", state.NginxConfig);
+    }
+
+    [Fact]
+    public void Invalid_manifests_list_every_error_and_start_nothing()
+    {
+        var file = Write("bad.yaml", DualMaster.Replace("198.18.0.202/24", "198.18.0.300/24").Replace("port: 8080}]", "port: 0}]"));
+        var state = NodeConfigSource.Load([file], "lb1", Runtime, Host, out var problems, out _);
+        Assert.Null(state);
+        Assert.Contains(problems, p => p.Contains("bad.yaml:") && p.Contains("spec.virtualIPs[1]") && p.Contains("\"198.18.0.300/24\""));
+        Assert.Contains(problems, p => p.Contains("spec.backends.servers[1].port"));
+    }
+
+    [Fact]
+    public void An_unknown_node_is_named()
+    {
+        var file = Write("site.yaml", DualMaster);
+        Assert.Null(NodeConfigSource.Load([file], "lb9", Runtime, Host, out var problems, out _));
+        Assert.Equal("--node: \"lb9\" is not one of the Node documents (lb1, lb2)", Assert.Single(problems));
+    }
+
+    [Theory]
+    [InlineData("198.18.0.201", "eth0")]
+    [InlineData("198.19.3.4", "eth1")]
+    [InlineData("fd00::201", "eth0")]
+    public void The_interface_is_the_one_whose_subnet_holds_the_vip(string vip, string expected)
+    {
+        Assert.Equal(expected, InterfaceSelector.Select(IPAddress.Parse(vip), Host, out var reason));
+        Assert.Null(reason);
+    }
+
+    [Fact]
+    public void No_matching_subnet_asks_for_spec_interface()
+    {
+        Assert.Null(InterfaceSelector.Select(IPAddress.Parse("203.0.113.1"), Host, out var reason));
+        Assert.Equal("no interface has an address in the same subnet as 203.0.113.1; set spec.interface", reason);
+    }
+
+    [Fact]
+    public void Two_interfaces_on_one_subnet_are_ambiguous()
+    {
+        ConfiguredAddress[] host = [new("eth0", IPAddress.Parse("198.18.0.11"), 24), new("eth1", IPAddress.Parse("198.18.0.12"), 24)];
+        Assert.Null(InterfaceSelector.Select(IPAddress.Parse("198.18.0.201"), host, out var reason));
+        Assert.Equal("interfaces eth0, eth1 all have a subnet containing 198.18.0.201; set spec.interface", reason);
+    }
+
+    [Fact]
+    public void A_secret_reference_needs_kubernetes()
+    {
+        var instance = new CoreInstance
+        {
+            Name = "edge/web/0", VirtualRouterId = 51, Priority = 254, Version = 2, VirtualIPs = ["198.18.0.201/24"],
+            AuthSecretRef = new() { Namespace = "edge", Name = "vrrp", Key = "password" },
+        };
+        Assert.Null(InstancePlan.From(instance, Host, out var problem));
+        Assert.Equal("edge/web/0: authSecretRef: Secrets need Kubernetes; in standalone mode give spec.vrrp.authPasswordFile", problem);
+    }
+
+    [Fact]
+    public void Run_arguments()
+    {
+        var o = RunCommandLine.Parse(["-f", "/etc/a.yaml", "--file", "/etc/b.yaml", "--node", "lb1", "--health-port", "9000"]);
+        Assert.Equal(["/etc/a.yaml", "/etc/b.yaml"], o.Files);
+        Assert.Equal("/run/nginx-ha/lb1", o.StateDirectory);
+        Assert.Equal("/usr/sbin/nginx", o.NginxBinary);
+        Assert.Equal(9000, o.HealthPort);
+    }
+
+    [Theory]
+    [InlineData("--node lb1", "-f: at least one manifest file is required")]
+    [InlineData("-f a.yaml", "--node: required (the name of this host's Node document)")]
+    [InlineData("-f a.yaml --node lb1 --health-port 70000", "--health-port: \"70000\" is not a port from 1 to 65535")]
+    [InlineData("-f a.yaml --node", "--node: a value is required")]
+    [InlineData("-f a.yaml --node lb1 --verbose", "--verbose: unknown argument")]
+    public void Bad_run_arguments_name_the_argument(string line, string message) =>
+        Assert.Equal(message, Assert.Throws<UsageException>(() => RunCommandLine.Parse(line.Split(' '))).Message);
+
+    public void Dispose() => _dir.Delete(recursive: true);
+}

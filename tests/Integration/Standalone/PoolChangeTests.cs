@@ -1,3 +1,4 @@
+using NginxHa.Integration.Tests.Support;
 using NginxHa.Integration.Tests.Vrrp.Interop;
 using Xunit.Abstractions;
 
@@ -140,17 +141,21 @@ public sealed class PoolChangeTests(ITestOutputHelper output) : IAsyncLifetime
             await node.Agent.Process.WaitForLineAsync(IsReload, ReloadTimeout, since);
     }
 
-    /// <summary>Waits until both VIPs have answered from <paramref name="backend"/> alone for a while (old workers finish first).</summary>
+    /// <summary>
+    /// Waits until both VIPs have answered from <paramref name="backend"/> alone for <see cref="ChangeInterval"/>:
+    /// old workers go on accepting for a few ms after a reload, until the new ones are up.
+    /// </summary>
     async Task WaitUntilOnlyAsync(string backend)
     {
         var since = DateTimeOffset.UtcNow;
         foreach (var probe in _lab.Probes)
         {
-            await probe.WaitForAsync(s => s.Backend == backend, since, TimeSpan.FromSeconds(5), $"answered by {backend}");
-            var from = DateTimeOffset.UtcNow;
-            await Task.Delay(TimeSpan.FromMilliseconds(300));
-            var answers = probe.Between(from, DateTimeOffset.UtcNow);
-            Assert.True(answers.Count > 0 && answers.All(s => s.Backend == backend), $"{probe.Vip}: {probe.Describe(from, DateTimeOffset.UtcNow)}");
+            await Eventually.Until(() =>
+            {
+                var now = DateTimeOffset.UtcNow;
+                var recent = probe.Between(now - ChangeInterval, now);
+                return recent.Count >= 5 && recent[0].At - since >= TimeSpan.Zero && recent.All(s => s.Backend == backend);
+            }, only => only, TimeSpan.FromSeconds(5), $"{probe.Vip} answered by {backend} alone; answers: {probe.Describe(since, DateTimeOffset.UtcNow)}");
         }
     }
 }

@@ -32,8 +32,8 @@ public sealed class StandaloneNode : IDisposable
     public string StateDirectory { get; }
     public IPAddress Address => Node.IPv4;
 
-    /// <summary>Where the agent's nginx writes its master pid.</summary>
-    public string NginxPidFile => Path.Combine(StateDirectory, "nginx.pid");
+    /// <summary>Where the agent's nginx writes its master pid (the supervisor's layout under STATE/nginx).</summary>
+    public string NginxPidFile => Path.Combine(StateDirectory, "nginx", "logs", "nginx.pid");
 
     /// <summary>The agent run started last (it may have exited since).</summary>
     public AgentProcess Agent => _runs.Count > 0 ? _runs[^1] : throw new InvalidOperationException($"{Name}: no agent was started");

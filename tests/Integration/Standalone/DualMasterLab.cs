@@ -98,7 +98,10 @@ public sealed class DualMasterLab : IDisposable
         }
         catch (TimeoutException e)
         {
-            throw new TimeoutException($"{e.Message}\n{AgentOutput}", e);
+            // Which MAC the client sends each VIP to tells a missing gratuitous ARP from a missing master.
+            string neighbours = Client.TryExec("ip", "neigh", "show", "dev", Client.InterfaceName).StandardOutput.Trim();
+            string macs = string.Join(", ", Balancers.Select(b => $"{b.Name} {NetworkLab.FormatMac(b.Node.Mac)}"));
+            throw new TimeoutException($"{e.Message}\nclient neighbours ({macs}):\n{neighbours}\n{AgentOutput}", e);
         }
     }
 

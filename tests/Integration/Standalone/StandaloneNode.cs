@@ -61,8 +61,9 @@ public sealed class StandaloneNode : IDisposable
     {
         int? nginx = NginxMasterPid();
         Agent.Crash();
-        await Agent.Process.WaitForExitAsync(StopTimeout);
         if (nginx is { } pid) KillProcessGroup(pid);
+        // Only now: nginx inherited the agent's stdout, and the exit wait also waits for that pipe to close.
+        await Agent.Process.WaitForExitAsync(StopTimeout);
     }
 
     /// <summary>The live nginx master named by the pid file, or null.</summary>
@@ -168,13 +169,13 @@ public sealed class StandaloneNode : IDisposable
                 failures.Add(e.Message);
             }
         }
-        foreach (var run in _runs) run.Dispose();
         NginxMasterPid();
         foreach (int pid in _nginxMasters)
         {
             try { KillProcessGroup(pid); }
             catch (InvalidOperationException e) { failures.Add(e.Message); }
         }
+        foreach (var run in _runs) run.Dispose();
         if (failures.Count > 0) throw new InvalidOperationException($"{Name}: cleanup: {string.Join("; ", failures)}");
     }
 }

@@ -16,6 +16,8 @@ public sealed class DualMasterFailoverTests(ITestOutputHelper output) : IAsyncLi
     // Probes after recovery, so the end of a step is measured too.
     static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(300);
     static readonly TimeSpan Recovery = TimeSpan.FromSeconds(20);
+    // Above this the answers of the step are written out, to show what the client saw.
+    static readonly TimeSpan NoticeableGap = TimeSpan.FromMilliseconds(150);
 
     readonly DualMasterLab _lab = new("st");
     readonly List<string> _violations = [];
@@ -154,7 +156,8 @@ public sealed class DualMasterFailoverTests(ITestOutputHelper output) : IAsyncLi
         foreach (var probe in _lab.Probes)
         {
             var gap = probe.LongestGap(from, to);
-            output.WriteLine($"{step} on {node.Name}: {probe.Vip} longest gap {gap.TotalMilliseconds:F0} ms over {(to - from).TotalSeconds:F1} s");
+            output.WriteLine($"{step} on {node.Name}: {probe.Vip} longest gap {gap.TotalMilliseconds:F0} ms over {(to - from).TotalSeconds:F1} s"
+                + (gap > NoticeableGap ? $" ({probe.Describe(from, to)})" : ""));
             if (gap >= MaxGap)
                 _violations.Add($"{step} on {node.Name}: {probe.Vip} unanswered for {gap.TotalMilliseconds:F0} ms: {probe.Describe(from, to)}");
             var master = _lab.PreferredMasterOf(probe);

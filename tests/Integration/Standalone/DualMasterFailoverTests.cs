@@ -65,7 +65,7 @@ public sealed class DualMasterFailoverTests(ITestOutputHelper output) : IAsyncLi
                     await Task.Delay(TimeSpan.FromSeconds(1));
                     var strays = probe.Between(moved.At, DateTimeOffset.UtcNow).Where(s => s.Ok && !peer.Address.Equals(s.Via)).ToArray();
                     if (strays.Length > 0 || node.Holds(probe.Vip))
-                        _violations.Add($"{node.Name} without nginx still served or held {probe.Vip}: {probe.Describe(moved.At, DateTimeOffset.UtcNow)}");
+                        _violations.Add($"{node.Name} without nginx still served or held {probe.Vip}: {DescribeByBalancer(probe, moved.At, DateTimeOffset.UtcNow)}");
                 }
                 var releasedAt = DateTimeOffset.UtcNow;
                 var back = await probe.WaitForAsync(s => s.Ok && node.Address.Equals(s.Via), releasedAt, TimeSpan.FromSeconds(10),
@@ -157,14 +157,18 @@ public sealed class DualMasterFailoverTests(ITestOutputHelper output) : IAsyncLi
         {
             var gap = probe.LongestGap(from, to);
             output.WriteLine($"{step} on {node.Name}: {probe.Vip} longest gap {gap.TotalMilliseconds:F0} ms over {(to - from).TotalSeconds:F1} s"
-                + (gap > NoticeableGap ? $" ({probe.Describe(from, to)})" : ""));
+                + (gap > NoticeableGap ? $" ({DescribeByBalancer(probe, from, to)})" : ""));
             if (gap >= MaxGap)
-                _violations.Add($"{step} on {node.Name}: {probe.Vip} unanswered for {gap.TotalMilliseconds:F0} ms: {probe.Describe(from, to)}");
+                _violations.Add($"{step} on {node.Name}: {probe.Vip} unanswered for {gap.TotalMilliseconds:F0} ms: {DescribeByBalancer(probe, from, to)}");
             var master = _lab.PreferredMasterOf(probe);
             if (servedInPlace && probe.Between(from, to).Any(s => s.Ok && !master.Address.Equals(s.Via)))
-                _violations.Add($"{step} on {node.Name}: {probe.Vip} moved off {master.Name}: {probe.Describe(from, to)}");
+                _violations.Add($"{step} on {node.Name}: {probe.Vip} moved off {master.Name}: {DescribeByBalancer(probe, from, to)}");
         }
     }
+
+    /// <summary>What the client saw, by balancer: which backend answered does not matter here.</summary>
+    string DescribeByBalancer(VipProbe probe, DateTimeOffset from, DateTimeOffset to) =>
+        probe.Describe(from, to, s => s.Ok ? $"via {_lab.BalancerAt(s.Via).Name}" : s.Failure!);
 
     void AssertNoViolations() =>
         Assert.True(_violations.Count == 0, string.Join("\n", _violations) + "\n" + _lab.AgentOutput);

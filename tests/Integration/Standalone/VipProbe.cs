@@ -82,16 +82,20 @@ public sealed class VipProbe : IDisposable
         }
     }
 
-    /// <summary>The answers of [from, to] as runs of equal answers, e.g. "+0ms web1 via 198.18.0.1 x12, +130ms connect timeout x3".</summary>
-    public string Describe(DateTimeOffset from, DateTimeOffset to)
+    /// <summary>
+    /// The answers of [from, to] as runs of equal labels (default: the whole answer), e.g.
+    /// "+0ms web1 via 198.18.0.1 x12, +130ms connect timeout x3".
+    /// </summary>
+    public string Describe(DateTimeOffset from, DateTimeOffset to, Func<ProbeSample, string>? label = null)
     {
+        label ??= s => s.ToString();
         var runs = new List<string>();
         string? current = null;
         int count = 0;
         DateTimeOffset start = from;
         foreach (var sample in Between(from, to))
         {
-            string text = sample.ToString();
+            string text = label(sample);
             if (text == current) { count++; continue; }
             if (current is not null) runs.Add($"+{(start - from).TotalMilliseconds:F0}ms {current} x{count}");
             current = text;

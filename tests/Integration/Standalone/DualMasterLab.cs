@@ -101,7 +101,8 @@ public sealed class DualMasterLab : IDisposable
             // Which MAC the client sends each VIP to tells a missing gratuitous ARP from a missing master.
             string neighbours = Client.TryExec("ip", "neigh", "show", "dev", Client.InterfaceName).StandardOutput.Trim();
             string macs = string.Join(", ", Balancers.Select(b => $"{b.Name} {NetworkLab.FormatMac(b.Node.Mac)}"));
-            throw new TimeoutException($"{e.Message}\nclient neighbours ({macs}):\n{neighbours}\n{AgentOutput}", e);
+            string bound = string.Join(", ", Balancers.Select(b => $"{b.Name} holds [{string.Join(" ", new[] { Vip1, Vip2 }.Where(b.Holds))}]"));
+            throw new TimeoutException($"{e.Message}\n{bound}\nclient neighbours ({macs}):\n{neighbours}\n{AgentOutput}", e);
         }
     }
 

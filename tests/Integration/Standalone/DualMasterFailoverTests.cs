@@ -58,7 +58,7 @@ public sealed class DualMasterFailoverTests(ITestOutputHelper output) : IAsyncLi
                 using (blocker)
                 {
                     var moved = await probe.WaitForAsync(s => s.Ok && peer.Address.Equals(s.Via), brokenAt, MaxGap,
-                        $"served through {peer.Name} while nginx cannot start on {node.Name}");
+                        $"served through {peer.Name} while nginx cannot start on {node.Name}", _lab.ByBalancer);
                     output.WriteLine($"{node.Name}: nginx cannot start -> {probe.Vip} served by {peer.Name} after {(moved.At - brokenAt).TotalMilliseconds:F0} ms");
                     Assert.Contains(node.Agent.Process.LinesSince(brokenAt), l => l.Contains("VRRP instances in FAULT", StringComparison.Ordinal));
                     // While nginx stays down the node must not take the VIP back.
@@ -69,7 +69,7 @@ public sealed class DualMasterFailoverTests(ITestOutputHelper output) : IAsyncLi
                 }
                 var releasedAt = DateTimeOffset.UtcNow;
                 var back = await probe.WaitForAsync(s => s.Ok && node.Address.Equals(s.Via), releasedAt, TimeSpan.FromSeconds(10),
-                    $"served through {node.Name} again once nginx can start");
+                    $"served through {node.Name} again once nginx can start", _lab.ByBalancer);
                 output.WriteLine($"{node.Name}: port released -> {probe.Vip} back on {node.Name} after {(back.At - releasedAt).TotalMilliseconds:F0} ms");
             });
         }
@@ -90,7 +90,7 @@ public sealed class DualMasterFailoverTests(ITestOutputHelper output) : IAsyncLi
                 Assert.True(exitCode == 0, $"{node.Name}: the agent exited with {exitCode} on SIGTERM\n{node.Output}");
                 Assert.False(node.Holds(DualMasterLab.Vip1) || node.Holds(DualMasterLab.Vip2), $"{node.Name}: a VIP is still bound after a clean stop");
                 Assert.Null(node.NginxMasterPid());
-                var handedOver = await probe.WaitForAsync(s => s.Ok && peer.Address.Equals(s.Via), stoppedAt, MaxGap, $"served through {peer.Name}");
+                var handedOver = await probe.WaitForAsync(s => s.Ok && peer.Address.Equals(s.Via), stoppedAt, MaxGap, $"served through {peer.Name}", _lab.ByBalancer);
                 output.WriteLine($"{node.Name}: SIGTERM -> {probe.Vip} served by {peer.Name} after {(handedOver.At - stoppedAt).TotalMilliseconds:F0} ms");
                 node.Start();
             });
@@ -109,7 +109,7 @@ public sealed class DualMasterFailoverTests(ITestOutputHelper output) : IAsyncLi
             {
                 var downAt = DateTimeOffset.UtcNow;
                 node.SetLink(up: false);
-                var taken = await probe.WaitForAsync(s => s.Ok && peer.Address.Equals(s.Via), downAt, MaxGap, $"served through {peer.Name}");
+                var taken = await probe.WaitForAsync(s => s.Ok && peer.Address.Equals(s.Via), downAt, MaxGap, $"served through {peer.Name}", _lab.ByBalancer);
                 output.WriteLine($"{node.Name}: link down -> {probe.Vip} served by {peer.Name} after {(taken.At - downAt).TotalMilliseconds:F0} ms");
                 await Task.Delay(TimeSpan.FromSeconds(1));
                 node.SetLink(up: true);
@@ -129,7 +129,7 @@ public sealed class DualMasterFailoverTests(ITestOutputHelper output) : IAsyncLi
             {
                 var crashedAt = DateTimeOffset.UtcNow;
                 await node.CrashAsync();
-                var taken = await probe.WaitForAsync(s => s.Ok && peer.Address.Equals(s.Via), crashedAt, MaxGap, $"served through {peer.Name}");
+                var taken = await probe.WaitForAsync(s => s.Ok && peer.Address.Equals(s.Via), crashedAt, MaxGap, $"served through {peer.Name}", _lab.ByBalancer);
                 output.WriteLine($"{node.Name}: crashed -> {probe.Vip} served by {peer.Name} after {(taken.At - crashedAt).TotalMilliseconds:F0} ms");
                 await Task.Delay(TimeSpan.FromSeconds(1));
                 node.Start();
@@ -166,9 +166,7 @@ public sealed class DualMasterFailoverTests(ITestOutputHelper output) : IAsyncLi
         }
     }
 
-    /// <summary>What the client saw, by balancer: which backend answered does not matter here.</summary>
-    string DescribeByBalancer(VipProbe probe, DateTimeOffset from, DateTimeOffset to) =>
-        probe.Describe(from, to, s => s.Ok ? $"via {_lab.BalancerAt(s.Via).Name}" : s.Failure!);
+    string DescribeByBalancer(VipProbe probe, DateTimeOffset from, DateTimeOffset to) => probe.Describe(from, to, _lab.ByBalancer);
 
     void AssertNoViolations() =>
         Assert.True(_violations.Count == 0, string.Join("\n", _violations) + "\n" + _lab.AgentOutput);

@@ -69,6 +69,9 @@ public sealed class DualMasterLab : IDisposable
 
     public StandaloneNode BalancerAt(IPAddress? via) => Balancers.Single(b => b.Address.Equals(via));
 
+    /// <summary>A probe answer as "via lb1" or its failure: for failover, which backend answered does not matter.</summary>
+    public string ByBalancer(ProbeSample sample) => sample.Ok ? $"via {BalancerAt(sample.Via).Name}" : sample.Failure!;
+
     public void WriteManifest(IReadOnlyList<PoolServer> servers) =>
         SeedManifest.WriteAtomically(ManifestPath, SeedManifest.Render(
             Balancers.Select(b => (b.Name, b.Address.ToString())).ToArray(), VirtualIPs, servers));
@@ -91,7 +94,7 @@ public sealed class DualMasterLab : IDisposable
             foreach (var probe in Probes)
             {
                 var master = PreferredMasterOf(probe);
-                await probe.WaitForAsync(s => s.Ok && master.Address.Equals(s.Via), since, timeout, $"served through {master.Name}");
+                await probe.WaitForAsync(s => s.Ok && master.Address.Equals(s.Via), since, timeout, $"served through {master.Name}", ByBalancer);
                 await Eventually.Until(() => Balancers.Where(b => b.Holds(probe.Vip)).Select(b => b.Name).ToArray(),
                     holders => holders.SequenceEqual([master.Name]), TimeSpan.FromSeconds(3), $"{probe.Vip} bound on {master.Name} only");
             }

@@ -68,7 +68,8 @@ public sealed class VipProbe : IDisposable
     }
 
     /// <summary>Waits for an answer finished after <paramref name="after"/> that matches; returns it.</summary>
-    public async Task<ProbeSample> WaitForAsync(Func<ProbeSample, bool> match, DateTimeOffset after, TimeSpan timeout, string what)
+    public async Task<ProbeSample> WaitForAsync(Func<ProbeSample, bool> match, DateTimeOffset after, TimeSpan timeout, string what,
+        Func<ProbeSample, string>? label = null)
     {
         var deadline = DateTimeOffset.UtcNow + timeout;
         while (true)
@@ -77,7 +78,7 @@ public sealed class VipProbe : IDisposable
             if (found is not null) return found;
             if (_loops.FirstOrDefault(l => l.IsCompleted) is { } ended) await ended; // surfaces a crashed probe loop
             if (DateTimeOffset.UtcNow > deadline)
-                throw new TimeoutException($"{Vip}: {what} within {timeout.TotalSeconds} s; answers: {Describe(after, DateTimeOffset.UtcNow)}");
+                throw new TimeoutException($"{Vip}: {what} within {timeout.TotalSeconds} s; answers: {Describe(after, DateTimeOffset.UtcNow, label)}");
             await Task.Delay(20);
         }
     }

@@ -1,3 +1,4 @@
+using NginxHa.Integration.Tests.Support;
 using NginxHa.Integration.Tests.Vrrp.Interop;
 using Xunit.Abstractions;
 
@@ -113,6 +114,32 @@ public sealed class DualMasterFailoverTests(ITestOutputHelper output) : IAsyncLi
                 output.WriteLine($"{node.Name}: link down -> {probe.Vip} served by {peer.Name} after {(taken.At - downAt).TotalMilliseconds:F0} ms");
                 await Task.Delay(TimeSpan.FromSeconds(1));
                 node.SetLink(up: true);
+            });
+        }
+        AssertNoViolations();
+    }
+
+    /// <summary>A GC pause, CPU starvation or a VM stall: the peer takes over, then the master's adverts resume.</summary>
+    [Fact]
+    public async Task A_master_stalled_past_the_master_down_interval_resumes_and_both_vips_keep_serving()
+    {
+        foreach (var node in _lab.Balancers)
+        {
+            var probe = ProbeMasteredBy(node);
+            var peer = PeerOf(node);
+            await StepAsync("agent SIGSTOP + SIGCONT", node, async () =>
+            {
+                var stoppedAt = DateTimeOffset.UtcNow;
+                node.Agent.Process.Signal(ChildProcess.SIGSTOP);
+                try
+                {
+                    await peer.Agent.Process.WaitForLineAsync(l => l.Contains("BACKUP -> MASTER", StringComparison.Ordinal), TimeSpan.FromSeconds(3), stoppedAt);
+                    await Task.Delay(TimeSpan.FromMilliseconds(300));
+                }
+                finally
+                {
+                    node.Agent.Process.Signal(ChildProcess.SIGCONT);
+                }
             });
         }
         AssertNoViolations();

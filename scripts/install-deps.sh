@@ -2,7 +2,7 @@
 # Installs the Debian packages the tests, demo and benchmarks use (root, Debian 12).
 # Tests never skip when a tool is missing: they fail, so this script is the one place to fix.
 set -euo pipefail
-packages=(nginx keepalived tshark libpcap0.8 iproute2 wrk prometheus curl procps)
+packages=(nginx keepalived tshark libpcap0.8 iproute2 wrk curl procps util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,5 @@
 using System.Net;
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 
 namespace NginxHa.NodeAgent.Vrrp;
 
@@ -31,7 +31,8 @@ public sealed class VrrpSpeaker
     readonly Action<string> _log;
     readonly VrrpStateMachine _machine;
     readonly VrrpReceiveRules _rules;
-    readonly Channel<Event> _events = Channel.CreateUnbounded<Event>(new UnboundedChannelOptions { SingleReader = true });
+    // Consumed by the speaker's own thread: a timer or a packet wakes it directly, never waiting for a pool thread.
+    readonly BlockingCollection<Event> _events = new(new ConcurrentQueue<Event>());
     readonly IReadOnlyList<IPAddress> _vipAddresses;
     readonly Dictionary<VrrpDropReason, DateTimeOffset> _lastDropLog = new();
 
@@ -66,20 +67,44 @@ public sealed class VrrpSpeaker
     public void SetFault(bool fault)
     {
         _faultRequested = fault;
-        _events.Writer.TryWrite(new FaultEvent(fault));
+        _events.Add(new FaultEvent(fault));
     }
 
     // A fault reported before RunAsync must hold from the first moment: Startup then goes straight to FAULT.
     volatile bool _faultRequested;
 
     /// <summary>Runs until <paramref name="stop"/> fires, then hands over (priority 0) and removes the VIPs.</summary>
-    public async Task RunAsync(CancellationToken stop)
+    public Task RunAsync(CancellationToken stop)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Run(stop);
+                done.SetResult();
+            }
+            catch (Exception ex)
+            {
+                done.SetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = $"vrrp {_options.Name}",
+        };
+        thread.Start();
+        return done.Task;
+    }
+
+    void Run(CancellationToken stop)
     {
         using var ioStop = new CancellationTokenSource();
-        using var timer = _time.CreateTimer(_ => _events.Writer.TryWrite(TimerEvent.Instance), null,
+        using var timer = _time.CreateTimer(_ => _events.Add(TimerEvent.Instance), null,
             Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        await using var stopRegistration = stop.Register(() => _events.Writer.TryWrite(StopEvent.Instance));
+        using var stopRegistration = stop.Register(() => _events.Add(StopEvent.Instance));
 
+        Rehearse();
         RemoveLeftovers();
         var receive = Task.Run(() => ReceiveLoop(ioStop.Token));
         var watch = Task.Run(() => WatchLoop(ioStop.Token));
@@ -88,7 +113,7 @@ public sealed class VrrpSpeaker
             if (_faultRequested) Execute(_machine.SetFault(true));
             Execute(_machine.Startup());
             Reschedule(timer);
-            await foreach (var e in _events.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            foreach (var e in _events.GetConsumingEnumerable())
             {
                 if (e is StopEvent)
                 {
@@ -102,10 +127,46 @@ public sealed class VrrpSpeaker
         finally
         {
             ioStop.Cancel();
-            await Task.WhenAll(receive, watch).ConfigureAwait(false);
+            Task.WaitAll(receive, watch);
             if (_state == VrrpState.Master)
                 ReleaseAddresses();
         }
+    }
+
+    /// <summary>
+    /// Runs the take-over and hand-over code once on scratch data, so it is compiled before it is needed:
+    /// a backup has never encoded an advert or become MASTER, and compiling that on the spot cost
+    /// milliseconds of failover (docs/benchmarks.md).
+    /// </summary>
+    void Rehearse()
+    {
+        var instance = _options.Instance;
+        var source = _transport.SourceAddress;
+        var destination = _transport.Destinations[0];
+        var advert = new VrrpAdvertisement(instance.Version, instance.VirtualRouterId, instance.Priority, instance.AdvertInterval,
+            _vipAddresses, _options.AuthType, _options.AuthData);
+        var buffer = new byte[VrrpPacket.GetEncodedLength(advert)];
+        VrrpPacket.Write(buffer, advert, source, destination);
+        if (VrrpPacket.TryRead(buffer, source, destination, out var decoded) == VrrpDropReason.Ok)
+            VrrpReceiveValidator.Validate(decoded!, VrrpPacket.RequiredTtl, _rules);
+
+        var clock = new RehearsalClock(_time.GetUtcNow());
+        var machine = new VrrpStateMachine(instance, clock);
+        machine.Startup();
+        machine.OnAdvertisementReceived(source, VrrpInstanceConfig.AddressOwnerPriority, instance.AdvertInterval);
+        clock.Advance(machine.MasterDownInterval);
+        machine.OnTimerFired();
+        machine.OnAdvertisementReceived(source, 1, instance.AdvertInterval);
+        machine.SetFault(true);
+        machine.SetFault(false);
+        machine.Shutdown();
+    }
+
+    sealed class RehearsalClock(DateTimeOffset start) : TimeProvider
+    {
+        DateTimeOffset _now = start;
+        public override DateTimeOffset GetUtcNow() => _now;
+        public void Advance(TimeSpan by) => _now += by;
     }
 
     void Handle(Event e)
@@ -276,7 +337,7 @@ public sealed class VrrpSpeaker
             try
             {
                 var datagram = await _transport.ReceiveAsync(ct).ConfigureAwait(false);
-                _events.Writer.TryWrite(new PacketEvent(datagram));
+                _events.Add(new PacketEvent(datagram));
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -297,7 +358,7 @@ public sealed class VrrpSpeaker
             try
             {
                 var removed = await _addresses.WaitForRemovalAsync(ct).ConfigureAwait(false);
-                _events.Writer.TryWrite(new RemovedEvent(removed));
+                _events.Add(new RemovedEvent(removed));
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {

@@ -63,7 +63,7 @@ public sealed class VrrpInteropLab : IDisposable
     /// From the client: connects to the VIP every 10 ms until <paramref name="router"/>'s banner answers.
     /// Returns the time from <paramref name="since"/> until that answer.
     /// </summary>
-    public async Task<TimeSpan> WaitUntilServedByAsync(LabNode router, long since, TimeSpan timeout)
+    public async Task<TimeSpan> WaitUntilServedByAsync(LabNode router, long since, TimeSpan timeout, IPAddress? vip = null)
     {
         string expected = NameOf(router);
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
@@ -71,7 +71,7 @@ public sealed class VrrpInteropLab : IDisposable
         var changes = new List<string>();
         while (Stopwatch.GetTimestamp() < deadline)
         {
-            var answer = await Task.Run(() => ReadBannerAsync());
+            var answer = await Task.Run(() => ReadBannerAsync(vip));
             if (answer != last) changes.Add($"+{Stopwatch.GetElapsedTime(since).TotalMilliseconds:F0}ms {answer}");
             last = answer;
             if (last == expected)
@@ -88,13 +88,14 @@ public sealed class VrrpInteropLab : IDisposable
     public string LastProbeHistory { get; private set; } = "";
 
     /// <summary>The banner the VIP answers with now, or a description of the failure.</summary>
-    public async Task<string> ReadBannerAsync()
+    public async Task<string> ReadBannerAsync(IPAddress? vip = null)
     {
-        using var socket = Client.Run(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        vip ??= Vip;
+        using var socket = Client.Run(() => new Socket(vip.AddressFamily, SocketType.Stream, ProtocolType.Tcp));
         using var attempt = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
         try
         {
-            await socket.ConnectAsync(new IPEndPoint(Vip, BannerPort), attempt.Token);
+            await socket.ConnectAsync(new IPEndPoint(vip, BannerPort), attempt.Token);
             var buffer = new byte[64];
             int n = await socket.ReceiveAsync(buffer, SocketFlags.None, attempt.Token);
             return Encoding.ASCII.GetString(buffer, 0, n).Trim();
@@ -106,14 +107,15 @@ public sealed class VrrpInteropLab : IDisposable
     }
 
     /// <summary>True if the VIP is bound on the node's interface.</summary>
-    public static bool HoldsVip(LabNode node) =>
-        node.Exec("ip", "-4", "-o", "addr", "show", "dev", node.InterfaceName).StandardOutput.Contains($" {Vip}/", StringComparison.Ordinal);
+    public static bool HoldsVip(LabNode node, IPAddress? vip = null) =>
+        node.Exec("ip", "-o", "addr", "show", "dev", node.InterfaceName).StandardOutput.Contains($" {vip ?? Vip}/", StringComparison.Ordinal);
 
     void StartBannerServer(LabNode node, string name)
     {
         var listener = node.Run(() =>
         {
-            var l = new TcpListener(IPAddress.Any, BannerPort);
+            var l = new TcpListener(IPAddress.IPv6Any, BannerPort);
+            l.Server.DualMode = true;
             l.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             l.Start();
             return l;

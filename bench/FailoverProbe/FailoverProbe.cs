@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace NginxHa.Bench.FailoverProbe;
+
+/// <summary>
+/// Opens a new TCP connection to the target every few milliseconds and reads its banner; runs the
+/// fault command and reports the time from just before the fault until the first expected banner.
+/// Uses the real clock on purpose: this is the measurement.
+/// </summary>
+public static class FailoverProbe
+{
+    private const int BannerBufferSize = 256;
+
+    public static async Task<int> RunAsync(ProbeOptions options)
+    {
+        var expected = Encoding.ASCII.GetBytes(options.ExpectedBanner);
+        var firstMatch = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        long faultStart = 0; // Stopwatch timestamp; 0 until the fault runs.
+
+        using var wire = options.SyncAdvertFrom is null ? null : WireWatcher.Start();
+        var observations = new WireObservations(options.Target.Address, options.SyncAdvertFrom);
+        if (wire is not null)
+            wire.FrameSeen += (frame, at) => observations.Record(frame, at, Volatile.Read(ref faultStart));
+
+        using var stopProbing = new CancellationTokenSource();
+        var attempts = new List<Task>();
+        var probing = Task.Run(async () =>
+        {
+            using var ticks = new PeriodicTimer(options.AttemptInterval);
+            do
+            {
+                attempts.Add(AttemptAsync(options, expected, stopProbing.Token, () =>
+                {
+                    var now = Stopwatch.GetTimestamp();
+                    var start = Volatile.Read(ref faultStart);
+                    if (start != 0 && now >= start)
+                        firstMatch.TrySetResult(now);
+                }));
+                attempts.RemoveAll(t => t.IsCompleted);
+            }
+            while (await ticks.WaitForNextTickAsync(stopProbing.Token).ConfigureAwait(false));
+        });
+
+        Process? fault = null;
+        if (options.FaultCommand.Length == 0)
+        {
+            Volatile.Write(ref faultStart, Stopwatch.GetTimestamp());
+        }
+        else
+        {
+            if (options.SyncAdvertFrom is not null && !await observations.NextAdvertFromMaster(options.Timeout))
+            {
+                Console.Error.WriteLine($"no VRRP advert from {options.SyncAdvertFrom} within {options.Timeout.TotalSeconds} s; fault not run");
+                await StopAsync(stopProbing, probing);
+                Console.WriteLine("no-advert");
+                return 1;
+            }
+            // Firing right after the master's advert makes every run start at the same point of the
+            // advert cycle, so runs differ by the implementations, not by where the fault fell.
+            var start = new ProcessStartInfo(options.FaultCommand[0]) { UseShellExecute = false, RedirectStandardOutput = true };
+            foreach (var argument in options.FaultCommand[1..])
+                start.ArgumentList.Add(argument);
+            Volatile.Write(ref faultStart, Stopwatch.GetTimestamp());
+            fault = Process.Start(start) ?? throw new InvalidOperationException($"could not start '{options.FaultCommand[0]}'");
+            fault.OutputDataReceived += (_, line) => { if (line.Data is not null) Console.Error.WriteLine(line.Data); };
+            fault.BeginOutputReadLine();
+        }
+
+        var finished = await Task.WhenAny(firstMatch.Task, Task.Delay(options.Timeout)).ConfigureAwait(false);
+        await StopAsync(stopProbing, probing);
+        await Task.WhenAll(attempts.ToArray()).ConfigureAwait(false);
+
+        var faultFailed = false;
+        if (fault is not null)
+        {
+            using (fault)
+            {
+                await fault.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+                if (fault.ExitCode != 0)
+                {
+                    Console.Error.WriteLine($"fault command '{string.Join(' ', options.FaultCommand)}' exited with {fault.ExitCode}");
+                    faultFailed = true;
+                }
+            }
+        }
+
+        var t0 = Volatile.Read(ref faultStart);
+        // A fault that did not run makes the time meaningless: say so instead of printing a number.
+        Console.WriteLine(faultFailed ? "fault-failed"
+            : finished == firstMatch.Task ? Milliseconds(t0, firstMatch.Task.Result)
+            : "timeout");
+        if (wire is not null)
+            Console.WriteLine(observations.Describe(t0));
+        return finished == firstMatch.Task && !faultFailed ? 0 : 1;
+    }
+
+    internal static string Milliseconds(long from, long to) =>
+        Stopwatch.GetElapsedTime(from, to).TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture);
+
+    private static async Task StopAsync(CancellationTokenSource stopProbing, Task probing)
+    {
+        stopProbing.Cancel();
+        try
+        {
+            await probing.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static async Task AttemptAsync(ProbeOptions options, byte[] expected, CancellationToken stop, Action onExpectedBanner)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        timeout.CancelAfter(options.AttemptTimeout);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(options.Target, timeout.Token).ConfigureAwait(false);
+            var buffer = new byte[BannerBufferSize];
+            var filled = 0;
+            while (filled < buffer.Length)
+            {
+                var read = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, timeout.Token).ConfigureAwait(false);
+                if (read == 0)
+                    break;
+                filled += read;
+                if (Array.IndexOf(buffer, (byte)'\n', 0, filled) >= 0)
+                    break;
+            }
+            var banner = buffer.AsSpan(0, filled).TrimEnd("\r\n"u8);
+            if (banner.SequenceEqual(expected))
+                onExpectedBanner();
+        }
+        catch (OperationCanceledException)
+        {
+            // This attempt ran out of time (the VIP is moving); a later one will tell.
+        }
+        catch (SocketException)
+        {
+            // Refused or unreachable while the VIP moves; a later attempt will tell.
+        }
+    }
+}

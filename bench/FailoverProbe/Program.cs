@@ -1,0 +1,32 @@
+using NginxHa.Bench.FailoverProbe;
+
+// A measurement tool for bench/failover.sh: a banner server for each router and a client-side
+// probe that times a failover from the fault until the backup's banner comes back on the VIP.
+try
+{
+    return args switch
+    {
+        ["serve", .. var rest] => await BannerServer.RunAsync(ServeOptions.Parse(rest)),
+        ["probe", .. var rest] => await FailoverProbe.RunAsync(ProbeOptions.Parse(rest)),
+        _ => Usage(),
+    };
+}
+catch (UsageException e)
+{
+    Console.Error.WriteLine($"failover-probe: {e.Message}");
+    return Usage();
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("""
+        usage:
+          failover-probe serve --name NAME --port PORT
+          failover-probe probe --target VIP:PORT --expect NAME [--timeout 10s] [--interval 5ms]
+                               [--attempt-timeout 200ms] [--sync-advert-from IP] [-- FAULT COMMAND...]
+        probe prints the milliseconds from the fault (or from the start, without a fault command) until
+        the first banner equal to NAME, or "timeout". With --sync-advert-from it fires the fault right
+        after a VRRP advert from IP and prints a second line with what it saw on the wire.
+        """);
+    return 2;
+}

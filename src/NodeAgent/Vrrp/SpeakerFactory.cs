@@ -80,7 +80,9 @@ public static class SpeakerFactory
             resources.Add(addresses);
             var announcer = new GratuitousAnnouncerAdapter(new GratuitousAnnouncer(iface));
             resources.Add(announcer);
-            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log);
+            var link = new NetlinkLinkWatcher(iface.Index);
+            resources.Add(link);
+            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log, link);
             if (fault) speaker.SetFault(true);
             log($"{plan.Name}: starting VRRPv{(int)plan.Version} vrid {plan.VirtualRouterId} on {iface.Name} from {source}, " +
                 $"priority {plan.Priority}, advert interval {plan.AdvertInterval.TotalMilliseconds}ms, " +

@@ -33,3 +33,9 @@ public interface IAddressAnnouncer : IDisposable
 {
     void Announce(IReadOnlyList<IPAddress> addresses);
 }
+
+/// <summary>The interface's carrier: completes with true (up) or false (down) on each change.</summary>
+public interface ILinkMonitor : IDisposable
+{
+    ValueTask<bool> WaitForChangeAsync(CancellationToken ct);
+}

@@ -36,14 +36,17 @@ public sealed class VrrpSpeaker
     readonly IReadOnlyList<IPAddress> _vipAddresses;
     readonly Dictionary<VrrpDropReason, DateTimeOffset> _lastDropLog = new();
 
+    readonly ILinkMonitor? _link;
+    bool _linkDown;
     int _gratuitousLeft;
     DateTimeOffset _lastReassertion = DateTimeOffset.MinValue;
     DateTimeOffset? _nextGratuitous;
     volatile VrrpState _state = VrrpState.Initialize;
 
     public VrrpSpeaker(VrrpSpeakerOptions options, IVrrpTransport transport, IVirtualAddressTable addresses,
-        IAddressAnnouncer announcer, TimeProvider time, Action<string> log)
+        IAddressAnnouncer announcer, TimeProvider time, Action<string> log, ILinkMonitor? link = null)
     {
+        _link = link;
         _options = options;
         _transport = transport;
         _addresses = addresses;
@@ -109,6 +112,7 @@ public sealed class VrrpSpeaker
         RemoveLeftovers();
         var receive = Task.Run(() => ReceiveLoop(ioStop.Token));
         var watch = Task.Run(() => WatchLoop(ioStop.Token));
+        var carrier = _link is null ? Task.CompletedTask : Task.Run(() => LinkLoop(ioStop.Token));
         try
         {
             if (_faultRequested) Execute(_machine.SetFault(true));
@@ -128,7 +132,7 @@ public sealed class VrrpSpeaker
         finally
         {
             ioStop.Cancel();
-            Task.WaitAll(receive, watch);
+            Task.WaitAll(receive, watch, carrier);
             if (_state == VrrpState.Master)
                 ReleaseAddresses();
         }
@@ -192,8 +196,15 @@ public sealed class VrrpSpeaker
                 TryAddress(vip, add: true);
                 _announcer.Announce([vip.Address]);
                 break;
-            case FaultEvent f:
-                Execute(_machine.SetFault(f.Fault));
+            case FaultEvent:
+                Execute(_machine.SetFault(_faultRequested || _linkDown));
+                break;
+            case LinkEvent l:
+                // Like keepalived: no carrier, no mastership. Coming back goes through BACKUP and a normal
+                // take-over, whose gratuitous ARP brings back hosts that followed the peer meanwhile.
+                _linkDown = !l.Up;
+                _log($"{_options.Name}: link {(l.Up ? "up" : "down")}");
+                Execute(_machine.SetFault(_faultRequested || _linkDown));
                 break;
         }
     }
@@ -385,10 +396,32 @@ public sealed class VrrpSpeaker
         }
     }
 
+    async Task LinkLoop(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                bool up = await _link!.WaitForChangeAsync(ct).ConfigureAwait(false);
+                _events.Add(new LinkEvent(up));
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
+            {
+                _log($"{_options.Name}: watching the link failed: {ex.Message}");
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, ct).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            }
+        }
+    }
+
     abstract record Event;
     sealed record PacketEvent(VrrpDatagram Datagram) : Event;
     sealed record TimerEvent : Event { public static readonly TimerEvent Instance = new(); }
     sealed record StopEvent : Event { public static readonly StopEvent Instance = new(); }
     sealed record RemovedEvent(IPAddress Address) : Event;
     sealed record FaultEvent(bool Fault) : Event;
+    sealed record LinkEvent(bool Up) : Event;
 }

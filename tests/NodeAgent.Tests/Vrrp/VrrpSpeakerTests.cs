@@ -21,6 +21,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     readonly FakeAnnouncer _announcer = new();
     readonly ConcurrentQueue<string> _log = new();
     readonly CancellationTokenSource _stop = new();
+    readonly FakeLink _link = new();
     VrrpSpeaker? _speaker;
     Task? _run;
 
@@ -31,7 +32,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         var instance = new VrrpInstanceConfig(version, 51, priority, interval, Self);
         var auth = password is null ? ReadOnlyMemory<byte>.Empty : VrrpSimplePassword.ToAuthData(password);
         var options = new VrrpSpeakerOptions("vrid 51", instance, [Vip], auth, garpRepeat, garpInterval);
-        _speaker = new VrrpSpeaker(options, _transport, _addresses, _announcer, _time, _log.Enqueue);
+        _speaker = new VrrpSpeaker(options, _transport, _addresses, _announcer, _time, _log.Enqueue, _link);
         _run = _speaker.RunAsync(_stop.Token);
         return _speaker;
     }
@@ -200,6 +201,29 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         await WaitFor(() => speaker.State == VrrpState.Backup);
     }
 
+    [Fact]
+    public async Task Losing_the_link_gives_up_mastership_and_its_return_goes_through_backup()
+    {
+        var speaker = Start(priority: 100);
+        await AdvanceUntil(() => speaker.State == VrrpState.Master, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(1));
+
+        _link.Changes.Writer.TryWrite(false);
+        await WaitFor(() => speaker.State == VrrpState.Fault);
+        Assert.Empty(_addresses.Bound);
+        Assert.Contains(_log, l => l.Contains("link down"));
+
+        // An nginx fault cleared meanwhile must not bring the instance back while the link is down.
+        speaker.SetFault(false);
+        await Task.Delay(50);
+        Assert.Equal(VrrpState.Fault, speaker.State);
+
+        _link.Changes.Writer.TryWrite(true);
+        await WaitFor(() => speaker.State == VrrpState.Backup);
+        int announcements = _announcer.Count;
+        await AdvanceUntil(() => speaker.State == VrrpState.Master, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(1));
+        await WaitFor(() => _announcer.Count > announcements);
+    }
+
     public async ValueTask DisposeAsync()
     {
         _stop.Cancel();
@@ -240,6 +264,13 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         }
 
         public ValueTask<IPAddress> WaitForRemovalAsync(CancellationToken ct) => _removals.Reader.ReadAsync(ct);
+        public void Dispose() { }
+    }
+
+    sealed class FakeLink : ILinkMonitor
+    {
+        public readonly Channel<bool> Changes = Channel.CreateUnbounded<bool>();
+        public ValueTask<bool> WaitForChangeAsync(CancellationToken ct) => Changes.Reader.ReadAsync(ct);
         public void Dispose() { }
     }
 

@@ -21,11 +21,19 @@ namespace NginxHa.NodeAgent.Network.Netlink;
 /// |                      Route Attributes...
 /// </code>
 /// </summary>
-internal readonly record struct LinkMessage(int InterfaceIndex, ushort DeviceType, string Name, PhysicalAddress HardwareAddress)
+internal readonly record struct LinkMessage(int InterfaceIndex, ushort DeviceType, string Name, PhysicalAddress HardwareAddress, uint Flags = 0)
 {
     public const int Size = 16;
     private const int DeviceTypeOffset = 2;
     private const int InterfaceIndexOffset = 4;
+    private const int FlagsOffset = 8;
+
+    // <linux/if.h> net_device_flags: administratively up, and the carrier (RFC 2863 lower layer) is up.
+    public const uint IFF_UP = 0x1;
+    public const uint IFF_LOWER_UP = 0x10000;
+
+    /// <summary>Up and with carrier: the interface can carry adverts.</summary>
+    public bool IsOperational => (Flags & IFF_UP) != 0 && (Flags & IFF_LOWER_UP) != 0;
 
     // Attribute types (linux/if_link.h).
     public const ushort IFLA_ADDRESS = 1;
@@ -79,7 +87,8 @@ internal readonly record struct LinkMessage(int InterfaceIndex, ushort DeviceTyp
             BinaryPrimitives.ReadInt32LittleEndian(body[InterfaceIndexOffset..]),
             BinaryPrimitives.ReadUInt16LittleEndian(body[DeviceTypeOffset..]),
             name,
-            hardwareAddress);
+            hardwareAddress,
+            BinaryPrimitives.ReadUInt32LittleEndian(body[FlagsOffset..]));
         error = null;
         return true;
     }

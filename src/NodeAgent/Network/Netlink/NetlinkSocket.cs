@@ -10,6 +10,7 @@ namespace NginxHa.NodeAgent.Network.Netlink;
 internal sealed class NetlinkSocket : IDisposable
 {
     private const int NETLINK_ROUTE = 0;
+    public const uint RTMGRP_LINK = 0x1;
     public const uint RTMGRP_IPV4_IFADDR = 0x10;
     public const uint RTMGRP_IPV6_IFADDR = 0x100;
     private const int ReceiveBufferSize = 64 * 1024; // dump datagrams are at most 32 KiB

@@ -39,7 +39,6 @@ public sealed class VrrpSpeaker
     readonly ILinkMonitor? _link;
     bool _linkDown;
     int _gratuitousLeft;
-    DateTimeOffset _lastReassertion = DateTimeOffset.MinValue;
     DateTimeOffset? _nextGratuitous;
     volatile VrrpState _state = VrrpState.Initialize;
 
@@ -249,11 +248,10 @@ public sealed class VrrpSpeaker
                     SendGratuitous();
                     break;
                 case VrrpAction.AnnounceAddresses:
-                    // At most one burst a second, however often a competing master speaks.
-                    var now = _time.GetUtcNow();
-                    if (_nextGratuitous is null && now - _lastReassertion >= TimeSpan.FromSeconds(1))
+                    // One burst at a time, however often a competing master speaks (as keepalived, one per advert
+                    // at most). No longer limit: a second split soon after the first must be repaired as fast.
+                    if (_nextGratuitous is null)
                     {
-                        _lastReassertion = now;
                         _log($"{_options.Name}: another router acts as MASTER with a lower priority; announcing our addresses again");
                         _gratuitousLeft = _options.GratuitousRepeat;
                         SendGratuitous();

@@ -47,7 +47,8 @@ readonly web_port=8080 lb_port=80 health_port=18080 prio_a=254 prio_b=253
 readonly check_interval=1 settle_seconds=1.2 # settle: lets ARP locktime (1 s) pass and B settle in BACKUP
 
 probe_dll=$repo/bench/FailoverProbe/bin/Release/net10.0/failover-probe.dll
-agent_dll=$repo/src/NodeAgent/bin/Release/net10.0/nginx-ha-agent.dll
+# The agent as it ships (scripts/publish-agent.sh: ReadyToRun).
+agent_dll=$repo/artifacts/bench-agent/nginx-ha-agent.dll
 nginx_binary=$(command -v nginx || echo /usr/sbin/nginx)
 
 die() { echo "nginx-failover.sh: $*" >&2; exit 1; }
@@ -612,7 +613,7 @@ if [ "${SKIP_BUILD:-}" != 1 ]; then
   log "building the probe and the agent (Release)"
   dotnet build -c Release -v q -nologo "$repo/bench/FailoverProbe/NginxHa.Bench.FailoverProbe.csproj" >"$work/build.log" 2>&1 \
     || { cat "$work/build.log" >&2; die "probe build failed"; }
-  dotnet build -c Release -v q -nologo "$repo/src/NodeAgent/NginxHa.NodeAgent.csproj" >"$work/build.log" 2>&1 \
+  "$repo/scripts/publish-agent.sh" "$repo/artifacts/bench-agent" >"$work/build.log" 2>&1 \
     || { cat "$work/build.log" >&2; die "agent build failed"; }
 fi
 [ -f "$probe_dll" ] || die "$probe_dll is missing (build it or unset SKIP_BUILD)"

@@ -12,9 +12,9 @@ public sealed class RawSocketTransport(VrrpSocket socket) : IVrrpTransport
     public ValueTask SendAsync(ReadOnlyMemory<byte> vrrpMessage, IPAddress destination, CancellationToken ct) =>
         socket.SendAsync(vrrpMessage, destination, ct);
 
-    public async ValueTask<VrrpDatagram> ReceiveAsync(CancellationToken ct)
+    public VrrpDatagram Receive(CancellationToken ct)
     {
-        var packet = await socket.ReceiveAsync(ct).ConfigureAwait(false);
+        var packet = socket.Receive(ct);
         return new VrrpDatagram(packet.Source, packet.Destination, packet.TtlOrHopLimit, packet.Message);
     }
 

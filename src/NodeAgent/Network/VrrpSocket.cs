@@ -209,6 +209,28 @@ public sealed class VrrpSocket : IDisposable
         }
     }
 
+    /// <summary>
+    /// The blocking form of <see cref="ReceiveAsync"/>: poll(2) on the calling thread wakes the moment a datagram
+    /// arrives, with no epoll thread or thread-pool hop (the speaker's master-down timer counts from this moment).
+    /// Cancellation is checked every <see cref="ReceivePollSlice"/>.
+    /// </summary>
+    public ReceivedVrrpPacket Receive(CancellationToken ct)
+    {
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (!_socket.Poll(ReceivePollSlice, SelectMode.SelectRead))
+                continue;
+            var outcome = TryReceive(out ReceivedVrrpPacket packet, out string? dropReason);
+            if (outcome == ReceiveOutcome.Packet)
+                return packet;
+            if (outcome == ReceiveOutcome.Dropped)
+                PacketDropped?.Invoke(dropReason!);
+        }
+    }
+
+    private static readonly TimeSpan ReceivePollSlice = TimeSpan.FromMilliseconds(50);
+
     private enum ReceiveOutcome { Packet, Nothing, Dropped }
 
     private unsafe ReceiveOutcome TryReceive(out ReceivedVrrpPacket packet, out string? dropReason)

@@ -11,7 +11,8 @@ public interface IVrrpTransport : IDisposable
     IPAddress SourceAddress { get; }
     IReadOnlyList<IPAddress> Destinations { get; }
     ValueTask SendAsync(ReadOnlyMemory<byte> vrrpMessage, IPAddress destination, CancellationToken ct);
-    ValueTask<VrrpDatagram> ReceiveAsync(CancellationToken ct);
+    /// <summary>Blocks until a message arrives (the speaker calls it from its own receive thread).</summary>
+    VrrpDatagram Receive(CancellationToken ct);
 }
 
 /// <summary>A received VRRP message with the IP-layer facts the RFC's receive checks need.</summary>

@@ -109,7 +109,7 @@ public sealed class VrrpSpeaker
 
         Rehearse();
         RemoveLeftovers();
-        var receive = Task.Run(() => ReceiveLoop(ioStop.Token));
+        var receive = Task.Factory.StartNew(() => ReceiveLoop(ioStop.Token), ioStop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var watch = Task.Run(() => WatchLoop(ioStop.Token));
         var carrier = _link is null ? Task.CompletedTask : Task.Run(() => LinkLoop(ioStop.Token));
         try
@@ -117,8 +117,9 @@ public sealed class VrrpSpeaker
             if (_faultRequested) Execute(_machine.SetFault(true));
             Execute(_machine.Startup());
             Reschedule(timer);
-            foreach (var e in _events.GetConsumingEnumerable())
+            while (true)
             {
+                var e = NextEvent();
                 if (e is StopEvent)
                 {
                     Execute(_machine.Shutdown());
@@ -135,6 +136,28 @@ public sealed class VrrpSpeaker
             if (_state == VrrpState.Master)
                 ReleaseAddresses();
         }
+    }
+
+    /// <summary>
+    /// The next event, or a timer event when the earliest timer is due. The wait itself is the timer: the
+    /// thread wakes at the deadline with no timer thread or pool hop in between (that cost milliseconds of
+    /// failover on a busy machine). The <see cref="ITimer"/> from the TimeProvider still posts timer events,
+    /// which is what drives a fake clock in tests; a timer event with nothing due is a no-op.
+    /// </summary>
+    Event NextEvent()
+    {
+        var due = NextDue();
+        if (due is null) return _events.Take();
+        var wait = due.Value - _time.GetUtcNow();
+        int milliseconds = wait <= TimeSpan.Zero ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling(wait.TotalMilliseconds));
+        return _events.TryTake(out var e, milliseconds) ? e : TimerEvent.Instance;
+    }
+
+    DateTimeOffset? NextDue()
+    {
+        DateTimeOffset? due = _machine.NextTimerDue;
+        if (_nextGratuitous is { } garp && (due is null || garp < due)) due = garp;
+        return due;
     }
 
     /// <summary>
@@ -235,7 +258,9 @@ public sealed class VrrpSpeaker
 
     void Execute(IReadOnlyList<VrrpAction> actions)
     {
-        foreach (var action in actions)
+        // On a take-over, bind and announce the VIPs before the first advert goes out (RFC 5798 lists the
+        // advert first): hosts are served from the moment the gratuitous ARP lands, a millisecond sooner.
+        foreach (var action in actions.OrderBy(a => a is VrrpAction.AcquireAddresses ? 0 : 1))
         {
             switch (action)
             {
@@ -341,8 +366,7 @@ public sealed class VrrpSpeaker
 
     void Reschedule(ITimer timer)
     {
-        DateTimeOffset? due = _machine.NextTimerDue;
-        if (_nextGratuitous is { } garp && (due is null || garp < due)) due = garp;
+        var due = NextDue();
         if (due is null)
         {
             timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -352,14 +376,14 @@ public sealed class VrrpSpeaker
         timer.Change(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
     }
 
-    async Task ReceiveLoop(CancellationToken ct)
+    /// <summary>On its own thread: a blocking receive wakes straight into the event queue.</summary>
+    void ReceiveLoop(CancellationToken ct)
     {
         while (!ct.IsCancellationRequested)
         {
             try
             {
-                var datagram = await _transport.ReceiveAsync(ct).ConfigureAwait(false);
-                _events.Add(new PacketEvent(datagram));
+                _events.Add(new PacketEvent(_transport.Receive(ct)));
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -368,7 +392,7 @@ public sealed class VrrpSpeaker
             catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
             {
                 _log($"{_options.Name}: receive failed: {ex.Message}");
-                await Task.Delay(TimeSpan.FromMilliseconds(100), _time, ct).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                ct.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(100));
             }
         }
     }

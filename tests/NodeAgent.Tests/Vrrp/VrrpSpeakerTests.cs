@@ -243,7 +243,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
             return ValueTask.CompletedTask;
         }
 
-        public ValueTask<VrrpDatagram> ReceiveAsync(CancellationToken ct) => Inbound.Reader.ReadAsync(ct);
+        public VrrpDatagram Receive(CancellationToken ct) => Inbound.Reader.ReadAsync(ct).AsTask().GetAwaiter().GetResult();
 
         public void Dispose() { }
     }

@@ -585,7 +585,7 @@ write_doc() {
       echo "Memory: VmRSS from /proc/PID/status on lb-a, $MEM_SETTLE s after both VIPs answered, with two VRRP instances"
       echo "per node (VIPs $mem_vip1 and $mem_vip2, one preferred master each: ActiveActive for the agent, two"
       echo "\`vrrp_instance\`s with the same \`vrrp_script\` for keepalived) and nginx (\`worker_processes auto\`) running."
-      echo "The agent runs on the JIT (\`dotnet nginx-ha-agent.dll\`), not NativeAOT."
+      echo "The agent runs as it ships (\`scripts/publish-agent.sh\`: ReadyToRun on the .NET runtime), not NativeAOT."
       echo
       print_memory_table
     fi

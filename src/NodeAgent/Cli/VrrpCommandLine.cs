@@ -11,7 +11,7 @@ public sealed record VrrpCommandOptions(
     string Interface,
     byte VirtualRouterId,
     byte Priority,
-    IReadOnlyList<VirtualAddress> VirtualAddresses,
+    IReadOnlyList<VirtualIp> VirtualAddresses,
     VrrpVersion Version,
     TimeSpan AdvertInterval,
     string? AuthPassFile,
@@ -22,7 +22,7 @@ public sealed record VrrpCommandOptions(
     TimeSpan GratuitousInterval,
     TimeSpan GratuitousRefresh)
 {
-    public AddressFamily Family => VirtualAddresses[0].Family;
+    public AddressFamily Family => VirtualAddresses[0].Address.AddressFamily;
 }
 
 /// <summary>Thrown for a bad argument; the message names the argument and is printed as one line.</summary>
@@ -40,7 +40,7 @@ public static class VrrpCommandLine
     {
         string? iface = null, authFile = null;
         byte? vrid = null, priority = null;
-        var vips = new List<VirtualAddress>();
+        var vips = new List<VirtualIp>();
         var peers = new List<IPAddress>();
         var version = VrrpVersion.V3;
         var advertInterval = TimeSpan.FromSeconds(1);
@@ -97,8 +97,8 @@ public static class VrrpCommandLine
         if (priority is null) throw new UsageException("--priority: required");
         if (vips.Count == 0) throw new UsageException("--vip: at least one virtual address is required");
 
-        var family = vips[0].Family;
-        var mixed = vips.FirstOrDefault(v => v.Family != family);
+        var family = vips[0].Address.AddressFamily;
+        var mixed = vips.FirstOrDefault(v => v.Address.AddressFamily != family);
         if (mixed.Address is not null)
             throw new UsageException($"--vip: \"{mixed}\" mixes IPv4 and IPv6 in one instance (run one instance per family)");
         var duplicate = vips.GroupBy(v => v.Address).FirstOrDefault(g => g.Count() > 1);
@@ -153,7 +153,7 @@ public static class VrrpCommandLine
         return address;
     }
 
-    static VirtualAddress ParseNetwork(string name, string text)
+    static VirtualIp ParseNetwork(string name, string text)
     {
         string addressPart = text, prefixPart = "";
         int slash = text.IndexOf('/');
@@ -165,6 +165,6 @@ public static class VrrpCommandLine
         int prefix = maxPrefix;
         if (slash >= 0 && (!int.TryParse(prefixPart, NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > maxPrefix))
             throw new UsageException($"{name}: \"{text}\" has a prefix length outside 0..{maxPrefix}");
-        return new VirtualAddress(address, prefix);
+        return new VirtualIp(address, prefix);
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using NginxHa.NodeAgent.Vrrp;
+using NginxHa.Core.Resources;
 
 namespace NginxHa.NodeAgent.Network;
 
@@ -27,12 +28,12 @@ public sealed class NetlinkVirtualAddressTable(int interfaceIndex) : IVirtualAdd
     readonly NetlinkAddressManager _manager = new();
     readonly NetlinkAddressWatcher _watcher = new();
 
-    public void Add(VirtualAddress address) => _manager.Add(interfaceIndex, address.Address, address.PrefixLength);
+    public void Add(VirtualIp address) => _manager.Add(interfaceIndex, address.Address, address.PrefixLength);
 
-    public void Remove(VirtualAddress address) => _manager.Remove(interfaceIndex, address.Address, address.PrefixLength);
+    public void Remove(VirtualIp address) => _manager.Remove(interfaceIndex, address.Address, address.PrefixLength);
 
-    public IReadOnlyList<VirtualAddress> ListOwned() =>
-        _manager.List(interfaceIndex).Where(a => a.IsOwned).Select(a => new VirtualAddress(a.Address, a.PrefixLength)).ToArray();
+    public IReadOnlyList<VirtualIp> ListOwned() =>
+        _manager.List(interfaceIndex).Where(a => a.IsOwned).Select(a => new VirtualIp(a.Address, a.PrefixLength)).ToArray();
 
     public async ValueTask<IPAddress> WaitForRemovalAsync(CancellationToken ct)
     {

@@ -18,7 +18,7 @@ public sealed record InstancePlan(
     TimeSpan AdvertInterval,
     bool Preempt,
     TimeSpan PreemptDelay,
-    IReadOnlyList<VirtualAddress> VirtualAddresses,
+    IReadOnlyList<VirtualIp> VirtualAddresses,
     IReadOnlyList<IPAddress> UnicastPeers,
     string? PasswordFile,
     int GratuitousRepeat = InstancePlan.DefaultGratuitousRepeat,
@@ -35,7 +35,7 @@ public sealed record InstancePlan(
         problem = null;
         string Fail(string field, string message) => $"{instance.Name}: {field}: {message}";
 
-        var vips = new List<VirtualAddress>();
+        var vips = new List<VirtualIp>();
         foreach (var text in instance.VirtualIPs)
         {
             if (!VirtualIp.TryParse(text, out var vip, out var reason))
@@ -43,7 +43,7 @@ public sealed record InstancePlan(
                 problem = Fail("virtualIPs", reason);
                 return null;
             }
-            vips.Add(new VirtualAddress(vip.Address, vip.PrefixLength));
+            vips.Add(vip);
         }
         if (vips.Count == 0)
         {

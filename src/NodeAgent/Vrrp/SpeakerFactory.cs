@@ -60,7 +60,7 @@ public static class SpeakerFactory
         {
             throw new SpeakerSetupException(plan.Name, "interface", ex.Message.Replace($" (Parameter '{ex.ParamName}')", ""));
         }
-        var family = plan.VirtualAddresses[0].Family;
+        var family = plan.VirtualAddresses[0].Address.AddressFamily;
         var source = family == AddressFamily.InterNetwork ? iface.PrimaryIPv4 : iface.LinkLocalIPv6;
         if (source is null)
             throw new SpeakerSetupException(plan.Name, "interface", $"\"{iface.Name}\" has no " +

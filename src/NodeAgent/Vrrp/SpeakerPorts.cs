@@ -1,4 +1,5 @@
 using System.Net;
+using NginxHa.Core.Resources;
 
 namespace NginxHa.NodeAgent.Vrrp;
 
@@ -21,10 +22,10 @@ public readonly record struct VrrpDatagram(IPAddress Source, IPAddress Destinati
 /// <summary>The interface's address table, as far as VIPs are concerned.</summary>
 public interface IVirtualAddressTable : IDisposable
 {
-    void Add(VirtualAddress address);
-    void Remove(VirtualAddress address);
+    void Add(VirtualIp address);
+    void Remove(VirtualIp address);
     /// <summary>Addresses on the interface carrying this agent's mark (left from this or an earlier run).</summary>
-    IReadOnlyList<VirtualAddress> ListOwned();
+    IReadOnlyList<VirtualIp> ListOwned();
     /// <summary>Completes with the next address removed from the interface by anyone.</summary>
     ValueTask<IPAddress> WaitForRemovalAsync(CancellationToken ct);
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Collections.Concurrent;
+using NginxHa.Core.Resources;
 
 namespace NginxHa.NodeAgent.Vrrp;
 
@@ -7,7 +8,7 @@ namespace NginxHa.NodeAgent.Vrrp;
 public sealed record VrrpSpeakerOptions(
     string Name,
     VrrpInstanceConfig Instance,
-    IReadOnlyList<VirtualAddress> VirtualAddresses,
+    IReadOnlyList<VirtualIp> VirtualAddresses,
     ReadOnlyMemory<byte> AuthData,
     int GratuitousRepeat = 5,
     TimeSpan GratuitousInterval = default,
@@ -341,7 +342,7 @@ public sealed class VrrpSpeaker
             _nextGratuitous = _options.GratuitousRefresh > TimeSpan.Zero ? now + _options.GratuitousRefresh : null;
     }
 
-    void TryAddress(VirtualAddress vip, bool add)
+    void TryAddress(VirtualIp vip, bool add)
     {
         try
         {

@@ -1,6 +1,7 @@
 using System.Net;
 using NginxHa.NodeAgent.Cli;
 using NginxHa.NodeAgent.Vrrp;
+using NginxHa.Core.Resources;
 
 namespace NginxHa.NodeAgent.Tests.Cli;
 
@@ -15,7 +16,7 @@ public class VrrpCommandLineTests
         Assert.Equal("eth0", o.Interface);
         Assert.Equal(51, o.VirtualRouterId);
         Assert.Equal(100, o.Priority);
-        Assert.Equal([new VirtualAddress(IPAddress.Parse("198.18.0.8"), 24)], o.VirtualAddresses);
+        Assert.Equal([new VirtualIp(IPAddress.Parse("198.18.0.8"), 24)], o.VirtualAddresses);
         Assert.Equal(VrrpVersion.V3, o.Version);
         Assert.Equal(TimeSpan.FromSeconds(1), o.AdvertInterval);
         Assert.True(o.Preempt);
@@ -31,7 +32,7 @@ public class VrrpCommandLineTests
         var o = Parse("--interface veth1 --vrid 7 --priority 254 --vip 198.18.0.8 --vip 198.18.0.9/24 --version 2 " +
                       "--advert-interval 2s --auth-pass-file /run/pw --no-preempt --preempt-delay 30s " +
                       "--unicast-peer 198.18.0.2 198.18.0.3 --unicast-peer 198.18.0.4 --garp-repeat 3 --garp-interval 100ms --garp-refresh 60s");
-        Assert.Equal([new VirtualAddress(IPAddress.Parse("198.18.0.8"), 32), new VirtualAddress(IPAddress.Parse("198.18.0.9"), 24)], o.VirtualAddresses);
+        Assert.Equal([new VirtualIp(IPAddress.Parse("198.18.0.8"), 32), new VirtualIp(IPAddress.Parse("198.18.0.9"), 24)], o.VirtualAddresses);
         Assert.Equal(VrrpVersion.V2, o.Version);
         Assert.Equal(TimeSpan.FromSeconds(2), o.AdvertInterval);
         Assert.Equal("/run/pw", o.AuthPassFile);
@@ -47,7 +48,7 @@ public class VrrpCommandLineTests
     public void Ipv6_vips_default_to_a_full_prefix()
     {
         var o = Parse("--interface eth0 --vrid 1 --priority 100 --vip fd00::8 --advert-interval 100ms");
-        Assert.Equal(new VirtualAddress(IPAddress.Parse("fd00::8"), 128), o.VirtualAddresses[0]);
+        Assert.Equal(new VirtualIp(IPAddress.Parse("fd00::8"), 128), o.VirtualAddresses[0]);
         Assert.Equal(TimeSpan.FromMilliseconds(100), o.AdvertInterval);
     }
 

@@ -4,6 +4,7 @@ using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Time.Testing;
 using NginxHa.NodeAgent.Vrrp;
+using VirtualIp = NginxHa.Core.Resources.VirtualIp;
 
 namespace NginxHa.NodeAgent.Tests.Vrrp;
 
@@ -13,7 +14,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     static readonly IPAddress Self = IPAddress.Parse("198.18.0.2");
     static readonly IPAddress Peer = IPAddress.Parse("198.18.0.1");
     static readonly IPAddress Group = IPAddress.Parse("224.0.0.18");
-    static readonly VirtualAddress Vip = new(IPAddress.Parse("198.18.0.100"), 24);
+    static readonly VirtualIp Vip = new(IPAddress.Parse("198.18.0.100"), 24);
 
     readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
     readonly FakeTransport _transport = new();
@@ -251,13 +252,13 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     sealed class FakeAddressTable : IVirtualAddressTable
     {
         readonly Channel<IPAddress> _removals = Channel.CreateUnbounded<IPAddress>();
-        public readonly List<VirtualAddress> Bound = new();
+        public readonly List<VirtualIp> Bound = new();
 
-        public void Add(VirtualAddress address) { lock (Bound) if (!Bound.Contains(address)) Bound.Add(address); }
-        public void Remove(VirtualAddress address) { lock (Bound) Bound.Remove(address); }
-        public IReadOnlyList<VirtualAddress> ListOwned() { lock (Bound) return Bound.ToArray(); }
+        public void Add(VirtualIp address) { lock (Bound) if (!Bound.Contains(address)) Bound.Add(address); }
+        public void Remove(VirtualIp address) { lock (Bound) Bound.Remove(address); }
+        public IReadOnlyList<VirtualIp> ListOwned() { lock (Bound) return Bound.ToArray(); }
 
-        public void RemoveExternally(VirtualAddress address)
+        public void RemoveExternally(VirtualIp address)
         {
             Remove(address);
             _removals.Writer.TryWrite(address.Address);

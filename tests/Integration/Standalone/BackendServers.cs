@@ -13,7 +13,7 @@ public static class BackendServers
     public const int SecondPort = 8081;
 
     /// <summary>Starts nginx in the foreground; the lab ends it by PID when it is disposed.</summary>
-    public static LabProcess Start(LabNode node, string name, string workDirectory)
+    public static ChildProcess Start(LabNode node, string name, string workDirectory)
     {
         string nginx = RequiredTool.Locate("nginx", "nginx");
         string prefix = Path.Combine(workDirectory, name);

@@ -91,7 +91,7 @@ public sealed partial class ChildProcess : IDisposable
         {
             if (!_process.HasExited)
             {
-                _process.Kill();
+                _process.Kill(entireProcessTree: true); // and its children (nginx workers, keepalived's VRRP child), by PID
                 _process.WaitForExit(5000);
             }
         }

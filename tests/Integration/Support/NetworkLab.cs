@@ -20,7 +20,7 @@ public sealed class NetworkLab : IDisposable
     private const string BridgeName = "br0";
 
     private readonly List<string> _namespaces = [];
-    private readonly List<LabProcess> _processes = [];
+    private readonly List<ChildProcess> _processes = [];
     private readonly Lock _gate = new();
     private bool _disposed;
 
@@ -116,21 +116,12 @@ public sealed class NetworkLab : IDisposable
         string.Join(':', mac.GetAddressBytes().Select(b => b.ToString("x2")));
 
     /// <summary>Starts a long-running process in a namespace; the lab kills it by PID on Dispose if it is still running.</summary>
-    internal LabProcess StartProcess(string namespaceName, string[] arguments)
+    internal ChildProcess StartProcess(string namespaceName, string[] arguments)
     {
-        var startInfo = new ProcessStartInfo("ip")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string argument in (string[])["netns", "exec", namespaceName, .. arguments])
-            startInfo.ArgumentList.Add(argument);
-        var process = Process.Start(startInfo) ?? throw new InvalidOperationException($"`{string.Join(' ', arguments)}` did not start");
-        var labProcess = new LabProcess(process, string.Join(' ', arguments));
+        var process = new ChildProcess("ip", ["netns", "exec", namespaceName, .. arguments], string.Join(' ', arguments));
         lock (_gate)
-            _processes.Add(labProcess);
-        return labProcess;
+            _processes.Add(process);
+        return process;
     }
 
     public void Dispose()
@@ -145,7 +136,7 @@ public sealed class NetworkLab : IDisposable
         foreach (var process in _processes)
         {
             try { process.Dispose(); }
-            catch (Exception e) { failures.Add($"stopping `{process.CommandLine}`: {e.Message}"); }
+            catch (Exception e) { failures.Add($"stopping `{process.Name}`: {e.Message}"); }
         }
         foreach (string name in Enumerable.Reverse(_namespaces))
         {
@@ -180,58 +171,7 @@ public sealed class LabNode(NetworkLab lab, string namespaceName, string interfa
     public CommandResult TryExec(params string[] arguments) => Command.TryRun(["ip", "netns", "exec", Namespace, .. arguments]);
 
     /// <summary>Starts a long-running process here; stop it with Dispose (by PID), or let the lab do it.</summary>
-    public LabProcess Start(params string[] arguments) => Lab.StartProcess(Namespace, arguments);
+    public ChildProcess Start(params string[] arguments) => Lab.StartProcess(Namespace, arguments);
 
     public override string ToString() => $"{Namespace} ({IPv4}, {IPv6})";
-}
-
-/// <summary>A process started in a lab namespace. Output is collected; Dispose kills it by PID and waits.</summary>
-public sealed class LabProcess : IDisposable
-{
-    private readonly Process _process;
-    private readonly System.Text.StringBuilder _output = new();
-
-    internal LabProcess(Process process, string commandLine)
-    {
-        _process = process;
-        CommandLine = commandLine;
-        _process.OutputDataReceived += (_, e) => Append(e.Data);
-        _process.ErrorDataReceived += (_, e) => Append(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-    }
-
-    public string CommandLine { get; }
-    public int Id => _process.Id;
-    public bool HasExited => _process.HasExited;
-
-    /// <summary>Standard output and error so far, interleaved.</summary>
-    public string Output
-    {
-        get { lock (_output) return _output.ToString(); }
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-            return;
-        lock (_output)
-            _output.AppendLine(line);
-    }
-
-    public void Dispose()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true); // our child and its children, by PID
-                _process.WaitForExit();
-            }
-        }
-        finally
-        {
-            _process.Dispose();
-        }
-    }
 }

@@ -60,8 +60,9 @@ public sealed class VrrpInteropLab : IDisposable
     }
 
     /// <summary>
-    /// From the client: connects to the VIP every 10 ms until <paramref name="router"/>'s banner answers.
-    /// Returns the time from <paramref name="since"/> until that answer.
+    /// From the client: starts a connection to the VIP every 10 ms until <paramref name="router"/>'s banner answers.
+    /// Returns the time from <paramref name="since"/> until that answer. Attempts overlap, so a SYN lost during
+    /// the hand-over (TCP would retry it only after 1 s) cannot hold up the attempts started after it.
     /// </summary>
     public async Task<TimeSpan> WaitUntilServedByAsync(LabNode router, long since, TimeSpan timeout, IPAddress? vip = null)
     {
@@ -69,17 +70,29 @@ public sealed class VrrpInteropLab : IDisposable
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         string last = "nothing";
         var changes = new List<string>();
-        while (Stopwatch.GetTimestamp() < deadline)
+        var pending = new List<Task<string>>();
+        long nextStart = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetTimestamp() < deadline || pending.Count > 0)
         {
-            var answer = await Task.Run(() => ReadBannerAsync(vip));
-            if (answer != last) changes.Add($"+{Stopwatch.GetElapsedTime(since).TotalMilliseconds:F0}ms {answer}");
-            last = answer;
-            if (last == expected)
+            if (Stopwatch.GetTimestamp() >= nextStart && Stopwatch.GetTimestamp() < deadline)
             {
-                LastProbeHistory = string.Join(", ", changes);
-                return Stopwatch.GetElapsedTime(since);
+                pending.Add(Task.Run(() => ReadBannerAsync(vip)));
+                nextStart += Stopwatch.Frequency / 100;
             }
-            await Task.Delay(10);
+            // Answers are taken in the order the attempts started, so the history reads in time order.
+            while (pending.Count > 0 && pending[0].IsCompleted)
+            {
+                var answer = await pending[0];
+                pending.RemoveAt(0);
+                if (answer != last) changes.Add($"+{Stopwatch.GetElapsedTime(since).TotalMilliseconds:F0}ms {answer}");
+                last = answer;
+                if (last == expected)
+                {
+                    LastProbeHistory = string.Join(", ", changes);
+                    return Stopwatch.GetElapsedTime(since);
+                }
+            }
+            await Task.Delay(2);
         }
         throw new TimeoutException($"the VIP was not served by {expected} within {timeout}; answers: {string.Join(", ", changes)}");
     }
@@ -95,9 +108,10 @@ public sealed class VrrpInteropLab : IDisposable
         using var attempt = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
         try
         {
-            await socket.ConnectAsync(new IPEndPoint(vip, BannerPort), attempt.Token);
+            // WaitAsync bounds the attempt even where the socket call does not act on the token.
+            await socket.ConnectAsync(new IPEndPoint(vip, BannerPort), attempt.Token).AsTask().WaitAsync(attempt.Token);
             var buffer = new byte[64];
-            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, attempt.Token);
+            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, attempt.Token).AsTask().WaitAsync(attempt.Token);
             return Encoding.ASCII.GetString(buffer, 0, n).Trim();
         }
         catch (Exception ex) when (ex is SocketException or OperationCanceledException)

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using NginxHa.NodeAgent.Network;
+using NginxHa.NodeAgent.Platform;
 using NginxHa.NodeAgent.Vrrp;
 
 namespace NginxHa.NodeAgent.Cli;
@@ -33,7 +34,7 @@ public static class VrrpCommand
         RunningSpeaker running;
         try
         {
-            running = SpeakerFactory.Start(plan, fault: false, TimeProvider.System, log.Write);
+            running = SpeakerFactory.Start(plan, fault: false, MonotonicTimeProvider.Instance, log.Write);
         }
         catch (SpeakerSetupException ex)
         {

@@ -16,8 +16,19 @@ public sealed class RawSocketTransport(VrrpSocket socket) : IVrrpTransport
     public VrrpDatagram Receive(CancellationToken ct)
     {
         var packet = socket.Receive(ct);
-        return new VrrpDatagram(packet.Source, packet.Destination, packet.TtlOrHopLimit, packet.Message);
+        return new VrrpDatagram(packet.Source, packet.Destination, packet.TtlOrHopLimit, packet.Message, QueuedFor(packet.KernelReceivedUtc));
     }
+
+    // Both stamps are wall clock, read microseconds apart: their difference survives a clock step. A negative or
+    // absurd age (the clock stepped in between) counts as none.
+    static TimeSpan QueuedFor(DateTime? kernelReceivedUtc)
+    {
+        if (kernelReceivedUtc is not { } at) return TimeSpan.Zero;
+        var age = DateTime.UtcNow - at;
+        return age > TimeSpan.Zero && age < MaxQueuedFor ? age : TimeSpan.Zero;
+    }
+
+    static readonly TimeSpan MaxQueuedFor = TimeSpan.FromSeconds(1);
 
     public void Dispose() => socket.Dispose();
 }

@@ -8,8 +8,12 @@ using NginxHa.NodeAgent.Network.Native;
 
 namespace NginxHa.NodeAgent.Network;
 
-/// <summary>A VRRP message as received: addresses, TTL / hop limit and interface from the IP layer.</summary>
-public readonly record struct ReceivedVrrpPacket(IPAddress Source, IPAddress Destination, int TtlOrHopLimit, int InterfaceIndex, ReadOnlyMemory<byte> Message);
+/// <summary>
+/// A VRRP message as received: addresses, TTL / hop limit and interface from the IP layer, and when the kernel
+/// took it off the wire (wall clock, UTC; null if the kernel gave no timestamp).
+/// </summary>
+public readonly record struct ReceivedVrrpPacket(IPAddress Source, IPAddress Destination, int TtlOrHopLimit, int InterfaceIndex,
+    ReadOnlyMemory<byte> Message, DateTime? KernelReceivedUtc = null);
 
 /// <summary>
 /// Raw socket for IP protocol 112 on one interface (SO_BINDTODEVICE), in the network namespace of the
@@ -31,6 +35,8 @@ public sealed class VrrpSocket : IDisposable
     // Socket options not named by .NET (linux/in.h, linux/in6.h, asm-generic/socket.h).
     private const int SOL_SOCKET = 1;
     private const int SO_BINDTODEVICE = 25;
+    private const int SO_TIMESTAMPNS = 35;      // also SCM_TIMESTAMPNS, the control message type
+    private const int TimeSpecSize = 16;        // struct timespec (LP64): tv_sec, tv_nsec
     private const int IPPROTO_IP = 0;
     private const int IP_PKTINFO = 8;
     private const int IPPROTO_IPV6 = 41;
@@ -101,6 +107,8 @@ public sealed class VrrpSocket : IDisposable
         {
             byte[] deviceName = Encoding.ASCII.GetBytes(iface.Name + "\0");
             socket.SetRawSocketOption(SOL_SOCKET, SO_BINDTODEVICE, deviceName);
+            // The arrival time, so the master-down timer counts from the wire and not from when a thread woke.
+            SetInt(socket, SOL_SOCKET, SO_TIMESTAMPNS, 1);
             if (family == AddressFamily.InterNetwork)
             {
                 socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.TypeOfService, NetworkControlTrafficClass);
@@ -300,7 +308,8 @@ public sealed class VrrpSocket : IDisposable
             return false;
         }
         int ifIndex = BinaryPrimitives.ReadInt32LittleEndian(info);
-        packet = new ReceivedVrrpPacket(ip.Source, ip.Destination, ip.TimeToLive, ifIndex, data[ip.HeaderLength..ip.TotalLength].ToArray());
+        packet = new ReceivedVrrpPacket(ip.Source, ip.Destination, ip.TimeToLive, ifIndex, data[ip.HeaderLength..ip.TotalLength].ToArray(),
+            ReadKernelTimestamp(control));
         return true;
     }
 
@@ -326,9 +335,22 @@ public sealed class VrrpSocket : IDisposable
         int ifIndex = BinaryPrimitives.ReadInt32LittleEndian(info[16..]);
         if (destination.IsIPv6LinkLocal)
             destination.ScopeId = ifIndex;
-        packet = new ReceivedVrrpPacket(source, destination, BinaryPrimitives.ReadInt32LittleEndian(hopLimit), ifIndex, data.ToArray());
+        packet = new ReceivedVrrpPacket(source, destination, BinaryPrimitives.ReadInt32LittleEndian(hopLimit), ifIndex, data.ToArray(),
+            ReadKernelTimestamp(control));
         error = null;
         return true;
+    }
+
+    /// <summary>SCM_TIMESTAMPNS as UTC; null when absent or out of range (then the reader's clock stands in).</summary>
+    internal static DateTime? ReadKernelTimestamp(ReadOnlySpan<byte> control)
+    {
+        if (!ControlMessages.TryFind(control, SOL_SOCKET, SO_TIMESTAMPNS, out ReadOnlySpan<byte> stamp) || stamp.Length < TimeSpecSize)
+            return null;
+        long seconds = BinaryPrimitives.ReadInt64LittleEndian(stamp);
+        long nanoseconds = BinaryPrimitives.ReadInt64LittleEndian(stamp[8..]);
+        if (seconds <= 0 || seconds > 253_402_300_799 || nanoseconds is < 0 or >= 1_000_000_000)
+            return null;
+        return DateTime.UnixEpoch.AddTicks(seconds * TimeSpan.TicksPerSecond + nanoseconds / 100);
     }
 
     private bool IsOurs(IPAddress source)

@@ -3,6 +3,7 @@ using NginxHa.Core.Nginx;
 using NginxHa.NodeAgent.Cli;
 using NginxHa.NodeAgent.Network;
 using NginxHa.NodeAgent.Nginx;
+using NginxHa.NodeAgent.Platform;
 using NginxHa.NodeAgent.Vrrp;
 
 namespace NginxHa.NodeAgent.Standalone;
@@ -153,7 +154,7 @@ public sealed class StandaloneAgent
         {
             lock (_speakers)
                 if (_speakers.ContainsKey(plan.Name)) continue;
-            var running = SpeakerFactory.Start(plan, _nginxFault, TimeProvider.System, _log);
+            var running = SpeakerFactory.Start(plan, _nginxFault, MonotonicTimeProvider.Instance, _log);
             lock (_speakers) _speakers[plan.Name] = running;
         }
     }

@@ -16,8 +16,12 @@ public interface IVrrpTransport : IDisposable
     VrrpDatagram Receive(CancellationToken ct);
 }
 
-/// <summary>A received VRRP message with the IP-layer facts the RFC's receive checks need.</summary>
-public readonly record struct VrrpDatagram(IPAddress Source, IPAddress Destination, int TtlOrHopLimit, ReadOnlyMemory<byte> Message);
+/// <summary>
+/// A received VRRP message with the IP-layer facts the RFC's receive checks need, and how long it waited in the
+/// kernel before it was read (zero when unknown): timers count from its arrival.
+/// </summary>
+public readonly record struct VrrpDatagram(IPAddress Source, IPAddress Destination, int TtlOrHopLimit, ReadOnlyMemory<byte> Message,
+    TimeSpan QueuedFor = default);
 
 /// <summary>The interface's address table, as far as VIPs are concerned.</summary>
 public interface IVirtualAddressTable : IDisposable

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Collections.Concurrent;
 using NginxHa.Core.Resources;
+using NginxHa.NodeAgent.Platform;
 
 namespace NginxHa.NodeAgent.Vrrp;
 
@@ -32,8 +33,10 @@ public sealed class VrrpSpeaker
     readonly Action<string> _log;
     readonly VrrpStateMachine _machine;
     readonly VrrpReceiveRules _rules;
-    // Consumed by the speaker's own thread: a timer or a packet wakes it directly, never waiting for a pool thread.
-    readonly BlockingCollection<Event> _events = new(new ConcurrentQueue<Event>());
+    // Consumed by the speaker's own thread, which the signal wakes directly (never waiting for a pool thread).
+    readonly ConcurrentQueue<Event> _events = new();
+    // Lives while Run runs; events posted before that wait in the queue.
+    volatile EventLoopSignal? _wake;
     readonly IReadOnlyList<IPAddress> _vipAddresses;
     readonly Dictionary<VrrpDropReason, DateTimeOffset> _lastDropLog = new();
 
@@ -71,7 +74,7 @@ public sealed class VrrpSpeaker
     public void SetFault(bool fault)
     {
         _faultRequested = fault;
-        _events.Add(new FaultEvent(fault));
+        Post(new FaultEvent(fault));
     }
 
     // A fault reported before RunAsync must hold from the first moment: Startup then goes straight to FAULT.
@@ -104,9 +107,11 @@ public sealed class VrrpSpeaker
     void Run(CancellationToken stop)
     {
         using var ioStop = new CancellationTokenSource();
-        using var timer = _time.CreateTimer(_ => _events.Add(TimerEvent.Instance), null,
+        using var wake = _wake = new EventLoopSignal();
+        using var timer = _time.CreateTimer(_ => Post(TimerEvent.Instance), null,
             Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        using var stopRegistration = stop.Register(() => _events.Add(StopEvent.Instance));
+        using var stopRegistration = stop.Register(() => Post(StopEvent.Instance));
+        EventLoopSignal.MinimizeTimerSlackOfCurrentThread();
 
         Rehearse();
         RemoveLeftovers();
@@ -139,19 +144,32 @@ public sealed class VrrpSpeaker
         }
     }
 
+    void Post(Event e)
+    {
+        _events.Enqueue(e);
+        _wake?.Signal();
+    }
+
     /// <summary>
     /// The next event, or a timer event when the earliest timer is due. The wait itself is the timer: the
-    /// thread wakes at the deadline with no timer thread or pool hop in between (that cost milliseconds of
-    /// failover on a busy machine). The <see cref="ITimer"/> from the TimeProvider still posts timer events,
-    /// which is what drives a fake clock in tests; a timer event with nothing due is a no-op.
+    /// thread wakes at the deadline, to the microsecond, with no timer thread or pool hop in between (that cost
+    /// milliseconds of failover on a busy machine). The <see cref="ITimer"/> from the TimeProvider still posts
+    /// timer events, which is what drives a fake clock in tests; a timer event with nothing due is a no-op.
     /// </summary>
     Event NextEvent()
     {
-        var due = NextDue();
-        if (due is null) return _events.Take();
-        var wait = due.Value - _time.GetUtcNow();
-        int milliseconds = wait <= TimeSpan.Zero ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling(wait.TotalMilliseconds));
-        return _events.TryTake(out var e, milliseconds) ? e : TimerEvent.Instance;
+        while (true)
+        {
+            if (_events.TryDequeue(out var e)) return e;
+            var due = NextDue();
+            if (due is null)
+            {
+                _wake!.Wait(null);
+                continue;
+            }
+            var wait = due.Value - _time.GetUtcNow();
+            if (wait <= TimeSpan.Zero || !_wake!.Wait(wait)) return TimerEvent.Instance;
+        }
     }
 
     DateTimeOffset? NextDue()
@@ -203,7 +221,7 @@ public sealed class VrrpSpeaker
         switch (e)
         {
             case PacketEvent p:
-                OnDatagram(p.Datagram);
+                OnDatagram(p.Datagram, p.ArrivedAt);
                 break;
             case TimerEvent:
                 var now = _time.GetUtcNow();
@@ -232,7 +250,7 @@ public sealed class VrrpSpeaker
         }
     }
 
-    void OnDatagram(VrrpDatagram d)
+    void OnDatagram(VrrpDatagram d, DateTimeOffset arrivedAt)
     {
         if (d.Source.Equals(_transport.SourceAddress)) return;
         var reason = VrrpPacket.TryRead(d.Message.Span, d.Source, d.Destination, out var advert);
@@ -243,7 +261,7 @@ public sealed class VrrpSpeaker
             Drop(reason, d.Source);
             return;
         }
-        Execute(_machine.OnAdvertisementReceived(d.Source, advert!.Priority, advert.AdvertInterval));
+        Execute(_machine.OnAdvertisementReceived(d.Source, advert!.Priority, advert.AdvertInterval, arrivedAt));
     }
 
     void Drop(VrrpDropReason reason, IPAddress source)
@@ -384,7 +402,8 @@ public sealed class VrrpSpeaker
         {
             try
             {
-                _events.Add(new PacketEvent(_transport.Receive(ct)));
+                var datagram = _transport.Receive(ct);
+                Post(new PacketEvent(datagram, _time.GetUtcNow() - datagram.QueuedFor));
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -405,7 +424,7 @@ public sealed class VrrpSpeaker
             try
             {
                 var removed = await _addresses.WaitForRemovalAsync(ct).ConfigureAwait(false);
-                _events.Add(new RemovedEvent(removed));
+                Post(new RemovedEvent(removed));
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -426,7 +445,7 @@ public sealed class VrrpSpeaker
             try
             {
                 bool up = await _link!.WaitForChangeAsync(ct).ConfigureAwait(false);
-                _events.Add(new LinkEvent(up));
+                Post(new LinkEvent(up));
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -441,7 +460,7 @@ public sealed class VrrpSpeaker
     }
 
     abstract record Event;
-    sealed record PacketEvent(VrrpDatagram Datagram) : Event;
+    sealed record PacketEvent(VrrpDatagram Datagram, DateTimeOffset ArrivedAt) : Event;
     sealed record TimerEvent : Event { public static readonly TimerEvent Instance = new(); }
     sealed record StopEvent : Event { public static readonly StopEvent Instance = new(); }
     sealed record RemovedEvent(IPAddress Address) : Event;

@@ -85,8 +85,13 @@ public sealed class VrrpStateMachine
         return actions;
     }
 
-    /// <summary>An advert for this virtual router, already validated by the codec and the receive path.</summary>
-    public IReadOnlyList<VrrpAction> OnAdvertisementReceived(IPAddress source, byte priority, TimeSpan advertInterval)
+    /// <summary>
+    /// An advert for this virtual router, already validated by the codec and the receive path. Timers it resets
+    /// count from <paramref name="receivedAt"/> (when it came off the wire) if given and not in the future:
+    /// the time the packet then spent reaching this call does not delay a take-over.
+    /// </summary>
+    public IReadOnlyList<VrrpAction> OnAdvertisementReceived(IPAddress source, byte priority, TimeSpan advertInterval,
+        DateTimeOffset? receivedAt = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         if (source.AddressFamily != _config.PrimaryAddress.AddressFamily)
@@ -96,10 +101,12 @@ public sealed class VrrpStateMachine
         if (_config.Version == VrrpVersion.V3 && advertInterval <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(advertInterval), advertInterval, "A VRRPv3 advert interval must be positive.");
 
+        var now = Now;
+        var arrival = receivedAt is { } at && at < now ? at : now;
         return State switch
         {
-            VrrpState.Backup => BackupReceived(source, priority, advertInterval),
-            VrrpState.Master => MasterReceived(source, priority, advertInterval),
+            VrrpState.Backup => BackupReceived(source, priority, advertInterval, arrival),
+            VrrpState.Master => MasterReceived(source, priority, advertInterval, arrival),
             _ => NoActions, // Initialize and Fault ignore adverts.
         };
     }
@@ -163,13 +170,13 @@ public sealed class VrrpStateMachine
         return actions;
     }
 
-    private IReadOnlyList<VrrpAction> BackupReceived(IPAddress source, byte priority, TimeSpan advertInterval)
+    private IReadOnlyList<VrrpAction> BackupReceived(IPAddress source, byte priority, TimeSpan advertInterval, DateTimeOffset arrival)
     {
         var now = Now;
         if (priority == VrrpInstanceConfig.StopParticipatingPriority)
         {
             // The master resigned: take over after Skew_Time unless a better backup speaks first.
-            _masterDownTimerDue = now + SkewTime;
+            _masterDownTimerDue = arrival + SkewTime;
             CurrentMaster = null;
             return NoActions;
         }
@@ -177,7 +184,7 @@ public sealed class VrrpStateMachine
         if (!_config.Preempt || priority >= _config.Priority || PreemptDelayRunning(now))
         {
             LearnMasterAdverInterval(advertInterval);
-            _masterDownTimerDue = now + MasterDownInterval;
+            _masterDownTimerDue = arrival + MasterDownInterval;
             CurrentMaster = source;
         }
 
@@ -185,7 +192,7 @@ public sealed class VrrpStateMachine
         return NoActions;
     }
 
-    private IReadOnlyList<VrrpAction> MasterReceived(IPAddress source, byte priority, TimeSpan advertInterval)
+    private IReadOnlyList<VrrpAction> MasterReceived(IPAddress source, byte priority, TimeSpan advertInterval, DateTimeOffset arrival)
     {
         var now = Now;
         if (priority == VrrpInstanceConfig.StopParticipatingPriority)
@@ -213,7 +220,7 @@ public sealed class VrrpStateMachine
 
         _adverTimerDue = null;
         LearnMasterAdverInterval(advertInterval);
-        _masterDownTimerDue = now + MasterDownInterval;
+        _masterDownTimerDue = arrival + MasterDownInterval;
         if (_preemptDelayDue <= now)
             _preemptDelayDue = null;
         var actions = new List<VrrpAction> { new VrrpAction.ReleaseAddresses() };

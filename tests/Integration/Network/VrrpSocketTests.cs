@@ -49,12 +49,15 @@ public sealed class VrrpSocketTests : IDisposable
 
         byte[] fromA = Advert(51, 200, IPAddress.Parse("198.18.0.100"));
         var wire = capture.NextAsync(f => Packet.ParsePacket(LinkLayers.Ethernet, f).Extract<IPv4Packet>() is { Protocol: (PacketDotNet.ProtocolType)112 }, Timeout);
+        var sentAt = DateTime.UtcNow;
         await socketA.SendAsync(fromA, group, timeout.Token);
         var received = await socketB.ReceiveAsync(timeout.Token);
 
         Assert.Equal(a.IPv4, received.Source);
         Assert.Equal(group, received.Destination);
         Assert.Equal(255, received.TtlOrHopLimit);
+        // The kernel's receive time (SO_TIMESTAMPNS): between the send and now.
+        Assert.InRange(received.KernelReceivedUtc!.Value, sentAt, DateTime.UtcNow);
         Assert.Equal(ifaceB.Index, received.InterfaceIndex);
         Assert.Equal(fromA, received.Message.ToArray());
 
@@ -116,9 +119,11 @@ public sealed class VrrpSocketTests : IDisposable
 
         byte[] fromA = Advert(53, 200, IPAddress.Parse("fe80::100"));
         var wire = capture.NextAsync(f => Packet.ParsePacket(LinkLayers.Ethernet, f).Extract<IPv6Packet>() is { NextHeader: (PacketDotNet.ProtocolType)112 }, Timeout);
+        var sentAt = DateTime.UtcNow;
         await socketA.SendAsync(fromA, group, timeout.Token);
         var received = await socketB.ReceiveAsync(timeout.Token);
 
+        Assert.InRange(received.KernelReceivedUtc!.Value, sentAt, DateTime.UtcNow);
         Assert.Equal(ifaceA.LinkLocalIPv6!.GetAddressBytes(), received.Source.GetAddressBytes());
         Assert.Equal(ifaceB.Index, received.Source.ScopeId); // link-local: scoped to the receiving interface
         Assert.Equal(group, received.Destination);

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Net;
 using NginxHa.NodeAgent.Network;
 using NginxHa.NodeAgent.Network.Ip;
@@ -31,6 +32,35 @@ public sealed class IPv4HeaderTests
         var control = new byte[ControlMessages.Space(12)];
         BitConverter.TryWriteBytes(ControlMessages.Write(control, 0, 8, 12), ifIndex);
         return control;
+    }
+
+    [Fact]
+    public void Packet_carries_the_kernel_receive_time_when_the_control_data_has_one()
+    {
+        var control = new byte[ControlMessages.Space(12) + ControlMessages.Space(16)];
+        BitConverter.TryWriteBytes(ControlMessages.Write(control, 0, 8, 12), 7);
+        var stamp = ControlMessages.Write(control.AsSpan(ControlMessages.Space(12)), 1, 35, 16); // SOL_SOCKET, SCM_TIMESTAMPNS
+        BinaryPrimitives.WriteInt64LittleEndian(stamp, 1_795_471_818);
+        BinaryPrimitives.WriteInt64LittleEndian(stamp[8..], 298_703_123);
+
+        Assert.True(VrrpSocket.TryParseIPv4(Packet(), control, out var received, out string? error), error);
+        Assert.Equal(DateTime.UnixEpoch.AddSeconds(1_795_471_818).AddTicks(2_987_031), received.KernelReceivedUtc);
+
+        Assert.True(VrrpSocket.TryParseIPv4(Packet(), PacketInfo(7), out received, out error), error);
+        Assert.Null(received.KernelReceivedUtc);
+    }
+
+    [Theory]
+    [InlineData(0, 0)]                      // no time at all
+    [InlineData(1_795_471_818, 1_000_000_000)] // nanoseconds out of range
+    [InlineData(-5, 0)]
+    public void A_kernel_timestamp_out_of_range_counts_as_none(long seconds, long nanoseconds)
+    {
+        var control = new byte[ControlMessages.Space(16)];
+        var stamp = ControlMessages.Write(control, 1, 35, 16);
+        BinaryPrimitives.WriteInt64LittleEndian(stamp, seconds);
+        BinaryPrimitives.WriteInt64LittleEndian(stamp[8..], nanoseconds);
+        Assert.Null(VrrpSocket.ReadKernelTimestamp(control));
     }
 
     [Fact]

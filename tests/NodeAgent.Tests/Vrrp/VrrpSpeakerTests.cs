@@ -87,7 +87,8 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         return buffer;
     }
 
-    void Receive(byte[] message, int ttl = 255) => _transport.Inbound.Writer.TryWrite(new VrrpDatagram(Peer, Group, ttl, message));
+    void Receive(byte[] message, int ttl = 255, TimeSpan queuedFor = default) =>
+        _transport.Inbound.Writer.TryWrite(new VrrpDatagram(Peer, Group, ttl, message, queuedFor));
 
     [Fact]
     public async Task Backup_takes_over_after_master_down_interval_and_announces()
@@ -127,6 +128,19 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         }
         Assert.Equal(VrrpState.Backup, speaker.State);
         Assert.Empty(_addresses.Bound);
+    }
+
+    [Fact]
+    public async Task Master_down_timer_counts_from_when_the_advert_came_off_the_wire()
+    {
+        var speaker = Start(priority: 100);
+        await WaitFor(() => speaker.State == VrrpState.Backup);
+
+        // The kernel held the advert 20 ms before it was read: Master_Down_Interval (360.9 ms) runs from then.
+        Receive(Advert(VrrpVersion.V3, 200), queuedFor: TimeSpan.FromMilliseconds(20));
+        await WaitFor(() => _transport.Inbound.Reader.Count == 0);
+        await Task.Delay(20);
+        await AssertTakesOverBetween(speaker, TimeSpan.FromMilliseconds(340), TimeSpan.FromMilliseconds(341));
     }
 
     [Fact]

@@ -377,6 +377,69 @@ public sealed class VrrpStateMachineTests
         Assert.Equal(Now + Down150At1s, machine.NextTimerDue);
     }
 
+    // ---- arrival time ----
+
+    [Fact]
+    public void Backup_counts_master_down_interval_from_the_adverts_arrival()
+    {
+        var machine = Machine(VrrpVersion.V2, 100);
+        Reach(machine, Backup);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        var arrived = Now - TimeSpan.FromMilliseconds(3); // the packet waited 3 ms before it reached the machine
+
+        Assert.Empty(machine.OnAdvertisementReceived(IPAddress.Parse(Peer), 200, TimeSpan.FromSeconds(1), arrived));
+
+        Assert.Equal(arrived + Down100At1s, machine.NextTimerDue);
+    }
+
+    [Fact]
+    public void Backup_counts_skew_time_from_a_resigning_masters_arrival()
+    {
+        var machine = Machine(VrrpVersion.V2, 100);
+        Reach(machine, Backup);
+        var arrived = Now - TimeSpan.FromMilliseconds(2);
+
+        machine.OnAdvertisementReceived(IPAddress.Parse(Peer), 0, TimeSpan.FromSeconds(1), arrived);
+
+        Assert.Equal(arrived + Skew100At1s, machine.NextTimerDue);
+    }
+
+    [Fact]
+    public void An_arrival_time_in_the_future_counts_as_now()
+    {
+        var machine = Machine(VrrpVersion.V2, 100);
+        Reach(machine, Backup);
+
+        machine.OnAdvertisementReceived(IPAddress.Parse(Peer), 200, TimeSpan.FromSeconds(1), Now + TimeSpan.FromSeconds(5));
+
+        Assert.Equal(Now + Down100At1s, machine.NextTimerDue);
+    }
+
+    [Fact]
+    public void Master_answering_a_resignation_schedules_its_next_advert_from_now_not_from_the_arrival()
+    {
+        var machine = Machine(VrrpVersion.V2, 200);
+        Reach(machine, Master);
+
+        var actions = machine.OnAdvertisementReceived(IPAddress.Parse(Peer), 0, TimeSpan.FromSeconds(1), Now - TimeSpan.FromMilliseconds(40));
+
+        Assert.Equal([Send(200)], actions);
+        Assert.Equal(Now + TimeSpan.FromSeconds(1), machine.NextTimerDue); // the advert goes out now
+    }
+
+    [Fact]
+    public void Master_stepping_down_counts_master_down_interval_from_the_arrival()
+    {
+        var machine = Machine(VrrpVersion.V2, 100);
+        Reach(machine, Master);
+        var arrived = Now - TimeSpan.FromMilliseconds(1);
+
+        machine.OnAdvertisementReceived(IPAddress.Parse(Peer), 200, TimeSpan.FromSeconds(1), arrived);
+
+        Assert.Equal(Backup, machine.State);
+        Assert.Equal(arrived + Down100At1s, machine.NextTimerDue);
+    }
+
     // ---- master ----
 
     private VrrpStateMachine MasterByTimeout(VrrpVersion version, byte priority, string self = Self)

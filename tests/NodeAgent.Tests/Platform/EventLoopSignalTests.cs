@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using NginxHa.NodeAgent.Platform;
+
+namespace NginxHa.NodeAgent.Tests.Platform;
+
+public sealed class EventLoopSignalTests
+{
+    [Fact]
+    public void A_signal_given_before_the_wait_is_kept_and_consumed_once()
+    {
+        using var signal = new EventLoopSignal();
+        signal.Signal();
+        signal.Signal();
+        Assert.True(signal.Wait(TimeSpan.FromSeconds(30)));
+        Assert.False(signal.Wait(TimeSpan.Zero)); // both signals were consumed by the one wake-up
+    }
+
+    [Fact]
+    public void A_wait_with_no_signal_ends_at_its_timeout()
+    {
+        using var signal = new EventLoopSignal();
+        long start = Stopwatch.GetTimestamp();
+        Assert.False(signal.Wait(TimeSpan.FromMilliseconds(20)));
+        // Never early: the master-down timer must not fire before Master_Down_Interval.
+        Assert.True(Stopwatch.GetElapsedTime(start) >= TimeSpan.FromMilliseconds(20));
+    }
+
+    [Fact]
+    public async Task A_signal_from_another_thread_wakes_a_wait_without_timeout()
+    {
+        using var signal = new EventLoopSignal();
+        var waiter = Task.Factory.StartNew(() => signal.Wait(null), TaskCreationOptions.LongRunning);
+        await Task.Delay(20);
+        Assert.False(waiter.IsCompleted);
+        signal.Signal();
+        Assert.True(await waiter.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public void A_signal_after_dispose_is_ignored()
+    {
+        var signal = new EventLoopSignal();
+        signal.Dispose();
+        signal.Signal();
+        signal.Dispose();
+    }
+
+    [Fact]
+    public void Timer_slack_of_the_calling_thread_drops_to_one_nanosecond()
+    {
+        long before = 0, after = 0;
+        var thread = new Thread(() =>
+        {
+            before = EventLoopSignal.TimerSlackOfCurrentThread;
+            EventLoopSignal.MinimizeTimerSlackOfCurrentThread();
+            after = EventLoopSignal.TimerSlackOfCurrentThread;
+        });
+        thread.Start();
+        thread.Join();
+        Assert.Equal(50_000, before); // the kernel's default
+        Assert.Equal(1, after);
+    }
+}

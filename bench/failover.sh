@@ -5,8 +5,9 @@
 #
 # Environment: RUNS (runs per row, default 5), IMPLS ("keepalived ours"), VERSIONS ("v2 v3"),
 # FAULTS ("crash stop linkdown"), DOC (markdown file to update, default docs/benchmarks.md;
-# empty: don't write), SKIP_BUILD=1 (use what is built), AGENT_DLL (another build of the agent,
-# e.g. a ReadyToRun publish; the default is the Release build of src/NodeAgent).
+# empty: don't write), SKIP_BUILD=1 (use what is built), AGENT_DLL (a managed build of the agent,
+# run through dotnet, e.g. the Release build of src/NodeAgent; the default is the NativeAOT binary that
+# scripts/publish-agent.sh builds).
 #
 # Topology, rebuilt for every run (nothing carries over from one run to the next):
 #
@@ -32,8 +33,9 @@ readonly port=8080 vrid=51 prio_a=200 prio_b=100 garp_repeat=5 garp_interval_ms=
 readonly settle_seconds=1.2 # after A answers: lets ARP locktime (1 s) pass and B settle in BACKUP
 
 probe_dll=$repo/bench/FailoverProbe/bin/Release/net10.0/failover-probe.dll
-# Default: the agent as it ships (scripts/publish-agent.sh: ReadyToRun).
-agent_dll=${AGENT_DLL:-$repo/artifacts/bench-agent/nginx-ha-agent.dll}
+# Default: the agent as it ships (scripts/publish-agent.sh: NativeAOT); AGENT_DLL: a managed build through dotnet.
+agent_cmd=("$repo/artifacts/bench-agent/nginx-ha-agent")
+[ -z "${AGENT_DLL:-}" ] || agent_cmd=(dotnet "$AGENT_DLL")
 
 die() { echo "failover.sh: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
@@ -165,7 +167,7 @@ start_ours() { # version
   else timing=(--version 3 --advert-interval 100ms); fi
   for side in a b; do
     if [ $side = a ]; then ns=$ns_a prio=$prio_a; else ns=$ns_b prio=$prio_b; fi
-    ip netns exec "$ns" dotnet "$agent_dll" vrrp --interface eth0 --vrid $vrid --priority $prio \
+    ip netns exec "$ns" "${agent_cmd[@]}" vrrp --interface eth0 --vrid $vrid --priority $prio \
       --vip $vip/$prefix "${timing[@]}" --garp-repeat $garp_repeat --garp-interval ${garp_interval_ms}ms \
       >"$run_dir/router-$side.log" 2>&1 &
     started_pids+=($!); disown $!
@@ -404,7 +406,7 @@ if [ "${SKIP_BUILD:-}" != 1 ]; then
   fi
 fi
 [ -f "$probe_dll" ] || die "$probe_dll is missing (build it or unset SKIP_BUILD)"
-[[ " $IMPLS " != *" ours "* || -f "$agent_dll" ]] || die "$agent_dll is missing"
+[[ " $IMPLS " != *" ours "* || -f "${agent_cmd[-1]}" ]] || die "${agent_cmd[-1]} is missing"
 
 # The v2 password, shared by both pairs; never world-readable.
 (umask 077; head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/auth-pass")

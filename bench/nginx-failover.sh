@@ -8,6 +8,7 @@
 # DOC (markdown file to write, default docs/benchmarks-nginx.md; empty: don't write),
 # NICE (niceness of every process the benchmark starts, both sides alike, default -10: shields the
 # measurement from other jobs on a shared machine), SKIP_BUILD=1 (use what is built),
+# AGENT_DLL (a managed build of the agent, run through dotnet; default: scripts/publish-agent.sh's NativeAOT binary),
 # KEEP_WORK=1 (keep the work directory with every log and config).
 #
 # Topology, rebuilt for every run (nothing carries over from one run to the next):
@@ -47,8 +48,9 @@ readonly web_port=8080 lb_port=80 health_port=18080 prio_a=254 prio_b=253
 readonly check_interval=1 settle_seconds=1.2 # settle: lets ARP locktime (1 s) pass and B settle in BACKUP
 
 probe_dll=$repo/bench/FailoverProbe/bin/Release/net10.0/failover-probe.dll
-# The agent as it ships (scripts/publish-agent.sh: ReadyToRun).
-agent_dll=$repo/artifacts/bench-agent/nginx-ha-agent.dll
+# The agent as it ships (scripts/publish-agent.sh: NativeAOT); AGENT_DLL: a managed build through dotnet.
+agent_cmd=("$repo/artifacts/bench-agent/nginx-ha-agent")
+[ -z "${AGENT_DLL:-}" ] || agent_cmd=(dotnet "$AGENT_DLL")
 nginx_binary=$(command -v nginx || echo /usr/sbin/nginx)
 
 die() { echo "nginx-failover.sh: $*" >&2; exit 1; }
@@ -341,7 +343,7 @@ start_ours() { # setup: failover | memory
     [ $side = a ] && ns=$ns_a || ns=$ns_b
     bin=$(lb_nginx_binary $side)
     eval "nginx_bin_$side=\$bin"
-    ip netns exec "$ns" nice -n "$NICE" dotnet "$agent_dll" run -f "$run_dir/manifest.yaml" --node lb-$side \
+    ip netns exec "$ns" nice -n "$NICE" "${agent_cmd[@]}" run -f "$run_dir/manifest.yaml" --node lb-$side \
       --state-dir "$run_dir/lb-$side/agent" --nginx "$bin" --health-port $health_port \
       >"$run_dir/lb-$side/router.log" 2>&1 &
     started_pids+=($!); disown $!
@@ -585,7 +587,8 @@ write_doc() {
       echo "Memory: VmRSS from /proc/PID/status on lb-a, $MEM_SETTLE s after both VIPs answered, with two VRRP instances"
       echo "per node (VIPs $mem_vip1 and $mem_vip2, one preferred master each: ActiveActive for the agent, two"
       echo "\`vrrp_instance\`s with the same \`vrrp_script\` for keepalived) and nginx (\`worker_processes auto\`) running."
-      echo "The agent runs as it ships (\`scripts/publish-agent.sh\`: ReadyToRun on the .NET runtime), not NativeAOT."
+      if [ -z "${AGENT_DLL:-}" ]; then echo "The agent runs as it ships (\`scripts/publish-agent.sh\`: NativeAOT)."
+      else echo "The agent runs as a managed build on the .NET runtime (AGENT_DLL=$AGENT_DLL)."; fi
       echo
       print_memory_table
     fi
@@ -600,6 +603,7 @@ command_line="RUNS=$RUNS"
 [ "$MEMORY" = 1 ] || command_line+=" MEMORY=$MEMORY"
 [ "$MEM_SETTLE" = 10 ] || command_line+=" MEM_SETTLE=$MEM_SETTLE"
 [ "$NICE" = -10 ] || command_line+=" NICE=$NICE"
+[ -z "${AGENT_DLL:-}" ] || command_line+=" AGENT_DLL=$AGENT_DLL"
 command_line+=" bench/nginx-failover.sh"
 
 for ns in $ns_bridge $ns_a $ns_b $ns_web $ns_client; do
@@ -613,11 +617,13 @@ if [ "${SKIP_BUILD:-}" != 1 ]; then
   log "building the probe and the agent (Release)"
   dotnet build -c Release -v q -nologo "$repo/bench/FailoverProbe/NginxHa.Bench.FailoverProbe.csproj" >"$work/build.log" 2>&1 \
     || { cat "$work/build.log" >&2; die "probe build failed"; }
-  "$repo/scripts/publish-agent.sh" "$repo/artifacts/bench-agent" >"$work/build.log" 2>&1 \
-    || { cat "$work/build.log" >&2; die "agent build failed"; }
+  if [ -z "${AGENT_DLL:-}" ]; then
+    "$repo/scripts/publish-agent.sh" "$repo/artifacts/bench-agent" >"$work/build.log" 2>&1 \
+      || { cat "$work/build.log" >&2; die "agent build failed"; }
+  fi
 fi
 [ -f "$probe_dll" ] || die "$probe_dll is missing (build it or unset SKIP_BUILD)"
-[ -f "$agent_dll" ] || die "$agent_dll is missing (build it or unset SKIP_BUILD)"
+[ -f "${agent_cmd[-1]}" ] || die "${agent_cmd[-1]} is missing (build it or unset SKIP_BUILD)"
 
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$work/results.tsv"

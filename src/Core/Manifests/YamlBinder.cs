@@ -1,12 +1,11 @@
 using System.Collections;
+using System.Collections.Concurrent;
 using System.Globalization;
-using System.Reflection;
-using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using NginxHa.Core.Resources;
 using NginxHa.Core.Resources.Validation;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
-using YamlDotNet.Serialization;
 
 namespace NginxHa.Core.Manifests;
 
@@ -14,7 +13,8 @@ namespace NginxHa.Core.Manifests;
 /// Binds a YAML node tree onto resource classes by their camelCase property names, collecting every
 /// unknown field and type mismatch (with its path and line) instead of stopping at the first, which
 /// YamlDotNet's deserializer would do. Also records the line of every path so later validation
-/// errors can point at the line too.
+/// errors can point at the line too. The shape of each type (field names, setters, constructors) comes from the
+/// compile-time <see cref="ResourceJsonContext"/>, not from reflection, so binding works the same under NativeAOT.
 /// </summary>
 internal sealed class YamlBinder
 {
@@ -59,14 +59,19 @@ internal sealed class YamlBinder
         if (type == typeof(DateTimeOffset)) return BindTimestamp(node, path);
         if (type == typeof(TimeSpan)) return BindDuration(node, path);
 
-        if (DictionaryValueType(type) is { } valueType) return BindDictionary(node, path, valueType);
-        if (ListElementType(type) is { } elementType) return BindList(node, path, type, elementType);
-        if (type.IsClass && type.GetConstructor(Type.EmptyTypes) is not null) return BindObject(node, path, type);
+        var contract = ResourceJsonContext.Default.GetTypeInfo(type);
+        if (contract?.CreateObject is not null)
+        {
+            if (contract.Kind == JsonTypeInfoKind.Dictionary && contract.KeyType == typeof(string)) return BindDictionary(node, path, contract);
+            if (contract.Kind == JsonTypeInfoKind.Enumerable) return BindList(node, path, contract);
+            if (contract.Kind == JsonTypeInfoKind.Object) return BindObject(node, path, contract);
+        }
 
-        throw new InvalidOperationException($"The manifest binder cannot bind {type.FullName} at {path}: give it a parameterless constructor or use a supported type.");
+        throw new InvalidOperationException($"The manifest binder cannot bind {type.FullName} at {path}: use a class with a parameterless " +
+                                            $"constructor, List<T> or Dictionary<string, T>, reachable from a root type of {nameof(ResourceJsonContext)}.");
     }
 
-    private object? BindObject(YamlNode node, string path, Type type)
+    private object? BindObject(YamlNode node, string path, JsonTypeInfo contract)
     {
         if (node is not YamlMappingNode mapping)
         {
@@ -74,26 +79,26 @@ internal sealed class YamlBinder
             return null;
         }
 
-        var target = Activator.CreateInstance(type)!;
-        var properties = PropertiesByYamlName(type);
+        var target = contract.CreateObject!();
+        var properties = SettablePropertiesByName(contract);
         foreach (var (keyNode, valueNode) in mapping.Children)
         {
             var key = keyNode is YamlScalarNode { Value: { } k } ? k : "";
             var childPath = path.Length == 0 ? key : $"{path}.{key}";
             if (!properties.TryGetValue(key, out var property))
             {
-                if (type == typeof(ObjectMeta) && ServerManagedMetadata.Contains(key)) continue;
+                if (contract.Type == typeof(ObjectMeta) && ServerManagedMetadata.Contains(key)) continue;
                 Add(path, keyNode, UnknownFieldMessage(key, properties.Keys));
                 continue;
             }
 
             var value = Bind(valueNode, property.PropertyType, childPath);
-            if (value is not null) property.SetValue(target, value);
+            if (value is not null) property.Set!(target, value);
         }
         return target;
     }
 
-    private object? BindList(YamlNode node, string path, Type listType, Type elementType)
+    private object? BindList(YamlNode node, string path, JsonTypeInfo contract)
     {
         if (node is not YamlSequenceNode sequence)
         {
@@ -101,7 +106,9 @@ internal sealed class YamlBinder
             return null;
         }
 
-        var list = (IList)Activator.CreateInstance(typeof(List<>).MakeGenericType(elementType))!;
+        var list = contract.CreateObject!() as IList
+                   ?? throw new InvalidOperationException($"The manifest binder cannot fill {contract.Type.FullName} at {path}: use List<T>.");
+        var elementType = contract.ElementType!;
         var index = 0;
         foreach (var item in sequence.Children)
         {
@@ -109,13 +116,10 @@ internal sealed class YamlBinder
             if (value is null && elementType.IsValueType && Nullable.GetUnderlyingType(elementType) is null) continue;
             list.Add(value);
         }
-        if (!listType.IsArray) return list;
-        var array = Array.CreateInstance(elementType, list.Count);
-        list.CopyTo(array, 0);
-        return array;
+        return list;
     }
 
-    private object? BindDictionary(YamlNode node, string path, Type valueType)
+    private object? BindDictionary(YamlNode node, string path, JsonTypeInfo contract)
     {
         if (node is not YamlMappingNode mapping)
         {
@@ -123,7 +127,9 @@ internal sealed class YamlBinder
             return null;
         }
 
-        var dictionary = (IDictionary)Activator.CreateInstance(typeof(Dictionary<,>).MakeGenericType(typeof(string), valueType))!;
+        var dictionary = contract.CreateObject!() as IDictionary
+                         ?? throw new InvalidOperationException($"The manifest binder cannot fill {contract.Type.FullName} at {path}: use Dictionary<string, T>.");
+        var valueType = contract.ElementType!;
         foreach (var (keyNode, valueNode) in mapping.Children)
         {
             var key = keyNode is YamlScalarNode { Value: { } k } ? k : "";
@@ -238,47 +244,11 @@ internal sealed class YamlBinder
         return previous[b.Length];
     }
 
-    private static readonly Dictionary<Type, Dictionary<string, PropertyInfo>> PropertyCache = new();
+    private static readonly ConcurrentDictionary<Type, Dictionary<string, JsonPropertyInfo>> PropertyCache = new();
 
-    private static Dictionary<string, PropertyInfo> PropertiesByYamlName(Type type)
-    {
-        lock (PropertyCache)
-        {
-            if (PropertyCache.TryGetValue(type, out var cached)) return cached;
-            var map = new Dictionary<string, PropertyInfo>(StringComparer.Ordinal);
-            foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
-            {
-                if (!property.CanWrite || property.GetIndexParameters().Length > 0) continue;
-                if (property.IsDefined(typeof(YamlIgnoreAttribute)) || property.IsDefined(typeof(JsonIgnoreAttribute))) continue;
-                var name = property.GetCustomAttribute<YamlMemberAttribute>()?.Alias
-                           ?? property.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name
-                           ?? char.ToLowerInvariant(property.Name[0]) + property.Name[1..];
-                map[name] = property;
-            }
-            PropertyCache[type] = map;
-            return map;
-        }
-    }
-
-    private static Type? ListElementType(Type type)
-    {
-        if (type.IsArray) return type.GetElementType();
-        if (!type.IsGenericType) return null;
-        var definition = type.GetGenericTypeDefinition();
-        return definition == typeof(List<>) || definition == typeof(IList<>) || definition == typeof(IReadOnlyList<>)
-               || definition == typeof(IEnumerable<>) || definition == typeof(ICollection<>) || definition == typeof(IReadOnlyCollection<>)
-            ? type.GetGenericArguments()[0]
-            : null;
-    }
-
-    private static Type? DictionaryValueType(Type type)
-    {
-        if (!type.IsGenericType) return null;
-        var definition = type.GetGenericTypeDefinition();
-        var arguments = type.GetGenericArguments();
-        return (definition == typeof(Dictionary<,>) || definition == typeof(IDictionary<,>) || definition == typeof(IReadOnlyDictionary<,>))
-               && arguments[0] == typeof(string)
-            ? arguments[1]
-            : null;
-    }
+    /// <summary>The fields a manifest may set: the contract's properties that have a setter, by their JSON name.</summary>
+    private static Dictionary<string, JsonPropertyInfo> SettablePropertiesByName(JsonTypeInfo contract) =>
+        PropertyCache.GetOrAdd(contract.Type, _ => contract.Properties
+            .Where(property => property.Set is not null)
+            .ToDictionary(property => property.Name, StringComparer.Ordinal));
 }

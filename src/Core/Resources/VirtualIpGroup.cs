@@ -44,14 +44,14 @@ public sealed class VirtualIpGroupSpec
     public VirtualIpGroupMode Mode { get; set; } = VirtualIpGroupMode.ActivePassive;
 
     [Description("IPv4 or IPv6 addresses, optionally with a prefix length (default /32 or /128).")]
-    [Required, MinLength(1)]
+    [Required, MinItems(1)]
     public List<string> VirtualIPs { get; set; } = new();
 
     [Description("Nodes that carry the VIPs. An empty selector selects every node.")]
     public LabelSelector NodeSelector { get; set; } = new();
 
     [Description("Interface the VIPs are bound on. Default: the interface that routes to the VIP.")]
-    [MaxLength(15)]
+    [StringLength(15)] // IFNAMSIZ - 1
     public string? Interface { get; set; }
 
     [Description("Virtual router IDs (1..255), one per VRRP instance. Allocated when omitted.")]

@@ -176,17 +176,33 @@ public sealed class VrrpInteropLab : IDisposable
     }
 }
 
-/// <summary>Our agent as a separate process: the same binary and command line a user runs.</summary>
+/// <summary>
+/// Our agent as a separate process: the same binary and command line a user runs. By default the build next to the
+/// tests (`dotnet nginx-ha-agent.dll`); NGINX_HA_AGENT=PATH runs that executable instead, e.g. the NativeAOT binary
+/// of scripts/publish-agent.sh, so the same tests check the build that ships.
+/// </summary>
 public sealed class AgentProcess : IDisposable
 {
+    public const string ExecutableVariable = "NGINX_HA_AGENT";
+
     public static string AgentDll => Path.Combine(AppContext.BaseDirectory, "nginx-ha-agent.dll");
 
     readonly ChildProcess _process;
 
     public AgentProcess(string netns, IReadOnlyList<string> arguments, string name)
     {
+        _process = new ChildProcess("ip", ["netns", "exec", netns, .. AgentCommand(), .. arguments], name);
+    }
+
+    static string[] AgentCommand()
+    {
+        if (Environment.GetEnvironmentVariable(ExecutableVariable) is { Length: > 0 } executable)
+        {
+            if (!File.Exists(executable)) throw new FileNotFoundException($"{ExecutableVariable} names no file", executable);
+            return [Path.GetFullPath(executable)];
+        }
         if (!File.Exists(AgentDll)) throw new FileNotFoundException("the agent was not built next to the tests", AgentDll);
-        _process = new ChildProcess("ip", ["netns", "exec", netns, "dotnet", AgentDll, .. arguments], name);
+        return ["dotnet", AgentDll];
     }
 
     public ChildProcess Process => _process;

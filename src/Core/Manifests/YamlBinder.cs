@@ -112,8 +112,14 @@ internal sealed class YamlBinder
         var index = 0;
         foreach (var item in sequence.Children)
         {
-            var value = Bind(item, elementType, $"{path}[{index++}]");
-            if (value is null && elementType.IsValueType && Nullable.GetUnderlyingType(elementType) is null) continue;
+            var itemPath = $"{path}[{index++}]";
+            if (IsNull(item))
+            {
+                Add(itemPath, item, "a list item must not be empty (null)");
+                continue;
+            }
+            // An item that did not bind is reported already; leaving it out keeps nulls away from validation.
+            if (Bind(item, elementType, itemPath) is not { } value) continue;
             list.Add(value);
         }
         return list;

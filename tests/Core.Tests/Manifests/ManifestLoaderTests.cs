@@ -158,6 +158,21 @@ public class ManifestLoaderTests
         Assert.Equal([expected], Errors(ManifestLoader.LoadText("t.yaml", yaml)));
     }
 
+    [Theory]
+    [InlineData("[12]", "t.yaml:5: NginxBackendPool default/p: spec.listeners[0]: must be a mapping (an object with fields), not the value \"12\"")]
+    [InlineData("[~]", "t.yaml:5: NginxBackendPool default/p: spec.listeners[0]: a list item must not be empty (null)")]
+    [InlineData("[{port: 80}, null]", "t.yaml:5: NginxBackendPool default/p: spec.listeners[1]: a list item must not be empty (null)")]
+    public void A_list_item_of_the_wrong_shape_is_reported_and_left_out_never_crashing_validation(string listeners, string expected)
+    {
+        var yaml = "apiVersion: nginx-ha.io/v1alpha1\nkind: NginxBackendPool\nmetadata:\n  name: p\n" +
+                   $"spec: {{listeners: {listeners}, backends: {{servers: [{{address: 198.18.0.21, port: 8080}}]}}}}\n";
+
+        var set = ManifestLoader.LoadText("t.yaml", yaml);
+
+        Assert.Contains(expected, Errors(set));
+        Assert.Empty(set.Objects);
+    }
+
     [Fact]
     public void DuplicateObjectsAreBothDroppedAndNamed()
     {

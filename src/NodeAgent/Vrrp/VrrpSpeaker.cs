@@ -111,7 +111,6 @@ public sealed class VrrpSpeaker
         using var timer = _time.CreateTimer(_ => Post(TimerEvent.Instance), null,
             Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         using var stopRegistration = stop.Register(() => Post(StopEvent.Instance));
-        EventLoopSignal.MinimizeTimerSlackOfCurrentThread();
 
         Rehearse();
         RemoveLeftovers();

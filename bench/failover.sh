@@ -21,6 +21,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 RUNS=${RUNS:-5}
 IMPLS=${IMPLS:-keepalived ours}
 VERSIONS=${VERSIONS:-v2 v3}
@@ -58,62 +60,13 @@ chmod 700 "$work"
 started_pids=()
 created_namespaces=()
 
-# --- processes -------------------------------------------------------------------------------
-
-# True while PID is a live process (a zombie or a vanished PID is not).
-alive() {
-  local state
-  state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [[ -n $state && $state != Z && $state != X ]]
-}
-
-# Ends one process by PID: SIGTERM, then SIGKILL after 5 s. Started processes are disowned (no job
-# notices like "Killed" in the output); bash still reaps them, so a dead one leaves /proc at once.
-stop_pid() {
-  local pid=$1 i
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 50); do alive "$pid" || break; sleep 0.1; done
-    if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-  fi
-}
-
-# keepalived's VRRP child is not our child: end it by PID only if it still is keepalived.
-stop_keepalived_child() {
-  local pid_file=$1 pid
-  [ -s "$pid_file" ] || return 0
-  pid=$(<"$pid_file")
-  if alive "$pid" && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == keepalived ]]; then
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-}
-
 # --- topology --------------------------------------------------------------------------------
 
-delete_namespaces() {
-  local ns
-  for ns in "${created_namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-  created_namespaces=()
-}
-
 build_topology() {
-  local ns
-  for ns in $ns_bridge $ns_a $ns_b $ns_client; do
-    ip netns add "$ns"
-    created_namespaces+=("$ns")
-    ip -n "$ns" link set lo up
-  done
-  ip -n $ns_bridge link add br0 type bridge stp_state 0 mcast_snooping 0
-  ip -n $ns_bridge link set br0 up
-  connect() { # namespace, bridge port name, address
-    ip -n $ns_bridge link add "$2" type veth peer name eth0 netns "$1"
-    ip -n $ns_bridge link set "$2" master br0 up
-    ip -n "$1" addr add "$3/$prefix" dev eth0
-    ip -n "$1" link set eth0 up
-  }
-  connect $ns_a pa $addr_a
-  connect $ns_b pb $addr_b
-  connect $ns_client pc $addr_client
+  add_bridged_namespaces $ns_bridge $ns_a $ns_b $ns_client
+  connect_to_bridge $ns_bridge $ns_a pa $addr_a
+  connect_to_bridge $ns_bridge $ns_b pb $addr_b
+  connect_to_bridge $ns_bridge $ns_client pc $addr_client
 }
 
 # --- implementations -------------------------------------------------------------------------
@@ -236,13 +189,13 @@ run_once() { # impl version fault
 teardown_run() {
   local pid
   if [ -n "${run_dir:-}" ]; then
-    stop_keepalived_child "$run_dir/keepalived-vrrp-a.pid"
-    stop_keepalived_child "$run_dir/keepalived-vrrp-b.pid"
+    stop_by_pid_file "$run_dir/keepalived-vrrp-a.pid" keepalived
+    stop_by_pid_file "$run_dir/keepalived-vrrp-b.pid" keepalived
   fi
   for pid in "${started_pids[@]}"; do stop_pid "$pid"; done
   if [ -n "${run_dir:-}" ]; then # a parent gone before its child: end the orphan too
-    stop_keepalived_child "$run_dir/keepalived-vrrp-a.pid"
-    stop_keepalived_child "$run_dir/keepalived-vrrp-b.pid"
+    stop_by_pid_file "$run_dir/keepalived-vrrp-a.pid" keepalived
+    stop_by_pid_file "$run_dir/keepalived-vrrp-b.pid" keepalived
   fi
   started_pids=()
   delete_namespaces

@@ -34,6 +34,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 RUNS=${RUNS:-5}
 IMPLS=${IMPLS:-keepalived ours}
 MEMORY=${MEMORY:-1}
@@ -79,36 +81,6 @@ run_dir=
 
 # --- processes -------------------------------------------------------------------------------
 
-# True while PID is a live process (a zombie or a vanished PID is not).
-alive() {
-  local state
-  state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [[ -n $state && $state != Z && $state != X ]]
-}
-
-# Ends one process by PID: SIGTERM, then SIGKILL after 5 s. Started processes are disowned (no job
-# notices in the output); bash still reaps them, so a dead one leaves /proc at once.
-stop_pid() {
-  local pid=$1 i
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 50); do alive "$pid" || break; sleep 0.1; done
-    if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-  fi
-}
-
-# A process we did not start ourselves (keepalived's VRRP child, an nginx master the agent started)
-# is ended by the PID in its pid file, and only if it still is that program.
-stop_by_pid_file() { # pid-file program
-  local pid
-  [ -s "$1" ] || return 0
-  pid=$(<"$1")
-  [[ $pid =~ ^[0-9]+$ ]] || return 0
-  if alive "$pid" && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$2" ]]; then
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-}
-
 # Direct children of PID (one level), from every thread's children list.
 children_of() {
   cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -E '^[0-9]+$' || true
@@ -118,31 +90,12 @@ vm_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo
 
 # --- topology --------------------------------------------------------------------------------
 
-delete_namespaces() {
-  local ns
-  for ns in "${created_namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-  created_namespaces=()
-}
-
 build_topology() {
-  local ns
-  for ns in $ns_bridge $ns_a $ns_b $ns_web $ns_client; do
-    ip netns add "$ns"
-    created_namespaces+=("$ns")
-    ip -n "$ns" link set lo up
-  done
-  ip -n $ns_bridge link add br0 type bridge stp_state 0 mcast_snooping 0
-  ip -n $ns_bridge link set br0 up
-  connect() { # namespace, bridge port name, address
-    ip -n $ns_bridge link add "$2" type veth peer name eth0 netns "$1"
-    ip -n $ns_bridge link set "$2" master br0 up
-    ip -n "$1" addr add "$3/$prefix" dev eth0
-    ip -n "$1" link set eth0 up
-  }
-  connect $ns_a pa $addr_a
-  connect $ns_b pb $addr_b
-  connect $ns_web pw $addr_web
-  connect $ns_client pc $addr_client
+  add_bridged_namespaces $ns_bridge $ns_a $ns_b $ns_web $ns_client
+  connect_to_bridge $ns_bridge $ns_a pa $addr_a
+  connect_to_bridge $ns_bridge $ns_b pb $addr_b
+  connect_to_bridge $ns_bridge $ns_web pw $addr_web
+  connect_to_bridge $ns_bridge $ns_client pc $addr_client
 }
 
 # --- nginx -----------------------------------------------------------------------------------

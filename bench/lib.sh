@@ -1,0 +1,58 @@
+# Shared by the bench/*.sh scripts (sourced): ending processes by PID, and a private bridge of network
+# namespaces. The caller sets `prefix` (address prefix length) and keeps `created_namespaces=()`.
+
+# True while PID is a live process (a zombie or a vanished PID is not).
+alive() {
+  local state
+  state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [[ -n $state && $state != Z && $state != X ]]
+}
+
+# Ends one process by PID: SIGTERM, then SIGKILL after 5 s. Started processes are disowned (no job
+# notices like "Killed" in the output); bash still reaps them, so a dead one leaves /proc at once.
+stop_pid() {
+  local pid=$1 i
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+    if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  fi
+}
+
+# A process we did not start ourselves (keepalived's VRRP child, an nginx master the agent started)
+# is ended by the PID in its pid file, and only if it still is that program.
+stop_by_pid_file() { # pid-file program
+  local pid
+  [ -s "$1" ] || return 0
+  pid=$(<"$1")
+  [[ $pid =~ ^[0-9]+$ ]] || return 0
+  if alive "$pid" && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$2" ]]; then
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+}
+
+delete_namespaces() {
+  local ns
+  for ns in "${created_namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  created_namespaces=()
+}
+
+# Creates the namespaces (loopback up) and, in the first one, bridge br0: no link to the host, no route out.
+add_bridged_namespaces() { # bridge-namespace namespace...
+  local ns
+  for ns in "$@"; do
+    ip netns add "$ns"
+    created_namespaces+=("$ns")
+    ip -n "$ns" link set lo up
+  done
+  ip -n "$1" link add br0 type bridge stp_state 0 mcast_snooping 0
+  ip -n "$1" link set br0 up
+}
+
+# Gives NAMESPACE an eth0 with ADDRESS/$prefix, its veth peer PORT a port of br0.
+connect_to_bridge() { # bridge-namespace namespace port address
+  ip -n "$1" link add "$3" type veth peer name eth0 netns "$2"
+  ip -n "$1" link set "$3" master br0 up
+  ip -n "$2" addr add "$4/$prefix" dev eth0
+  ip -n "$2" link set eth0 up
+}

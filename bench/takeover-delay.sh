@@ -83,7 +83,9 @@ run_once() { # impl version
   mac_b=$(ip -n $ns_b -o link show eth0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
   [ "$2" = v2 ] && mdi=3609.375 || mdi=360.9375
   start_router "$1" "$2" a
-  sleep 1.5 # A becomes MASTER before B starts
+  # A becomes MASTER (holds the VIP) before B starts, so B joins as its backup.
+  for i in $(seq 100); do ip -n $ns_a -4 addr show dev eth0 | grep -q " $vip/" && break; sleep 0.1; done
+  ip -n $ns_a -4 addr show dev eth0 | grep -q " $vip/" || { result="error A never became MASTER"; return; }
   start_router "$1" "$2" b
   sleep 2
   ip netns exec $ns_b tshark -q -i eth0 -f "ip proto 112 or arp" -w "$run_dir/b.pcap" >"$run_dir/tshark.log" 2>&1 &

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using NginxHa.NodeAgent.Platform;
 using NginxHa.NodeAgent.Standalone;
 
 namespace NginxHa.NodeAgent.Cli;
@@ -21,9 +22,9 @@ public static class RunCommand
         var log = new LineLog(output);
         var agent = new StandaloneAgent(options, log.Write, error);
         using var stop = new CancellationTokenSource();
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Cancel(); });
-        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx => { ctx.Cancel = true; agent.RequestReload("SIGHUP"); });
+        using var sigterm = ProcessSignals.Subscribe(PosixSignal.SIGTERM, stop.Cancel);
+        using var sigint = ProcessSignals.Subscribe(PosixSignal.SIGINT, stop.Cancel);
+        using var sighup = ProcessSignals.Subscribe(PosixSignal.SIGHUP, () => agent.RequestReload("SIGHUP"));
         return await agent.RunAsync(stop.Token);
     }
 }

@@ -26,10 +26,11 @@ public static class VrrpCommand
             options.Priority, options.AdvertInterval, options.Preempt, options.PreemptDelay, options.VirtualAddresses,
             options.UnicastPeers, options.AuthPassFile, options.GratuitousRepeat, options.GratuitousInterval, options.GratuitousRefresh);
         var log = new LineLog(output);
-        // Completed by the signal handler itself: the hand-over starts without an exception or a pool hop.
+        // Completed on the signal thread, which then runs the hand-over up to the speaker's queue: no new thread,
+        // no pool hop between the signal and the priority-0 advert.
         var stop = new TaskCompletionSource();
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
+        using var sigterm = ProcessSignals.Subscribe(PosixSignal.SIGTERM, () => stop.TrySetResult());
+        using var sigint = ProcessSignals.Subscribe(PosixSignal.SIGINT, () => stop.TrySetResult());
 
         RunningSpeaker running;
         try

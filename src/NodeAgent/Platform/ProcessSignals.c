@@ -1,0 +1,98 @@
+// The signal-handler half of ProcessSignals.cs (built by NginxHa.NodeAgent.csproj with clang).
+//
+// .NET's PosixSignalRegistration runs a SIGTERM callback on a thread it starts when the signal arrives (a clone
+// and an 8 MB stack mapping): about 1 ms before a priority-0 advert can leave, where keepalived needs 0.4 ms.
+// This handler does only what is async-signal-safe: it records the signal in a bit mask and writes to an
+// eventfd. A thread that is already waiting on that eventfd runs the managed callbacks; no managed code ever
+// runs in signal context.
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define NHA_MAX_SIGNAL 64
+
+// Created once and never closed, so a handler still running on another thread never writes to a reused descriptor.
+static int g_wake_fd = -1;
+// Bit (n - 1) set: signal n arrived and nha_signals_take has not returned it yet.
+static uint64_t g_pending;
+static struct sigaction g_original[NHA_MAX_SIGNAL + 1];
+static int g_installed[NHA_MAX_SIGNAL + 1];
+
+static void on_signal(int sig)
+{
+    int saved_errno = errno;
+    __atomic_fetch_or(&g_pending, UINT64_C(1) << (sig - 1), __ATOMIC_SEQ_CST);
+    uint64_t one = 1;
+    // Fails only with EAGAIN when the counter is full, and then the waiter is woken anyway.
+    ssize_t written = write(g_wake_fd, &one, sizeof one);
+    (void)written;
+    errno = saved_errno;
+}
+
+// The eventfd that becomes readable when a forwarded signal arrives; -errno on failure. Not thread-safe:
+// the managed side calls it under its lock.
+int nha_signals_open(void)
+{
+    if (g_wake_fd < 0)
+    {
+        int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (fd < 0)
+            return -errno;
+        g_wake_fd = fd;
+    }
+    return g_wake_fd;
+}
+
+// Points the signal at on_signal, keeping the disposition it replaces for nha_signals_restore. 0 or -errno.
+int nha_signals_install(int sig)
+{
+    if (sig < 1 || sig > NHA_MAX_SIGNAL)
+        return -EINVAL;
+    if (g_wake_fd < 0)
+        return -EBADF;
+    if (g_installed[sig])
+        return 0;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_signal;
+    sigfillset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    if (sigaction(sig, &action, &g_original[sig]) != 0)
+        return -errno;
+    g_installed[sig] = 1;
+    return 0;
+}
+
+// Puts back the disposition nha_signals_install replaced. 0 or -errno.
+int nha_signals_restore(int sig)
+{
+    if (sig < 1 || sig > NHA_MAX_SIGNAL)
+        return -EINVAL;
+    if (!g_installed[sig])
+        return 0;
+    if (sigaction(sig, &g_original[sig], NULL) != 0)
+        return -errno;
+    g_installed[sig] = 0;
+    return 0;
+}
+
+// The signals that arrived since the last call, as a bit mask (bit n - 1 for signal n), and clears them.
+uint64_t nha_signals_take(void)
+{
+    return __atomic_exchange_n(&g_pending, 0, __ATOMIC_SEQ_CST);
+}
+
+// 1 when the process's current disposition for the signal is this file's handler (something else may have
+// replaced it since nha_signals_install), 0 when not, -errno on failure.
+int nha_signals_is_current(int sig)
+{
+    struct sigaction current;
+    if (sig < 1 || sig > NHA_MAX_SIGNAL)
+        return -EINVAL;
+    if (sigaction(sig, NULL, &current) != 0)
+        return -errno;
+    return (current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == on_signal;
+}

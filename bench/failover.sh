@@ -128,19 +128,20 @@ start_ours() { # version
   done
 }
 
-# The fault as a command line for the probe to run (it stamps t0 right before starting it).
-fault_command() { # impl fault
+# The fault as probe arguments: a signal the probe sends itself (it stamps t0 right before kill(2)), or a
+# command it runs (t0 right before the process starts).
+fault_args() { # impl fault
   case "$2" in
     crash)
       if [ "$1" = keepalived ]; then
         # Killing the parent alone is a clean stop (its VRRP child releases the VIP): kill the
-        # child first, the parent in the same call so it cannot respawn the child.
-        echo kill -KILL "$(<"$run_dir/keepalived-vrrp-a.pid")" "$pid_a"
+        # child first, the parent right after so it cannot respawn the child.
+        echo --signal "KILL:$(<"$run_dir/keepalived-vrrp-a.pid"),$pid_a"
       else
-        echo kill -KILL "$pid_a"
+        echo --signal "KILL:$pid_a"
       fi ;;
-    stop) echo kill -TERM "$pid_a" ;;
-    linkdown) echo ip netns exec $ns_a ip link set dev eth0 down ;;
+    stop) echo --signal "TERM:$pid_a" ;;
+    linkdown) echo -- ip netns exec $ns_a ip link set dev eth0 down ;;
   esac
 }
 
@@ -180,8 +181,8 @@ run_once() { # impl version fault
     result=$(printf 'error\tB holds the VIP too before the fault'); return
   fi
   [ "$version" = v2 ] && fault_timeout=15s || fault_timeout=5s
-  # shellcheck disable=SC2046 # the fault command is split into words on purpose
-  output=$(probe $vip:$port --expect B --timeout $fault_timeout --sync-advert-from $addr_a -- $(fault_command "$impl" "$fault") \
+  # shellcheck disable=SC2046 # the fault arguments are split into words on purpose
+  output=$(probe $vip:$port --expect B --timeout $fault_timeout --sync-advert-from $addr_a $(fault_args "$impl" "$fault") \
     2>>"$run_dir/probe.log") || true
   result=$(printf '%s\t%s' "$(sed -n 1p <<<"$output")" "$(sed -n 2p <<<"$output")")
 }
@@ -212,12 +213,12 @@ trap 'exit 130' INT TERM
 
 # --- statistics and report -------------------------------------------------------------------
 
-# Reads numbers (one per line) and prints "median min max" or "-" when there are none.
+# Reads numbers (one per line) and prints "median min max" (0.1 ms, what the probe prints) or "-" when there are none.
 stats() {
   sort -n | awk '{ v[NR] = $1 } END {
     if (NR == 0) { print "-"; exit }
     m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-    printf "%.0f %.0f %.0f\n", m, v[1], v[NR] }'
+    printf "%.1f %.1f %.1f\n", m, v[1], v[NR] }'
 }
 
 # Values of one column for one row: results.tsv has impl version fault run ms wire...
@@ -258,16 +259,16 @@ scenario_name() { # version fault
 
 print_table() {
   local version fault k o km om ratio
-  echo "| scenario | keepalived ms (median / min / max) | ours ms (median / min / max) | ratio ours/keepalived (median) |"
-  echo "|---|---|---|---|"
+  echo "| scenario | keepalived ms (median / min / max) | ours ms (median / min / max) | ratio ours/keepalived (median) | ours - keepalived (median, ms) |"
+  echo "|---|---|---|---|---|"
   for version in $VERSIONS; do
     for fault in $FAULTS; do
       k=$(cell keepalived "$version" "$fault"); o=$(cell ours "$version" "$fault")
       km=$(values keepalived "$version" "$fault" | stats | cut -d' ' -f1)
       om=$(values ours "$version" "$fault" | stats | cut -d' ' -f1)
-      if [[ $km =~ ^[0-9]+$ && $om =~ ^[0-9]+$ && $km -gt 0 ]]; then
-        ratio=$(awk -v o="$om" -v k="$km" 'BEGIN { printf "%.3f", o / k }')
-      else ratio="n/a"; fi
+      if [[ $km =~ ^[0-9.]+$ && $om =~ ^[0-9.]+$ ]] && awk -v k="$km" 'BEGIN { exit !(k > 0) }'; then
+        ratio=$(awk -v o="$om" -v k="$km" 'BEGIN { printf "%.4f | %+.1f", o / k, o - k }')
+      else ratio="n/a | n/a"; fi
       echo "| $(scenario_name "$version" "$fault") | $k | $o | $ratio |"
     done
   done
@@ -304,7 +305,9 @@ write_doc() {
     echo "Load average at the start / end: $load_at_start / $(cut -d' ' -f1-3 /proc/loadavg)."
     echo
     echo "Time from the fault until a client in a third namespace gets a reply from the VIP served by the backup"
-    echo "(a new TCP connection every 5 ms, 200 ms timeout each). Both pairs: priorities $prio_a/$prio_b, preempt on,"
+    echo "(a new TCP connection every 5 ms and one more on each ARP for the VIP the client receives, 200 ms timeout each;"
+    echo "the probe sends crash and stop signals itself, so the fault starts within microseconds of its time stamp)."
+    echo "Both pairs: priorities $prio_a/$prio_b, preempt on,"
     echo "$garp_repeat gratuitous ARPs $garp_interval_ms ms apart; v2 with auth PASS. Every run starts from a fresh"
     echo "topology and fresh processes, and fires the fault right after the master's advert reaches the client,"
     echo "so all runs start at the same point of the advert cycle (the worst case for crash and link down: a full"

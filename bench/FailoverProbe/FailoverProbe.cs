@@ -2,13 +2,15 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace NginxHa.Bench.FailoverProbe;
 
 /// <summary>
-/// Opens a new TCP connection to the target every few milliseconds and reads its banner; runs the
-/// fault command and reports the time from just before the fault until the first expected banner.
+/// Opens a new TCP connection to the target every few milliseconds, and one more whenever an ARP for the
+/// target arrives after the fault, and reads its banner; runs the fault (a signal it sends itself, or a
+/// command) and reports the time from just before the fault until the first expected banner.
 /// Uses the real clock on purpose: this is the measurement.
 /// </summary>
 public static class FailoverProbe
@@ -21,32 +23,48 @@ public static class FailoverProbe
         var firstMatch = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         long faultStart = 0; // Stopwatch timestamp; 0 until the fault runs.
 
+        using var stopProbing = new CancellationTokenSource();
+        void OnExpectedBanner()
+        {
+            var now = Stopwatch.GetTimestamp();
+            var start = Volatile.Read(ref faultStart);
+            if (start != 0 && now >= start)
+                firstMatch.TrySetResult(now);
+        }
+
         using var wire = options.SyncAdvertFrom is null ? null : WireWatcher.Start();
         var observations = new WireObservations(options.Target.Address, options.SyncAdvertFrom);
+        // One more attempt the moment an ARP for the VIP arrives after the fault: where the VIP now lives is
+        // announced then, so the result does not wait for the next tick of the attempt interval.
+        var onArp = new List<Task>();
         if (wire is not null)
-            wire.FrameSeen += (frame, at) => observations.Record(frame, at, Volatile.Read(ref faultStart));
+            wire.FrameSeen += (frame, at) =>
+            {
+                var start = Volatile.Read(ref faultStart);
+                observations.Record(frame, at, start);
+                if (start != 0 && at >= start && frame.Kind == WireFrameKind.Arp && frame.Sender.Equals(options.Target.Address)
+                    && !stopProbing.IsCancellationRequested)
+                {
+                    lock (onArp)
+                        onArp.Add(AttemptAsync(options, expected, stopProbing.Token, OnExpectedBanner));
+                }
+            };
 
-        using var stopProbing = new CancellationTokenSource();
         var attempts = new List<Task>();
         var probing = Task.Run(async () =>
         {
             using var ticks = new PeriodicTimer(options.AttemptInterval);
             do
             {
-                attempts.Add(AttemptAsync(options, expected, stopProbing.Token, () =>
-                {
-                    var now = Stopwatch.GetTimestamp();
-                    var start = Volatile.Read(ref faultStart);
-                    if (start != 0 && now >= start)
-                        firstMatch.TrySetResult(now);
-                }));
+                attempts.Add(AttemptAsync(options, expected, stopProbing.Token, OnExpectedBanner));
                 attempts.RemoveAll(t => t.IsCompleted);
             }
             while (await ticks.WaitForNextTickAsync(stopProbing.Token).ConfigureAwait(false));
         });
 
         Process? fault = null;
-        if (options.FaultCommand.Length == 0)
+        var faultFailed = false;
+        if (options.FaultCommand.Length == 0 && options.Signal is null)
         {
             Volatile.Write(ref faultStart, Stopwatch.GetTimestamp());
         }
@@ -64,20 +82,38 @@ public static class FailoverProbe
             // --fault-delay moves that point, e.g. to spread faults over a health check's period.
             if (options.FaultDelay > TimeSpan.Zero)
                 await Task.Delay(options.FaultDelay).ConfigureAwait(false);
-            var start = new ProcessStartInfo(options.FaultCommand[0]) { UseShellExecute = false, RedirectStandardOutput = true };
-            foreach (var argument in options.FaultCommand[1..])
-                start.ArgumentList.Add(argument);
-            Volatile.Write(ref faultStart, Stopwatch.GetTimestamp());
-            fault = Process.Start(start) ?? throw new InvalidOperationException($"could not start '{options.FaultCommand[0]}'");
-            fault.OutputDataReceived += (_, line) => { if (line.Data is not null) Console.Error.WriteLine(line.Data); };
-            fault.BeginOutputReadLine();
+            if (options.Signal is { } signal)
+            {
+                Volatile.Write(ref faultStart, Stopwatch.GetTimestamp());
+                foreach (var pid in signal.Pids)
+                {
+                    if (Kill(pid, signal.Number) != 0)
+                    {
+                        Console.Error.WriteLine($"kill -{signal.Name} {pid} failed: errno {Marshal.GetLastPInvokeError()}");
+                        faultFailed = true;
+                    }
+                }
+            }
+            else
+            {
+                var start = new ProcessStartInfo(options.FaultCommand[0]) { UseShellExecute = false, RedirectStandardOutput = true };
+                foreach (var argument in options.FaultCommand[1..])
+                    start.ArgumentList.Add(argument);
+                Volatile.Write(ref faultStart, Stopwatch.GetTimestamp());
+                fault = Process.Start(start) ?? throw new InvalidOperationException($"could not start '{options.FaultCommand[0]}'");
+                fault.OutputDataReceived += (_, line) => { if (line.Data is not null) Console.Error.WriteLine(line.Data); };
+                fault.BeginOutputReadLine();
+            }
         }
 
         var finished = await Task.WhenAny(firstMatch.Task, Task.Delay(options.Timeout)).ConfigureAwait(false);
         await StopAsync(stopProbing, probing);
         await Task.WhenAll(attempts.ToArray()).ConfigureAwait(false);
+        Task[] arpAttempts;
+        lock (onArp)
+            arpAttempts = [.. onArp];
+        await Task.WhenAll(arpAttempts).ConfigureAwait(false);
 
-        var faultFailed = false;
         if (fault is not null)
         {
             using (fault)
@@ -103,6 +139,9 @@ public static class FailoverProbe
 
     internal static string Milliseconds(long from, long to) =>
         Stopwatch.GetElapsedTime(from, to).TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture);
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 
     private static async Task StopAsync(CancellationTokenSource stopProbing, Task probing)
     {

@@ -27,13 +27,14 @@ public sealed record ProbeOptions(
     IPAddress? SyncAdvertFrom,
     string[] FaultCommand,
     string? HttpPath = null,
-    TimeSpan FaultDelay = default)
+    TimeSpan FaultDelay = default,
+    SignalFault? Signal = null)
 {
     public static ProbeOptions Parse(string[] args)
     {
         var values = OptionReader.Read(
             args,
-            ["--target", "--expect", "--timeout", "--interval", "--attempt-timeout", "--sync-advert-from", "--http", "--fault-delay"],
+            ["--target", "--expect", "--timeout", "--interval", "--attempt-timeout", "--sync-advert-from", "--http", "--fault-delay", "--signal"],
             out var fault);
         var target = OptionReader.Required(values, "--target");
         if (!IPEndPoint.TryParse(target, out var endpoint) || endpoint.Port == 0)
@@ -47,8 +48,11 @@ public sealed record ProbeOptions(
         var faultDelay = OptionReader.Duration(values, "--fault-delay", TimeSpan.Zero);
         if (faultDelay > TimeSpan.Zero && syncFrom is null)
             throw new UsageException("--fault-delay counts from an advert: it needs --sync-advert-from");
-        if (syncFrom is not null && fault.Length == 0)
-            throw new UsageException("--sync-advert-from needs a fault command after '--'");
+        SignalFault? signal = values.TryGetValue("--signal", out var signalText) ? SignalFault.Parse(signalText) : null;
+        if (signal is not null && fault.Length > 0)
+            throw new UsageException("--signal is the fault: it takes no fault command after '--'");
+        if (syncFrom is not null && fault.Length == 0 && signal is null)
+            throw new UsageException("--sync-advert-from needs a fault: --signal or a command after '--'");
         return new ProbeOptions(
             endpoint,
             OptionReader.Required(values, "--expect"),
@@ -58,7 +62,30 @@ public sealed record ProbeOptions(
             syncFrom,
             fault,
             httpPath,
-            faultDelay);
+            faultDelay,
+            signal);
+    }
+}
+
+/// <summary>
+/// "--signal TERM:PID[,PID...]": the probe sends the signal itself, one kill(2) per PID in order, so the fault
+/// starts within microseconds of the time stamp instead of after a process start (a `kill` command).
+/// </summary>
+public sealed record SignalFault(int Number, string Name, int[] Pids)
+{
+    private static readonly Dictionary<string, int> Numbers = new(StringComparer.Ordinal) { ["TERM"] = 15, ["KILL"] = 9, ["INT"] = 2 };
+
+    public static SignalFault Parse(string text)
+    {
+        var colon = text.IndexOf(':');
+        var name = colon < 0 ? text : text[..colon];
+        if (colon < 0 || !Numbers.TryGetValue(name, out var number))
+            throw new UsageException($"--signal must be TERM, KILL or INT, a colon and PIDs (TERM:1234,1240), got '{text}'");
+        var pids = text[(colon + 1)..].Split(',').Select(p =>
+            int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid > 1
+                ? pid
+                : throw new UsageException($"--signal: '{p}' is not a process ID")).ToArray();
+        return new SignalFault(number, name, pids);
     }
 }
 

@@ -62,29 +62,15 @@ public static class FailoverProbe
             while (await ticks.WaitForNextTickAsync(stopProbing.Token).ConfigureAwait(false));
         });
 
-        Process? fault = null;
+        Task<Process>? faultProcess = null;
         var faultFailed = false;
-        if (options.FaultCommand.Length == 0 && options.Signal is null)
+        // Stamps t0 and starts the fault: a signal is sent here (kill(2) takes microseconds); a command is started
+        // on the pool, so a caller on the capture thread is not held up by a process start.
+        void Fire()
         {
             Volatile.Write(ref faultStart, Stopwatch.GetTimestamp());
-        }
-        else
-        {
-            if (options.SyncAdvertFrom is not null && !await observations.NextAdvertFromMaster(options.Timeout))
-            {
-                Console.Error.WriteLine($"no VRRP advert from {options.SyncAdvertFrom} within {options.Timeout.TotalSeconds} s; fault not run");
-                await StopAsync(stopProbing, probing);
-                Console.WriteLine("no-advert");
-                return 1;
-            }
-            // Firing right after the master's advert makes every run start at the same point of the
-            // advert cycle, so runs differ by the implementations, not by where the fault fell.
-            // --fault-delay moves that point, e.g. to spread faults over a health check's period.
-            if (options.FaultDelay > TimeSpan.Zero)
-                await Task.Delay(options.FaultDelay).ConfigureAwait(false);
             if (options.Signal is { } signal)
             {
-                Volatile.Write(ref faultStart, Stopwatch.GetTimestamp());
                 foreach (var pid in signal.Pids)
                 {
                     if (Kill(pid, signal.Number) != 0)
@@ -94,17 +80,37 @@ public static class FailoverProbe
                     }
                 }
             }
-            else
+            else if (options.FaultCommand.Length > 0)
             {
-                var start = new ProcessStartInfo(options.FaultCommand[0]) { UseShellExecute = false, RedirectStandardOutput = true };
-                foreach (var argument in options.FaultCommand[1..])
-                    start.ArgumentList.Add(argument);
-                Volatile.Write(ref faultStart, Stopwatch.GetTimestamp());
-                fault = Process.Start(start) ?? throw new InvalidOperationException($"could not start '{options.FaultCommand[0]}'");
-                fault.OutputDataReceived += (_, line) => { if (line.Data is not null) Console.Error.WriteLine(line.Data); };
-                fault.BeginOutputReadLine();
+                faultProcess = Task.Run(() => StartCommand(options.FaultCommand));
             }
         }
+
+        if (options.SyncAdvertFrom is null)
+        {
+            Fire();
+        }
+        else
+        {
+            // Firing right after the master's advert makes every run start at the same point of the advert cycle,
+            // so runs differ by the implementations, not by where the fault fell. Without a delay the fault fires
+            // on the capture thread as the advert is read, so no thread hop stands between the two.
+            // --fault-delay moves that point, e.g. to spread faults over a health check's period.
+            var noDelay = options.FaultDelay <= TimeSpan.Zero;
+            if (!await observations.NextAdvertFromMaster(noDelay ? Fire : null, options.Timeout))
+            {
+                Console.Error.WriteLine($"no VRRP advert from {options.SyncAdvertFrom} within {options.Timeout.TotalSeconds} s; fault not run");
+                await StopAsync(stopProbing, probing);
+                Console.WriteLine("no-advert");
+                return 1;
+            }
+            if (!noDelay)
+            {
+                await Task.Delay(options.FaultDelay).ConfigureAwait(false);
+                Fire();
+            }
+        }
+        Process? fault = faultProcess is null ? null : await faultProcess.ConfigureAwait(false);
 
         var finished = await Task.WhenAny(firstMatch.Task, Task.Delay(options.Timeout)).ConfigureAwait(false);
         await StopAsync(stopProbing, probing);
@@ -139,6 +145,17 @@ public static class FailoverProbe
 
     internal static string Milliseconds(long from, long to) =>
         Stopwatch.GetElapsedTime(from, to).TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture);
+
+    private static Process StartCommand(string[] command)
+    {
+        var start = new ProcessStartInfo(command[0]) { UseShellExecute = false, RedirectStandardOutput = true };
+        foreach (var argument in command[1..])
+            start.ArgumentList.Add(argument);
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start '{command[0]}'");
+        process.OutputDataReceived += (_, line) => { if (line.Data is not null) Console.Error.WriteLine(line.Data); };
+        process.BeginOutputReadLine();
+        return process;
+    }
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);

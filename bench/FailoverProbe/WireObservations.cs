@@ -10,6 +10,7 @@ public sealed class WireObservations(IPAddress vip, IPAddress? oldMaster)
 {
     private readonly Lock _gate = new();
     private TaskCompletionSource? _nextAdvertFromMaster;
+    private Action? _atNextAdvertFromMaster;
     private long _oldMasterPriorityZero;
     private long _newMasterFirstAdvert;
     private long _firstVipArp;
@@ -19,8 +20,16 @@ public sealed class WireObservations(IPAddress vip, IPAddress? oldMaster)
         lock (_gate)
         {
             var fromOldMaster = oldMaster is not null && frame.Sender.Equals(oldMaster);
-            if (frame.Kind == WireFrameKind.VrrpAdvert && fromOldMaster && frame.Priority > 0)
-                _nextAdvertFromMaster?.TrySetResult();
+            if (frame.Kind == WireFrameKind.VrrpAdvert && fromOldMaster && frame.Priority > 0 && _nextAdvertFromMaster is { } next)
+            {
+                _nextAdvertFromMaster = null;
+                var action = _atNextAdvertFromMaster;
+                _atNextAdvertFromMaster = null;
+                action?.Invoke();
+                // The fault may have started inside the action: this advert came before it.
+                faultStart = 0;
+                next.TrySetResult();
+            }
             if (faultStart == 0 || arrival < faultStart)
                 return;
             switch (frame.Kind)
@@ -39,12 +48,18 @@ public sealed class WireObservations(IPAddress vip, IPAddress? oldMaster)
         }
     }
 
-    /// <summary>Completes with true on the old master's next advert after this call, false on timeout.</summary>
-    public async Task<bool> NextAdvertFromMaster(TimeSpan timeout)
+    /// <summary>
+    /// Completes with true on the old master's next advert after this call, false on timeout. <paramref name="atAdvert"/>
+    /// runs on the capture thread as that advert is recorded, before anything else sees it.
+    /// </summary>
+    public async Task<bool> NextAdvertFromMaster(Action? atAdvert, TimeSpan timeout)
     {
         var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
+        {
             _nextAdvertFromMaster = next;
+            _atNextAdvertFromMaster = atAdvert;
+        }
         var finished = await Task.WhenAny(next.Task, Task.Delay(timeout)).ConfigureAwait(false);
         return finished == next.Task;
     }

@@ -20,7 +20,9 @@ public static class RunCommand
             return 2;
         }
         var log = new LineLog(output);
-        var agent = new StandaloneAgent(options, log.Write, error);
+        // Wakes every speaker's thread straight from the signal handler: the priority-0 adverts leave first.
+        using var shutdown = ShutdownLatch.OnSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT);
+        var agent = new StandaloneAgent(options, log.Write, error, shutdown);
         using var stop = new CancellationTokenSource();
         using var sigterm = ProcessSignals.Subscribe(PosixSignal.SIGTERM, stop.Cancel);
         using var sigint = ProcessSignals.Subscribe(PosixSignal.SIGINT, stop.Cancel);

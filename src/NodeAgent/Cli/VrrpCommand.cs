@@ -26,8 +26,9 @@ public static class VrrpCommand
             options.Priority, options.AdvertInterval, options.Preempt, options.PreemptDelay, options.VirtualAddresses,
             options.UnicastPeers, options.AuthPassFile, options.GratuitousRepeat, options.GratuitousInterval, options.GratuitousRefresh);
         var log = new LineLog(output);
-        // Completed on the signal thread, which then runs the hand-over up to the speaker's queue: no new thread,
-        // no pool hop between the signal and the priority-0 advert.
+        // The latch wakes the speaker's thread straight from the signal handler, so the priority-0 advert leaves
+        // first; the subscriptions then end this command once the hand-over is done.
+        using var shutdown = ShutdownLatch.OnSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT);
         var stop = new TaskCompletionSource();
         using var sigterm = ProcessSignals.Subscribe(PosixSignal.SIGTERM, () => stop.TrySetResult());
         using var sigint = ProcessSignals.Subscribe(PosixSignal.SIGINT, () => stop.TrySetResult());
@@ -35,7 +36,7 @@ public static class VrrpCommand
         RunningSpeaker running;
         try
         {
-            running = SpeakerFactory.Start(plan, fault: false, MonotonicTimeProvider.Instance, log.Write);
+            running = SpeakerFactory.Start(plan, fault: false, MonotonicTimeProvider.Instance, log.Write, shutdown);
         }
         catch (SpeakerSetupException ex)
         {

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Runtime.InteropServices;
+using static NginxHa.NodeAgent.Platform.Posix;
 
 namespace NginxHa.NodeAgent.Platform;
 
@@ -9,27 +10,21 @@ namespace NginxHa.NodeAgent.Platform;
 /// take whole milliseconds and were seen here to wake 0.2 to 1.3 ms after the deadline, and a poll timeout
 /// gets 0.1 % of itself as slack from the kernel (3.6 ms on a VRRPv2 Master_Down_Interval); a timerfd fires
 /// on time, which is how keepalived meets its deadlines. A signal given before the wait is kept (the eventfd
-/// counter), so none is lost between a check and a wait.
+/// counter), so none is lost between a check and a wait. A <see cref="ShutdownLatch"/>, when given, is polled
+/// too, so a SIGTERM wakes this thread straight from the signal handler.
 /// </summary>
-public sealed unsafe partial class EventLoopSignal : IDisposable
+public sealed unsafe class EventLoopSignal : IDisposable
 {
-    const int EFD_CLOEXEC = 0x80000;
-    const int EFD_NONBLOCK = 0x800;
-    const int CLOCK_MONOTONIC = 1;
-    const int TFD_CLOEXEC = 0x80000;
-    const int TFD_NONBLOCK = 0x800;
-    const short POLLIN = 0x1;
-    const int EINTR = 4;
-    const int EAGAIN = 11;
-
     readonly int _signalFd;
     readonly int _timerFd;
+    readonly ShutdownLatch? _shutdown;
     // Signal and Dispose take it, so a signal after Dispose never writes to a closed (or reused) descriptor.
     readonly Lock _gate = new();
     bool _disposed;
 
-    public EventLoopSignal()
+    public EventLoopSignal(ShutdownLatch? shutdown = null)
     {
+        _shutdown = shutdown;
         _signalFd = EventFd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (_signalFd < 0)
             throw new Win32Exception(Marshal.GetLastPInvokeError(), "eventfd failed");
@@ -41,6 +36,9 @@ public sealed unsafe partial class EventLoopSignal : IDisposable
             throw new Win32Exception(errno, "timerfd_create failed");
         }
     }
+
+    /// <summary>True once a wait has seen the shutdown latch set; it stays true.</summary>
+    public bool ShutdownRequested { get; private set; }
 
     /// <summary>Wakes the waiter now, or makes its next wait return at once. Safe from any thread; a no-op after Dispose.</summary>
     public void Signal()
@@ -56,8 +54,9 @@ public sealed unsafe partial class EventLoopSignal : IDisposable
     }
 
     /// <summary>
-    /// Blocks until signalled (true, and the signal is consumed) or until <paramref name="timeout"/> passes
-    /// (false). A null timeout waits for a signal only. Only the one waiting thread may call it.
+    /// Blocks until signalled (true, and the signal is consumed), until the shutdown latch is set (true, and
+    /// <see cref="ShutdownRequested"/> is set) or until <paramref name="timeout"/> passes (false). A null timeout
+    /// waits for a signal only. Only the one waiting thread may call it.
     /// </summary>
     public bool Wait(TimeSpan? timeout)
     {
@@ -67,16 +66,21 @@ public sealed unsafe partial class EventLoopSignal : IDisposable
         if (TimerFdSetTime(_timerFd, 0, &arm, null) != 0)
             throw new Win32Exception(Marshal.GetLastPInvokeError(), "timerfd_settime failed");
 
-        var fds = stackalloc PollFd[2];
+        var fds = stackalloc PollFd[3];
         fds[0] = new PollFd { Fd = _signalFd, Events = POLLIN };
         fds[1] = new PollFd { Fd = _timerFd, Events = POLLIN };
-        if (PPoll(fds, 2, null, null) < 0)
+        // The latch is level-triggered and never drained: once seen it is only remembered, not polled again.
+        bool pollLatch = _shutdown is not null && !ShutdownRequested;
+        if (pollLatch) fds[2] = new PollFd { Fd = _shutdown!.Fd, Events = POLLIN };
+        if (PPoll(fds, pollLatch ? 3u : 2u, null, null) < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             if (errno != EINTR) throw new Win32Exception(errno, "ppoll failed");
             // A signal handler ran: the caller checks its clock and waits again.
         }
-        return Drain(_signalFd);
+        bool latchSeen = pollLatch && (fds[2].ReturnedEvents & POLLIN) != 0;
+        if (latchSeen) ShutdownRequested = true;
+        return Drain(_signalFd) | latchSeen;
     }
 
     static bool Drain(int fd)
@@ -95,48 +99,4 @@ public sealed unsafe partial class EventLoopSignal : IDisposable
             Close(_timerFd);
         }
     }
-
-    [StructLayout(LayoutKind.Sequential)]
-    struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short ReturnedEvents;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    /// <summary>struct itimerspec: no interval (one shot), then the relative expiry.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    struct TimerSpec
-    {
-        public TimeSpec Interval;
-        public TimeSpec Value;
-    }
-
-    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
-    private static partial int EventFd(uint initialValue, int flags);
-
-    [LibraryImport("libc", EntryPoint = "timerfd_create", SetLastError = true)]
-    private static partial int TimerFdCreate(int clock, int flags);
-
-    [LibraryImport("libc", EntryPoint = "timerfd_settime", SetLastError = true)]
-    private static partial int TimerFdSetTime(int fd, int flags, TimerSpec* value, TimerSpec* old);
-
-    [LibraryImport("libc", EntryPoint = "ppoll", SetLastError = true)]
-    private static partial int PPoll(PollFd* fds, nuint count, TimeSpec* timeout, void* signalMask);
-
-    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
-    private static partial nint Read(int fd, void* buffer, nuint count);
-
-    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
-    private static partial nint Write(int fd, void* buffer, nuint count);
-
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int Close(int fd);
 }

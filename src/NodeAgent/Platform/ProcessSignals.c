@@ -9,10 +9,12 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #define NHA_MAX_SIGNAL 64
+#define NHA_MAX_WATCHERS 8
 
 // Created once and never closed, so a handler still running on another thread never writes to a reused descriptor.
 static int g_wake_fd = -1;
@@ -20,15 +22,29 @@ static int g_wake_fd = -1;
 static uint64_t g_pending;
 static struct sigaction g_original[NHA_MAX_SIGNAL + 1];
 static int g_installed[NHA_MAX_SIGNAL + 1];
+// Descriptors plus one (0 = free slot) the handler also writes to, per signal.
+static int g_watchers[NHA_MAX_SIGNAL + 1][NHA_MAX_WATCHERS];
+// Handlers running right now: nha_signals_unwatch waits for them before the caller may close a descriptor.
+static int g_handlers_running;
 
 static void on_signal(int sig)
 {
     int saved_errno = errno;
-    __atomic_fetch_or(&g_pending, UINT64_C(1) << (sig - 1), __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&g_handlers_running, 1, __ATOMIC_SEQ_CST);
     uint64_t one = 1;
-    // Fails only with EAGAIN when the counter is full, and then the waiter is woken anyway.
-    ssize_t written = write(g_wake_fd, &one, sizeof one);
+    ssize_t written;
+    // Event loops first: they act on the signal; the callbacks' thread only follows up.
+    // A write fails only with EAGAIN when a counter is full, and then its waiter is woken anyway.
+    for (int i = 0; i < NHA_MAX_WATCHERS; i++)
+    {
+        int slot = __atomic_load_n(&g_watchers[sig][i], __ATOMIC_SEQ_CST);
+        if (slot != 0)
+            written = write(slot - 1, &one, sizeof one);
+    }
+    __atomic_fetch_or(&g_pending, UINT64_C(1) << (sig - 1), __ATOMIC_SEQ_CST);
+    written = write(g_wake_fd, &one, sizeof one);
     (void)written;
+    __atomic_sub_fetch(&g_handlers_running, 1, __ATOMIC_SEQ_CST);
     errno = saved_errno;
 }
 
@@ -76,6 +92,40 @@ int nha_signals_restore(int sig)
     if (sigaction(sig, &g_original[sig], NULL) != 0)
         return -errno;
     g_installed[sig] = 0;
+    return 0;
+}
+
+// Makes the handler also write to fd (an eventfd) when the signal arrives. 0, -EINVAL or -ENOSPC. The managed
+// side calls it under its lock, with the handler installed.
+int nha_signals_watch(int sig, int fd)
+{
+    if (sig < 1 || sig > NHA_MAX_SIGNAL || fd < 0)
+        return -EINVAL;
+    for (int i = 0; i < NHA_MAX_WATCHERS; i++)
+    {
+        if (__atomic_load_n(&g_watchers[sig][i], __ATOMIC_SEQ_CST) == 0)
+        {
+            __atomic_store_n(&g_watchers[sig][i], fd + 1, __ATOMIC_SEQ_CST);
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+// Stops writes to fd for the signal and returns once no handler can still be writing to it, so the caller may
+// close it. 0 or -EINVAL.
+int nha_signals_unwatch(int sig, int fd)
+{
+    if (sig < 1 || sig > NHA_MAX_SIGNAL || fd < 0)
+        return -EINVAL;
+    for (int i = 0; i < NHA_MAX_WATCHERS; i++)
+    {
+        int expected = fd + 1;
+        __atomic_compare_exchange_n(&g_watchers[sig][i], &expected, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    }
+    // A handler that started before the slot was cleared may hold the descriptor; it finishes in microseconds.
+    while (__atomic_load_n(&g_handlers_running, __ATOMIC_SEQ_CST) != 0)
+        sched_yield();
     return 0;
 }
 

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Runtime.InteropServices;
+using static NginxHa.NodeAgent.Platform.Posix;
 
 namespace NginxHa.NodeAgent.Platform;
 
@@ -14,8 +15,6 @@ public static unsafe partial class ProcessSignals
 {
     const string Library = "libnha_signals";
     const int MaxSignal = 64;
-    const short POLLIN = 0x1;
-    const int EINTR = 4;
 
     static readonly Lock Gate = new();
     static readonly Dictionary<int, List<Subscription>> BySignal = [];
@@ -49,6 +48,44 @@ public static unsafe partial class ProcessSignals
             list.Add(subscription);
             _dispatcher ??= StartDispatcher(_wakeFd);
             return subscription;
+        }
+    }
+
+    /// <summary>
+    /// Also writes to <paramref name="eventFd"/> straight from the signal handler, until the result is disposed (after
+    /// which no handler writes to it any more and it may be closed). For an event loop that acts on the signal
+    /// itself: its thread is then the first one woken, with no thread in between.
+    /// </summary>
+    public static IDisposable WakeOnSignal(PosixSignal signal, int eventFd)
+    {
+        int number = LinuxNumber(signal);
+        // Keeps the handler installed for as long as the descriptor is watched.
+        var subscription = Subscribe(signal, static () => { });
+        lock (Gate)
+        {
+            int rc = Watch(number, eventFd);
+            if (rc < 0)
+            {
+                subscription.Dispose();
+                throw new Win32Exception(-rc, $"signal {number}: no room to watch one more descriptor");
+            }
+        }
+        return new Watcher(number, eventFd, subscription);
+    }
+
+    sealed class Watcher(int number, int eventFd, IDisposable subscription) : IDisposable
+    {
+        bool _disposed;
+
+        public void Dispose()
+        {
+            lock (Gate)
+            {
+                if (_disposed) return;
+                _disposed = true;
+                _ = Unwatch(number, eventFd);
+            }
+            subscription.Dispose();
         }
     }
 
@@ -143,14 +180,6 @@ public static unsafe partial class ProcessSignals
         }
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short ReturnedEvents;
-    }
-
     [LibraryImport(Library, EntryPoint = "nha_signals_open")]
     private static partial int Open();
 
@@ -160,15 +189,15 @@ public static unsafe partial class ProcessSignals
     [LibraryImport(Library, EntryPoint = "nha_signals_restore")]
     private static partial int Restore(int signal);
 
+    [LibraryImport(Library, EntryPoint = "nha_signals_watch")]
+    private static partial int Watch(int signal, int fd);
+
+    [LibraryImport(Library, EntryPoint = "nha_signals_unwatch")]
+    private static partial int Unwatch(int signal, int fd);
+
     [LibraryImport(Library, EntryPoint = "nha_signals_take")]
     private static partial ulong Take();
 
     [LibraryImport(Library, EntryPoint = "nha_signals_is_current")]
     private static partial int IsCurrent(int signal);
-
-    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
-    private static partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
-
-    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
-    private static partial nint Read(int fd, void* buffer, nuint count);
 }

@@ -25,8 +25,12 @@ public sealed class StandaloneAgent
     readonly Channel<string> _reloads = Channel.CreateUnbounded<string>();
     volatile bool _nginxFault = true;
 
-    public StandaloneAgent(RunCommandOptions options, Action<string> log, TextWriter error)
+    readonly ShutdownLatch? _shutdown;
+
+    /// <summary><paramref name="shutdown"/>: set by SIGTERM/SIGINT, it makes every speaker hand over at once.</summary>
+    public StandaloneAgent(RunCommandOptions options, Action<string> log, TextWriter error, ShutdownLatch? shutdown = null)
     {
+        _shutdown = shutdown;
         _options = options;
         _log = log;
         _error = error;
@@ -154,7 +158,7 @@ public sealed class StandaloneAgent
         {
             lock (_speakers)
                 if (_speakers.ContainsKey(plan.Name)) continue;
-            var running = SpeakerFactory.Start(plan, _nginxFault, MonotonicTimeProvider.Instance, _log);
+            var running = SpeakerFactory.Start(plan, _nginxFault, MonotonicTimeProvider.Instance, _log, _shutdown);
             lock (_speakers) _speakers[plan.Name] = running;
         }
     }

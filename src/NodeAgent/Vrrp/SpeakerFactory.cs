@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using NginxHa.NodeAgent.Network;
+using NginxHa.NodeAgent.Platform;
 
 namespace NginxHa.NodeAgent.Vrrp;
 
@@ -16,12 +17,12 @@ public sealed class RunningSpeaker : IAsyncDisposable
     readonly CancellationTokenSource _stop = new();
     readonly IDisposable[] _resources;
 
-    internal RunningSpeaker(InstancePlan plan, VrrpSpeaker speaker, IDisposable[] resources)
+    internal RunningSpeaker(InstancePlan plan, VrrpSpeaker speaker, IDisposable[] resources, ShutdownLatch? shutdown)
     {
         Plan = plan;
         Speaker = speaker;
         _resources = resources;
-        Completion = Task.Run(() => speaker.RunAsync(_stop.Token));
+        Completion = Task.Run(() => speaker.RunAsync(_stop.Token, shutdown));
     }
 
     public InstancePlan Plan { get; }
@@ -47,8 +48,11 @@ public sealed class RunningSpeaker : IAsyncDisposable
 /// <summary>Builds speakers on the host's real interfaces: raw socket, netlink, AF_PACKET announcements.</summary>
 public static class SpeakerFactory
 {
-    /// <summary>Opens the sockets and starts the speaker; <paramref name="fault"/> starts it in FAULT.</summary>
-    public static RunningSpeaker Start(InstancePlan plan, bool fault, TimeProvider time, Action<string> log)
+    /// <summary>
+    /// Opens the sockets and starts the speaker; <paramref name="fault"/> starts it in FAULT. When
+    /// <paramref name="shutdown"/> is set (SIGTERM), the speaker hands over at once, before it is disposed.
+    /// </summary>
+    public static RunningSpeaker Start(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null)
     {
         var auth = plan.PasswordFile is null ? ReadOnlyMemory<byte>.Empty : ReadPassword(plan);
         NetworkInterfaceInfo iface;
@@ -88,7 +92,7 @@ public static class SpeakerFactory
                 $"priority {plan.Priority}, advert interval {plan.AdvertInterval.TotalMilliseconds}ms, " +
                 $"VIPs {string.Join(" ", plan.VirtualAddresses)}" +
                 (plan.UnicastPeers.Count > 0 ? $", unicast peers {string.Join(" ", plan.UnicastPeers)}" : ", multicast"));
-            return new RunningSpeaker(plan, speaker, resources.ToArray());
+            return new RunningSpeaker(plan, speaker, resources.ToArray(), shutdown);
         }
         catch
         {

@@ -80,15 +80,18 @@ public sealed class VrrpSpeaker
     // A fault reported before RunAsync must hold from the first moment: Startup then goes straight to FAULT.
     volatile bool _faultRequested;
 
-    /// <summary>Runs until <paramref name="stop"/> fires, then hands over (priority 0) and removes the VIPs.</summary>
-    public Task RunAsync(CancellationToken stop)
+    /// <summary>
+    /// Runs until <paramref name="stop"/> fires or <paramref name="shutdown"/> is set, then hands over (priority 0)
+    /// and removes the VIPs. The latch wakes this speaker's thread straight from a signal handler.
+    /// </summary>
+    public Task RunAsync(CancellationToken stop, ShutdownLatch? shutdown = null)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
             try
             {
-                Run(stop);
+                Run(stop, shutdown);
                 done.SetResult();
             }
             catch (Exception ex)
@@ -104,11 +107,15 @@ public sealed class VrrpSpeaker
         return done.Task;
     }
 
-    void Run(CancellationToken stop)
+    void Run(CancellationToken stop, ShutdownLatch? shutdown)
     {
         using var ioStop = new CancellationTokenSource();
-        using var wake = _wake = new EventLoopSignal();
-        using var timer = _time.CreateTimer(_ => Post(TimerEvent.Instance), null,
+        using var wake = _wake = new EventLoopSignal(shutdown);
+        // The wait's timerfd counts CLOCK_MONOTONIC, the clock MonotonicTimeProvider reads, so with that provider
+        // the wait alone meets every deadline. A provider timer would add a timer-thread and pool wake right after
+        // each advert, just when a SIGTERM's hand-over needs the CPU. Any other provider (a fake clock in tests)
+        // keeps its timer: only it knows when its time reaches a deadline.
+        using var timer = _time is MonotonicTimeProvider ? null : _time.CreateTimer(_ => Post(TimerEvent.Instance), null,
             Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         using var stopRegistration = stop.Register(() => Post(StopEvent.Instance));
 
@@ -152,14 +159,16 @@ public sealed class VrrpSpeaker
     /// <summary>
     /// The next event, or a timer event when the earliest timer is due. The wait itself is the timer: the
     /// thread wakes at the deadline, to the microsecond, with no timer thread or pool hop in between (that cost
-    /// milliseconds of failover on a busy machine). The <see cref="ITimer"/> from the TimeProvider still posts
-    /// timer events, which is what drives a fake clock in tests; a timer event with nothing due is a no-op.
+    /// milliseconds of failover on a busy machine). With a provider other than <see cref="MonotonicTimeProvider"/>
+    /// its <see cref="ITimer"/> also posts timer events, which is what drives a fake clock in tests; a timer event
+    /// with nothing due is a no-op.
     /// </summary>
     Event NextEvent()
     {
         while (true)
         {
             if (_events.TryDequeue(out var e)) return e;
+            if (_wake!.ShutdownRequested) return StopEvent.Instance;
             var due = NextDue();
             if (due is null)
             {
@@ -382,8 +391,9 @@ public sealed class VrrpSpeaker
         }
     }
 
-    void Reschedule(ITimer timer)
+    void Reschedule(ITimer? timer)
     {
+        if (timer is null) return;
         var due = NextDue();
         if (due is null)
         {

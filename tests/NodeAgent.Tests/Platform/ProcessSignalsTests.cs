@@ -71,6 +71,37 @@ public sealed class ProcessSignalsTests
         }
     }
 
+    [Fact]
+    public async Task A_signal_sets_a_shutdown_latch_and_wakes_an_event_loop_polling_it()
+    {
+        var latch = ShutdownLatch.OnSignals((PosixSignal)SIGUSR2);
+        using var loop = new EventLoopSignal(latch);
+        Assert.False(latch.IsSet);
+        Assert.False(loop.Wait(TimeSpan.FromMilliseconds(1)));
+        Assert.False(loop.ShutdownRequested);
+
+        var waiting = Task.Factory.StartNew(() => loop.Wait(null), TaskCreationOptions.LongRunning);
+        SendToSelf(SIGUSR2);
+        Assert.True(await waiting.WaitAsync(Patience));
+        Assert.True(loop.ShutdownRequested);
+        Assert.True(latch.IsSet);
+        Assert.True(latch.IsSet); // set for good: reading it does not clear it
+
+        latch.Dispose();
+        Assert.False(ProcessSignals.IsHandling((PosixSignal)SIGUSR2)); // its handler went with it
+    }
+
+    [Fact]
+    public void A_latch_set_by_hand_is_seen_by_the_next_wait()
+    {
+        using var latch = new ShutdownLatch();
+        using var loop = new EventLoopSignal(latch);
+        latch.Set();
+        Assert.True(loop.Wait(TimeSpan.FromSeconds(30)));
+        Assert.True(loop.ShutdownRequested);
+        Assert.True(latch.IsSet);
+    }
+
     [Theory]
     [InlineData(PosixSignal.SIGHUP, 1)]
     [InlineData(PosixSignal.SIGINT, 2)]

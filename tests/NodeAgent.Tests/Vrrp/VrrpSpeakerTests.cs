@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Time.Testing;
+using NginxHa.NodeAgent.Platform;
 using NginxHa.NodeAgent.Vrrp;
 using VirtualIp = NginxHa.Core.Resources.VirtualIp;
 
@@ -27,14 +28,14 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     Task? _run;
 
     VrrpSpeaker Start(VrrpVersion version = VrrpVersion.V3, byte priority = 100, string? password = null,
-        int garpRepeat = 1, TimeSpan garpInterval = default)
+        int garpRepeat = 1, TimeSpan garpInterval = default, ShutdownLatch? shutdown = null)
     {
         var interval = version == VrrpVersion.V3 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1);
         var instance = new VrrpInstanceConfig(version, 51, priority, interval, Self);
         var auth = password is null ? ReadOnlyMemory<byte>.Empty : VrrpSimplePassword.ToAuthData(password);
         var options = new VrrpSpeakerOptions("vrid 51", instance, [Vip], auth, garpRepeat, garpInterval);
         _speaker = new VrrpSpeaker(options, _transport, _addresses, _announcer, _time, _log.Enqueue, _link);
-        _run = _speaker.RunAsync(_stop.Token);
+        _run = _speaker.RunAsync(_stop.Token, shutdown);
         return _speaker;
     }
 
@@ -188,6 +189,20 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         Assert.Empty(_addresses.Bound);
         var (message, _) = _transport.Sent.Last();
         Assert.Equal(VrrpDropReason.Ok, VrrpPacket.TryRead(message, Self, Group, out var last));
+        Assert.Equal(0, last!.Priority);
+    }
+
+    [Fact]
+    public async Task A_set_shutdown_latch_hands_over_without_the_stop_token()
+    {
+        using var shutdown = new ShutdownLatch();
+        var speaker = Start(priority: 100, shutdown: shutdown);
+        await AdvanceUntil(() => speaker.State == VrrpState.Master, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(1));
+        shutdown.Set(); // what SIGTERM's handler does
+        await _run!.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(_stop.IsCancellationRequested);
+        Assert.Empty(_addresses.Bound);
+        Assert.Equal(VrrpDropReason.Ok, VrrpPacket.TryRead(_transport.Sent.Last().Message, Self, Group, out var last));
         Assert.Equal(0, last!.Priority);
     }
 

@@ -3,7 +3,8 @@
 # Tests never skip when a tool is missing: they fail, so this script is the one place to fix.
 set -euo pipefail
 packages=(nginx keepalived tshark libpcap0.8 iproute2 wrk curl procps util-linux)
-# scripts/publish-agent.sh (NativeAOT) links with clang, which pulls in binutils and libc6-dev. zlib1g-dev is not
+# clang compiles the agent's C signal handler (every build) and links the NativeAOT agent (scripts/publish-agent.sh);
+# it pulls in binutils (ar) and libc6-dev. zlib1g-dev is not
 # needed: .NET 10's NativeAOT runtime pack carries its own static zlib and brotli.
 packages+=(clang)
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the node agent as it ships: NativeAOT, self-contained (no .NET runtime on the host, no JIT at a failover,
 # a fraction of the JIT build's memory), into artifacts/agent/ (run it as `artifacts/agent/nginx-ha-agent ...`).
-# Needs a C toolchain to link: clang (or gcc as the fallback) with binutils and libc6-dev, see scripts/install-deps.sh.
+# Needs clang (the signal handler, src/NodeAgent/Platform/ProcessSignals.c, and the link) with binutils and libc6-dev,
+# see scripts/install-deps.sh.
 # Trim/AOT warnings are errors (Directory.Build.props), so a build that prints a path is free of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -72,11 +72,12 @@ public sealed unsafe class EventLoopSignal : IDisposable
         // The latch is level-triggered and never drained: once seen it is only remembered, not polled again.
         bool pollLatch = _shutdown is not null && !ShutdownRequested;
         if (pollLatch) fds[2] = new PollFd { Fd = _shutdown!.Fd, Events = POLLIN };
-        if (PPoll(fds, pollLatch ? 3u : 2u, null, null) < 0)
+        // A signal handler that ran on this thread interrupts the poll; poll again: the timerfd keeps the deadline,
+        // and the handler may have set the latch.
+        while (PPoll(fds, pollLatch ? 3u : 2u, null, null) < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             if (errno != EINTR) throw new Win32Exception(errno, "ppoll failed");
-            // A signal handler ran: the caller checks its clock and waits again.
         }
         bool latchSeen = pollLatch && (fds[2].ReturnedEvents & POLLIN) != 0;
         if (latchSeen) ShutdownRequested = true;

@@ -22,6 +22,8 @@ static int g_wake_fd = -1;
 static uint64_t g_pending;
 static struct sigaction g_original[NHA_MAX_SIGNAL + 1];
 static int g_installed[NHA_MAX_SIGNAL + 1];
+// Set while the signal has managed callbacks: only then is the callbacks' thread woken.
+static int g_dispatch[NHA_MAX_SIGNAL + 1];
 // Descriptors plus one (0 = free slot) the handler also writes to, per signal.
 static int g_watchers[NHA_MAX_SIGNAL + 1][NHA_MAX_WATCHERS];
 // Handlers running right now: nha_signals_unwatch waits for them before the caller may close a descriptor.
@@ -41,8 +43,11 @@ static void on_signal(int sig)
         if (slot != 0)
             written = write(slot - 1, &one, sizeof one);
     }
-    __atomic_fetch_or(&g_pending, UINT64_C(1) << (sig - 1), __ATOMIC_SEQ_CST);
-    written = write(g_wake_fd, &one, sizeof one);
+    if (__atomic_load_n(&g_dispatch[sig], __ATOMIC_SEQ_CST))
+    {
+        __atomic_fetch_or(&g_pending, UINT64_C(1) << (sig - 1), __ATOMIC_SEQ_CST);
+        written = write(g_wake_fd, &one, sizeof one);
+    }
     (void)written;
     __atomic_sub_fetch(&g_handlers_running, 1, __ATOMIC_SEQ_CST);
     errno = saved_errno;
@@ -92,6 +97,15 @@ int nha_signals_restore(int sig)
     if (sigaction(sig, &g_original[sig], NULL) != 0)
         return -errno;
     g_installed[sig] = 0;
+    return 0;
+}
+
+// Turns waking the callbacks' thread for the signal on (1) or off (0). 0 or -EINVAL.
+int nha_signals_dispatch(int sig, int on)
+{
+    if (sig < 1 || sig > NHA_MAX_SIGNAL)
+        return -EINVAL;
+    __atomic_store_n(&g_dispatch[sig], on ? 1 : 0, __ATOMIC_SEQ_CST);
     return 0;
 }
 

@@ -29,7 +29,12 @@ public static unsafe partial class ProcessSignals
     public static IDisposable Subscribe(PosixSignal signal, Action handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        int number = LinuxNumber(signal);
+        return Add(LinuxNumber(signal), handler);
+    }
+
+    /// <summary>A subscription with a null handler only keeps the signal handler installed (for watched descriptors).</summary>
+    static Subscription Add(int number, Action? handler)
+    {
         lock (Gate)
         {
             if (_wakeFd < 0)
@@ -46,7 +51,8 @@ public static unsafe partial class ProcessSignals
             }
             var subscription = new Subscription(number, handler);
             list.Add(subscription);
-            _dispatcher ??= StartDispatcher(_wakeFd);
+            UpdateDispatch(number, list);
+            if (handler is not null) _dispatcher ??= StartDispatcher(_wakeFd);
             return subscription;
         }
     }
@@ -60,7 +66,7 @@ public static unsafe partial class ProcessSignals
     {
         int number = LinuxNumber(signal);
         // Keeps the handler installed for as long as the descriptor is watched.
-        var subscription = Subscribe(signal, static () => { });
+        var subscription = Add(number, handler: null);
         lock (Gate)
         {
             int rc = Watch(number, eventFd);
@@ -111,13 +117,13 @@ public static unsafe partial class ProcessSignals
 
     static Thread StartDispatcher(int wakeFd)
     {
-        var thread = new Thread(() => Dispatch(wakeFd)) { IsBackground = true, Name = "process signals" };
+        var thread = new Thread(() => DispatchLoop(wakeFd)) { IsBackground = true, Name = "process signals" };
         thread.Start();
         return thread;
     }
 
     /// <summary>Waits on the eventfd for the life of the process and runs the handlers of every signal that arrived.</summary>
-    static void Dispatch(int wakeFd)
+    static void DispatchLoop(int wakeFd)
     {
         var fds = stackalloc PollFd[1];
         while (true)
@@ -145,14 +151,20 @@ public static unsafe partial class ProcessSignals
         }
     }
 
-    sealed class Subscription(int number, Action handler) : IDisposable
+    /// <summary>The callbacks' thread is woken only for signals with callbacks, so it never competes for the CPU otherwise.</summary>
+    static void UpdateDispatch(int number, List<Subscription> list) =>
+        _ = SetDispatch(number, list.Any(s => s.HasHandler) ? 1 : 0);
+
+    sealed class Subscription(int number, Action? handler) : IDisposable
     {
         bool _disposed;
+
+        public bool HasHandler => handler is not null;
 
         public void Invoke()
         {
             lock (Gate)
-                if (_disposed) return;
+                if (_disposed || handler is null) return;
             try
             {
                 handler();
@@ -172,6 +184,7 @@ public static unsafe partial class ProcessSignals
                 _disposed = true;
                 var list = BySignal[number];
                 list.Remove(this);
+                UpdateDispatch(number, list);
                 if (list.Count > 0) return;
                 BySignal.Remove(number);
                 int rc = Restore(number);
@@ -188,6 +201,9 @@ public static unsafe partial class ProcessSignals
 
     [LibraryImport(Library, EntryPoint = "nha_signals_restore")]
     private static partial int Restore(int signal);
+
+    [LibraryImport(Library, EntryPoint = "nha_signals_dispatch")]
+    private static partial int SetDispatch(int signal, int on);
 
     [LibraryImport(Library, EntryPoint = "nha_signals_watch")]
     private static partial int Watch(int signal, int fd);

@@ -15,13 +15,14 @@ public sealed class SpeakerSetupException(string instance, string field, string 
 public sealed class RunningSpeaker : IAsyncDisposable
 {
     readonly CancellationTokenSource _stop = new();
-    readonly IDisposable[] _resources;
+    readonly BuiltSpeaker _built;
 
-    internal RunningSpeaker(InstancePlan plan, VrrpSpeaker speaker, IDisposable[] resources, ShutdownLatch? shutdown)
+    internal RunningSpeaker(BuiltSpeaker built, ShutdownLatch? shutdown)
     {
-        Plan = plan;
-        Speaker = speaker;
-        _resources = resources;
+        Plan = built.Plan;
+        Speaker = built.Speaker;
+        _built = built;
+        var speaker = built.Speaker;
         Completion = Task.Run(() => speaker.RunAsync(_stop.Token, shutdown));
     }
 
@@ -39,9 +40,21 @@ public sealed class RunningSpeaker : IAsyncDisposable
         }
         finally
         {
-            foreach (var r in _resources) r.Dispose();
+            _built.Dispose();
             _stop.Dispose();
         }
+    }
+}
+
+/// <summary>A speaker on the host's real sockets, not yet running; disposing it closes the sockets.</summary>
+public sealed class BuiltSpeaker(InstancePlan plan, VrrpSpeaker speaker, IDisposable[] resources) : IDisposable
+{
+    public InstancePlan Plan { get; } = plan;
+    public VrrpSpeaker Speaker { get; } = speaker;
+
+    public void Dispose()
+    {
+        foreach (var r in resources) r.Dispose();
     }
 }
 
@@ -49,10 +62,14 @@ public sealed class RunningSpeaker : IAsyncDisposable
 public static class SpeakerFactory
 {
     /// <summary>
-    /// Opens the sockets and starts the speaker; <paramref name="fault"/> starts it in FAULT. When
+    /// Opens the sockets and starts the speaker on its own thread; <paramref name="fault"/> starts it in FAULT. When
     /// <paramref name="shutdown"/> is set (SIGTERM), the speaker hands over at once, before it is disposed.
     /// </summary>
-    public static RunningSpeaker Start(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null)
+    public static RunningSpeaker Start(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null) =>
+        new(Build(plan, fault, time, log), shutdown);
+
+    /// <summary>Opens the sockets and builds the speaker without running it; disposing the result closes them.</summary>
+    public static BuiltSpeaker Build(InstancePlan plan, bool fault, TimeProvider time, Action<string> log)
     {
         var auth = plan.PasswordFile is null ? ReadOnlyMemory<byte>.Empty : ReadPassword(plan);
         NetworkInterfaceInfo iface;
@@ -92,7 +109,7 @@ public static class SpeakerFactory
                 $"priority {plan.Priority}, advert interval {plan.AdvertInterval.TotalMilliseconds}ms, " +
                 $"VIPs {string.Join(" ", plan.VirtualAddresses)}" +
                 (plan.UnicastPeers.Count > 0 ? $", unicast peers {string.Join(" ", plan.UnicastPeers)}" : ", multicast"));
-            return new RunningSpeaker(plan, speaker, resources.ToArray(), shutdown);
+            return new BuiltSpeaker(plan, speaker, resources.ToArray());
         }
         catch
         {

@@ -107,7 +107,12 @@ public sealed class VrrpSpeaker
         return done.Task;
     }
 
-    void Run(CancellationToken stop, ShutdownLatch? shutdown)
+    /// <summary>
+    /// <see cref="RunAsync"/> on the calling thread, returning after the hand-over. The vrrp command runs it on the
+    /// process's main thread, which is where Linux delivers a `kill` to the process: the signal then wakes this loop
+    /// itself, and no second thread has to be scheduled before the priority-0 advert.
+    /// </summary>
+    public void Run(CancellationToken stop, ShutdownLatch? shutdown)
     {
         using var ioStop = new CancellationTokenSource();
         using var wake = _wake = new EventLoopSignal(shutdown);

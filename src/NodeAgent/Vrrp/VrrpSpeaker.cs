@@ -155,6 +155,9 @@ public sealed class VrrpSpeaker
         }
     }
 
+    /// <summary>How long before a backup's deadline its thread wakes to spin (bench/takeover-delay.sh).</summary>
+    static readonly TimeSpan TakeOverSpin = TimeSpan.FromMicroseconds(250);
+
     void Post(Event e)
     {
         _events.Enqueue(e);
@@ -181,7 +184,17 @@ public sealed class VrrpSpeaker
                 continue;
             }
             var wait = due.Value - _time.GetUtcNow();
-            if (wait <= TimeSpan.Zero || !_wake!.Wait(wait)) return TimerEvent.Instance;
+            if (wait <= TimeSpan.Zero) return TimerEvent.Instance;
+            if (_state == VrrpState.Backup && _time is MonotonicTimeProvider)
+            {
+                // A backup's deadline is a take-over (each advert moves it a whole interval away, so it is only
+                // reached when the master is gone): wake a little early and spin up to it, so the take-over does
+                // not wait for an idle CPU to come back. An event during the spin is taken first.
+                if (wait > TakeOverSpin && _wake!.Wait(wait - TakeOverSpin)) continue;
+                while (_events.IsEmpty && _time.GetUtcNow() < due.Value) Thread.SpinWait(16);
+                continue;
+            }
+            if (!_wake!.Wait(wait)) return TimerEvent.Instance;
         }
     }
 

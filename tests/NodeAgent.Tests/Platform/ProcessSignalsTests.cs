@@ -59,8 +59,10 @@ public sealed class ProcessSignalsTests
         int calls = 0;
         using (ProcessSignals.Subscribe((PosixSignal)SIGUSR2, () =>
         {
+            // Counted before the release: the test reads the count as soon as it is released.
+            int call = Interlocked.Increment(ref calls);
             arrived.Release();
-            if (Interlocked.Increment(ref calls) == 1) throw new InvalidOperationException("first call fails");
+            if (call == 1) throw new InvalidOperationException("first call fails");
         }))
         {
             SendToSelf(SIGUSR2);

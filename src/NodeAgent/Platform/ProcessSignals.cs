@@ -8,8 +8,9 @@ namespace NginxHa.NodeAgent.Platform;
 /// Runs callbacks for process signals (SIGTERM, SIGINT, SIGHUP) on one thread that waits for them from the start,
 /// in place of <see cref="PosixSignalRegistration"/>. .NET starts a new thread for each SIGTERM before it runs a
 /// callback, which put about a millisecond between `kill -TERM` and the priority-0 advert. The handler itself is
-/// C (ProcessSignals.c): it only records the signal and wakes this thread through an eventfd.
-/// While a signal has a subscription, its default action (ending the process) does not happen.
+/// C (ProcessSignals.c): it only records the signal and writes to eventfds, this thread's and those given to
+/// <see cref="WakeOnSignal"/> (an event loop that acts on the signal itself, like a <see cref="ShutdownLatch"/>).
+/// While a signal has a subscription or a watched descriptor, its default action (ending the process) does not happen.
 /// </summary>
 public static unsafe partial class ProcessSignals
 {

@@ -19,15 +19,12 @@ public sealed class RunningSpeaker : IAsyncDisposable
 
     internal RunningSpeaker(BuiltSpeaker built, ShutdownLatch? shutdown)
     {
-        Plan = built.Plan;
-        Speaker = built.Speaker;
         _built = built;
-        var speaker = built.Speaker;
-        Completion = Task.Run(() => speaker.RunAsync(_stop.Token, shutdown));
+        Completion = Task.Run(() => built.Speaker.RunAsync(_stop.Token, shutdown));
     }
 
-    public InstancePlan Plan { get; }
-    public VrrpSpeaker Speaker { get; }
+    public InstancePlan Plan => _built.Plan;
+    public VrrpSpeaker Speaker => _built.Speaker;
     public Task Completion { get; }
 
     /// <summary>Hands over (priority 0 while MASTER), removes the VIPs and closes the sockets.</summary>

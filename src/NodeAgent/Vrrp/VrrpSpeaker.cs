@@ -33,7 +33,7 @@ public sealed class VrrpSpeaker
     readonly Action<string> _log;
     readonly VrrpStateMachine _machine;
     readonly VrrpReceiveRules _rules;
-    // Consumed by the speaker's own thread, which the signal wakes directly (never waiting for a pool thread).
+    // Consumed by the speaker's own thread, which _wake wakes directly (never waiting for a pool thread).
     readonly ConcurrentQueue<Event> _events = new();
     // Lives while Run runs; events posted before that wait in the queue.
     volatile EventLoopSignal? _wake;
@@ -187,9 +187,10 @@ public sealed class VrrpSpeaker
             if (wait <= TimeSpan.Zero) return TimerEvent.Instance;
             if (_state == VrrpState.Backup && _time is MonotonicTimeProvider)
             {
-                // A backup's deadline is a take-over (each advert moves it a whole interval away, so it is only
-                // reached when the master is gone): wake a little early and spin up to it, so the take-over does
-                // not wait for an idle CPU to come back. An event during the spin is taken first.
+                // A backup reaches its master-down deadline only when the master is gone (each advert moves it a
+                // whole interval away); its one other deadline, the end of a preempt delay, comes once after start.
+                // Wake a little early and spin up to it, so the take-over does not wait for an idle CPU to come back.
+                // An event during the spin is taken first.
                 if (wait > TakeOverSpin && _wake!.Wait(wait - TakeOverSpin)) continue;
                 while (_events.IsEmpty && _time.GetUtcNow() < due.Value) Thread.SpinWait(16);
                 continue;

@@ -105,8 +105,8 @@ public sealed class VrrpStateMachine
         var arrival = receivedAt is { } at && at < now ? at : now;
         return State switch
         {
-            VrrpState.Backup => BackupReceived(source, priority, advertInterval, arrival),
-            VrrpState.Master => MasterReceived(source, priority, advertInterval, arrival),
+            VrrpState.Backup => BackupReceived(source, priority, advertInterval, now, arrival),
+            VrrpState.Master => MasterReceived(source, priority, advertInterval, now, arrival),
             _ => NoActions, // Initialize and Fault ignore adverts.
         };
     }
@@ -170,9 +170,9 @@ public sealed class VrrpStateMachine
         return actions;
     }
 
-    private IReadOnlyList<VrrpAction> BackupReceived(IPAddress source, byte priority, TimeSpan advertInterval, DateTimeOffset arrival)
+    private IReadOnlyList<VrrpAction> BackupReceived(IPAddress source, byte priority, TimeSpan advertInterval, DateTimeOffset now,
+        DateTimeOffset arrival)
     {
-        var now = Now;
         if (priority == VrrpInstanceConfig.StopParticipatingPriority)
         {
             // The master resigned: take over after Skew_Time unless a better backup speaks first.
@@ -192,9 +192,9 @@ public sealed class VrrpStateMachine
         return NoActions;
     }
 
-    private IReadOnlyList<VrrpAction> MasterReceived(IPAddress source, byte priority, TimeSpan advertInterval, DateTimeOffset arrival)
+    private IReadOnlyList<VrrpAction> MasterReceived(IPAddress source, byte priority, TimeSpan advertInterval, DateTimeOffset now,
+        DateTimeOffset arrival)
     {
-        var now = Now;
         if (priority == VrrpInstanceConfig.StopParticipatingPriority)
         {
             // Another router resigned: assert ourselves at once so hosts keep our addresses.

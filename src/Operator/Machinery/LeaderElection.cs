@@ -41,7 +41,9 @@ public sealed class LeaderElection(IKubernetes client, LeaderElectionOptions opt
         var failures = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
-            using var elector = new LeaderElector(new LeaderElectionConfig(new LeaseLock(client, options.Namespace, options.LeaseName, options.Identity))
+            var leaseLock = new TypedLeaseLock(client, options.Namespace, options.LeaseName, options.Identity);
+            leaseLock.OnHttpError += e => log.Debug($"leader election: Lease {options.Namespace}/{options.LeaseName}: {OperatorLog.Describe(e)}");
+            using var elector = new LeaderElector(new LeaderElectionConfig(leaseLock)
             {
                 LeaseDuration = options.LeaseDuration,
                 RenewDeadline = options.RenewDeadline,
@@ -123,5 +125,18 @@ public sealed class LeaderElection(IKubernetes client, LeaderElectionOptions opt
         {
             log.Warn($"leader election: could not release the Lease: {OperatorLog.Describe(e)}");
         }
+    }
+}
+
+/// <summary>KubernetesClient's LeaseLock creates the Lease without apiVersion and kind; kube-apiserver fills them in
+/// from the URL for a built-in type, but an API server serving Lease as a CRD (the test cluster) refuses the object.</summary>
+internal sealed class TypedLeaseLock(IKubernetes client, string @namespace, string name, string identity)
+    : LeaseLock(client, @namespace, name, identity)
+{
+    protected override Task<V1Lease> CreateMetaObjectAsync(IKubernetes client, V1Lease obj, string namespaceParameter, CancellationToken cancellationToken)
+    {
+        obj.ApiVersion = $"{V1Lease.KubeGroup}/{V1Lease.KubeApiVersion}";
+        obj.Kind = V1Lease.KubeKind;
+        return base.CreateMetaObjectAsync(client, obj, namespaceParameter, cancellationToken);
     }
 }

@@ -218,6 +218,27 @@ start_server() {
   die "the CRD API server did not start; see $d/apiserver.log"
 }
 
+start_front() {
+  local d=$1 port
+  [ -f "$FRONT_DLL" ] || die "the stand-in is not built: run scripts/cluster.sh build"
+  rm -f "$d/front.port"
+  dotnet "$FRONT_DLL" --upstream "$(sed -n 's/^SERVER_URL=//p' "$d/cluster.env")" \
+    --ca "$d/pki/ca.crt" --cert "$d/pki/admin.crt" --key "$d/pki/admin.key" --port-file "$d/front.port" \
+    > "$d/front.log" 2>&1 &
+  echo $! > "$d/front.pid"
+  for _ in $(seq 300); do
+    alive "$d" front || break
+    if [ -s "$d/front.port" ]; then
+      port=$(cat "$d/front.port")
+      echo "FRONT_URL=http://127.0.0.1:$port" >> "$d/cluster.env"
+      return 0
+    fi
+    sleep 0.1
+  done
+  tail -20 "$d/front.log" >&2
+  die "the stand-in and front did not start; see $d/front.log"
+}
+
 apply_builtin_crds() {
   local d=$1
   "$KUBECTL" --kubeconfig "$d/server.kubeconfig" apply -f "$BUILTIN_CRDS" >/dev/null \
@@ -232,13 +253,15 @@ cmd_up() {
   [ -f "$d/cluster.env" ] && alive "$d" apiserver && die "a cluster already runs in $d (scripts/cluster.sh down $d)"
   [ -x "$BIN/apiext-standalone" ] || die "not built: run scripts/cluster.sh build"
   : > "$d/cluster.env"
-  trap 'log "up failed; stopping what started"; cmd_down "$d" >/dev/null 2>&1 || true' ERR
+  trap 'log "up failed; stopping what started"; cmd_down "$d" >/dev/null 2>&1 || true' EXIT
   certs "$d"
   start_etcd "$d"
   start_server "$d"
   apply_builtin_crds "$d"
-  kubeconfig "$d/kubeconfig" "$(sed -n 's/^SERVER_URL=//p' "$d/cluster.env")" "$d/pki"
-  trap - ERR
+  start_front "$d"
+  # Plain http on 127.0.0.1: kubectl, helm and KubernetesClient all take it (the front talks TLS to the server).
+  kubeconfig "$d/kubeconfig" "$(sed -n 's/^FRONT_URL=//p' "$d/cluster.env")" ""
+  trap - EXIT
   log "up in $((SECONDS - t0))s: $d"
   echo "export KUBECONFIG=$d/kubeconfig"
 }
@@ -279,6 +302,7 @@ cmd_compact() {
   rev=$("$ROOT/usr/bin/etcdctl" --endpoints "$ep" endpoint status -w json | grep -o '"revision":[0-9]*' | head -1 | cut -d: -f2)
   "$ROOT/usr/bin/etcdctl" --endpoints "$ep" compact "$rev" >/dev/null
   echo "etcd compacted at $rev"
+  echo "stand-in $(curl -sf -X POST "$(sed -n 's/^FRONT_URL=//p' "$d/cluster.env")/_testcluster/compact")"
 }
 
 case "${1:-}" in

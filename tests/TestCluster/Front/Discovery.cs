@@ -63,16 +63,34 @@ public sealed class Discovery(UpstreamProxy upstream, Func<string> serverAddress
         };
     }
 
+    /// <summary>
+    /// The real server lists custom resource groups only in its aggregated discovery (kube-apiserver's aggregator
+    /// adds them to the plain list), so the plain list is made from the aggregated one.
+    /// </summary>
     public async Task<JsonObject> Groups(CancellationToken token)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/apis");
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        request.Headers.Accept.ParseAdd("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
         using var response = await upstream.Send(request, token);
         response.EnsureSuccessStatusCode();
-        var list = JsonNode.Parse(await response.Content.ReadAsStringAsync(token))!.AsObject();
-        var groups = list["groups"] as JsonArray ?? [];
-        groups.Insert(0, AppsGroup());
-        list["groups"] = groups;
-        return list;
+        var aggregated = JsonNode.Parse(await response.Content.ReadAsStringAsync(token))!.AsObject();
+        var groups = new JsonArray(AppsGroup());
+        foreach (var item in aggregated["items"]?.AsArray() ?? [])
+        {
+            var name = item?["metadata"]?["name"]?.GetValue<string>();
+            var versions = (item?["versions"]?.AsArray() ?? [])
+                .Select(v => v?["version"]?.GetValue<string>())
+                .Where(v => v is not null)
+                .Select(v => new JsonObject { ["groupVersion"] = $"{name}/{v}", ["version"] = v })
+                .ToList();
+            if (name is null || versions.Count == 0) continue;
+            groups.Add(new JsonObject
+            {
+                ["name"] = name,
+                ["versions"] = new JsonArray(versions.Select(v => (JsonNode)v).ToArray()),
+                ["preferredVersion"] = versions[0].DeepClone(),
+            });
+        }
+        return new JsonObject { ["kind"] = "APIGroupList", ["apiVersion"] = "v1", ["groups"] = groups };
     }
 }

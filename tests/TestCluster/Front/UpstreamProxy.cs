@@ -20,7 +20,7 @@ public sealed class UpstreamProxy : IDisposable
     public UpstreamProxy(Uri upstream, string caFile, string certFile, string keyFile)
     {
         Upstream = upstream;
-        var ca = X509Certificate2.CreateFromPemFile(caFile);
+        var ca = X509Certificate2.CreateFromPem(File.ReadAllText(caFile));
         var clientCert = X509Certificate2.CreateFromPemFile(certFile, keyFile);
         var handler = new SocketsHttpHandler
         {

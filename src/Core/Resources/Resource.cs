@@ -44,6 +44,7 @@ public sealed record ValidationError(string Source, string Object, string Path, 
         if (Object.Length > 0) parts.Add(Object);
         if (Path.Length > 0) parts.Add(Path);
         parts.Add(Message);
-        return string.Join(": ", parts);
+        // Every part may carry input (a file name, an object name, a parser's message): one safe line.
+        return Text.SafeText.Escape(string.Join(": ", parts));
     }
 }

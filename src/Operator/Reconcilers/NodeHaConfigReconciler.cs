@@ -14,6 +14,8 @@ namespace NginxHa.Operator.Reconcilers;
 public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log)
 {
     private long _applies, _deletes;
+    // What we last applied per node and the generation the server gave it: the cache may not have caught up yet.
+    private readonly Dictionary<string, (string Spec, long Generation)> _applied = new(StringComparer.Ordinal);
 
     /// <summary>NodeHaConfig writes so far (server-side applies and deletes).</summary>
     public long Applies => Interlocked.Read(ref _applies);
@@ -41,6 +43,8 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log)
                 continue;
             }
             if (current is not null && SameSpec(current.Spec, desired.Spec)) continue;
+            if (_applied.TryGetValue(name, out var applied) && applied.Spec == KubernetesJson.Serialize(desired.Spec)
+                && (current?.Metadata.Generation ?? 0) < applied.Generation) continue; // our write is on its way into the cache
             await ApplyAsync(desired, cancellationToken).ConfigureAwait(false);
         }
 
@@ -66,9 +70,11 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log)
             },
             Spec = desired.Spec,
         };
-        await client.CustomObjects.PatchClusterCustomObjectAsync(new V1Patch(KubernetesJson.Serialize(body), V1Patch.PatchType.ApplyPatch),
+        var response = await client.CustomObjects.PatchClusterCustomObjectAsync(new V1Patch(KubernetesJson.Serialize(body), V1Patch.PatchType.ApplyPatch),
             ApiGroup.Group, ApiGroup.Version, Kinds.NodeHaConfigs, desired.Spec.NodeName,
             fieldManager: Kinds.FieldManager, force: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var written = KubernetesJson.Deserialize<NodeHaConfigResource>(KubernetesJson.Serialize(response));
+        _applied[desired.Spec.NodeName] = (KubernetesJson.Serialize(desired.Spec), written.Metadata.Generation ?? 0);
         Interlocked.Increment(ref _applies);
         log.Info($"NodeHaConfig {desired.Spec.NodeName}: applied ({desired.Spec.VrrpInstances.Count} VRRP instance(s), {desired.Spec.BackendPools.Count} pool(s))");
     }
@@ -83,6 +89,7 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log)
         catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
         {
         }
+        _applied.Remove(name);
         Interlocked.Increment(ref _deletes);
         log.Info($"NodeHaConfig {name}: deleted (the node carries no group)");
     }

@@ -142,7 +142,7 @@ public sealed class OperatorController
         {
             if (type != InformerEventType.Modified || old is null || old.Metadata.Generation != config.Metadata.Generation)
                 Queue.Add(PlanKey); // created, deleted or edited: make it match the plan again (our own echo is a no-op)
-            if (type == InformerEventType.Modified && KubernetesJson.Serialize(old?.Status) == KubernetesJson.Serialize(config.Status)) return;
+            if (type == InformerEventType.Modified && Json(old?.Status) == Json(config.Status)) return;
             // An agent's report: aggregate the status of the groups it concerns (and of groups waiting to be released).
             var groups = config.Spec.VrrpInstances.Select(i => i.Group)
                 .Concat(config.Status?.Instances.Select(i => GroupOfInstance(i.Name)) ?? [])
@@ -156,8 +156,8 @@ public sealed class OperatorController
         });
         EndpointSlices.OnChange((type, old, slice) =>
         {
-            if (type == InformerEventType.Modified && old is not null && KubernetesJson.Serialize(old.Endpoints) == KubernetesJson.Serialize(slice.Endpoints)
-                && KubernetesJson.Serialize(old.Ports) == KubernetesJson.Serialize(slice.Ports)) return;
+            if (type == InformerEventType.Modified && old is not null && Json(old.Endpoints) == Json(slice.Endpoints)
+                && Json(old.Ports) == Json(slice.Ports)) return;
             var service = slice.Metadata.Labels?.TryGetValue(ClusterSnapshot.ServiceNameLabel, out var name) == true ? name : null;
             if (service is null) return;
             var ns = slice.Metadata.NamespaceProperty;
@@ -171,6 +171,8 @@ public sealed class OperatorController
         });
     }
 
+    private static string Json(object? value) => value is null ? "null" : KubernetesJson.Serialize(value);
+
     /// <summary>"ns/group/index" → "ns/group".</summary>
     private static string GroupOfInstance(string instance)
     {
@@ -182,10 +184,10 @@ public sealed class OperatorController
         old.Generation != current.Generation
         || old.DeletionTimestamp != current.DeletionTimestamp
         || !(old.Finalizers ?? []).SequenceEqual(current.Finalizers ?? [])
-        || KubernetesJson.Serialize(old.Labels) != KubernetesJson.Serialize(current.Labels);
+        || Json(old.Labels) != Json(current.Labels);
 
     private static bool NodeChanged(V1Node old, V1Node current) =>
-        KubernetesJson.Serialize(old.Metadata.Labels) != KubernetesJson.Serialize(current.Metadata.Labels)
-        || KubernetesJson.Serialize(old.Status?.Addresses) != KubernetesJson.Serialize(current.Status?.Addresses)
+        Json(old.Metadata.Labels) != Json(current.Metadata.Labels)
+        || Json(old.Status?.Addresses) != Json(current.Status?.Addresses)
         || ClusterSnapshot.IsReady(old) != ClusterSnapshot.IsReady(current);
 }

@@ -55,7 +55,7 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         }
 
         var groupPlan = plan?.Groups.FirstOrDefault(g => g.Group == key);
-        if (plan is not null && groupPlan is null) return ReconcileResult.After(ReleasePoll); // planned before this group was seen
+        if (groupPlan is null) return ReconcileResult.After(ReleasePoll); // not planned yet: the plan key runs first
         var nodes = snapshot.Nodes.ToDictionary(n => n.Metadata.Name, StringComparer.Ordinal);
         var reports = snapshot.Configs.Select(c => new NodeReport(c.Metadata.Name,
             nodes.TryGetValue(c.Metadata.Name, out var node) && ClusterSnapshot.IsReady(node), c.Spec, c.Metadata.Generation, c.Status)).ToList();

@@ -141,12 +141,15 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
     }
 
     /// <summary>What an agent writes: the state of each of its instances, for the config generation it applied.</summary>
-    private async Task ReportAsync(string node, params (string Instance, VrrpInstanceState State)[] instances)
+    private Task ReportAsync(string node, params (string Instance, VrrpInstanceState State)[] instances) => ReportAsync(node, null, instances);
+
+    private async Task ReportAsync(string node, NginxStatus? nginx, params (string Instance, VrrpInstanceState State)[] instances)
     {
         var config = await Config(node) ?? throw new InvalidOperationException($"no NodeHaConfig {node}");
         var status = new NodeHaConfigStatus
         {
             ObservedGeneration = config.Metadata.Generation,
+            Nginx = nginx,
             Instances = instances.Select(i => new VrrpInstanceStatus
             {
                 Name = $"{_ns}/{i.Instance}", State = i.State, Transitions = 1,
@@ -171,6 +174,15 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
     }
 
     private async Task<IReadOnlyList<Eventsv1Event>> Events() => (await _client.EventsV1.ListNamespacedEventAsync(_ns)).Items.ToList();
+
+    private async Task<NginxBackendPoolResource?> PoolObject(string name)
+    {
+        var json = (JsonElement)await _client.CustomObjects.GetNamespacedCustomObjectAsync(ApiGroup.Group, ApiGroup.Version, _ns, Kinds.NginxBackendPools, name);
+        return KubernetesJson.Deserialize<NginxBackendPoolResource>(json.GetRawText());
+    }
+
+    private static Condition ConditionOf(NginxBackendPoolResource? pool) =>
+        pool?.Status?.Conditions.FirstOrDefault(c => c.Type == "Ready") ?? new Condition();
 
     private static Condition ConditionOf(VirtualIpGroupResource? group, string type) =>
         group?.Status?.Conditions.FirstOrDefault(c => c.Type == type) ?? new Condition();
@@ -294,6 +306,10 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
         await Until(Events, e => new[] { "VipConflict", "PoolMissing", "SecretMissing" }.All(r => e.Any(x => x.Reason == r && x.Type == "Warning")),
             "Warning Events for each");
 
+        // A pool no group refers to is told so.
+        await ApplyAsync(Pool("orphan"));
+        await Until(() => PoolObject("orphan"), p => ConditionOf(p).Reason == "NotReferenced", "NotReferenced");
+
         // The Secret appears: the group recovers from SecretMissing (it now waits for its agents like any other).
         await _client.CoreV1.CreateNamespacedSecretAsync(new V1Secret
         {
@@ -343,5 +359,18 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
             """, V1Patch.PatchType.MergePatch), "discovery.k8s.io", "v1", _ns, "endpointslices", "web-abc");
         lb1 = await Until(() => Config("lb1"), c => c?.Spec.BackendPools[0].Spec.Backends.Servers.Count == 2, "the second endpoint on lb1");
         Assert.Equal(["198.18.0.21:8080", "198.18.0.22:8080"], lb1!.Spec.BackendPools[0].Spec.Backends.Servers.Select(s => $"{s.Address}:{s.Port}"));
+
+        var pool = await Until(() => PoolObject("web"), p => p?.Status?.Endpoints.Count == 2 && p.Status.Nodes.Count == 2, "the pool's status");
+        Assert.Equal(["198.18.0.21:8080", "198.18.0.22:8080"], pool!.Status!.Endpoints);
+        Assert.Equal(["lb1", "lb2"], pool.Status.Nodes);
+        Assert.Equal(("True", "Served"), (ConditionOf(pool).Status, ConditionOf(pool).Reason));
+
+        // lb2's nginx refuses the config: the pool names the node and nginx's error.
+        await ReportAsync("lb2", new NginxStatus { State = NginxState.Failed, LastError = "nginx: [emerg] unknown directive \"x\"" });
+        pool = await Until(() => PoolObject("web"), p => ConditionOf(p).Reason == "NginxRejected", "NginxRejected");
+        var rejected = Assert.Single(pool!.Status!.RejectedBy);
+        Assert.Equal("lb2", rejected.Node);
+        Assert.Contains("unknown directive", rejected.Error);
+        await Until(Events, e => e.Any(x => x.Reason == "NginxRejected" && x.Regarding.Kind == "NginxBackendPool"), "a NginxRejected Event");
     }
 }

@@ -82,7 +82,7 @@ public static class GroupStatusBuilder
                 }
             }
             if (masters.Count == 0) noMaster.Add(instance.Name);
-            if (masters.Count > 1) multipleMasters.Add($"{instance.Name} ({string.Join(", ", masters)})");
+            if (masters.Count > 1) multipleMasters.Add($"{instance.Name} ({string.Join(", ", masters.Order(StringComparer.Ordinal))})");
 
             var master = masters.Count == 1 ? masters[0] : null;
             foreach (var vip in instance.VirtualIPs)

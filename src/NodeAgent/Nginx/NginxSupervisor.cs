@@ -10,7 +10,7 @@ namespace NginxHa.NodeAgent.Nginx;
 /// only does the I/O. All mutations run under one gate, so config applies, exits, probes and restarts never interleave.
 /// <see cref="HealthChanged"/> handlers run inside that gate: keep them quick (e.g. speaker.SetFault).
 /// </summary>
-public sealed class NginxSupervisor : IAsyncDisposable
+public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
 {
     private static readonly TimeSpan StartPollInterval = TimeSpan.FromMilliseconds(50);
     private const int MaxStderrLines = 20;

@@ -44,6 +44,8 @@ public sealed class NodeReconciler : IAsyncDisposable
     readonly Dictionary<string, DateTimeOffset> _lastTransition = new();
     bool _nginxFault;
     bool _stopped;
+    // Runs while nginx is not serving but may be back sooner than a hand-over would take (see OnNginxNotServing).
+    ITimer? _handoverBudget;
 
     DateTimeOffset? _lastReload;
     string? _lastNginxError;
@@ -60,6 +62,7 @@ public sealed class NodeReconciler : IAsyncDisposable
         lock (_gate)
         {
             _nginx.HealthChanged += OnNginxHealth;
+            _nginx.MasterExited += OnNginxNotServing;
             _nginxFault = _nginx.Current.RequiresVrrpFault();
         }
     }
@@ -112,8 +115,9 @@ public sealed class NodeReconciler : IAsyncDisposable
             {
                 _lastNginxError = nginx.Error;
                 RaiseStatusChanged();
-                _log($"config rejected ({reason}): nginx -t: {nginx.Error}; the last good config keeps serving");
-                return new ReconcileResult(ReconcileOutcome.Rejected, [$"nginx -t: {nginx.Error}"]);
+                var problem = $"{(nginx.Outcome == ConfigApplyOutcome.ReloadFailed ? "nginx reload" : "nginx -t")}: {nginx.Error}";
+                _log($"config rejected ({reason}): {problem}; the last good config keeps serving");
+                return new ReconcileResult(ReconcileOutcome.Rejected, [problem]);
             }
             _lastNginxError = nginx.Outcome == ConfigApplyOutcome.StartFailed ? nginx.Error : null;
             if (nginx.Outcome is ConfigApplyOutcome.Reloaded or ConfigApplyOutcome.Started)
@@ -213,15 +217,73 @@ public sealed class NodeReconciler : IAsyncDisposable
     void OnNginxHealth(NginxHealth health)
     {
         // May run inside the supervisor's own lock: only flip the flag and post to the instances' queues.
+        if (health == NginxHealth.Restarting)
+        {
+            _log($"nginx: {health}");
+            OnNginxNotServing();
+            RaiseStatusChanged();
+            return;
+        }
         bool fault = health.RequiresVrrpFault();
         lock (_gate)
         {
-            _log($"nginx: {health}{(fault ? " (VRRP instances in FAULT: the peer takes the VIPs)" : "")}");
-            _nginxFault = fault;
-            foreach (var instance in _instances.Values) instance.SetFault(fault);
+            bool withinBudget = CancelHandoverBudget() && !fault;
+            _log($"nginx: {health}{(fault ? " (VRRP instances in FAULT: the peer takes the VIPs)" : withinBudget ? " (back within the hand-over time: the VIPs stayed)" : "")}");
+            SetFault(fault);
         }
         RaiseStatusChanged();
     }
+
+    /// <summary>
+    /// nginx stopped serving (its master exited, or a restart is under way). The node may keep its VIPs only as long as
+    /// handing them over would take: the shortest Skew_Time of its instances (a backup, of lower priority, waits at
+    /// least that long after our priority-0 advert). Back by then, nothing moved; otherwise every instance faults.
+    /// </summary>
+    void OnNginxNotServing()
+    {
+        lock (_gate)
+        {
+            if (_stopped || _nginxFault || _handoverBudget is not null) return;
+            var budget = HandoverTime();
+            if (budget is not { } time) return;
+            _handoverBudget = _clock.CreateTimer(_ => OnHandoverBudgetSpent(), null, time, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    void OnHandoverBudgetSpent()
+    {
+        lock (_gate)
+        {
+            if (_handoverBudget is null) return;
+            CancelHandoverBudget();
+            _log("nginx: not serving for longer than a hand-over takes (VRRP instances in FAULT: the peer takes the VIPs)");
+            SetFault(true);
+        }
+        RaiseStatusChanged();
+    }
+
+    /// <summary>True when a budget was running. Caller holds the gate.</summary>
+    bool CancelHandoverBudget()
+    {
+        if (_handoverBudget is null) return false;
+        _handoverBudget.Dispose();
+        _handoverBudget = null;
+        return true;
+    }
+
+    /// <summary>Caller holds the gate.</summary>
+    void SetFault(bool fault)
+    {
+        _nginxFault = fault;
+        foreach (var instance in _instances.Values) instance.SetFault(fault);
+    }
+
+    /// <summary>The shortest Skew_Time of the running instances (RFC 5798 section 6.1, computed for our own priority), or null.</summary>
+    TimeSpan? HandoverTime() => _instances.Count == 0 ? null : _instances.Values.Min(i => SkewTime(i.Plan));
+
+    internal static TimeSpan SkewTime(InstancePlan plan) => plan.Version == VrrpVersion.V2
+        ? TimeSpan.FromTicks((256 - plan.Priority) * TimeSpan.TicksPerSecond / 256)
+        : TimeSpan.FromTicks((256 - plan.Priority) * plan.AdvertInterval.Ticks / 256);
 
     void RaiseStatusChanged() => StatusChanged?.Invoke();
 
@@ -274,6 +336,8 @@ public sealed class NodeReconciler : IAsyncDisposable
                 if (_stopped) return;
                 _stopped = true;
                 _nginx.HealthChanged -= OnNginxHealth;
+                _nginx.MasterExited -= OnNginxNotServing;
+                CancelHandoverBudget();
                 all = _instances.Values.ToArray();
                 _instances.Clear();
                 _lastTransition.Clear();

@@ -289,6 +289,88 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
         await Assert.ThrowsAsync<ObjectDisposedException>(() => Apply(Config(Instance("edge/web/0", 51))));
     }
 
+    // Priority 200 at 100 ms: Skew_Time = 56 * 100 ms / 256 = 21.875 ms, the hand-over time.
+    static readonly TimeSpan Skew200 = TimeSpan.FromTicks(56 * TimeSpan.FromMilliseconds(100).Ticks / 256);
+
+    [Fact]
+    public async Task Nginx_back_within_the_handover_time_keeps_the_vips()
+    {
+        await Apply(Config(Instance("edge/web/0", 51)));
+        var instance = _instances.Started.Single();
+        _nginx.Exit();
+        _nginx.Set(NginxHealth.Restarting);
+        _clock.Advance(Skew200 - TimeSpan.FromTicks(1));
+        _nginx.Set(NginxHealth.Healthy);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.DoesNotContain(true, instance.Faults);
+        Assert.Contains(_log, l => l.Contains("back within the hand-over time"));
+    }
+
+    [Fact]
+    public async Task Nginx_restarting_longer_than_the_handover_time_faults_when_the_skew_time_is_spent()
+    {
+        await Apply(Config(Instance("edge/web/0", 51)));
+        var instance = _instances.Started.Single();
+        _nginx.Set(NginxHealth.Restarting);
+        _clock.Advance(Skew200 - TimeSpan.FromTicks(1));
+        Assert.DoesNotContain(true, instance.Faults);
+        _clock.Advance(TimeSpan.FromTicks(1));
+        Assert.Equal([true], instance.Faults);
+
+        // The restart succeeds later: the node rejoins.
+        _nginx.Set(NginxHealth.Healthy);
+        Assert.Equal([true, false], instance.Faults);
+    }
+
+    [Fact]
+    public async Task A_master_exit_reaches_vrrp_even_while_no_health_change_can_come()
+    {
+        await Apply(Config(Instance("edge/web/0", 51)));
+        var instance = _instances.Started.Single();
+        _nginx.Exit(); // the supervisor is in nginx -t: its Restarting comes only afterwards
+        _clock.Advance(Skew200);
+        Assert.Equal([true], instance.Faults);
+    }
+
+    [Fact]
+    public async Task The_handover_time_is_the_shortest_skew_time_of_the_nodes_instances()
+    {
+        var slow = Instance("edge/web/1", 52, 200);
+        slow.AdvertisementInterval = "1s";
+        await Apply(Config(Instance("edge/web/0", 51, 254), slow));
+        _nginx.Exit();
+        var skew254 = TimeSpan.FromTicks(2 * TimeSpan.FromMilliseconds(100).Ticks / 256); // 0.78 ms
+        _clock.Advance(skew254 - TimeSpan.FromTicks(1));
+        Assert.All(_instances.Started, i => Assert.Empty(i.Faults));
+        _clock.Advance(TimeSpan.FromTicks(1));
+        Assert.All(_instances.Started, i => Assert.Equal([true], i.Faults));
+    }
+
+    [Fact]
+    public async Task Nginx_down_or_failed_faults_at_once()
+    {
+        await Apply(Config(Instance("edge/web/0", 51)));
+        _nginx.Exit();
+        _nginx.Set(NginxHealth.Down);
+        Assert.Equal([true], _instances.Started.Single().Faults);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal([true], _instances.Started.Single().Faults);
+    }
+
+    [Fact]
+    public async Task A_reload_that_fails_at_runtime_is_reported_as_failed()
+    {
+        await Apply(Config(Instance("edge/web/0", 51)));
+        _nginx.Reject = "bind() to 0.0.0.0:80 failed (98: Address already in use)";
+        _nginx.RejectAs = ConfigApplyOutcome.ReloadFailed;
+        var result = await Apply(Config(Instance("edge/web/0", 51), Instance("edge/web/1", 52)));
+        Assert.Equal(ReconcileOutcome.Rejected, result.Outcome);
+        Assert.Equal("nginx reload: bind() to 0.0.0.0:80 failed (98: Address already in use)", Assert.Single(result.Problems));
+        Assert.Single(_instances.Started);
+        Assert.Equal(_nginx.Reject, _reconciler.Status.Nginx!.LastError);
+    }
+
     static async Task WaitFor(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
@@ -315,12 +397,17 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
     {
         public readonly List<string> Applied = [];
         public string? Reject;
+        public ConfigApplyOutcome RejectAs = ConfigApplyOutcome.Rejected;
         public bool AppliedBeforeFirstStart;
         public FakeInstanceHost? Instances;
         volatile NginxHealth _current = NginxHealth.Healthy;
 
         public NginxHealth Current => _current;
         public event Action<NginxHealth>? HealthChanged;
+        public event Action? MasterExited;
+
+        /// <summary>The master dies; the supervisor's health change may come later (its gate is held by nginx -t).</summary>
+        public void Exit() => MasterExited?.Invoke();
 
         public void Set(NginxHealth health)
         {
@@ -330,7 +417,7 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
 
         public Task<ConfigApplyResult> ApplyAsync(string renderedConfig, CancellationToken cancellationToken)
         {
-            if (Reject is not null) return Task.FromResult(new ConfigApplyResult(ConfigApplyOutcome.Rejected, Reject));
+            if (Reject is not null) return Task.FromResult(new ConfigApplyResult(RejectAs, Reject));
             if (Applied.Count == 0) AppliedBeforeFirstStart = Instances!.Started.Count == 0;
             bool changed = Applied.Count == 0 || Applied[^1] != renderedConfig;
             Applied.Add(renderedConfig);

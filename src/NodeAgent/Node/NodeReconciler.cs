@@ -1,5 +1,7 @@
 using NginxHa.Core.Nginx;
 using NginxHa.Core.Resources;
+using NginxHa.Core.Text;
+using NginxHa.NodeAgent.Platform;
 using NginxHa.NodeAgent.Nginx;
 using NginxHa.NodeAgent.Sources;
 using NginxHa.NodeAgent.Vrrp;
@@ -47,6 +49,7 @@ public sealed class NodeReconciler : IAsyncDisposable
     // Runs while nginx is not serving but may be back sooner than a hand-over would take (see OnNginxNotServing).
     ITimer? _handoverBudget;
 
+    readonly TaskCompletionSource<string> _instanceFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     DateTimeOffset? _lastReload;
     string? _lastNginxError;
 
@@ -69,6 +72,12 @@ public sealed class NodeReconciler : IAsyncDisposable
 
     /// <summary>Raised after anything in <see cref="Status"/> changed (an apply, an nginx health change, a VRRP transition).</summary>
     public event Action? StatusChanged;
+
+    /// <summary>
+    /// Completes, with the reason, when a running VRRP instance dies. The agent then exits: a node must never look
+    /// healthy while an instance is gone (its VIPs were released on the way out).
+    /// </summary>
+    public Task<string> InstanceFailed => _instanceFailed.Task;
 
     /// <summary>The plans of the running instances, by name.</summary>
     public IReadOnlyDictionary<string, InstancePlan> Running
@@ -110,7 +119,15 @@ public sealed class NodeReconciler : IAsyncDisposable
         try
         {
             ObjectDisposedException.ThrowIf(_stopped, this);
-            var nginx = await _nginx.ApplyAsync(desired.NginxConfig, cancellationToken);
+            ConfigApplyResult nginx;
+            try
+            {
+                nginx = await _nginx.ApplyAsync(desired.NginxConfig, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                nginx = new ConfigApplyResult(ConfigApplyOutcome.Rejected, $"{ex.GetType().Name}: {SafeText.Escape(ex.Message)}");
+            }
             if (!nginx.Accepted)
             {
                 _lastNginxError = nginx.Error;
@@ -163,7 +180,7 @@ public sealed class NodeReconciler : IAsyncDisposable
         foreach (var (instance, why) in retire)
         {
             _log($"{instance.Plan.Name}: {why}");
-            await instance.DisposeAsync();
+            await StopQuietlyAsync(instance);
         }
         foreach (var (instance, plan) in inPlace)
             instance.Update(plan);
@@ -187,6 +204,12 @@ public sealed class NodeReconciler : IAsyncDisposable
                 problems.Add(ex.Message);
                 _log($"config rejected ({reason}): {ex.Message}; the other instances keep running");
             }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or Network.NetlinkException)
+            {
+                var problem = StartupPreflight.Describe(ex, plan.Name);
+                problems.Add(problem);
+                _log($"config rejected ({reason}): {problem}; the other instances keep running");
+            }
         }
         return problems;
     }
@@ -208,9 +231,12 @@ public sealed class NodeReconciler : IAsyncDisposable
         bool current;
         lock (_gate) current = _instances.TryGetValue(instance.Plan.Name, out var registered) && registered == instance;
         if (!current) return;
-        _log(completion.IsFaulted
-            ? $"{instance.Plan.Name}: the VRRP instance died: {completion.Exception!.GetBaseException().Message}"
-            : $"{instance.Plan.Name}: the VRRP instance stopped on its own");
+        var why = completion.IsFaulted
+            ? $"{instance.Plan.Name}: the VRRP speaker failed and stopped ({completion.Exception!.GetBaseException().GetType().Name}: " +
+              $"{SafeText.Escape(completion.Exception.GetBaseException().Message)})"
+            : $"{instance.Plan.Name}: the VRRP speaker stopped on its own";
+        _log(why);
+        _instanceFailed.TrySetResult(why);
         RaiseStatusChanged();
     }
 
@@ -347,7 +373,19 @@ public sealed class NodeReconciler : IAsyncDisposable
         {
             _applyGate.Release();
         }
-        await Task.WhenAll(all.Select(i => i.DisposeAsync().AsTask()));
+        await Task.WhenAll(all.Select(StopQuietlyAsync));
+    }
+
+    /// <summary>Stops an instance; one that already died has said why (InstanceFailed), so its fault is not rethrown.</summary>
+    async Task StopQuietlyAsync(IVrrpInstance instance)
+    {
+        try
+        {
+            await instance.DisposeAsync();
+        }
+        catch (Exception) when (instance.Completion.IsFaulted)
+        {
+        }
     }
 
     public async ValueTask DisposeAsync()

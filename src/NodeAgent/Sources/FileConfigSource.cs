@@ -3,6 +3,8 @@ using System.Threading.Channels;
 using NginxHa.Core.Manifests;
 using NginxHa.Core.Planning;
 using NginxHa.Core.Resources;
+using NginxHa.Core.Text;
+using NginxHa.NodeAgent.Standalone;
 using NginxHa.NodeAgent.Vrrp;
 
 namespace NginxHa.NodeAgent.Sources;
@@ -25,18 +27,42 @@ public sealed class FileConfigSource(IReadOnlyList<string> files, string node, T
     public async IAsyncEnumerable<NodeConfigEvent> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var watcher = WatchFiles();
-        yield return Load("start");
+        yield return await LoadAsync("start", cancellationToken);
         while (true)
         {
             string why = await _reloads.Reader.ReadAsync(cancellationToken);
             await Task.Delay(ReloadSettle, time, cancellationToken);
             while (_reloads.Reader.TryRead(out _)) { }
-            yield return Load(why);
+            yield return await LoadAsync(why, cancellationToken);
         }
     }
 
-    /// <summary>The files' current state for this node: pure apart from reading them (and the password files).</summary>
+    /// <summary>
+    /// <see cref="Load"/> off the caller's thread: a stop request ends the wait at once, whatever the loader is doing
+    /// (a pathological file must never hold up the hand-over).
+    /// </summary>
+    public Task<NodeConfigEvent> LoadAsync(string reason, CancellationToken cancellationToken) =>
+        Task.Run(() => Load(reason), CancellationToken.None).WaitAsync(cancellationToken);
+
+    /// <summary>
+    /// The files' current state for this node: pure apart from reading them (and the password files). Never throws:
+    /// any exception out of reading, parsing, binding, validating or planning is one more problem.
+    /// </summary>
     public NodeConfigEvent Load(string reason)
+    {
+        try
+        {
+            return LoadUnguarded(reason);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A defect in our own code must not cost the node its VIPs: report it as what could not be loaded.
+            return new NodeConfigRejected(
+                [$"{string.Join(", ", files)}: the config could not be loaded ({ex.GetType().Name}: {SafeText.Escape(ex.Message)})"], reason);
+        }
+    }
+
+    NodeConfigEvent LoadUnguarded(string reason)
     {
         var set = ManifestLoader.LoadFiles(files);
         foreach (var w in set.Warnings) log($"warning: {w}");
@@ -54,24 +80,14 @@ public sealed class FileConfigSource(IReadOnlyList<string> files, string node, T
         if (errors.Count > 0) return new NodeConfigRejected(errors, reason);
         var config = plan.ConfigFor(node);
 
+        // Every password file is read now, its problems located at the field that names it (file:line).
+        errors.AddRange(SecretFilePreflight.Check(config, set));
+        errors.AddRange(config.Spec.VrrpInstances.Where(i => i.AuthSecretRef is not null)
+            .Select(i => $"{i.Name}: authSecretRef: Secrets need Kubernetes; in standalone mode give spec.vrrp.authPasswordFile"));
+        if (errors.Count > 0) return new NodeConfigRejected(errors, reason);
         var auth = new Dictionary<string, ReadOnlyMemory<byte>>();
         foreach (var instance in config.Spec.VrrpInstances)
-        {
-            if (instance.AuthSecretRef is not null)
-                errors.Add($"{instance.Name}: authSecretRef: Secrets need Kubernetes; in standalone mode give spec.vrrp.authPasswordFile");
-            else if (instance.AuthPasswordFile is { } path)
-            {
-                try
-                {
-                    auth[instance.Name] = VrrpPasswordFile.Read(path);
-                }
-                catch (SecretFileException ex)
-                {
-                    errors.Add($"{instance.Name}: authPasswordFile: {ex.Message}");
-                }
-            }
-        }
-        if (errors.Count > 0) return new NodeConfigRejected(errors, reason);
+            if (instance.AuthPasswordFile is { } path) auth[instance.Name] = VrrpPasswordFile.Read(path);
         return new NodeConfigUpdate(config, new NodeSecrets(auth), reason);
     }
 

@@ -52,7 +52,9 @@ public sealed class StandaloneAgent
         await using var reconciler = new NodeReconciler(_runtime, SystemHostFacts.Instance,
             new SpeakerInstanceHost(MonotonicTimeProvider.Instance, _log, _shutdown), nginx, TimeProvider.System, _log);
 
-        var events = _source.WatchAsync(stop).GetAsyncEnumerator(stop);
+        // Cancelled by SIGTERM, or when a speaker dies: the watch then ends before the agent stops.
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var events = _source.WatchAsync(watching.Token).GetAsyncEnumerator(watching.Token);
         try
         {
             // The first config: any problem stops the agent before nginx or a speaker starts.
@@ -66,6 +68,14 @@ public sealed class StandaloneAgent
                 _error.WriteLine($"nginx-ha-agent: {problems.Count} error(s) in the manifests; nothing was started");
                 return 1;
             }
+            // The host, before nginx or a socket starts: interfaces, the nginx binary, free ports.
+            var preflight = RunPreflight.Check(desired, _options, RunPreflight.NginxAlive(Path.Combine(NginxDirectory, "logs", "nginx.pid")));
+            foreach (var w in preflight.Warnings) _log($"warning: {w}");
+            if (preflight.Failures.Count > 0)
+            {
+                foreach (var f in preflight.Failures) _error.WriteLine($"nginx-ha-agent: {f}");
+                return 1;
+            }
 
             PrepareStateDirectory();
             await nginx.StartAsync(stop);
@@ -73,12 +83,21 @@ public sealed class StandaloneAgent
             if (result.Outcome == ReconcileOutcome.PartlyApplied)
             {
                 foreach (var p in result.Problems) _error.WriteLine($"nginx-ha-agent: {p}");
-                await reconciler.StopAsync();
+                await StopAllAsync(reconciler, nginx);
                 return 1;
             }
 
-            while (await events.MoveNextAsync())
-                await reconciler.HandleAsync(events.Current, stop);
+            // A speaker that dies ends the agent (exit 1, so it is restarted and seen), its VIPs already released.
+            var reloads = FollowAsync(events, reconciler, watching.Token);
+            if (await Task.WhenAny(reloads, reconciler.InstanceFailed) == reconciler.InstanceFailed)
+            {
+                await watching.CancelAsync();
+                await reloads.ContinueWith(_ => { }, TaskScheduler.Default);
+                _error.WriteLine($"nginx-ha-agent: {reconciler.InstanceFailed.Result}; stopping the agent (exit 1) so it is restarted and seen");
+                await StopAllAsync(reconciler, nginx);
+                return 1;
+            }
+            await reloads;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -90,10 +109,29 @@ public sealed class StandaloneAgent
         }
 
         _log("stopping: priority 0 on every instance, VIPs removed, nginx stopped");
-        await reconciler.StopAsync();
-        await nginx.StopAsync(CancellationToken.None);
+        await StopAllAsync(reconciler, nginx);
         _log("stopped");
         return 0;
+    }
+
+    static async Task FollowAsync(IAsyncEnumerator<NodeConfigEvent> events, NodeReconciler reconciler, CancellationToken stop)
+    {
+        while (await events.MoveNextAsync())
+            await reconciler.HandleAsync(events.Current, stop);
+    }
+
+    async Task StopAllAsync(NodeReconciler reconciler, NginxSupervisor nginx)
+    {
+        try
+        {
+            await reconciler.StopAsync();
+        }
+        catch (Exception ex)
+        {
+            // A dead speaker's fault resurfaces here; the others were still stopped.
+            _log($"stopping: {ex.GetType().Name}: {Core.Text.SafeText.Escape(ex.Message)}");
+        }
+        await nginx.StopAsync(CancellationToken.None);
     }
 
     void PrepareStateDirectory()

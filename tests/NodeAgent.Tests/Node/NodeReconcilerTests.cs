@@ -270,11 +270,13 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task An_instance_that_dies_shows_as_fault_and_is_logged()
+    public async Task An_instance_that_dies_shows_as_fault_is_logged_and_ends_the_agent()
     {
         await Apply(Config(Instance("edge/web/0", 51)));
         _instances.Started[0].Die(new InvalidOperationException("socket closed"));
-        await WaitFor(() => _log.Any(l => l.Contains("the VRRP instance died: socket closed")));
+        var why = await _reconciler.InstanceFailed.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("edge/web/0: the VRRP speaker failed and stopped (InvalidOperationException: socket closed)", why);
+        Assert.Contains(_log, l => l == why);
         Assert.Equal(VrrpInstanceState.Fault, _reconciler.Status.Instances.Single().State);
     }
 

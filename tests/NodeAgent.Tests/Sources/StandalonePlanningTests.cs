@@ -153,12 +153,13 @@ public sealed class StandalonePlanningTests : IDisposable
     }
 
     [Fact]
-    public void A_missing_password_file_is_a_config_error_naming_the_instance_and_the_field()
+    public void A_missing_password_file_is_a_config_error_naming_the_file_line_and_the_field()
     {
         var file = Write("site.yaml", DualMaster.Replace("vrrp: {version: 3, advertisementInterval: 100ms}",
             $"vrrp: {{version: 2, authPasswordFile: {_dir.FullName}/absent}}"));
         Assert.Null(Load([file], "lb1", out var problems));
-        Assert.Contains(problems, p => p.StartsWith("edge/web/0: authPasswordFile: ", StringComparison.Ordinal) && p.Contains("absent"));
+        Assert.Contains(problems, p => p.Contains("site.yaml:", StringComparison.Ordinal)
+            && p.Contains("spec.vrrp.authPasswordFile") && p.Contains("absent"));
     }
 
     [Fact]

@@ -78,6 +78,9 @@ public sealed class UpstreamProxy : IDisposable
             ctx.Response.StatusCode = (int)response.StatusCode;
             foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
                 if (!HopByHop.Contains(name)) ctx.Response.Headers[name] = values.ToArray();
+            // Headers go out now: a watch with nothing to report yet still answers at once, as the server does.
+            await ctx.Response.StartAsync(ctx.RequestAborted);
+            await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
             await using var body = await response.Content.ReadAsStreamAsync(ctx.RequestAborted);
             var buffer = new byte[16 * 1024];
             try

@@ -35,13 +35,14 @@ public abstract class ProtocolContractTests(ClusterSide side) : IDisposable
     }
 
     /// <summary>Reads a watch until <paramref name="enough"/> says so or the server ends it (bounded by a safety limit).</summary>
-    async Task<List<(string Type, JsonObject Object)>> ReadWatch(string query, Func<List<(string Type, JsonObject Object)>, bool> enough)
+    async Task<List<(string Type, JsonObject Object)>> ReadWatch(string query, Func<List<(string Type, JsonObject Object)>, bool> enough,
+        Func<Task>? onStarted = null)
     {
         var seen = new List<(string, JsonObject)>();
         using var cts = new CancellationTokenSource(WatchLimit);
         try
         {
-            await foreach (var e in _http.Watch($"{side.Collection(Ns)}?watch=true&{query}", cts.Token))
+            await foreach (var e in _http.Watch($"{side.Collection(Ns)}?watch=true&{query}", cts.Token, onStarted))
             {
                 seen.Add(e);
                 if (enough(seen)) break;
@@ -132,19 +133,51 @@ public abstract class ProtocolContractTests(ClusterSide side) : IDisposable
     }
 
     [Fact]
-    public async Task Watch_with_bookmarks_sends_a_bookmark_at_the_current_version_before_its_timeout()
+    public async Task Watch_with_bookmarks_sends_before_its_timeout_a_bookmark_past_the_changes_its_selector_filtered_out()
     {
-        var created = await Create(Ns, Name("bm"), 1);
+        var from = (await _http.Get($"{side.Collection(Ns)}?{RunSelector}")).ResourceVersion;
+        long hidden = 0;
 
-        // The real server sends a bookmark 2 s before a watch's deadline (and every minute): timeoutSeconds=4.
-        var events = await ReadWatch($"resourceVersion={created.ResourceVersion}&allowWatchBookmarks=true&timeoutSeconds=4&{RunSelector}",
-            seen => seen.Any(e => e.Type == "BOOKMARK"));
+        // The real server sends a bookmark 2 s before a watch's deadline (and every minute), and only when it is
+        // newer than what the watcher saw: here, a change its label selector hides, made once the watch is open.
+        var events = await ReadWatch($"resourceVersion={from}&allowWatchBookmarks=true&timeoutSeconds=6&{RunSelector}",
+            seen => seen.Any(e => e.Type == "BOOKMARK"),
+            onStarted: async () =>
+            {
+                var other = new Dictionary<string, string> { ["run"] = "other-" + _run };
+                var created = await _http.Post(side.Collection(Ns), side.New(Ns, Name("hidden"), other, 9));
+                Assert.True(created.Code == 201, created.ToString());
+                hidden = Rv(created.Body);
+            });
 
-        var bookmark = events.Single(e => e.Type == "BOOKMARK").Object;
+        var (type, bookmark) = Assert.Single(events);
+        Assert.Equal("BOOKMARK", type);
         Assert.Equal(side.Kind, bookmark["kind"]!.GetValue<string>());
         Assert.Equal(side.ApiVersion, bookmark["apiVersion"]!.GetValue<string>());
-        Assert.True(Rv(bookmark) >= Rv(created.Body), $"bookmark at {Rv(bookmark)}, object at {Rv(created.Body)}");
+        Assert.True(Rv(bookmark) >= hidden, $"bookmark at {Rv(bookmark)}, the hidden change at {hidden}");
         Assert.Null(bookmark["metadata"]!["name"]);
+    }
+
+    [Fact]
+    public async Task Watch_with_bookmarks_and_nothing_new_sends_no_bookmark()
+    {
+        var from = (await _http.Get($"{side.Collection(Ns)}?{RunSelector}")).ResourceVersion;
+
+        var events = await ReadWatch($"resourceVersion={from}&allowWatchBookmarks=true&timeoutSeconds=4&labelSelector=run%3Dnothing-{_run}", _ => false);
+
+        Assert.DoesNotContain(events, e => e.Type == "BOOKMARK");
+    }
+
+    [Fact]
+    public async Task Watch_without_a_resourceVersion_and_with_bookmarks_marks_the_end_of_the_current_objects()
+    {
+        var present = await Create(Ns, Name("listed"), 1);
+
+        var events = await ReadWatch($"allowWatchBookmarks=true&{RunSelector}", seen => seen.Any(e => e.Type == "BOOKMARK"));
+
+        Assert.Equal(["ADDED", "BOOKMARK"], events.Select(e => e.Type));
+        Assert.Equal("true", events[1].Object["metadata"]!["annotations"]!["k8s.io/initial-events-end"]!.GetValue<string>());
+        Assert.True(Rv(events[1].Object) >= Rv(present.Body));
     }
 
     [Fact]

@@ -38,13 +38,16 @@ public sealed class KubeHttp(Uri url) : IDisposable
         return new((int)response.StatusCode, parsed);
     }
 
-    /// <summary>The events of one watch request, as they arrive, until the server ends it or <paramref name="token"/> fires.</summary>
-    public async IAsyncEnumerable<(string Type, JsonObject Object)> Watch(string pathAndQuery, [EnumeratorCancellation] CancellationToken token)
+    /// <summary>The events of one watch request, as they arrive, until the server ends it or <paramref name="token"/> fires;
+    /// <paramref name="onStarted"/> runs once the server has answered with its headers: the watch is registered.</summary>
+    public async IAsyncEnumerable<(string Type, JsonObject Object)> Watch(string pathAndQuery, [EnumeratorCancellation] CancellationToken token,
+        Func<Task>? onStarted = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, pathAndQuery);
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token);
         if ((int)response.StatusCode != 200)
             throw new InvalidOperationException($"watch {pathAndQuery}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(token)}");
+        if (onStarted is not null) await onStarted();
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(token));
         while (await reader.ReadLineAsync(token) is { } line)
         {

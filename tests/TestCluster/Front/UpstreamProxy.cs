@@ -54,11 +54,11 @@ public sealed class UpstreamProxy : IDisposable
     {
         var req = ctx.Request;
         using var message = new HttpRequestMessage(new HttpMethod(req.Method), req.Path + req.QueryString);
-        if (req.ContentLength > 0 || req.Headers.TransferEncoding.Count > 0)
-            message.Content = new StreamContent(req.Body);
+        if (await BuiltinTypeMeta.Complete(req) is { } completed) message.Content = new ByteArrayContent(completed);
+        else if (req.ContentLength > 0 || req.Headers.TransferEncoding.Count > 0) message.Content = new StreamContent(req.Body);
         foreach (var (name, values) in req.Headers)
         {
-            if (HopByHop.Contains(name)) continue;
+            if (HopByHop.Contains(name) || (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) && message.Content is ByteArrayContent)) continue;
             if (!message.Headers.TryAddWithoutValidation(name, values.ToArray()))
                 message.Content?.Headers.TryAddWithoutValidation(name, values.ToArray());
         }

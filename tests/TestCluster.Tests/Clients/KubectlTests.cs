@@ -55,6 +55,6 @@ public sealed class KubectlTests(ClusterFixture cluster)
 
         Assert.True(createNs.Code == 0, createNs.Error);
         Assert.True(createCm.Code == 0, createCm.Error);
-        Assert.Equal("ActiveActive", get.Output);
+        Assert.Equal("ActiveActive", get.Output.Trim());
     }
 }

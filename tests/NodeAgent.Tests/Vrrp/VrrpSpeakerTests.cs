@@ -305,6 +305,59 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         if (_run is not null) await _run.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    [Fact]
+    public async Task A_master_given_a_new_priority_and_an_added_vip_keeps_its_vips_binds_the_new_one_and_sends_no_priority_zero()
+    {
+        var speaker = Start(priority: 100);
+        await AdvanceUntil(() => speaker.State == VrrpState.Master, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(1));
+        var added = new VirtualIp(IPAddress.Parse("198.18.0.101"), 24);
+        int announcements = _announcer.Count;
+        int sent = _transport.Sent.Count;
+        long transitions = speaker.Transitions;
+
+        speaker.Reconfigure(speaker.Options with
+        {
+            Instance = speaker.Options.Instance with { Priority = 150 },
+            VirtualAddresses = [Vip, added],
+        });
+        await WaitFor(() => _addresses.Bound.Contains(added) && _announcer.Count > announcements && _transport.Sent.Count > sent);
+
+        Assert.Equal(VrrpState.Master, speaker.State);
+        Assert.Equal(transitions, speaker.Transitions);
+        Assert.Contains(Vip, _addresses.Bound);
+        var adverts = _transport.Sent.Select(s => VrrpPacket.TryRead(s.Message, Self, Group, out var a) == VrrpDropReason.Ok ? a! : null).ToArray();
+        Assert.DoesNotContain(adverts, a => a!.Priority == 0);
+        var last = adverts[^1]!;
+        Assert.Equal(150, last.Priority);
+        Assert.Equal([Vip.Address, added.Address], last.Addresses);
+    }
+
+    [Fact]
+    public async Task After_adding_a_vip_a_backup_still_follows_a_master_that_advertises_the_old_list()
+    {
+        var speaker = Start(priority: 100);
+        await WaitFor(() => speaker.State == VrrpState.Backup);
+        speaker.Reconfigure(speaker.Options with { VirtualAddresses = [Vip, new VirtualIp(IPAddress.Parse("198.18.0.101"), 24)] });
+        await WaitFor(() => speaker.Options.VirtualAddresses.Count == 2 && _log.Any(l => l.Contains("changed in place")));
+        for (int i = 0; i < 20; i++)
+        {
+            Receive(Advert(VrrpVersion.V3, 200));
+            await WaitFor(() => _transport.Inbound.Reader.Count == 0);
+            await Task.Delay(5);
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+        Assert.Equal(VrrpState.Backup, speaker.State);
+        Assert.Equal(0, speaker.Drops.Total);
+    }
+
+    [Fact]
+    public async Task A_removed_vip_cannot_be_changed_in_place()
+    {
+        var speaker = Start(priority: 100);
+        Assert.Throws<ArgumentException>(() => speaker.Reconfigure(speaker.Options with { VirtualAddresses = [new VirtualIp(IPAddress.Parse("198.18.0.101"), 24)] }));
+        await WaitFor(() => speaker.State == VrrpState.Backup);
+    }
+
     sealed class FakeTransport : IVrrpTransport
     {
         public readonly Channel<VrrpDatagram> Inbound = Channel.CreateUnbounded<VrrpDatagram>();

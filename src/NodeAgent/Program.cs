@@ -27,7 +27,7 @@ public static class Program
             case "run":
                 return await RunCommand.RunAsync(args[1..], Console.Out, Console.Error);
             case "vrrp":
-                return VrrpCommand.Run(args[1..], Console.Out, Console.Error);
+                return await VrrpCommand.RunAsync(args[1..], Console.Out, Console.Error);
             default:
                 Console.Error.WriteLine($"nginx-ha-agent: \"{args[0]}\": unknown command\n{Usage}");
                 return 2;

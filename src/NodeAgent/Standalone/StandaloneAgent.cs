@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using NginxHa.Core.Nginx;
 using NginxHa.NodeAgent.Cli;
+using NginxHa.NodeAgent.Metrics;
 using NginxHa.NodeAgent.Network;
 using NginxHa.NodeAgent.Nginx;
 using NginxHa.NodeAgent.Platform;
@@ -26,10 +27,15 @@ public sealed class StandaloneAgent
     volatile bool _nginxFault = true;
 
     readonly ShutdownLatch? _shutdown;
+    readonly AgentMetrics _metrics;
+    readonly Dictionary<string, IDisposable> _metricsRegistrations = new();
+    volatile bool _configApplied;
 
     /// <summary><paramref name="shutdown"/>: set by SIGTERM/SIGINT, it makes every speaker hand over at once.</summary>
-    public StandaloneAgent(RunCommandOptions options, Action<string> log, TextWriter error, ShutdownLatch? shutdown = null)
+    public StandaloneAgent(RunCommandOptions options, Action<string> log, TextWriter error, ShutdownLatch? shutdown = null,
+        AgentMetrics? metrics = null)
     {
+        _metrics = metrics ?? new AgentMetrics();
         _shutdown = shutdown;
         _options = options;
         _log = log;
@@ -39,6 +45,9 @@ public sealed class StandaloneAgent
     }
 
     string NginxDirectory => Path.Combine(_options.StateDirectory, "nginx");
+
+    /// <summary>Ready once the first config is applied and every instance has started (/readyz).</summary>
+    public Readiness Readiness => Readiness.Of(_metrics, _configApplied);
 
     /// <summary>Triggers a reload of the manifest files (SIGHUP, or a file watcher).</summary>
     public void RequestReload(string why) => _reloads.Writer.TryWrite(why);
@@ -64,14 +73,17 @@ public sealed class StandaloneAgent
                 TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), 3),
         }, TimeProvider.System, _log);
         nginx.HealthChanged += OnNginxHealth;
+        _metrics.Nginx.Attach(nginx);
         using var watcher = WatchFiles();
 
         try
         {
             await nginx.StartAsync(stop);
             var first = await nginx.ApplyAsync(desired.NginxConfig, stop);
+            _metrics.Nginx.Applied(desired.NginxConfig, first);
             if (!first.Accepted) _log($"config rejected: nginx -t: {first.Error}");
             ApplyInstances(desired.Instances);
+            _configApplied = true;
             await ReloadLoopAsync(nginx, stop);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -117,11 +129,13 @@ public sealed class StandaloneAgent
             foreach (var w in warnings) _log($"warning: {w}");
             if (desired is null)
             {
+                _metrics.Nginx.Reject(ConfigRejectionStage.Manifest);
                 _log($"config rejected ({why}): {problems.Count} error(s); the last good config keeps serving");
                 foreach (var p in problems) _log($"config rejected: {p}");
                 continue;
             }
             var result = await nginx.ApplyAsync(desired.NginxConfig, stop);
+            _metrics.Nginx.Applied(desired.NginxConfig, result);
             if (!result.Accepted)
             {
                 _log($"config rejected ({why}): nginx -t: {result.Error}; the last good config keeps serving");
@@ -134,6 +148,7 @@ public sealed class StandaloneAgent
             }
             catch (SpeakerSetupException ex)
             {
+                _metrics.Nginx.Reject(ConfigRejectionStage.Vrrp);
                 _log($"config rejected ({why}): {ex.Message}; the other instances keep running");
             }
         }
@@ -153,13 +168,19 @@ public sealed class StandaloneAgent
         {
             _log($"{r.Plan.Name}: {(wanted.ContainsKey(r.Plan.Name) ? "changed; restarting" : "removed; stopping")}");
             r.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            Unregister(r.Plan.Name);
         }
         foreach (var plan in instances)
         {
             lock (_speakers)
                 if (_speakers.ContainsKey(plan.Name)) continue;
-            var running = SpeakerFactory.Start(plan, _nginxFault, MonotonicTimeProvider.Instance, _log, _shutdown);
-            lock (_speakers) _speakers[plan.Name] = running;
+            var observer = VrrpInstanceMetrics.For(plan, MonotonicTimeProvider.Instance);
+            var running = SpeakerFactory.Start(plan, _nginxFault, MonotonicTimeProvider.Instance, _log, _shutdown, observer);
+            lock (_speakers)
+            {
+                _speakers[plan.Name] = running;
+                _metricsRegistrations[plan.Name] = _metrics.Register(observer);
+            }
         }
     }
 
@@ -176,6 +197,15 @@ public sealed class StandaloneAgent
             _speakers.Clear();
         }
         await Task.WhenAll(all.Select(s => s.DisposeAsync().AsTask()));
+        foreach (var s in all) Unregister(s.Plan.Name);
+    }
+
+    void Unregister(string instance)
+    {
+        lock (_speakers)
+        {
+            if (_metricsRegistrations.Remove(instance, out var registration)) registration.Dispose();
+        }
     }
 
     void PrepareStateDirectory()

@@ -7,6 +7,9 @@ packages=(nginx keepalived tshark libpcap0.8 iproute2 wrk curl procps util-linux
 # it pulls in binutils (ar) and libc6-dev. zlib1g-dev is not
 # needed: .NET 10's NativeAOT runtime pack carries its own static zlib and brotli.
 packages+=(clang)
+# The alert rules are checked by promtool and fired in a real Prometheus (and delivered by Alertmanager) in the tests;
+# nftables cuts VRRP between two nodes for the split-brain test.
+packages+=(prometheus prometheus-alertmanager nftables)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -25,10 +25,13 @@ public sealed class NginxMetrics
     volatile string? _configHash;
 
     /// <summary>The supervisor whose health and restarts are reported.</summary>
-    public void Attach(NginxSupervisor supervisor)
+    public void Attach(NginxSupervisor supervisor) => Attach(() => supervisor.Current, () => supervisor.MasterStarts);
+
+    /// <summary>Reads health and the count of nginx masters started (the first one plus restarts) at scrape time.</summary>
+    public void Attach(Func<NginxHealth> health, Func<long> masterStarts)
     {
-        _health = () => supervisor.Current;
-        _starts = () => supervisor.MasterStarts;
+        _health = health;
+        _starts = masterStarts;
     }
 
     public bool Supervised => _health is not null;

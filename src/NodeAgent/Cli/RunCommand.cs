@@ -25,7 +25,7 @@ public static class RunCommand
         using var shutdown = ShutdownLatch.OnSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT);
         using var metrics = new AgentMetrics();
         var agent = new StandaloneAgent(options, log.Write, error, shutdown, metrics);
-        await using var server = MetricsEndpoint.TryStart(options.MetricsAddress, metrics, () => agent.Readiness, options.Node, log.Write);
+        await using var server = MetricsEndpoint.StartInBackground(options.MetricsAddress, metrics, () => agent.Readiness, options.Node, log.Write);
         using var stop = new CancellationTokenSource();
         using var sigterm = ProcessSignals.Subscribe(PosixSignal.SIGTERM, stop.Cancel);
         using var sigint = ProcessSignals.Subscribe(PosixSignal.SIGINT, stop.Cancel);

@@ -46,7 +46,7 @@ public static class VrrpCommand
             return 2;
         }
         using (built)
-        await using (var server = MetricsEndpoint.TryStart(options.MetricsAddress, metrics,
+        await using (var server = MetricsEndpoint.StartInBackground(options.MetricsAddress, metrics,
                          () => Readiness.Of(metrics, configApplied: true), node: Environment.MachineName, log.Write))
         {
             // On this thread, the main one: Linux delivers a process's SIGTERM to its main thread, so the signal wakes

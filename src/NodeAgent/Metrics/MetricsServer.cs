@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using NginxHa.NodeAgent.Vrrp;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -44,6 +45,9 @@ public sealed class MetricsServer : IAsyncDisposable
             .AddMeter(AgentMetrics.MeterName)
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0).Build();
         builder.Services.AddSingleton(provider);
+        // The host's default console lifetime registers .NET handlers for SIGTERM/SIGINT, which would replace the
+        // agent's own (Platform/ProcessSignals: the speaker hands over straight from the signal). The agent stops this server.
+        builder.Services.AddSingleton<IHostLifetime, AgentOwnedLifetime>();
         var app = builder.Build();
         app.UseOpenTelemetryPrometheusScrapingEndpoint(provider, predicate: null, path: "/metrics", configureBranchedPipeline: null,
             optionsName: null);
@@ -89,6 +93,13 @@ public sealed class MetricsServer : IAsyncDisposable
     }
 }
 
+/// <summary>A host lifetime that waits for nothing and handles no signal: the agent decides when the server stops.</summary>
+sealed class AgentOwnedLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
 /// <summary>Whether the agent is ready, and if not why.</summary>
 public readonly record struct Readiness(bool Ready, string Reason)
 {
@@ -106,6 +117,23 @@ public readonly record struct Readiness(bool Ready, string Reason)
 /// <summary>Starts the metrics server if an address is given; a failure to listen is logged and the agent runs on without it.</summary>
 public static class MetricsEndpoint
 {
+    /// <summary>
+    /// Starts the server off the caller's thread (Kestrel's start costs the JIT build a second or two, which must not delay
+    /// VRRP); disposing the result stops it once started.
+    /// </summary>
+    public static BackgroundServer StartInBackground(IPEndPoint? address, AgentMetrics metrics, Func<Readiness> readiness, string node,
+        Action<string> log) => new(Task.Run(() => TryStart(address, metrics, readiness, node, log)));
+
+    public sealed class BackgroundServer(Task<MetricsServer?> starting) : IAsyncDisposable
+    {
+        public Task<MetricsServer?> Starting => starting;
+
+        public async ValueTask DisposeAsync()
+        {
+            if (await starting.ConfigureAwait(false) is { } server) await server.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
     public static MetricsServer? TryStart(IPEndPoint? address, AgentMetrics metrics, Func<Readiness> readiness, string node, Action<string> log)
     {
         if (address is null) return null;

@@ -13,15 +13,20 @@ public sealed class AgentMetrics : IDisposable
 {
     public const string MeterName = "NginxHa.NodeAgent";
 
-    readonly Meter _meter = new(MeterName);
+    readonly Meter _meter;
     readonly List<VrrpInstanceMetrics> _instances = [];
 
     /// <summary>Drop reasons reported as invalid packets; authentication failures have their own counter.</summary>
     public static readonly IReadOnlyList<VrrpDropReason> InvalidPacketReasons = Enum.GetValues<VrrpDropReason>()
         .Where(r => r is not (VrrpDropReason.Ok or VrrpDropReason.AuthTypeMismatch or VrrpDropReason.AuthenticationFailed)).ToArray();
 
-    public AgentMetrics()
+    /// <summary>
+    /// <paramref name="meterName"/>: a listener subscribes by name, so two AgentMetrics in one process (tests) need
+    /// different names to be served apart; the agent has one and keeps the default.
+    /// </summary>
+    public AgentMetrics(string meterName = MeterName)
     {
+        _meter = new Meter(meterName);
         _meter.CreateObservableGauge("nginx_ha_vrrp_state", () => PerInstance(i => (int)i.State),
             description: "VRRP state: 0 initialize, 1 backup, 2 master, 3 fault");
         _meter.CreateObservableGauge("nginx_ha_vrrp_priority", () => PerInstance(i => i.EffectivePriority),
@@ -64,6 +69,9 @@ public sealed class AgentMetrics : IDisposable
     }
 
     public NginxMetrics Nginx { get; } = new();
+
+    /// <summary>The name the metrics server subscribes to.</summary>
+    public string Name => _meter.Name;
 
     public VrrpInstanceMetrics[] Instances
     {

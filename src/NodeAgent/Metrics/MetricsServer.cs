@@ -42,7 +42,7 @@ public sealed class MetricsServer : IAsyncDisposable
             o.Limits.MaxConcurrentConnections = 16;
         });
         var provider = Sdk.CreateMeterProviderBuilder().ConfigureResource(r => r.AddService("nginx-ha-agent"))
-            .AddMeter(AgentMetrics.MeterName)
+            .AddMeter(metrics.Name)
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0).Build();
         builder.Services.AddSingleton(provider);
         // The host's default console lifetime registers .NET handlers for SIGTERM/SIGINT, which would replace the

@@ -13,7 +13,7 @@ namespace NginxHa.NodeAgent.Tests.Metrics;
 public sealed partial class MetricsServerTests : IAsyncLifetime
 {
     readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 2, 6, 0, 0, TimeSpan.Zero));
-    readonly AgentMetrics _metrics = new();
+    readonly AgentMetrics _metrics = new($"NginxHa.NodeAgent.Tests.{Guid.NewGuid():N}");
     readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
     Readiness _readiness = new(false, "no config applied yet");
     MetricsServer? _server;

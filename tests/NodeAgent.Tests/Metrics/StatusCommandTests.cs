@@ -23,7 +23,7 @@ public sealed class StatusCommandTests
     [Fact]
     public void The_table_shows_each_instance_with_state_master_and_nginx()
     {
-        using var metrics = new AgentMetrics();
+        using var metrics = new AgentMetrics($"NginxHa.NodeAgent.Tests.{Guid.NewGuid():N}");
         var a = new VrrpInstanceMetrics("edge-web-0", "eth0", 51, VrrpVersion.V3, 150, TimeSpan.FromMilliseconds(100), _time);
         var b = new VrrpInstanceMetrics("edge-web-1", "eth0", 52, VrrpVersion.V3, 100, TimeSpan.FromMilliseconds(100), _time);
         metrics.Register(a);

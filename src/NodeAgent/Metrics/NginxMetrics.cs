@@ -18,7 +18,7 @@ public enum ConfigRejectionStage
 /// <summary>nginx as the agent sees it: health, restarts, reloads, the config applied and configs rejected.</summary>
 public sealed class NginxMetrics
 {
-    readonly long[] _reloads = new long[3];
+    readonly long[] _reloads = new long[4];
     readonly long[] _rejected = new long[3];
     Func<NginxHealth>? _health;
     Func<long>? _starts;
@@ -48,7 +48,7 @@ public sealed class NginxMetrics
     public long Reloads(string result) => Interlocked.Read(ref _reloads[ResultIndex(result)]);
     public long Rejected(ConfigRejectionStage stage) => Interlocked.Read(ref _rejected[(int)stage]);
 
-    public static readonly IReadOnlyList<string> ReloadResults = ["reloaded", "unchanged", "rejected"];
+    public static readonly IReadOnlyList<string> ReloadResults = ["reloaded", "unchanged", "rejected", "failed"];
 
     /// <summary>Records one apply of a rendered config and its outcome.</summary>
     public void Applied(string renderedConfig, ConfigApplyResult result)
@@ -56,6 +56,7 @@ public sealed class NginxMetrics
         string label = result.Outcome switch
         {
             ConfigApplyOutcome.Rejected => "rejected",
+            ConfigApplyOutcome.ReloadFailed or ConfigApplyOutcome.StartFailed => "failed",
             ConfigApplyOutcome.Unchanged => "unchanged",
             _ => "reloaded",
         };
@@ -74,6 +75,7 @@ public sealed class NginxMetrics
         "reloaded" => 0,
         "unchanged" => 1,
         "rejected" => 2,
+        "failed" => 3,
         _ => throw new ArgumentOutOfRangeException(nameof(result), result, "not a reload result"),
     };
 }

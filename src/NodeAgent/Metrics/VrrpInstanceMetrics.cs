@@ -21,8 +21,7 @@ public sealed class VrrpInstanceMetrics : IVrrpSpeakerObserver
     public const int MaxPeers = 8;
 
     readonly TimeProvider _time;
-    readonly TimeSpan _peerExpiry;
-    readonly byte _configuredPriority;
+    volatile VrrpTimers _timers;
     readonly long[] _drops = new long[(int)VrrpDropReasonExtensions.MaxValue + 1];
     readonly long[] _conflicts = new long[3];
     readonly Dictionary<(VrrpState From, VrrpState To, string Reason), long> _transitions = new();
@@ -39,10 +38,8 @@ public sealed class VrrpInstanceMetrics : IVrrpSpeakerObserver
         Interface = interfaceName;
         VirtualRouterId = vrid;
         Version = version;
-        _configuredPriority = priority;
         _time = time;
-        // A peer not heard for a master-down interval (with slack for a scrape) is gone.
-        _peerExpiry = 3 * advertInterval + TimeSpan.FromSeconds(1);
+        _timers = new VrrpTimers(priority, advertInterval);
         _lastTransitionTicks = time.GetUtcNow().UtcTicks;
         foreach (var t in TransitionReasons.Possible) _transitions[t] = 0;
     }
@@ -58,7 +55,16 @@ public sealed class VrrpInstanceMetrics : IVrrpSpeakerObserver
     public VrrpState State => (VrrpState)Volatile.Read(ref _state);
 
     /// <summary>The priority this router advertises now: the configured one while it takes part, 0 in FAULT or stopped.</summary>
-    public int EffectivePriority => State is VrrpState.Master or VrrpState.Backup ? _configuredPriority : 0;
+    public int EffectivePriority => State is VrrpState.Master or VrrpState.Backup ? _timers.Priority : 0;
+
+    /// <summary>The instance was changed in place (priority, advert interval) without a restart.</summary>
+    public void Reconfigured(byte priority, TimeSpan advertInterval) => _timers = new VrrpTimers(priority, advertInterval);
+
+    sealed record VrrpTimers(byte Priority, TimeSpan AdvertInterval)
+    {
+        // A peer not heard for a master-down interval (with slack for a scrape) is gone.
+        public TimeSpan PeerExpiry { get; } = 3 * AdvertInterval + TimeSpan.FromSeconds(1);
+    }
 
     public TimeSpan SinceLastTransition => _time.GetUtcNow() - new DateTimeOffset(Interlocked.Read(ref _lastTransitionTicks), TimeSpan.Zero);
     public long AdvertsSent => Interlocked.Read(ref _advertsSent);
@@ -80,7 +86,7 @@ public sealed class VrrpInstanceMetrics : IVrrpSpeakerObserver
         var now = _time.GetUtcNow();
         lock (_peers)
         {
-            foreach (var gone in _peers.Where(p => now - p.Value.Seen > _peerExpiry).Select(p => p.Key).ToArray())
+            foreach (var gone in _peers.Where(p => now - p.Value.Seen > _timers.PeerExpiry).Select(p => p.Key).ToArray())
                 _peers.Remove(gone);
             return _peers.OrderBy(p => p.Key.ToString(), StringComparer.Ordinal).Select(p => (p.Key, p.Value.Priority)).ToArray();
         }

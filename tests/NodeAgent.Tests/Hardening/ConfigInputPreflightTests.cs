@@ -1,7 +1,7 @@
 using System.Net;
-using NginxHa.Core.Nginx;
 using NginxHa.NodeAgent.Cli;
 using NginxHa.NodeAgent.Network;
+using NginxHa.NodeAgent.Sources;
 using NginxHa.NodeAgent.Standalone;
 using NginxHa.NodeAgent.Vrrp;
 
@@ -17,7 +17,6 @@ public sealed class ConfigInputPreflightTests : IDisposable
     readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("nginx-ha-inputs-");
 
     static readonly ConfiguredAddress[] Host = [new("eth0", IPAddress.Parse("198.18.0.11"), 24)];
-    static NginxRuntimeOptions Runtime => NginxRuntimeOptions.UnderDirectory("/run/nginx-ha/lb1/nginx", 18080) with { PidFile = null };
 
     string Site(string passwordFile) => $"""
         apiVersion: v1
@@ -54,10 +53,18 @@ public sealed class ConfigInputPreflightTests : IDisposable
     string[] Problems(string passwordFile)
     {
         var site = Write("site.yaml", Site(passwordFile));
-        var result = GuardedConfigLoader.Load([site], "lb1", Runtime, () => Host);
+        var result = Load(site);
         Assert.Null(result.Desired);
         return result.Problems.ToArray();
     }
+
+    static (NodeConfigUpdate? Desired, IReadOnlyList<string> Problems) Load(string site, Action<string>? log = null) =>
+        new FileConfigSource([site], "lb1", TimeProvider.System, log ?? (_ => { })).Load("test") switch
+        {
+            NodeConfigUpdate update => (update, []),
+            NodeConfigRejected rejected => (null, rejected.Problems),
+            var other => throw new InvalidOperationException($"unexpected {other}"),
+        };
 
     string At => $"{Path.Combine(_dir.FullName, "site.yaml")}:20: VirtualIpGroup edge/web: spec.vrrp.authPasswordFile: ";
 
@@ -86,7 +93,7 @@ public sealed class ConfigInputPreflightTests : IDisposable
     public void A_good_password_file_loads()
     {
         var site = Write("site.yaml", Site(Write("good", "S3cret")));
-        var result = GuardedConfigLoader.Load([site], "lb1", Runtime, () => Host);
+        var result = Load(site);
         Assert.Empty(result.Problems);
         Assert.NotNull(result.Desired);
     }
@@ -94,8 +101,9 @@ public sealed class ConfigInputPreflightTests : IDisposable
     [Fact]
     public void An_exception_anywhere_in_the_load_becomes_a_problem_line()
     {
-        var site = Write("site.yaml", Site(Write("good", "S3cret")));
-        var result = GuardedConfigLoader.Load([site], "lb1", Runtime, () => throw new InvalidOperationException("host addresses\nunreadable"));
+        // A Node with a namespace makes a warning, and this log throws on it: an exception from inside the load.
+        var site = Write("site.yaml", Site(Write("good", "S3cret")).Replace("name: lb1, labels", "name: lb1, namespace: x, labels"));
+        var result = Load(site, _ => throw new InvalidOperationException("host addresses\nunreadable"));
         Assert.Null(result.Desired);
         Assert.Equal([$"{site}: the config could not be loaded (InvalidOperationException: host addresses\\nunreadable)"], result.Problems);
     }
@@ -111,7 +119,7 @@ public sealed class ConfigInputPreflightTests : IDisposable
             Assert.Equal(0, mkfifo.ExitCode);
         }
         using var stop = new CancellationTokenSource();
-        var load = GuardedConfigLoader.LoadAsync([fifo], "lb1", Runtime, () => Host, stop.Token);
+        var load = new FileConfigSource([fifo], "lb1", TimeProvider.System, _ => { }).LoadAsync("test", stop.Token);
         Assert.False(load.IsCompleted);
         stop.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => load.WaitAsync(TimeSpan.FromSeconds(5)));
@@ -127,7 +135,7 @@ public sealed class ConfigInputPreflightTests : IDisposable
             Name = "edge/web/0", Interface = "eth0", VirtualRouterId = 51, Priority = 100,
             VirtualIPs = Enumerable.Range(0, 256).Select(i => $"198.18.{1 + i / 200}.{1 + i % 200}/16").ToList(),
         };
-        Assert.Null(InstancePlan.From(instance, Host, out var problem));
+        Assert.Null(InstancePlan.From(instance, ReadOnlyMemory<byte>.Empty, Host, out var problem));
         Assert.Equal("edge/web/0: virtualIPs: 256 addresses, but one VRRP advert carries at most 255", problem);
     }
 

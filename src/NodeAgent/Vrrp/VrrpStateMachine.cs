@@ -13,13 +13,17 @@ public sealed class VrrpStateMachine
 {
     private static readonly IReadOnlyList<VrrpAction> NoActions = [];
 
-    private readonly VrrpInstanceConfig _config;
+    private VrrpInstanceConfig _config;
     private readonly TimeProvider _time;
 
     // RFC timers, held as absolute deadlines; null = not running.
     private DateTimeOffset? _adverTimerDue;
     private DateTimeOffset? _masterDownTimerDue;
     private DateTimeOffset? _preemptDelayDue;
+
+    // A master answers a lower-priority advert at most once per advert interval: a flood of them (valid, or spoofed
+    // with a valid VRID) must not become a flood of adverts from us.
+    private DateTimeOffset? _nextLowerPriorityAnswer;
 
     // The external "cannot serve" condition; survives Shutdown so a later Startup enters Fault directly.
     private bool _faulted;
@@ -133,6 +137,34 @@ public sealed class VrrpStateMachine
         return actions;
     }
 
+    /// <summary>
+    /// Changes priority, advert interval or preempt settings while running, as RFC 5798 lets a router do: no state
+    /// change, no priority-0 advert. A master announces its new priority and interval at once; a backup's running
+    /// Master_Down_Timer stands (the next advert restarts it with the new Skew_Time). The version, VRID, primary
+    /// address and the address-owner role cannot change in place.
+    /// </summary>
+    public IReadOnlyList<VrrpAction> Reconfigure(VrrpInstanceConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        if (config.Version != _config.Version || config.VirtualRouterId != _config.VirtualRouterId
+            || !config.PrimaryAddress.Equals(_config.PrimaryAddress) || config.IsAddressOwner != _config.IsAddressOwner)
+            throw new ArgumentException("Version, VirtualRouterId, PrimaryAddress and the address-owner role need a restart.", nameof(config));
+
+        var previous = _config;
+        _config = config;
+        if (!config.Preempt)
+            _preemptDelayDue = null;
+        if (config.Version == VrrpVersion.V2 || State != VrrpState.Backup)
+            MasterAdverInterval = config.AdvertInterval;
+        if (State == VrrpState.Master && (previous.Priority != config.Priority || previous.AdvertInterval != config.AdvertInterval))
+        {
+            _adverTimerDue = Now + config.AdvertInterval;
+            return [new VrrpAction.SendAdvertisement(config.Priority)];
+        }
+        return NoActions;
+    }
+
     /// <summary>RFC 6.4.3 Shutdown: a master resigns with priority 0; every state goes to Initialize.</summary>
     public IReadOnlyList<VrrpAction> Shutdown()
     {
@@ -213,7 +245,11 @@ public sealed class VrrpStateMachine
         {
             // A lower router also acts as master (it took over while we were cut off or stalled, and hosts may
             // have followed its gratuitous ARP). RFC 5798 discards this advert; like keepalived we assert
-            // ourselves at once, advert and announcement, so that router steps down and hosts come back.
+            // ourselves at once, advert and announcement, so that router steps down and hosts come back. At most once
+            // per advert interval: a real competing master speaks no more often than that, a flood gets no more.
+            if (_nextLowerPriorityAnswer > now)
+                return NoActions;
+            _nextLowerPriorityAnswer = now + _config.AdvertInterval;
             _adverTimerDue = now + _config.AdvertInterval;
             return [new VrrpAction.SendAdvertisement(_config.Priority), new VrrpAction.AnnounceAddresses()];
         }

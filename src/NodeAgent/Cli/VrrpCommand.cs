@@ -22,9 +22,19 @@ public static class VrrpCommand
             return 2;
         }
 
+        ReadOnlyMemory<byte> auth = default;
+        try
+        {
+            if (options.AuthPassFile is { } file) auth = VrrpPasswordFile.Read(file);
+        }
+        catch (SecretFileException ex)
+        {
+            error.WriteLine($"nginx-ha-agent: --auth-pass-file: {ex.Message}");
+            return 2;
+        }
         var plan = new InstancePlan($"vrid {options.VirtualRouterId}", options.Interface, options.Version, options.VirtualRouterId,
             options.Priority, options.AdvertInterval, options.Preempt, options.PreemptDelay, options.VirtualAddresses,
-            options.UnicastPeers, options.AuthPassFile, options.GratuitousRepeat, options.GratuitousInterval, options.GratuitousRefresh);
+            options.UnicastPeers, auth, options.GratuitousRepeat, options.GratuitousInterval, options.GratuitousRefresh);
         var log = new LineLog(output);
 
         // The host, before anything is opened: one line naming cause and fix, exit 1, nothing bound.
@@ -49,8 +59,7 @@ public static class VrrpCommand
         catch (SpeakerSetupException ex)
         {
             // The same one line a bad argument gets, naming the argument the problem comes from.
-            var argument = ex.Field == "authPasswordFile" ? "--auth-pass-file" : "--interface";
-            error.WriteLine($"nginx-ha-agent: {argument}: {ex.Reason}");
+            error.WriteLine($"nginx-ha-agent: --interface: {ex.Reason}");
             return 2;
         }
         catch (Exception ex) when (ex is SocketException or IOException)

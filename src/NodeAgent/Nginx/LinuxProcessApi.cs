@@ -44,6 +44,20 @@ internal static partial class LinuxProcessApi
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
+    /// <summary>The children of a process (nginx: the master's workers); empty when it is gone.</summary>
+    public static int[] ChildPids(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/task/{pid}/children")
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
     /// <summary>Sends a signal; false when the process (or group, for a negative pid) no longer exists.</summary>
     public static bool TrySignal(int pid, int signal, out int errno)
     {

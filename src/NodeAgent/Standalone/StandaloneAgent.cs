@@ -1,31 +1,27 @@
-using System.Threading.Channels;
 using NginxHa.Core.Nginx;
 using NginxHa.NodeAgent.Cli;
-using NginxHa.NodeAgent.Network;
 using NginxHa.NodeAgent.Nginx;
+using NginxHa.NodeAgent.Node;
 using NginxHa.NodeAgent.Platform;
+using NginxHa.NodeAgent.Sources;
 using NginxHa.NodeAgent.Vrrp;
 
 namespace NginxHa.NodeAgent.Standalone;
 
 /// <summary>
-/// <c>nginx-ha-agent run</c>: one host's agent without a cluster. Plans from manifest files, supervises nginx
-/// as a child process, runs a speaker per VRRP instance, faults every instance while nginx cannot serve, and
-/// reloads when the files change (keeping the last good config when they are invalid).
+/// <c>nginx-ha-agent run</c>: one host's agent without a cluster. The file source plans from manifest files, the node
+/// reconciler applies each plan (nginx as a child process, a speaker per VRRP instance, every instance in FAULT while
+/// nginx cannot serve). An invalid first config stops it before anything starts; an invalid change keeps the last
+/// good config serving.
 /// </summary>
 public sealed class StandaloneAgent
 {
-    static readonly TimeSpan ReloadSettle = TimeSpan.FromMilliseconds(200);
-
     readonly RunCommandOptions _options;
     readonly Action<string> _log;
     readonly TextWriter _error;
     readonly NginxRuntimeOptions _runtime;
-    readonly Dictionary<string, RunningSpeaker> _speakers = new();
-    readonly Channel<string> _reloads = Channel.CreateUnbounded<string>();
-    volatile bool _nginxFault = true;
-
     readonly ShutdownLatch? _shutdown;
+    readonly FileConfigSource _source;
 
     /// <summary><paramref name="shutdown"/>: set by SIGTERM/SIGINT, it makes every speaker hand over at once.</summary>
     public StandaloneAgent(RunCommandOptions options, Action<string> log, TextWriter error, ShutdownLatch? shutdown = null)
@@ -36,33 +32,16 @@ public sealed class StandaloneAgent
         _error = error;
         // The supervisor puts `pid` on nginx's command line, so the rendered config leaves it out.
         _runtime = NginxRuntimeOptions.UnderDirectory(NginxDirectory, options.HealthPort) with { PidFile = null };
+        _source = new FileConfigSource(options.Files, options.Node, TimeProvider.System, log);
     }
 
     string NginxDirectory => Path.Combine(_options.StateDirectory, "nginx");
 
     /// <summary>Triggers a reload of the manifest files (SIGHUP, or a file watcher).</summary>
-    public void RequestReload(string why) => _reloads.Writer.TryWrite(why);
+    public void RequestReload(string why) => _source.RequestReload(why);
 
     public async Task<int> RunAsync(CancellationToken stop)
     {
-        var (desired, problems, warnings) = await GuardedConfigLoader.LoadAsync(_options.Files, _options.Node, _runtime,
-            InterfaceSelector.CurrentAddresses, stop);
-        foreach (var w in warnings) _log($"warning: {w}");
-        if (desired is null)
-        {
-            foreach (var p in problems) _error.WriteLine(p);
-            _error.WriteLine($"nginx-ha-agent: {problems.Count} error(s) in the manifests; nothing was started");
-            return 1;
-        }
-        var preflight = RunPreflight.Check(desired, _options, RunPreflight.NginxAlive(Path.Combine(NginxDirectory, "logs", "nginx.pid")));
-        foreach (var w in preflight.Warnings) _log($"warning: {w}");
-        if (preflight.Failures.Count > 0)
-        {
-            foreach (var f in preflight.Failures) _error.WriteLine($"nginx-ha-agent: {f}");
-            return 1;
-        }
-
-        PrepareStateDirectory();
         await using var nginx = new NginxSupervisor(new NginxSupervisorOptions
         {
             Mode = NginxSupervisionMode.Child,
@@ -70,56 +49,82 @@ public sealed class StandaloneAgent
             Probe = new NginxHealthProbeOptions(new Uri($"http://127.0.0.1:{_options.HealthPort}/healthz"),
                 TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), 3),
         }, TimeProvider.System, _log);
-        nginx.HealthChanged += OnNginxHealth;
-        using var watcher = WatchFiles();
+        await using var reconciler = new NodeReconciler(_runtime, SystemHostFacts.Instance,
+            new SpeakerInstanceHost(MonotonicTimeProvider.Instance, _log, _shutdown), nginx, TimeProvider.System, _log);
 
+        // Cancelled by SIGTERM, or when a speaker dies: the watch then ends before the agent stops.
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var events = _source.WatchAsync(watching.Token).GetAsyncEnumerator(watching.Token);
         try
         {
-            await nginx.StartAsync(stop);
-            var first = await nginx.ApplyAsync(desired.NginxConfig, stop);
-            if (!first.Accepted) _log($"config rejected: {first.Error}");
-            ApplyInstances(desired.Instances);
-            // A speaker that dies ends the agent: a node must never look healthy while an instance is gone.
-            var died = await Task.WhenAny(ReloadLoopAsync(nginx, stop), _speakerDied.Task);
-            if (died == _speakerDied.Task)
+            // The first config: any problem stops the agent before nginx or a speaker starts.
+            if (!await events.MoveNextAsync()) return 1;
+            var first = events.Current;
+            IReadOnlyList<string> problems = first is NodeConfigRejected rejected ? rejected.Problems : [];
+            var desired = first is NodeConfigUpdate update ? reconciler.Prepare(update, out problems) : null;
+            if (desired is null)
             {
-                _error.WriteLine($"nginx-ha-agent: {_speakerDied.Task.Result}; stopping the agent (exit 1) so it is restarted and seen");
-                await StopAllAsync(nginx);
+                foreach (var p in problems) _error.WriteLine(p);
+                _error.WriteLine($"nginx-ha-agent: {problems.Count} error(s) in the manifests; nothing was started");
                 return 1;
             }
-            await died;
+            // The host, before nginx or a socket starts: interfaces, the nginx binary, free ports.
+            var preflight = RunPreflight.Check(desired, _options, RunPreflight.NginxAlive(Path.Combine(NginxDirectory, "logs", "nginx.pid")));
+            foreach (var w in preflight.Warnings) _log($"warning: {w}");
+            if (preflight.Failures.Count > 0)
+            {
+                foreach (var f in preflight.Failures) _error.WriteLine($"nginx-ha-agent: {f}");
+                return 1;
+            }
+
+            PrepareStateDirectory();
+            await nginx.StartAsync(stop);
+            var result = await reconciler.ApplyAsync(desired, first.Reason, stop);
+            if (result.Outcome == ReconcileOutcome.PartlyApplied)
+            {
+                foreach (var p in result.Problems) _error.WriteLine($"nginx-ha-agent: {p}");
+                await StopAllAsync(reconciler, nginx);
+                return 1;
+            }
+
+            // A speaker that dies ends the agent (exit 1, so it is restarted and seen), its VIPs already released.
+            var reloads = FollowAsync(events, reconciler, watching.Token);
+            if (await Task.WhenAny(reloads, reconciler.InstanceFailed) == reconciler.InstanceFailed)
+            {
+                await watching.CancelAsync();
+                await reloads.ContinueWith(_ => { }, TaskScheduler.Default);
+                _error.WriteLine($"nginx-ha-agent: {reconciler.InstanceFailed.Result}; stopping the agent (exit 1) so it is restarted and seen");
+                await StopAllAsync(reconciler, nginx);
+                return 1;
+            }
+            await reloads;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             // SIGTERM: hand over below.
         }
-        catch (SpeakerSetupException ex)
+        finally
         {
-            _error.WriteLine($"nginx-ha-agent: {ex.Message}");
-            await StopAllAsync(nginx);
-            return 1;
-        }
-        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
-        {
-            _error.WriteLine($"nginx-ha-agent: {StartupPreflight.Describe(ex, "starting the VRRP instances")}");
-            await StopAllAsync(nginx);
-            return 1;
+            await events.DisposeAsync();
         }
 
         _log("stopping: priority 0 on every instance, VIPs removed, nginx stopped");
-        await StopAllAsync(nginx);
+        await StopAllAsync(reconciler, nginx);
         _log("stopped");
         return 0;
     }
 
-    readonly TaskCompletionSource<string> _speakerDied = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    async Task StopAllAsync(NginxSupervisor nginx)
+    static async Task FollowAsync(IAsyncEnumerator<NodeConfigEvent> events, NodeReconciler reconciler, CancellationToken stop)
     {
-        nginx.HealthChanged -= OnNginxHealth;
+        while (await events.MoveNextAsync())
+            await reconciler.HandleAsync(events.Current, stop);
+    }
+
+    async Task StopAllAsync(NodeReconciler reconciler, NginxSupervisor nginx)
+    {
         try
         {
-            await StopSpeakersAsync();
+            await reconciler.StopAsync();
         }
         catch (Exception ex)
         {
@@ -127,103 +132,6 @@ public sealed class StandaloneAgent
             _log($"stopping: {ex.GetType().Name}: {Core.Text.SafeText.Escape(ex.Message)}");
         }
         await nginx.StopAsync(CancellationToken.None);
-    }
-
-    void OnNginxHealth(NginxHealth health)
-    {
-        // Runs inside the supervisor's lock: only flip flags and post to the speakers' queues.
-        bool fault = health.RequiresVrrpFault();
-        _log($"nginx: {health}{(fault ? " (VRRP instances in FAULT: the peer takes the VIPs)" : "")}");
-        _nginxFault = fault;
-        lock (_speakers)
-            foreach (var s in _speakers.Values) s.Speaker.SetFault(fault);
-    }
-
-    async Task ReloadLoopAsync(NginxSupervisor nginx, CancellationToken stop)
-    {
-        while (true)
-        {
-            string why = await _reloads.Reader.ReadAsync(stop);
-            // Editors write files in several steps: let them settle, then take every queued trigger at once.
-            await Task.Delay(ReloadSettle, stop);
-            while (_reloads.Reader.TryRead(out _)) { }
-
-            var (desired, problems, warnings) = await GuardedConfigLoader.LoadAsync(_options.Files, _options.Node, _runtime,
-                InterfaceSelector.CurrentAddresses, stop);
-            foreach (var w in warnings) _log($"warning: {w}");
-            if (desired is null)
-            {
-                _log($"config rejected ({why}): {problems.Count} error(s); the last good config keeps serving");
-                foreach (var p in problems) _log($"config rejected: {p}");
-                continue;
-            }
-            ConfigApplyResult result;
-            try
-            {
-                result = await nginx.ApplyAsync(desired.NginxConfig, stop);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                result = new ConfigApplyResult(ConfigApplyOutcome.Rejected, $"{ex.GetType().Name}: {Core.Text.SafeText.Escape(ex.Message)}");
-            }
-            if (!result.Accepted)
-            {
-                _log($"config rejected ({why}): {result.Error}; the last good config keeps serving");
-                continue;
-            }
-            if (result.Outcome == ConfigApplyOutcome.Reloaded) _log($"nginx: config reloaded ({why})");
-            try
-            {
-                ApplyInstances(desired.Instances);
-            }
-            catch (SpeakerSetupException ex)
-            {
-                _log($"config rejected ({why}): {ex.Message}; the other instances keep running");
-            }
-        }
-    }
-
-    /// <summary>Starts new instances, restarts changed ones (handing over first), stops removed ones.</summary>
-    void ApplyInstances(IReadOnlyList<InstancePlan> instances)
-    {
-        var wanted = instances.ToDictionary(i => i.Name);
-        List<RunningSpeaker> retire;
-        lock (_speakers)
-        {
-            retire = _speakers.Values.Where(s => !wanted.TryGetValue(s.Plan.Name, out var plan) || !SamePlan(plan, s.Plan)).ToList();
-            foreach (var r in retire) _speakers.Remove(r.Plan.Name);
-        }
-        foreach (var r in retire)
-        {
-            _log($"{r.Plan.Name}: {(wanted.ContainsKey(r.Plan.Name) ? "changed; restarting" : "removed; stopping")}");
-            r.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }
-        foreach (var plan in instances)
-        {
-            lock (_speakers)
-                if (_speakers.ContainsKey(plan.Name)) continue;
-            var running = SpeakerFactory.Start(plan, _nginxFault, MonotonicTimeProvider.Instance, _log, _shutdown);
-            lock (_speakers) _speakers[plan.Name] = running;
-            _ = running.Completion.ContinueWith(t => _speakerDied.TrySetResult(
-                    $"{plan.Name}: the VRRP speaker failed and stopped ({t.Exception!.InnerException!.GetType().Name}: " +
-                    $"{Core.Text.SafeText.Escape(t.Exception.InnerException.Message)})"),
-                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-        }
-    }
-
-    static bool SamePlan(InstancePlan a, InstancePlan b) =>
-        a with { VirtualAddresses = b.VirtualAddresses, UnicastPeers = b.UnicastPeers } == b
-        && a.VirtualAddresses.SequenceEqual(b.VirtualAddresses) && a.UnicastPeers.SequenceEqual(b.UnicastPeers);
-
-    async Task StopSpeakersAsync()
-    {
-        RunningSpeaker[] all;
-        lock (_speakers)
-        {
-            all = _speakers.Values.ToArray();
-            _speakers.Clear();
-        }
-        await Task.WhenAll(all.Select(s => s.DisposeAsync().AsTask()));
     }
 
     void PrepareStateDirectory()
@@ -234,33 +142,5 @@ public sealed class StandaloneAgent
         foreach (var dir in new[] { _options.StateDirectory, NginxDirectory, _runtime.ConfigDirectory, _runtime.TempDirectory,
                      _runtime.AccessLogDirectory, Path.Combine(NginxDirectory, "conf"), Path.Combine(NginxDirectory, "logs") })
             Directory.CreateDirectory(dir, Private);
-    }
-
-    IDisposable WatchFiles()
-    {
-        var watchers = new List<FileSystemWatcher>();
-        foreach (var group in _options.Files.GroupBy(f => Path.GetDirectoryName(f)!))
-        {
-            var names = group.Select(Path.GetFileName).ToHashSet();
-            var watcher = new FileSystemWatcher(group.Key) { NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size };
-            void OnChange(object? _, FileSystemEventArgs e)
-            {
-                if (names.Contains(e.Name)) RequestReload($"{e.Name} changed");
-            }
-            watcher.Changed += OnChange;
-            watcher.Created += OnChange;
-            watcher.Renamed += (s, e) => OnChange(s, e);
-            watcher.EnableRaisingEvents = true;
-            watchers.Add(watcher);
-        }
-        return new Disposables(watchers);
-    }
-
-    sealed class Disposables(IEnumerable<IDisposable> items) : IDisposable
-    {
-        public void Dispose()
-        {
-            foreach (var i in items) i.Dispose();
-        }
     }
 }

@@ -25,19 +25,20 @@ public sealed record VrrpSpeakerOptions(
 /// </summary>
 public sealed class VrrpSpeaker
 {
-    readonly VrrpSpeakerOptions _options;
+    // Replaced only on the event loop (Reconfigure); read elsewhere only for fields that never change in place.
+    volatile VrrpSpeakerOptions _options;
     readonly IVrrpTransport _transport;
     readonly IVirtualAddressTable _addresses;
     readonly IAddressAnnouncer _announcer;
     readonly TimeProvider _time;
     readonly Action<string> _log;
     readonly VrrpStateMachine _machine;
-    readonly VrrpReceiveRules _rules;
+    VrrpReceiveRules _rules;
     // Consumed by the speaker's own thread, which _wake wakes directly (never waiting for a pool thread).
     readonly ConcurrentQueue<Event> _events = new();
     // Lives while Run runs; events posted before that wait in the queue.
     volatile EventLoopSignal? _wake;
-    readonly IReadOnlyList<IPAddress> _vipAddresses;
+    IReadOnlyList<IPAddress> _vipAddresses;
     // One line per reason (drops, lower-priority masters) per 10 s, whatever the packet rate.
     readonly LogRateLimiter _logLimit = new(LogRateLimiter.DefaultPeriod);
 
@@ -64,6 +65,13 @@ public sealed class VrrpSpeaker
     }
 
     public VrrpState State => _state;
+
+    /// <summary>The options in effect (the last <see cref="Reconfigure"/> once the event loop took it).</summary>
+    public VrrpSpeakerOptions Options => _options;
+
+    /// <summary>The router currently MASTER (our own address while we are), null when none is known.</summary>
+    public IPAddress? CurrentMaster => _currentMaster;
+    volatile IPAddress? _currentMaster;
     public VrrpDropCounters Drops { get; } = new();
     public long Transitions => Interlocked.Read(ref _transitions);
     long _transitions;
@@ -80,6 +88,26 @@ public sealed class VrrpSpeaker
 
     // A fault reported before RunAsync must hold from the first moment: Startup then goes straight to FAULT.
     volatile bool _faultRequested;
+
+    /// <summary>
+    /// Changes priority, advert interval, preempt settings or appends VIPs while running, without a hand-over: a master
+    /// keeps its VIPs (binding and announcing added ones). Anything else (VRID, version, interface, source address,
+    /// password, removed VIPs) needs a new speaker.
+    /// </summary>
+    public void Reconfigure(VrrpSpeakerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var current = _options;
+        if (options.Instance.VirtualRouterId != current.Instance.VirtualRouterId || options.Instance.Version != current.Instance.Version
+            || !options.Instance.PrimaryAddress.Equals(current.Instance.PrimaryAddress)
+            || options.Instance.IsAddressOwner != current.Instance.IsAddressOwner
+            || !options.AuthData.Span.SequenceEqual(current.AuthData.Span)
+            || options.VirtualAddresses.Count < current.VirtualAddresses.Count
+            || !options.VirtualAddresses.Take(current.VirtualAddresses.Count).SequenceEqual(current.VirtualAddresses))
+            throw new ArgumentException($"{current.Name}: only priority, advert interval, preempt and added VIPs change in place.", nameof(options));
+        options.Instance.Validate();
+        Post(new ReconfigureEvent(options));
+    }
 
     /// <summary>
     /// Runs until <paramref name="stop"/> fires or <paramref name="shutdown"/> is set, then hands over (priority 0)
@@ -282,6 +310,9 @@ public sealed class VrrpSpeaker
             case FaultEvent:
                 Execute(_machine.SetFault(_faultRequested || _linkDown));
                 break;
+            case ReconfigureEvent r:
+                Reconfigured(r.Options);
+                break;
             case LinkEvent l:
                 // Like keepalived: no carrier, no mastership. Coming back goes through BACKUP and a normal
                 // take-over, whose gratuitous ARP brings back hosts that followed the peer meanwhile.
@@ -289,6 +320,29 @@ public sealed class VrrpSpeaker
                 _log($"{_options.Name}: link {(l.Up ? "up" : "down")}");
                 Execute(_machine.SetFault(_faultRequested || _linkDown));
                 break;
+        }
+    }
+
+    void Reconfigured(VrrpSpeakerOptions options)
+    {
+        var before = _options;
+        var added = options.VirtualAddresses.Skip(before.VirtualAddresses.Count).ToArray();
+        _options = options;
+        _vipAddresses = options.VirtualAddresses.Select(v => v.Address).ToArray();
+        _rules = new VrrpReceiveRules(options.Instance.Version, options.Instance.VirtualRouterId, _vipAddresses,
+            options.Instance.AdvertInterval, options.AuthType, options.AuthData,
+            PreviousAddresses: added.Length > 0 ? before.VirtualAddresses.Select(v => v.Address).ToArray() : _rules.PreviousAddresses);
+        var a = before.Instance;
+        var b = options.Instance;
+        _log($"{options.Name}: changed in place (priority {a.Priority} -> {b.Priority}, advert interval " +
+             $"{a.AdvertInterval.TotalMilliseconds}ms -> {b.AdvertInterval.TotalMilliseconds}ms, preempt {a.Preempt} -> {b.Preempt}" +
+             (added.Length > 0 ? $", VIPs added: {string.Join(" ", added)}" : "") + $"); still {Name(_state)}");
+        Execute(_machine.Reconfigure(b));
+        if (_state == VrrpState.Master && added.Length > 0)
+        {
+            foreach (var vip in added) TryAddress(vip, add: true);
+            _gratuitousLeft = options.GratuitousRepeat;
+            SendGratuitous();
         }
     }
 
@@ -303,6 +357,9 @@ public sealed class VrrpSpeaker
             Drop(reason, d.Source);
             return;
         }
+        // The peer took our VIP change too: its old list is no longer accepted.
+        if (_rules.PreviousAddresses is not null && VrrpReceiveValidator.ListsCurrentAddresses(advert!, _rules))
+            _rules = _rules with { PreviousAddresses = null };
         Execute(_machine.OnAdvertisementReceived(d.Source, advert!.Priority, advert.AdvertInterval, arrivedAt));
     }
 
@@ -316,6 +373,12 @@ public sealed class VrrpSpeaker
     }
 
     void Execute(IReadOnlyList<VrrpAction> actions)
+    {
+        ExecuteActions(actions);
+        _currentMaster = _machine.CurrentMaster;
+    }
+
+    void ExecuteActions(IReadOnlyList<VrrpAction> actions)
     {
         // On a take-over, bind and announce the VIPs before the first advert goes out (RFC 5798 lists the
         // advert first): hosts are served from the moment the gratuitous ARP lands, a millisecond sooner.
@@ -514,6 +577,7 @@ public sealed class VrrpSpeaker
     sealed record RemovedEvent(IPAddress Address) : Event;
     sealed record FaultEvent(bool Fault) : Event;
     sealed record LinkEvent(bool Up) : Event;
+    sealed record ReconfigureEvent(VrrpSpeakerOptions Options) : Event;
 }
 
 /// <summary>A speaker stopped because one of its loops failed; the VIPs were released on the way out.</summary>

@@ -9,6 +9,9 @@ packages=(nginx keepalived tshark libpcap0.8 iproute2 wrk curl procps util-linux
 packages+=(clang)
 # scripts/cluster.sh (the test cluster): certificates, free ports, its build lock, dpkg -x of Debian sid packages.
 packages+=(openssl iproute2 util-linux curl dpkg apt debian-archive-keyring)
+# The alert rules are checked by promtool and fired in a real Prometheus (and delivered by Alertmanager) in the tests;
+# nftables cuts VRRP between two nodes for the split-brain test.
+packages+=(prometheus prometheus-alertmanager nftables)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

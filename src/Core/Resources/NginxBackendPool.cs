@@ -391,9 +391,24 @@ public sealed class WorkerSettings
 
 public sealed class NginxBackendPoolStatus
 {
-    [Description("Ready: every node of the pool's groups serves it.")]
+    [Description("Ready: referenced by a group, served on its nodes, and no node's nginx rejected it.")]
     public List<Condition> Conditions { get; set; } = new();
 
     [Description("The metadata.generation the status describes.")]
     public long? ObservedGeneration { get; set; }
+
+    [Description("The upstream servers in force, \"address:port\": the static servers, or the ready endpoints of the Service.")]
+    public List<string> Endpoints { get; set; } = new();
+
+    [Description("The nodes whose NodeHaConfig carries this pool.")]
+    public List<string> Nodes { get; set; } = new();
+
+    [Description("Nodes whose nginx refused its current config, with nginx's error.")]
+    public List<NodeError> RejectedBy { get; set; } = new();
+}
+
+public sealed class NodeError
+{
+    public string Node { get; set; } = "";
+    public string Error { get; set; } = "";
 }

@@ -159,6 +159,51 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_master_flooded_with_lower_priority_adverts_answers_once_per_interval_and_logs_once_per_10_s()
+    {
+        var speaker = Start(priority: 200);
+        await AdvanceUntil(() => speaker.State == VrrpState.Master, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(1));
+        await WaitFor(() => !_transport.Sent.IsEmpty);
+        int sentBefore = _transport.Sent.Count;
+
+        // 30 s of fake time with 10 valid lower-priority adverts every 10 ms (30,000), each batch closed by one advert
+        // with TTL 254: the speaker handles events in order, so once that drop is counted the whole batch was handled.
+        const int Steps = 3000;
+        for (int step = 1; step <= Steps; step++)
+        {
+            for (int k = 0; k < 10; k++) Receive(Advert(VrrpVersion.V3, 100));
+            Receive(Advert(VrrpVersion.V3, 100), ttl: 254);
+            Assert.True(SpinWait.SpinUntil(() => speaker.Drops[VrrpDropReason.BadTtl] == step, TimeSpan.FromSeconds(10)),
+                "the speaker did not handle the flood (real-time guard)");
+            _time.Advance(TimeSpan.FromMilliseconds(10));
+        }
+
+        Assert.Equal(VrrpState.Master, speaker.State);
+        // Its own adverts every 100 ms (300) and at most one answer per 100 ms: never the 30,000 of one for one.
+        int sent = _transport.Sent.Count - sentBefore;
+        Assert.InRange(sent, Steps / 10, 2 * Steps / 10 + 2);
+        // One line per reason per 10 s: at 0, 10 and 20 s of the 30.
+        Assert.Equal(3, _log.Count(l => l.Contains("another router acts as MASTER with a lower priority")));
+        Assert.Equal(3, _log.Count(l => l.Contains("dropped an advertisement") && l.Contains(nameof(VrrpDropReason.BadTtl))));
+    }
+
+    [Fact]
+    public async Task A_failing_receive_loop_stops_the_speaker_visibly_and_releases_the_vips()
+    {
+        var speaker = Start(priority: 100);
+        await AdvanceUntil(() => speaker.State == VrrpState.Master, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(1));
+        Assert.Equal([Vip], _addresses.Bound);
+
+        _transport.Inbound.Writer.Complete(new InvalidOperationException("receive broke"));
+
+        var run = _run!;
+        _run = null;
+        var failure = await Assert.ThrowsAsync<VrrpSpeakerFailedException>(() => run.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.StartsWith("vrid 51: receiving adverts failed: ", failure.Message);
+        Assert.Empty(_addresses.Bound);
+    }
+
+    [Fact]
     public async Task Ttl_below_255_is_dropped()
     {
         var speaker = Start(priority: 100);

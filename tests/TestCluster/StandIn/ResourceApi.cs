@@ -102,7 +102,7 @@ public sealed class ResourceApi(ObjectStore store, TimeProvider clock, TimeSpan 
             ? TimeSpan.FromSeconds(t)
             : TimeSpan.FromMinutes(30 + Random.Shared.Next(30));
         using var watcher = store.Watch(kind, ns, Selector.Labels(q["labelSelector"]), Selector.Fields(q["fieldSelector"], kind),
-            q["resourceVersion"], sendInitialEvents);
+            q["resourceVersion"], bookmarks, sendInitialEvents);
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = "application/json";
         await ctx.Response.Body.FlushAsync(ctx.RequestAborted);

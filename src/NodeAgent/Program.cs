@@ -7,7 +7,8 @@ public static class Program
     const string Usage = "usage: nginx-ha-agent <command> [--help] ...\n" +
                          "commands:\n" +
                          "  run    the node agent, standalone: manifests -> VRRP instances + supervised nginx\n" +
-                         "  vrrp   one VRRP instance in the foreground";
+                         "  vrrp   one VRRP instance in the foreground\n" +
+                         "  status the running agent's instances, states, masters and nginx, as a table";
 
     public static async Task<int> Main(string[] args)
     {
@@ -24,10 +25,15 @@ public static class Program
             case "run" when args.Length > 1 && args[1] is "-h" or "--help":
                 Console.Out.WriteLine(RunCommandLine.Usage);
                 return 0;
+            case "status" when args.Length > 1 && args[1] is "-h" or "--help":
+                Console.Out.WriteLine(StatusCommand.Usage);
+                return 0;
+            case "status":
+                return await StatusCommand.RunAsync(args[1..], Console.Out, Console.Error);
             case "run":
                 return await RunCommand.RunAsync(args[1..], Console.Out, Console.Error);
             case "vrrp":
-                return VrrpCommand.Run(args[1..], Console.Out, Console.Error);
+                return await VrrpCommand.RunAsync(args[1..], Console.Out, Console.Error);
             default:
                 Console.Error.WriteLine($"nginx-ha-agent: \"{args[0]}\": unknown command\n{Usage}");
                 return 2;

@@ -18,14 +18,24 @@ public sealed class NginxBackendPool : Resource, IValidatable
 
     [Description("What nginx serves.")]
     [Required]
+    [CelRule("!(has(self.backends.servers) && size(self.backends.servers) > 0 && has(self.backends.service))", ServersAndServiceMessage, FieldPath = ".backends")]
     public NginxBackendPoolSpec Spec { get; set; } = new();
 
     [StatusSubresource, Description("Written by the operator: conditions.")]
     public NginxBackendPoolStatus? Status { get; set; }
 
     /// <summary>Problems in the metadata and the spec, with paths starting at <c>metadata.</c> / <c>spec.</c>.</summary>
-    public IEnumerable<(string Path, string Message)> Validate() =>
-        Validation.MetadataValidator.Validate(Metadata, namespaced: true).Concat(Spec.Validate());
+    public IEnumerable<(string Path, string Message)> Validate()
+    {
+        var problems = Validation.MetadataValidator.Validate(Metadata, namespaced: true).Concat(Spec.Validate());
+        // Only what the user writes: the spec a node gets (NodeHaConfig, the renderer) keeps the Service next to the
+        // servers the resolver found for it.
+        if (Spec.Backends.Servers.Count > 0 && Spec.Backends.Service is not null)
+            problems = problems.Append(("spec.backends", ServersAndServiceMessage));
+        return problems;
+    }
+
+    public const string ServersAndServiceMessage = "set either servers or service, not both";
 }
 
 /// <summary>
@@ -152,7 +162,6 @@ public sealed class LoadBalancing
 }
 
 [CelRule("(has(self.servers) && size(self.servers) > 0) || has(self.service)", "set servers or service")]
-[CelRule("!(has(self.servers) && size(self.servers) > 0 && has(self.service))", "set either servers or service, not both")]
 public sealed class Backends
 {
     [Description("Static servers, or the servers resolved from Service (the resolver replaces them).")]

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using NginxHa.NodeAgent.Metrics;
 using NginxHa.NodeAgent.Network;
 using NginxHa.NodeAgent.Platform;
 using NginxHa.NodeAgent.Vrrp;
@@ -9,7 +10,7 @@ namespace NginxHa.NodeAgent.Cli;
 /// <summary><c>nginx-ha-agent vrrp ...</c>: one VRRP instance in the foreground, on the main thread, until SIGTERM/SIGINT.</summary>
 public static class VrrpCommand
 {
-    public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
         VrrpCommandOptions options;
         try
@@ -51,10 +52,13 @@ public static class VrrpCommand
         // Set straight from the signal handler; the speaker's loop polls it and hands over at once.
         using var shutdown = ShutdownLatch.OnSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT);
 
+        using var metrics = new AgentMetrics();
+        var instanceMetrics = VrrpInstanceMetrics.For(plan, MonotonicTimeProvider.Instance);
+        using var registration = metrics.Register(instanceMetrics);
         BuiltSpeaker built;
         try
         {
-            built = SpeakerFactory.Build(plan, fault: false, MonotonicTimeProvider.Instance, log.Write);
+            built = SpeakerFactory.Build(plan, fault: false, MonotonicTimeProvider.Instance, log.Write, instanceMetrics);
         }
         catch (SpeakerSetupException ex)
         {
@@ -68,6 +72,8 @@ public static class VrrpCommand
             return 1;
         }
         using (built)
+        await using (var server = MetricsEndpoint.StartInBackground(options.MetricsAddress, metrics,
+                         () => Readiness.Of(metrics, configApplied: true), node: Environment.MachineName, log.Write))
         {
             try
             {

@@ -77,6 +77,9 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
     /// <summary>SIGHUPs sent for accepted config changes.</summary>
     public int ReloadCount => Volatile.Read(ref _reloadCount);
 
+    /// <summary>nginx masters started (child mode) or newly found (sidecar mode) so far: the first one plus every restart.</summary>
+    public long MasterStarts => Interlocked.Read(ref _masterGeneration);
+
     public NginxSupervisionMode Mode => _options.Mode;
 
     /// <summary>

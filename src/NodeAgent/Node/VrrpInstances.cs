@@ -38,11 +38,17 @@ public interface IVrrpInstanceHost
 }
 
 /// <summary>Production: speakers on the host's real sockets (<see cref="SpeakerFactory"/>).</summary>
-public sealed class SpeakerInstanceHost(TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null) : IVrrpInstanceHost
+public sealed class SpeakerInstanceHost(TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null,
+    Metrics.AgentMetrics? metrics = null) : IVrrpInstanceHost
 {
-    public IVrrpInstance Start(InstancePlan plan, bool fault) => new SpeakerInstance(SpeakerFactory.Start(plan, fault, time, log, shutdown));
+    public IVrrpInstance Start(InstancePlan plan, bool fault)
+    {
+        var observer = Metrics.VrrpInstanceMetrics.For(plan, time);
+        var running = SpeakerFactory.Start(plan, fault, time, log, shutdown, observer);
+        return new SpeakerInstance(running, observer, metrics?.Register(observer));
+    }
 
-    sealed class SpeakerInstance(RunningSpeaker running) : IVrrpInstance
+    sealed class SpeakerInstance(RunningSpeaker running, Metrics.VrrpInstanceMetrics observer, IDisposable? registration) : IVrrpInstance
     {
         InstancePlan _plan = running.Plan;
 
@@ -63,10 +69,21 @@ public sealed class SpeakerInstanceHost(TimeProvider time, Action<string> log, S
         public void Update(InstancePlan plan)
         {
             running.Speaker.Reconfigure(SpeakerFactory.OptionsFor(plan, running.Speaker.Options.Instance.PrimaryAddress));
+            observer.Reconfigured(plan.Priority, plan.AdvertInterval);
             _plan = plan;
         }
 
-        public ValueTask DisposeAsync() => running.DisposeAsync();
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await running.DisposeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                registration?.Dispose();
+            }
+        }
     }
 }
 

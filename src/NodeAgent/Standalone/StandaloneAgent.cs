@@ -1,5 +1,6 @@
 using NginxHa.Core.Nginx;
 using NginxHa.NodeAgent.Cli;
+using NginxHa.NodeAgent.Metrics;
 using NginxHa.NodeAgent.Nginx;
 using NginxHa.NodeAgent.Node;
 using NginxHa.NodeAgent.Platform;
@@ -22,10 +23,17 @@ public sealed class StandaloneAgent
     readonly NginxRuntimeOptions _runtime;
     readonly ShutdownLatch? _shutdown;
     readonly FileConfigSource _source;
+    readonly AgentMetrics _metrics;
+    volatile bool _configApplied;
 
-    /// <summary><paramref name="shutdown"/>: set by SIGTERM/SIGINT, it makes every speaker hand over at once.</summary>
-    public StandaloneAgent(RunCommandOptions options, Action<string> log, TextWriter error, ShutdownLatch? shutdown = null)
+    /// <summary>
+    /// <paramref name="shutdown"/>: set by SIGTERM/SIGINT, it makes every speaker hand over at once.
+    /// <paramref name="metrics"/>: what /metrics and /status report (instances, nginx, rejected configs).
+    /// </summary>
+    public StandaloneAgent(RunCommandOptions options, Action<string> log, TextWriter error, ShutdownLatch? shutdown = null,
+        AgentMetrics? metrics = null)
     {
+        _metrics = metrics ?? new AgentMetrics();
         _shutdown = shutdown;
         _options = options;
         _log = log;
@@ -36,6 +44,9 @@ public sealed class StandaloneAgent
     }
 
     string NginxDirectory => Path.Combine(_options.StateDirectory, "nginx");
+
+    /// <summary>Ready once the first config is applied and every instance has started (/readyz).</summary>
+    public Readiness Readiness => Readiness.Of(_metrics, _configApplied);
 
     /// <summary>Triggers a reload of the manifest files (SIGHUP, or a file watcher).</summary>
     public void RequestReload(string why) => _source.RequestReload(why);
@@ -49,8 +60,10 @@ public sealed class StandaloneAgent
             Probe = new NginxHealthProbeOptions(new Uri($"http://127.0.0.1:{_options.HealthPort}/healthz"),
                 TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), 3),
         }, TimeProvider.System, _log);
+        _metrics.Nginx.Attach(nginx);
         await using var reconciler = new NodeReconciler(_runtime, SystemHostFacts.Instance,
-            new SpeakerInstanceHost(MonotonicTimeProvider.Instance, _log, _shutdown), nginx, TimeProvider.System, _log);
+            new SpeakerInstanceHost(MonotonicTimeProvider.Instance, _log, _shutdown, _metrics),
+            new MeasuredNginxTarget(nginx, _metrics.Nginx), TimeProvider.System, _log);
 
         // Cancelled by SIGTERM, or when a speaker dies: the watch then ends before the agent stops.
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(stop);
@@ -87,8 +100,9 @@ public sealed class StandaloneAgent
                 return 1;
             }
 
+            _configApplied = true;
             // A speaker that dies ends the agent (exit 1, so it is restarted and seen), its VIPs already released.
-            var reloads = FollowAsync(events, reconciler, watching.Token);
+            var reloads = FollowAsync(events, reconciler, _metrics.Nginx, watching.Token);
             if (await Task.WhenAny(reloads, reconciler.InstanceFailed) == reconciler.InstanceFailed)
             {
                 await watching.CancelAsync();
@@ -114,10 +128,19 @@ public sealed class StandaloneAgent
         return 0;
     }
 
-    static async Task FollowAsync(IAsyncEnumerator<NodeConfigEvent> events, NodeReconciler reconciler, CancellationToken stop)
+    static async Task FollowAsync(IAsyncEnumerator<NodeConfigEvent> events, NodeReconciler reconciler, NginxMetrics metrics,
+        CancellationToken stop)
     {
         while (await events.MoveNextAsync())
-            await reconciler.HandleAsync(events.Current, stop);
+        {
+            long nginxRejections = metrics.Rejected(ConfigRejectionStage.NginxTest);
+            var result = await reconciler.HandleAsync(events.Current, stop);
+            // nginx's own rejections were counted as they happened (MeasuredNginxTarget); the rest is the manifests' or VRRP's.
+            if (result.Outcome == ReconcileOutcome.Rejected && metrics.Rejected(ConfigRejectionStage.NginxTest) == nginxRejections)
+                metrics.Reject(ConfigRejectionStage.Manifest);
+            else if (result.Outcome == ReconcileOutcome.PartlyApplied)
+                metrics.Reject(ConfigRejectionStage.Vrrp);
+        }
     }
 
     async Task StopAllAsync(NodeReconciler reconciler, NginxSupervisor nginx)

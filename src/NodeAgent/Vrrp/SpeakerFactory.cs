@@ -62,8 +62,9 @@ public static class SpeakerFactory
     /// Opens the sockets and starts the speaker on its own thread; <paramref name="fault"/> starts it in FAULT. When
     /// <paramref name="shutdown"/> is set (SIGTERM), the speaker hands over at once, before it is disposed.
     /// </summary>
-    public static RunningSpeaker Start(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null) =>
-        new(Build(plan, fault, time, log), shutdown);
+    public static RunningSpeaker Start(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null,
+        IVrrpSpeakerObserver? observer = null) =>
+        new(Build(plan, fault, time, log, observer), shutdown);
 
     /// <summary>The speaker's options for a plan, with adverts sent from <paramref name="source"/>.</summary>
     public static VrrpSpeakerOptions OptionsFor(InstancePlan plan, System.Net.IPAddress source) =>
@@ -73,7 +74,7 @@ public static class SpeakerFactory
             plan.GratuitousInterval ?? InstancePlan.DefaultGratuitousInterval, plan.GratuitousRefresh);
 
     /// <summary>Opens the sockets and builds the speaker without running it; disposing the result closes them.</summary>
-    public static BuiltSpeaker Build(InstancePlan plan, bool fault, TimeProvider time, Action<string> log)
+    public static BuiltSpeaker Build(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, IVrrpSpeakerObserver? observer = null)
     {
         NetworkInterfaceInfo iface;
         try
@@ -103,7 +104,7 @@ public static class SpeakerFactory
             resources.Add(announcer);
             var link = new NetlinkLinkWatcher(iface.Index);
             resources.Add(link);
-            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log, link);
+            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log, link, observer);
             if (fault) speaker.SetFault(true);
             log($"{plan.Name}: starting VRRPv{(int)plan.Version} vrid {plan.VirtualRouterId} on {iface.Name} from {source}, " +
                 $"priority {plan.Priority}, advert interval {plan.AdvertInterval.TotalMilliseconds}ms, " +

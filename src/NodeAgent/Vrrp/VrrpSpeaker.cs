@@ -43,15 +43,18 @@ public sealed class VrrpSpeaker
     readonly LogRateLimiter _logLimit = new(LogRateLimiter.DefaultPeriod);
 
     readonly ILinkMonitor? _link;
+    readonly IVrrpSpeakerObserver _observer;
     bool _linkDown;
     int _gratuitousLeft;
     DateTimeOffset? _nextGratuitous;
     volatile VrrpState _state = VrrpState.Initialize;
 
     public VrrpSpeaker(VrrpSpeakerOptions options, IVrrpTransport transport, IVirtualAddressTable addresses,
-        IAddressAnnouncer announcer, TimeProvider time, Action<string> log, ILinkMonitor? link = null)
+        IAddressAnnouncer announcer, TimeProvider time, Action<string> log, ILinkMonitor? link = null,
+        IVrrpSpeakerObserver? observer = null)
     {
         _link = link;
+        _observer = observer ?? NoSpeakerObserver.Instance;
         _options = options;
         _transport = transport;
         _addresses = addresses;
@@ -306,6 +309,7 @@ public sealed class VrrpSpeaker
                 _log($"{_options.Name}: {vip} was removed from the interface while MASTER; adding it back");
                 TryAddress(vip, add: true);
                 _announcer.Announce([vip.Address]);
+                _observer.Announced(1);
                 break;
             case FaultEvent:
                 Execute(_machine.SetFault(_faultRequested || _linkDown));
@@ -354,13 +358,16 @@ public sealed class VrrpSpeaker
             reason = VrrpReceiveValidator.Validate(advert!, d.TtlOrHopLimit, _rules);
         if (reason != VrrpDropReason.Ok)
         {
+            _observer.AdvertDropped(reason, d.Source, advert);
             Drop(reason, d.Source);
             return;
         }
         // The peer took our VIP change too: its old list is no longer accepted.
         if (_rules.PreviousAddresses is not null && VrrpReceiveValidator.ListsCurrentAddresses(advert!, _rules))
             _rules = _rules with { PreviousAddresses = null };
+        var before = _state;
         Execute(_machine.OnAdvertisementReceived(d.Source, advert!.Priority, advert.AdvertInterval, arrivedAt));
+        _observer.AdvertAccepted(d.Source, advert.Priority, before, _state);
     }
 
     void Drop(VrrpDropReason reason, IPAddress source)
@@ -390,7 +397,7 @@ public sealed class VrrpSpeaker
                     SendAdvertisement(send.Priority);
                     break;
                 case VrrpAction.AcquireAddresses:
-                    foreach (var vip in _options.VirtualAddresses) TryAddress(vip, add: true);
+                    _observer.AddressesBound(_options.VirtualAddresses.Count(vip => TryAddress(vip, add: true)));
                     _gratuitousLeft = _options.GratuitousRepeat;
                     SendGratuitous();
                     break;
@@ -413,6 +420,7 @@ public sealed class VrrpSpeaker
                     _state = changed.To;
                     Interlocked.Increment(ref _transitions);
                     _log($"{_options.Name}: {Name(changed.From)} -> {Name(changed.To)} ({changed.Reason})");
+                    _observer.StateChanged(changed.From, changed.To, changed.Reason);
                     StateChanged?.Invoke(changed.From, changed.To);
                     break;
             }
@@ -425,6 +433,7 @@ public sealed class VrrpSpeaker
     {
         _nextGratuitous = null;
         foreach (var vip in _options.VirtualAddresses) TryAddress(vip, add: false);
+        _observer.AddressesBound(0);
     }
 
     void SendAdvertisement(byte priority)
@@ -439,6 +448,7 @@ public sealed class VrrpSpeaker
             {
                 // Raw sends complete synchronously; waiting keeps the event loop's order of effects.
                 _transport.SendAsync(buffer.AsMemory(0, length), destination, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                _observer.AdvertSent(priority);
             }
             catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
             {
@@ -453,6 +463,7 @@ public sealed class VrrpSpeaker
         try
         {
             _announcer.Announce(_vipAddresses);
+            _observer.Announced(_vipAddresses.Count);
         }
         catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
         {
@@ -465,16 +476,18 @@ public sealed class VrrpSpeaker
             _nextGratuitous = _options.GratuitousRefresh > TimeSpan.Zero ? now + _options.GratuitousRefresh : null;
     }
 
-    void TryAddress(VirtualIp vip, bool add)
+    bool TryAddress(VirtualIp vip, bool add)
     {
         try
         {
             if (add) _addresses.Add(vip);
             else _addresses.Remove(vip);
+            return true;
         }
         catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or InvalidOperationException)
         {
             _log($"{_options.Name}: {(add ? "adding" : "removing")} {vip} failed: {ex.Message}");
+            return false;
         }
     }
 

@@ -7,6 +7,7 @@ public static class Program
     const string Usage = "usage: nginx-ha-agent <command> [--help] ...\n" +
                          "commands:\n" +
                          "  run    the node agent, standalone: manifests -> VRRP instances + supervised nginx\n" +
+                         "  kubernetes the node agent in a cluster: this node's NodeHaConfig -> the same as run; status on it\n" +
                          "  vrrp   one VRRP instance in the foreground\n" +
                          "  status the running agent's instances, states, masters and nginx, as a table";
 
@@ -25,6 +26,11 @@ public static class Program
             case "run" when args.Length > 1 && args[1] is "-h" or "--help":
                 Console.Out.WriteLine(RunCommandLine.Usage);
                 return 0;
+            case "kubernetes" when args.Length > 1 && args[1] is "-h" or "--help":
+                Console.Out.WriteLine(KubernetesCommand.Usage);
+                return 0;
+            case "kubernetes":
+                return await KubernetesCommand.RunAsync(args[1..], Console.Out, Console.Error);
             case "status" when args.Length > 1 && args[1] is "-h" or "--help":
                 Console.Out.WriteLine(StatusCommand.Usage);
                 return 0;

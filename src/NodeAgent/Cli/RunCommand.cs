@@ -20,7 +20,16 @@ public static class RunCommand
             error.WriteLine($"nginx-ha-agent: {ex.Message}");
             return 2;
         }
-        // The host, before anything is touched: one line naming cause and fix, exit 1, nothing started.
+        return await HostAsync(options, output, error, (log, shutdown, metrics) => new StandaloneAgent(options, log, error, shutdown, metrics));
+    }
+
+    /// <summary>
+    /// Runs an agent (standalone or Kubernetes mode) in the foreground: host preflight, the per-node lock, metrics,
+    /// signals (SIGTERM/SIGINT hand over, SIGHUP reloads).
+    /// </summary>
+    internal static async Task<int> HostAsync(RunCommandOptions options, TextWriter output, TextWriter error,
+        Func<Action<string>, ShutdownLatch, AgentMetrics, StandaloneAgent> createAgent)
+    {        // The host, before anything is touched: one line naming cause and fix, exit 1, nothing started.
         if (StartupPreflight.Capabilities() is { Count: > 0 } missing)
         {
             error.WriteLine($"nginx-ha-agent: {string.Join("; ", missing)}");
@@ -52,7 +61,7 @@ public static class RunCommand
         // Wakes every speaker's thread straight from the signal handler: the priority-0 adverts leave first.
         using var shutdown = ShutdownLatch.OnSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT);
         using var metrics = new AgentMetrics();
-        var agent = new StandaloneAgent(options, log.Write, error, shutdown, metrics);
+        var agent = createAgent(log.Write, shutdown, metrics);
         await using var server = MetricsEndpoint.StartInBackground(options.MetricsAddress, metrics, () => agent.Readiness, options.Node, log.Write);
         using var stop = new CancellationTokenSource();
         using var sigterm = ProcessSignals.Subscribe(PosixSignal.SIGTERM, stop.Cancel);

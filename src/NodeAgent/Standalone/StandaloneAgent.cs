@@ -22,17 +22,21 @@ public sealed class StandaloneAgent
     readonly TextWriter _error;
     readonly NginxRuntimeOptions _runtime;
     readonly ShutdownLatch? _shutdown;
-    readonly FileConfigSource _source;
+    readonly INodeConfigSource _source;
+    readonly INodeStatusWriter? _statusWriter;
     readonly AgentMetrics _metrics;
     volatile bool _configApplied;
 
     /// <summary>
     /// <paramref name="shutdown"/>: set by SIGTERM/SIGINT, it makes every speaker hand over at once.
     /// <paramref name="metrics"/>: what /metrics and /status report (instances, nginx, rejected configs).
+    /// <paramref name="source"/>: where the config comes from; the manifest files of the options when null (Kubernetes
+    /// mode gives its NodeHaConfig source). <paramref name="statusWriter"/>: where the status goes (Kubernetes mode).
     /// </summary>
     public StandaloneAgent(RunCommandOptions options, Action<string> log, TextWriter error, ShutdownLatch? shutdown = null,
-        AgentMetrics? metrics = null)
+        AgentMetrics? metrics = null, INodeConfigSource? source = null, INodeStatusWriter? statusWriter = null)
     {
+        _statusWriter = statusWriter;
         _metrics = metrics ?? new AgentMetrics();
         _shutdown = shutdown;
         _options = options;
@@ -40,7 +44,7 @@ public sealed class StandaloneAgent
         _error = error;
         // The supervisor puts `pid` on nginx's command line, so the rendered config leaves it out.
         _runtime = NginxRuntimeOptions.UnderDirectory(NginxDirectory, options.HealthPort) with { PidFile = null };
-        _source = new FileConfigSource(options.Files, options.Node, TimeProvider.System, log);
+        _source = source ?? new FileConfigSource(options.Files, options.Node, TimeProvider.System, log);
     }
 
     string NginxDirectory => Path.Combine(_options.StateDirectory, "nginx");
@@ -49,7 +53,10 @@ public sealed class StandaloneAgent
     public Readiness Readiness => Readiness.Of(_metrics, _configApplied);
 
     /// <summary>Triggers a reload of the manifest files (SIGHUP, or a file watcher).</summary>
-    public void RequestReload(string why) => _source.RequestReload(why);
+    public void RequestReload(string why) => (_source as FileConfigSource)?.RequestReload(why);
+
+    /// <summary>At most one status write per this interval: a flapping VIP must not flood the API server.</summary>
+    public static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(1);
 
     public async Task<int> RunAsync(CancellationToken stop)
     {
@@ -64,6 +71,8 @@ public sealed class StandaloneAgent
         await using var reconciler = new NodeReconciler(_runtime, SystemHostFacts.Instance,
             new SpeakerInstanceHost(MonotonicTimeProvider.Instance, _log, _shutdown, _metrics),
             new MeasuredNginxTarget(nginx, _metrics.Nginx), TimeProvider.System, _log);
+        await using var publisher = _statusWriter is null ? null
+            : new NodeStatusPublisher(reconciler, _statusWriter, TimeProvider.System, StatusInterval, _log);
 
         // Cancelled by SIGTERM, or when a speaker dies: the watch then ends before the agent stops.
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(stop);

@@ -1,0 +1,95 @@
+using System.Globalization;
+using System.Net;
+using NginxHa.NodeAgent.Kubernetes;
+using NginxHa.NodeAgent.Sources;
+using NginxHa.NodeAgent.Standalone;
+
+namespace NginxHa.NodeAgent.Cli;
+
+/// <summary>Options of <c>nginx-ha-agent kubernetes</c>: the agent applying its node's NodeHaConfig.</summary>
+public sealed record KubernetesCommandOptions(RunCommandOptions Run, string? Kubeconfig);
+
+/// <summary>
+/// <c>nginx-ha-agent kubernetes --node NAME ...</c>: the node agent in Kubernetes mode. The same agent as
+/// <c>run</c>, with the NodeHaConfig source and the status writer in place of the manifest files.
+/// </summary>
+public static class KubernetesCommand
+{
+    public const string Usage =
+        "usage: nginx-ha-agent kubernetes --node NAME [--kubeconfig FILE] [--state-dir DIR] [--nginx PATH] [--health-port 18080] " +
+        ObservabilityArguments.Usage + " (metrics default 127.0.0.1:9464; without --kubeconfig: the pod's service account)";
+
+    public static KubernetesCommandOptions Parse(IReadOnlyList<string> args)
+    {
+        string? node = null, stateDir = null, nginx = null, kubeconfig = null;
+        int healthPort = 18080;
+        IPEndPoint? metricsAddress = ObservabilityArguments.DefaultMetricsAddress;
+        var logFormat = LogFormat.Text;
+        for (int i = 0; i < args.Count; i++)
+        {
+            string name = args[i];
+            string Value()
+            {
+                if (i + 1 >= args.Count || args[i + 1].StartsWith('-'))
+                    throw new UsageException($"{name}: a value is required");
+                return args[++i];
+            }
+            switch (name)
+            {
+                case "--node": node = Value(); break;
+                case "--kubeconfig": kubeconfig = Path.GetFullPath(Value()); break;
+                case "--state-dir": stateDir = Value(); break;
+                case "--nginx": nginx = Value(); break;
+                case "--health-port":
+                    var text = Value();
+                    if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out healthPort) || healthPort is < 1 or > 65535)
+                        throw new UsageException($"{name}: \"{text}\" is not a port from 1 to 65535");
+                    break;
+                case "--metrics-address": metricsAddress = ObservabilityArguments.ParseMetricsAddress(name, Value()); break;
+                case "--log-format": logFormat = ObservabilityArguments.ParseLogFormat(name, Value()); break;
+                default: throw new UsageException($"{name}: unknown argument");
+            }
+        }
+        if (node is null) throw new UsageException("--node: required (the name of this node's NodeHaConfig)");
+        stateDir ??= $"/run/nginx-ha/{node}";
+        if (!Path.IsPathFullyQualified(stateDir)) stateDir = Path.GetFullPath(stateDir);
+        var run = new RunCommandOptions([], node, stateDir, nginx ?? "/usr/sbin/nginx", healthPort)
+        {
+            MetricsAddress = metricsAddress,
+            LogFormat = logFormat,
+        };
+        return new KubernetesCommandOptions(run, kubeconfig);
+    }
+
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error)
+    {
+        KubernetesCommandOptions options;
+        KubeConnection connection;
+        try
+        {
+            options = Parse(args);
+            connection = options.Kubeconfig is { } file ? KubeConnection.FromKubeconfig(file) : KubeConnection.InCluster();
+        }
+        catch (UsageException ex)
+        {
+            error.WriteLine($"nginx-ha-agent: {ex.Message}");
+            return 2;
+        }
+        catch (Exception ex) when (ex is KubeConfigException or IOException or UnauthorizedAccessException or FormatException
+                                       or YamlDotNet.Core.YamlException or System.Security.Cryptography.CryptographicException)
+        {
+            error.WriteLine($"nginx-ha-agent: {(ConnectionName(args))}: {Core.Text.SafeText.Escape(ex.Message, 300)}");
+            return 1;
+        }
+        using var api = new KubeApiClient(connection);
+        var run = options.Run;
+        return await RunCommand.HostAsync(run, output, error, (log, shutdown, metrics) =>
+        {
+            var source = new KubernetesConfigSource(api, run.Node, new LastConfigStore(run.StateDirectory), TimeProvider.System, log);
+            var writer = new KubernetesStatusWriter(api, run.Node, () => source.Generation);
+            return new StandaloneAgent(run, log, error, shutdown, metrics, source, writer);
+        });
+    }
+
+    static string ConnectionName(IReadOnlyList<string> args) => args.Contains("--kubeconfig") ? "--kubeconfig" : "in-cluster config";
+}

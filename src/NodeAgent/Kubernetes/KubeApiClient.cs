@@ -1,0 +1,149 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using NginxHa.Core.Resources;
+
+namespace NginxHa.NodeAgent.Kubernetes;
+
+/// <summary>A NodeHaConfig as the API server holds it, with the metadata the agent follows.</summary>
+public sealed record NodeHaConfigObject(NodeHaConfig Config, long Generation, string ResourceVersion);
+
+/// <summary>One watch event: ADDED, MODIFIED, DELETED, BOOKMARK (Object null), or ERROR (Code set).</summary>
+public sealed record NodeHaConfigWatchEvent(string Type, NodeHaConfigObject? Object, string? ResourceVersion, int? Code, string? Message);
+
+/// <summary>The API server answered with an error status.</summary>
+public sealed class KubeApiException(HttpStatusCode status, string message) : Exception(message)
+{
+    public HttpStatusCode Status { get; } = status;
+}
+
+/// <summary>
+/// The three calls the agent makes, over plain HTTP/1.1 and System.Text.Json source generation (KubernetesClient's
+/// reflection JSON does not trim): list/watch one NodeHaConfig, get a Secret, merge-patch a NodeHaConfig's status.
+/// </summary>
+public sealed class KubeApiClient : IDisposable
+{
+    const string Resource = "/apis/" + ApiGroup.Group + "/" + ApiGroup.Version + "/nodehaconfigs";
+    readonly KubeConnection _connection;
+    readonly HttpClient _http;
+
+    public KubeApiClient(KubeConnection connection)
+    {
+        _connection = connection;
+        _http = new HttpClient(connection.CreateHandler()) { BaseAddress = connection.Server, Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    /// <summary>How long one request may take (a watch: its server-side timeout plus this).</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    static string Selector(string name) => "fieldSelector=" + Uri.EscapeDataString($"metadata.name={name}");
+
+    /// <summary>The named NodeHaConfig (null when there is none) and the list's resourceVersion to watch from.</summary>
+    public async Task<(NodeHaConfigObject? Object, string ResourceVersion)> ListNodeHaConfigAsync(string name, CancellationToken cancellationToken)
+    {
+        var list = await SendForJsonAsync(HttpMethod.Get, $"{Resource}?{Selector(name)}", null, cancellationToken);
+        var rv = (string?)list["metadata"]?["resourceVersion"] ?? throw new InvalidDataException("list: no metadata.resourceVersion");
+        var item = list["items"]?.AsArray().FirstOrDefault(i => (string?)i?["metadata"]?["name"] == name);
+        return (item is null ? null : ToObject(item), rv);
+    }
+
+    /// <summary>Watch events of the named NodeHaConfig after <paramref name="resourceVersion"/>, until the server ends the watch.</summary>
+    public async IAsyncEnumerable<NodeHaConfigWatchEvent> WatchNodeHaConfigAsync(string name, string resourceVersion, TimeSpan serverTimeout,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        // A watch that goes silent without closing must not hang forever: the client gives up a little after the server should have.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(serverTimeout + RequestTimeout);
+        var path = $"{Resource}?watch=true&allowWatchBookmarks=true&{Selector(name)}&resourceVersion={Uri.EscapeDataString(resourceVersion)}" +
+                   $"&timeoutSeconds={(int)serverTimeout.TotalSeconds}";
+        using var request = Request(HttpMethod.Get, path, null);
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+        await EnsureSuccessAsync(response, deadline.Token);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(deadline.Token), Encoding.UTF8);
+        while (await reader.ReadLineAsync(deadline.Token) is { } line)
+        {
+            if (line.Length == 0) continue;
+            var e = JsonNode.Parse(line) ?? throw new InvalidDataException("watch: an empty event");
+            var type = (string?)e["type"] ?? "";
+            var obj = e["object"];
+            yield return type switch
+            {
+                "ERROR" => new NodeHaConfigWatchEvent(type, null, null, (int?)obj?["code"], (string?)obj?["message"]),
+                "BOOKMARK" => new NodeHaConfigWatchEvent(type, null, (string?)obj?["metadata"]?["resourceVersion"], null, null),
+                _ when obj is not null => new NodeHaConfigWatchEvent(type, ToObject(obj), (string?)obj["metadata"]?["resourceVersion"], null, null),
+                _ => throw new InvalidDataException($"watch: a {type} event without an object"),
+            };
+        }
+    }
+
+    /// <summary>A Secret's data (decoded), or null when the Secret does not exist.</summary>
+    public async Task<IReadOnlyDictionary<string, byte[]>?> GetSecretDataAsync(string ns, string name, CancellationToken cancellationToken)
+    {
+        JsonNode secret;
+        try
+        {
+            secret = await SendForJsonAsync(HttpMethod.Get, $"/api/v1/namespaces/{Uri.EscapeDataString(ns)}/secrets/{Uri.EscapeDataString(name)}", null, cancellationToken);
+        }
+        catch (KubeApiException ex) when (ex.Status == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+        var data = new Dictionary<string, byte[]>();
+        if (secret["data"] is JsonObject fields)
+            foreach (var (key, value) in fields)
+                if ((string?)value is { } b64) data[key] = Convert.FromBase64String(b64);
+        return data;
+    }
+
+    /// <summary>Replaces the NodeHaConfig's status (merge patch on the status subresource; lists are replaced whole).</summary>
+    public async Task PatchNodeHaConfigStatusAsync(string name, NodeHaConfigStatus status, CancellationToken cancellationToken)
+    {
+        var body = JsonSerializer.Serialize(new StatusPatch(status), KubeJsonContext.Default.StatusPatch);
+        var content = new StringContent(body, Encoding.UTF8);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/merge-patch+json");
+        await SendForJsonAsync(HttpMethod.Patch, $"{Resource}/{Uri.EscapeDataString(name)}/status", content, cancellationToken);
+    }
+
+    static NodeHaConfigObject ToObject(JsonNode item)
+    {
+        var config = item.Deserialize(KubeJsonContext.Default.NodeHaConfig) ?? throw new InvalidDataException("a null NodeHaConfig");
+        var meta = item["metadata"];
+        return new NodeHaConfigObject(config, (long?)meta?["generation"] ?? 0, (string?)meta?["resourceVersion"] ?? "");
+    }
+
+    HttpRequestMessage Request(HttpMethod method, string path, HttpContent? content)
+    {
+        var request = new HttpRequestMessage(method, path) { Content = content, Version = HttpVersion.Version11 };
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        if (_connection.CurrentToken() is { Length: > 0 } token) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return request;
+    }
+
+    async Task<JsonNode> SendForJsonAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(RequestTimeout);
+        using var request = Request(method, path, content);
+        using var response = await _http.SendAsync(request, timeout.Token);
+        await EnsureSuccessAsync(response, timeout.Token);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync(timeout.Token)) ?? throw new InvalidDataException($"{path}: an empty answer");
+    }
+
+    static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.IsSuccessStatusCode) return;
+        string message = "";
+        try
+        {
+            message = (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken))?["message"] ?? "";
+        }
+        catch (JsonException) { }
+        throw new KubeApiException(response.StatusCode,
+            $"{response.RequestMessage?.Method} {response.RequestMessage?.RequestUri?.AbsolutePath}: {(int)response.StatusCode} {response.StatusCode} {Core.Text.SafeText.Escape(message, 300)}".TrimEnd());
+    }
+
+    public void Dispose() => _http.Dispose();
+}

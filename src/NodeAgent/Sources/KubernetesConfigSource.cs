@@ -22,6 +22,9 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
     /// <summary>How long one watch runs before the server ends it (then the Secrets are read again and the watch renewed).</summary>
     public TimeSpan WatchTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>Tests: the first watch starts from this resourceVersion instead of a list (a 410 then lists).</summary>
+    internal string? InitialResourceVersion { get; init; }
+
     long? _generation;
     string? _secretsHash;
 
@@ -52,7 +55,7 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
     async Task FollowAsync(ChannelWriter<NodeConfigEvent> events, CancellationToken cancellationToken)
     {
         var backoff = InitialBackoff;
-        string? resourceVersion = null;
+        string? resourceVersion = InitialResourceVersion;
         NodeHaConfigObject? current = null;
         bool waitingLogged = false;
         while (!cancellationToken.IsCancellationRequested)

@@ -1,0 +1,262 @@
+using System.Text;
+using NginxHa.Core.Resources;
+using NginxHa.NodeAgent.Kubernetes;
+using NginxHa.NodeAgent.Sources;
+using NginxHa.TestCluster.Tests.Support;
+
+namespace NginxHa.NodeAgent.Tests.Kubernetes;
+
+/// <summary>The test cluster with the project's CRDs applied, shared by the Kubernetes-mode tests.</summary>
+public sealed class CrdCluster : IDisposable
+{
+    public ClusterFixture Cluster { get; } = new();
+
+    public CrdCluster()
+    {
+        var (code, output, error) = Cluster.Kubectl("apply", "-f", Path.Combine(Cluster.RepoRoot, "crds"));
+        Assert.True(code == 0, output + error);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (Cluster.Kubectl("get", "nodehaconfigs").Code != 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "nodehaconfigs not served within 30 s");
+            Thread.Sleep(100);
+        }
+    }
+
+    public void Dispose() => Cluster.Dispose();
+}
+
+/// <summary>
+/// Kubernetes mode's parts against the real CRD API server: the NodeHaConfig source (list, watch, 410, Secrets,
+/// status-only changes), the status writer as kubectl shows it, and the last config on disk.
+/// </summary>
+public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdCluster>, IDisposable
+{
+    static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    readonly ClusterFixture _cluster = fixture.Cluster;
+    readonly string _stateDir = Directory.CreateTempSubdirectory("nha-k8s-agent-").FullName;
+    readonly List<string> _log = [];
+
+    public void Dispose() => Directory.Delete(_stateDir, recursive: true);
+
+    static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 9)];
+
+    KubeApiClient Api() => new(KubeConnection.FromKubeconfig(_cluster.Kubeconfig));
+
+    void Log(string line)
+    {
+        lock (_log) _log.Add(line);
+    }
+
+    void Kubectl(params string[] args)
+    {
+        var (code, output, error) = _cluster.Kubectl(args);
+        Assert.True(code == 0, $"kubectl {string.Join(' ', args)}: {output}{error}");
+    }
+
+    void ApplyConfig(string node, int priority, string? secret = null)
+    {
+        var auth = secret is null ? "" : $"\n    authSecretRef: {{namespace: default, name: {secret}, key: password}}";
+        var yaml = $"""
+            apiVersion: nginx-ha.io/v1alpha1
+            kind: NodeHaConfig
+            metadata:
+              name: {node}
+            spec:
+              nodeName: {node}
+              vrrpInstances:
+              - name: edge/web/0
+                group: edge/web
+                version: {(secret is null ? 3 : 2)}
+                virtualRouterId: 51
+                priority: {priority}
+                advertisementInterval: 1s
+                virtualIPs: [198.18.7.10/24]{auth}
+            """;
+        var file = Path.Combine(_stateDir, $"{node}-{priority}.yaml");
+        File.WriteAllText(file, yaml);
+        Kubectl("apply", "-f", file);
+    }
+
+    static async Task<NodeConfigEvent> NextAsync(IAsyncEnumerator<NodeConfigEvent> events)
+    {
+        Assert.True(await events.MoveNextAsync().AsTask().WaitAsync(Wait), "the source ended");
+        return events.Current;
+    }
+
+    static int PriorityOf(NodeConfigEvent e) => Assert.IsType<NodeConfigUpdate>(e).Config.Spec.VrrpInstances.Single().Priority;
+
+    [Fact]
+    public async Task Source_ListsItsOwnNodeHaConfig_ThenWatchesChanges_IgnoringOtherNodesAndStatusOnlyWrites()
+    {
+        string node = Unique("node"), other = Unique("other");
+        ApplyConfig(node, 100);
+        ApplyConfig(other, 100);
+        using var api = Api();
+        var source = new KubernetesConfigSource(api, node, null, TimeProvider.System, Log);
+        using var stop = new CancellationTokenSource();
+        await using var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+
+        var first = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
+        Assert.Equal(node, first.Config.Spec.NodeName);
+        Assert.Equal(100, PriorityOf(first));
+        Assert.Equal(1, source.Generation);
+
+        // A status write (our own) and another node's change: neither is a new config for this node.
+        await api.PatchNodeHaConfigStatusAsync(node, new NodeHaConfigStatus { Instances = [new() { Name = "edge/web/0", State = VrrpInstanceState.Master }] }, default);
+        ApplyConfig(other, 150);
+        ApplyConfig(node, 120);
+        var next = await NextAsync(events);
+        Assert.Equal(120, PriorityOf(next));
+        Assert.Equal(2, source.Generation);
+
+        Kubectl("delete", "nodehaconfig", node);
+        var deleted = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
+        Assert.Empty(deleted.Config.Spec.VrrpInstances);
+        await stop.CancelAsync();
+    }
+
+    [Fact]
+    public async Task Source_WatchFromATooOldResourceVersion_Gets410_AndListsAgain()
+    {
+        string node = Unique("node");
+        ApplyConfig(node, 100);
+        using var api = Api();
+        var source = new KubernetesConfigSource(api, node, null, TimeProvider.System, Log) { InitialResourceVersion = "1" };
+        using var stop = new CancellationTokenSource();
+        await using var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+
+        var first = await NextAsync(events);
+        Assert.Equal(100, PriorityOf(first));
+        lock (_log) Assert.Contains(_log, l => l.Contains("watch error 410", StringComparison.Ordinal));
+        // After the re-list, the watch follows the object again.
+        ApplyConfig(node, 130);
+        Assert.Equal(130, PriorityOf(await NextAsync(events)));
+        await stop.CancelAsync();
+    }
+
+    [Fact]
+    public async Task Source_ResolvesAuthSecretRef_AndRejectsAMissingSecretByName()
+    {
+        string node = Unique("node"), secret = Unique("vrrp"), missing = Unique("gone");
+        Kubectl("create", "secret", "generic", secret, "-n", "default", "--from-literal=password=s3cret");
+        ApplyConfig(node, 100, secret);
+        using var api = Api();
+        var source = new KubernetesConfigSource(api, node, null, TimeProvider.System, Log);
+        using var stop = new CancellationTokenSource();
+        await using var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+
+        var update = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
+        Assert.Equal("s3cret", Encoding.UTF8.GetString(update.Secrets.VrrpAuth["edge/web/0"].Span));
+
+        ApplyConfig(node, 110, missing);
+        var rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events));
+        Assert.Contains(rejected.Problems, p => p.Contains($"Secret default/{missing} does not exist", StringComparison.Ordinal));
+        // The password never reaches the log.
+        lock (_log) Assert.DoesNotContain(_log, l => l.Contains("s3cret", StringComparison.Ordinal));
+        await stop.CancelAsync();
+    }
+
+    [Fact]
+    public async Task StatusWriter_PatchesTheStatusSubresource_AsKubectlGetShowsIt()
+    {
+        string node = Unique("node");
+        ApplyConfig(node, 100);
+        using var api = Api();
+        var writer = new KubernetesStatusWriter(api, node, () => 1);
+        await writer.WriteAsync(new NodeHaConfigStatus
+        {
+            Instances = [new() { Name = "edge/web/0", State = VrrpInstanceState.Master, Master = "198.18.7.1", Transitions = 3 }],
+            Nginx = new NginxStatus { State = NginxState.Running },
+        }, default);
+
+        var (code, table, error) = _cluster.Kubectl("get", "nhc", node);
+        Assert.True(code == 0, error);
+        var row = table.Split('\n')[1];
+        Assert.Contains("edge/web/0", row); // the Masters column
+        Assert.Contains("Running", row);    // the Nginx column
+        var (_, generation, _) = _cluster.Kubectl("get", "nhc", node, "-o", "jsonpath={.status.observedGeneration} {.status.instances[0].master} {.spec.vrrpInstances[0].priority}");
+        Assert.Equal("1 198.18.7.1 100", generation.Trim()); // the spec is untouched
+    }
+
+    [Fact]
+    public async Task Source_RestartedWithAnOlderConfigOnDisk_CatchesUpWithTheApiServer_AndSavesTheNewOne()
+    {
+        string node = Unique("node");
+        ApplyConfig(node, 100);
+        ApplyConfig(node, 140); // generation 2 on the server
+        var store = new LastConfigStore(_stateDir);
+        store.Save(new LastAppliedConfig
+        {
+            Generation = 1,
+            Config = new NodeHaConfig { Metadata = { Name = node }, Spec = { NodeName = node, VrrpInstances = [new() { Name = "edge/web/0", Priority = 100, VirtualIPs = ["198.18.7.10/24"] }] } },
+        });
+        using var api = Api();
+        var source = new KubernetesConfigSource(api, node, store, TimeProvider.System, Log);
+        using var stop = new CancellationTokenSource();
+        await using var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+
+        Assert.Equal(100, PriorityOf(await NextAsync(events))); // from disk, at once
+        Assert.Equal(140, PriorityOf(await NextAsync(events))); // caught up
+        var saved = store.Load(Log);
+        Assert.Equal(2, saved?.Generation);
+        Assert.Equal(140, saved?.Config.Spec.VrrpInstances.Single().Priority);
+        await stop.CancelAsync();
+    }
+}
+
+/// <summary>The last applied config on disk, without a cluster: owner-only, read back whole, served while the API server is away.</summary>
+public sealed class LastConfigStoreTests : IDisposable
+{
+    readonly string _stateDir = Directory.CreateTempSubdirectory("nha-k8s-store-").FullName;
+
+    public void Dispose() => Directory.Delete(_stateDir, recursive: true);
+
+    static void Log(string line) { }
+
+    [Fact]
+    public void LastConfigStore_SavesOwnerOnly_AndReadsBackWhatItSaved()
+    {
+        var store = new LastConfigStore(_stateDir);
+        store.Save(new LastAppliedConfig
+        {
+            Generation = 7,
+            Config = new NodeHaConfig { Metadata = { Name = "n1" }, Spec = { NodeName = "n1", VrrpInstances = [new() { Name = "edge/web/0", Priority = 42, VirtualIPs = ["198.18.7.10/24"] }] } },
+            VrrpAuth = new() { ["edge/web/0"] = Convert.ToBase64String("pw"u8) },
+        });
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(store.Path));
+        var loaded = new LastConfigStore(_stateDir).Load(Log);
+        Assert.NotNull(loaded);
+        Assert.Equal(7, loaded.Generation);
+        Assert.Equal(42, loaded.Config.Spec.VrrpInstances.Single().Priority);
+        Assert.Equal("pw", Encoding.UTF8.GetString(Convert.FromBase64String(loaded.VrrpAuth["edge/web/0"])));
+    }
+
+    [Fact]
+    public async Task Source_WithTheApiServerUnreachable_HandsOverTheLastConfigFromDisk()
+    {
+        var store = new LastConfigStore(_stateDir);
+        store.Save(new LastAppliedConfig
+        {
+            Generation = 3,
+            Config = new NodeHaConfig { Metadata = { Name = "n1" }, Spec = { NodeName = "n1", VrrpInstances = [new() { Name = "edge/web/0", Priority = 90, VirtualIPs = ["198.18.7.10/24"] }] } },
+            VrrpAuth = new() { ["edge/web/0"] = Convert.ToBase64String("pw"u8) },
+        });
+        // A port nothing listens on: every request fails at once.
+        var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        int port = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        using var api = new KubeApiClient(new KubeConnection(new Uri($"http://127.0.0.1:{port}"), null, false, null, null));
+        var source = new KubernetesConfigSource(api, "n1", store, TimeProvider.System, Log);
+        using var stop = new CancellationTokenSource();
+        await using var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+
+        var update = Assert.IsType<NodeConfigUpdate>(await events.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)) ? events.Current : throw new InvalidOperationException("the source ended"));
+        Assert.Equal(90, update.Config.Spec.VrrpInstances.Single().Priority);
+        Assert.Equal("pw", Encoding.UTF8.GetString(update.Secrets.VrrpAuth["edge/web/0"].Span));
+        Assert.Equal(3, source.Generation);
+        await stop.CancelAsync();
+    }
+
+}

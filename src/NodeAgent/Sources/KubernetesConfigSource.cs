@@ -39,6 +39,7 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
         {
             var secrets = new NodeSecrets(last.VrrpAuth.ToDictionary(p => p.Key, p => (ReadOnlyMemory<byte>)Convert.FromBase64String(p.Value)));
             Remember(last.Generation, Hash(secrets));
+            log($"kubernetes: starting from the last applied config (generation {last.Generation}, {store.Path}) until the API server answers");
             yield return new NodeConfigUpdate(last.Config, secrets, $"the last applied config (generation {last.Generation}) from {store.Path}");
         }
         var follower = FollowAsync(events.Writer, cancellationToken);

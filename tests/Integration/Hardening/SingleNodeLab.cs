@@ -87,6 +87,10 @@ public sealed class SingleNodeLab : IDisposable
     public AgentProcess StartRun(string? state = null, string node = "lb1", IReadOnlyList<string>? extra = null, IReadOnlyList<string>? wrapper = null) =>
         Start(["run", "-f", SitePath, "--node", node, "--state-dir", state ?? StateDirectory(), .. extra ?? []], wrapper, $"run@{node}");
 
+    /// <summary><c>nginx-ha-agent kubernetes</c> as lb1, following NodeHaConfig lb1 through <paramref name="kubeconfig"/>.</summary>
+    public AgentProcess StartKubernetes(string kubeconfig, string? state = null) =>
+        Start(["kubernetes", "--node", "lb1", "--kubeconfig", kubeconfig, "--state-dir", state ?? StateDirectory()], null, "kubernetes@lb1");
+
     public AgentProcess StartVrrp(string interfaceName = "eth0", IReadOnlyList<string>? wrapper = null) =>
         Start(["vrrp", "--interface", interfaceName, "--vrid", "61", "--priority", "100", "--vip", $"{Vip}/24", "--advert-interval", "100ms"],
             wrapper, "vrrp");

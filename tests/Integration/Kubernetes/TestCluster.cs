@@ -15,6 +15,9 @@ public sealed class TestCluster : IDisposable
     readonly DirectoryInfo _manifests = Directory.CreateTempSubdirectory("nha-crds-manifests-");
 
     public string Kubeconfig => _cluster.Kubeconfig;
+
+    /// <summary>The front's URL (plain http on 127.0.0.1).</summary>
+    public Uri Url => _cluster.Url;
     public string Kubectl { get; } = RequiredTool.Locate("kubectl", "kubectl");
 
     public static string RepositoryPath(string relative, [CallerFilePath] string thisFile = "") =>

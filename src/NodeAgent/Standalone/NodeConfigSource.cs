@@ -8,7 +8,9 @@ using NginxHa.NodeAgent.Vrrp;
 namespace NginxHa.NodeAgent.Standalone;
 
 /// <summary>What this node must run: its VRRP instances and its rendered nginx.conf.</summary>
-public sealed record NodeDesiredState(NodeHaConfig Config, IReadOnlyList<InstancePlan> Instances, string NginxConfig);
+/// <see cref="Allocations"/>: the VRIDs of every instance of the plan, to remember for the next one.
+public sealed record NodeDesiredState(NodeHaConfig Config, IReadOnlyList<InstancePlan> Instances, string NginxConfig,
+    IReadOnlyList<VrrpAllocation>? Allocations = null);
 
 /// <summary>
 /// Standalone mode's config source: manifest files -> the same Planner the operator runs -> this node's
@@ -16,9 +18,14 @@ public sealed record NodeDesiredState(NodeHaConfig Config, IReadOnlyList<Instanc
 /// </summary>
 public static class NodeConfigSource
 {
-    /// <summary>Every problem found, or the desired state. Problems and warnings are complete lines for the log.</summary>
+    /// <summary>
+    /// Every problem found, or the desired state. Problems and warnings are complete lines for the log.
+    /// <paramref name="remembered"/>: the VRIDs of the last plan (<see cref="VridMemory"/>); <paramref name="heard"/>:
+    /// the virtual routers heard on the wire (<see cref="Vrrp.HeardRouters"/>).
+    /// </summary>
     public static NodeDesiredState? Load(IReadOnlyList<string> files, string node, NginxRuntimeOptions runtime,
-        IEnumerable<ConfiguredAddress> hostAddresses, out IReadOnlyList<string> problems, out IReadOnlyList<string> warnings)
+        IEnumerable<ConfiguredAddress> hostAddresses, out IReadOnlyList<string> problems, out IReadOnlyList<string> warnings,
+        IReadOnlyList<VrrpAllocation>? remembered = null, IReadOnlyList<HeardVirtualRouter>? heard = null)
     {
         var errors = new List<string>();
         problems = errors;
@@ -33,7 +40,8 @@ public static class NodeConfigSource
             return null;
         }
 
-        var plan = Planner.Plan(new PlanInput(set.VirtualIpGroups, set.NginxBackendPools, set.Nodes));
+        var plan = Planner.Plan(new PlanInput(set.VirtualIpGroups, set.NginxBackendPools, set.Nodes,
+            remembered is null ? null : VrrpAllocation.VirtualRouterIdsOnly(remembered), heard));
         errors.AddRange(plan.Errors.Select(e => e.ToString()));
         notes.AddRange(plan.Warnings.Select(w => w.ToString()));
         if (errors.Count > 0) return null;
@@ -52,6 +60,6 @@ public static class NodeConfigSource
         var renderErrors = NginxConfigRenderer.Validate(input);
         errors.AddRange(renderErrors.Select(e => e.ToString()));
         if (errors.Count > 0) return null;
-        return new NodeDesiredState(config, instances, NginxConfigRenderer.Render(input));
+        return new NodeDesiredState(config, instances, NginxConfigRenderer.Render(input), plan.Allocations);
     }
 }

@@ -24,6 +24,7 @@ public sealed class StandaloneAgent
     readonly Dictionary<string, RunningSpeaker> _speakers = new();
     readonly Channel<string> _reloads = Channel.CreateUnbounded<string>();
     volatile bool _nginxFault = true;
+    readonly HeardRouters _heard = new(MonotonicTimeProvider.Instance);
 
     readonly ShutdownLatch? _shutdown;
 
@@ -46,7 +47,7 @@ public sealed class StandaloneAgent
     public async Task<int> RunAsync(CancellationToken stop)
     {
         var desired = NodeConfigSource.Load(_options.Files, _options.Node, _runtime, InterfaceSelector.CurrentAddresses(),
-            out var problems, out var warnings);
+            out var problems, out var warnings, VridMemory.Load(_options.StateDirectory));
         foreach (var w in warnings) _log($"warning: {w}");
         if (desired is null)
         {
@@ -56,6 +57,7 @@ public sealed class StandaloneAgent
         }
 
         PrepareStateDirectory();
+        VridMemory.Save(_options.StateDirectory, desired.Allocations ?? []);
         await using var nginx = new NginxSupervisor(new NginxSupervisorOptions
         {
             Mode = NginxSupervisionMode.Child,
@@ -113,7 +115,7 @@ public sealed class StandaloneAgent
             while (_reloads.Reader.TryRead(out _)) { }
 
             var desired = NodeConfigSource.Load(_options.Files, _options.Node, _runtime, InterfaceSelector.CurrentAddresses(),
-                out var problems, out var warnings);
+                out var problems, out var warnings, VridMemory.Load(_options.StateDirectory), _heard.Snapshot());
             foreach (var w in warnings) _log($"warning: {w}");
             if (desired is null)
             {
@@ -128,6 +130,7 @@ public sealed class StandaloneAgent
                 continue;
             }
             if (result.Outcome == ConfigApplyOutcome.Reloaded) _log($"nginx: config reloaded ({why})");
+            VridMemory.Save(_options.StateDirectory, desired.Allocations ?? []);
             try
             {
                 ApplyInstances(desired.Instances);
@@ -158,7 +161,7 @@ public sealed class StandaloneAgent
         {
             lock (_speakers)
                 if (_speakers.ContainsKey(plan.Name)) continue;
-            var running = SpeakerFactory.Start(plan, _nginxFault, MonotonicTimeProvider.Instance, _log, _shutdown);
+            var running = SpeakerFactory.Start(plan, _nginxFault, MonotonicTimeProvider.Instance, _log, _shutdown, _heard);
             lock (_speakers) _speakers[plan.Name] = running;
         }
     }

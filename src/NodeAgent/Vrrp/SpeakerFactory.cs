@@ -62,11 +62,12 @@ public static class SpeakerFactory
     /// Opens the sockets and starts the speaker on its own thread; <paramref name="fault"/> starts it in FAULT. When
     /// <paramref name="shutdown"/> is set (SIGTERM), the speaker hands over at once, before it is disposed.
     /// </summary>
-    public static RunningSpeaker Start(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null) =>
-        new(Build(plan, fault, time, log), shutdown);
+    public static RunningSpeaker Start(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null,
+        HeardRouters? heard = null) =>
+        new(Build(plan, fault, time, log, heard), shutdown);
 
     /// <summary>Opens the sockets and builds the speaker without running it; disposing the result closes them.</summary>
-    public static BuiltSpeaker Build(InstancePlan plan, bool fault, TimeProvider time, Action<string> log)
+    public static BuiltSpeaker Build(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, HeardRouters? heard = null)
     {
         var auth = plan.PasswordFile is null ? ReadOnlyMemory<byte>.Empty : ReadPassword(plan);
         NetworkInterfaceInfo iface;
@@ -100,7 +101,7 @@ public static class SpeakerFactory
             resources.Add(announcer);
             var link = new NetlinkLinkWatcher(iface.Index);
             resources.Add(link);
-            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log, link);
+            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log, link) { Heard = heard };
             if (fault) speaker.SetFault(true);
             log($"{plan.Name}: starting VRRPv{(int)plan.Version} vrid {plan.VirtualRouterId} on {iface.Name} from {source}, " +
                 $"priority {plan.Priority}, advert interval {plan.AdvertInterval.TotalMilliseconds}ms, " +

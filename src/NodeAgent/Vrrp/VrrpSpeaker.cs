@@ -63,6 +63,9 @@ public sealed class VrrpSpeaker
     }
 
     public VrrpState State => _state;
+
+    /// <summary>Where every decoded advert's VRID and addresses are recorded, ours or not (set before running).</summary>
+    public HeardRouters? Heard { get; init; }
     public VrrpDropCounters Drops { get; } = new();
     public long Transitions => Interlocked.Read(ref _transitions);
     long _transitions;
@@ -281,6 +284,8 @@ public sealed class VrrpSpeaker
     {
         if (d.Source.Equals(_transport.SourceAddress)) return;
         var reason = VrrpPacket.TryRead(d.Message.Span, d.Source, d.Destination, out var advert);
+        if (reason == VrrpDropReason.Ok)
+            Heard?.Record(d.Source.AddressFamily, advert!);
         if (reason == VrrpDropReason.Ok)
             reason = VrrpReceiveValidator.Validate(advert!, d.TtlOrHopLimit, _rules);
         if (reason != VrrpDropReason.Ok)

@@ -1,0 +1,38 @@
+using NginxHa.Core.Planning;
+
+namespace NginxHa.NodeAgent.Standalone;
+
+/// <summary>
+/// The VRIDs of the last plan this node applied, kept in its state dir so a restarted agent never renumbers a
+/// running instance (docs/vrid-allocation.md). Only VRIDs: master choice stays a function of the files, so two
+/// nodes always agree on priorities. One line per instance: group, tab, VIP address or "-", tab, VRID.
+/// </summary>
+public static class VridMemory
+{
+    const string FileName = "vrids";
+
+    public static IReadOnlyList<VrrpAllocation> Load(string stateDirectory)
+    {
+        var path = Path.Combine(stateDirectory, FileName);
+        if (!File.Exists(path)) return [];
+        var allocations = new List<VrrpAllocation>();
+        foreach (var line in File.ReadAllLines(path))
+        {
+            var fields = line.Split('\t');
+            // A damaged line is forgotten, not fatal: the VRID falls back to its hashed home.
+            if (fields.Length == 3 && int.TryParse(fields[2], out var vrid))
+                allocations.Add(new VrrpAllocation(fields[0], fields[1] == "-" ? null : fields[1], vrid, ""));
+        }
+        return allocations;
+    }
+
+    public static void Save(string stateDirectory, IEnumerable<VrrpAllocation> allocations)
+    {
+        var path = Path.Combine(stateDirectory, FileName);
+        var temporary = path + ".new";
+        var lines = allocations.Select(a => $"{a.Group}\t{a.VirtualIp ?? "-"}\t{a.VirtualRouterId}");
+        File.WriteAllLines(temporary, lines);
+        File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Move(temporary, path, overwrite: true);
+    }
+}

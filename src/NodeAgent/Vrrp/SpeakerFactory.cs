@@ -99,7 +99,7 @@ public static class SpeakerFactory
             resources.Add(addresses);
             var announcer = new GratuitousAnnouncerAdapter(new GratuitousAnnouncer(iface));
             resources.Add(announcer);
-            var link = new NetlinkLinkWatcher(iface.Index);
+            var link = new NetlinkLinkWatcher(iface.Index, iface.HasCarrier);
             resources.Add(link);
             var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log, link) { Heard = heard };
             if (fault) speaker.SetFault(true);

@@ -59,7 +59,8 @@ public sealed class VrrpSpeaker
         _machine = new VrrpStateMachine(options.Instance, time);
         _vipAddresses = options.VirtualAddresses.Select(v => v.Address).ToArray();
         _rules = new VrrpReceiveRules(options.Instance.Version, options.Instance.VirtualRouterId, _vipAddresses,
-            options.Instance.AdvertInterval, options.AuthType, options.AuthData);
+            options.Instance.AdvertInterval, options.AuthType, options.AuthData,
+            LocalIsAddressOwner: options.Instance.IsAddressOwner);
     }
 
     public VrrpState State => _state;
@@ -134,7 +135,12 @@ public sealed class VrrpSpeaker
         var carrier = _link is null ? Task.CompletedTask : Task.Run(() => LinkLoop(ioStop.Token));
         try
         {
-            if (_faultRequested) Execute(_machine.SetFault(true));
+            if (_link is { InitiallyUp: false })
+            {
+                _linkDown = true;
+                _log($"{_options.Name}: no carrier at start: FAULT until the link is up");
+            }
+            if (_faultRequested || _linkDown) Execute(_machine.SetFault(true));
             Execute(_machine.Startup());
             Reschedule(timer);
             while (true)

@@ -5,6 +5,7 @@ using NginxHa.NodeAgent.Network;
 using NginxHa.NodeAgent.Nginx;
 using NginxHa.NodeAgent.Platform;
 using NginxHa.NodeAgent.Vrrp;
+using NginxHa.NodeAgent.Watchdog;
 
 namespace NginxHa.NodeAgent.Standalone;
 
@@ -57,6 +58,9 @@ public sealed class StandaloneAgent
         }
 
         PrepareStateDirectory();
+        HandoverRecord.Write(_options.StateDirectory, []);
+        using var watchdog = AgentWatchdog.Spawn(_options.StateDirectory, _log);
+        AddressSweep.AtStart(desired.Instances, _log);
         VridMemory.Save(_options.StateDirectory, desired.Allocations ?? []);
         await using var nginx = new NginxSupervisor(new NginxSupervisorOptions
         {
@@ -145,6 +149,9 @@ public sealed class StandaloneAgent
     /// <summary>Starts new instances, restarts changed ones (handing over first), stops removed ones.</summary>
     void ApplyInstances(IReadOnlyList<InstancePlan> instances)
     {
+        // Before any speaker of the new set can bind a VIP, so the watchdog knows every instance that may hold one.
+        lock (_speakers)
+            HandoverRecord.Write(_options.StateDirectory, _speakers.Values.Select(s => s.Plan).Concat(instances).DistinctBy(p => p.Name).ToList());
         var wanted = instances.ToDictionary(i => i.Name);
         List<RunningSpeaker> retire;
         lock (_speakers)
@@ -164,6 +171,7 @@ public sealed class StandaloneAgent
             var running = SpeakerFactory.Start(plan, _nginxFault, MonotonicTimeProvider.Instance, _log, _shutdown, _heard);
             lock (_speakers) _speakers[plan.Name] = running;
         }
+        HandoverRecord.Write(_options.StateDirectory, instances);
     }
 
     static bool SamePlan(InstancePlan a, InstancePlan b) =>

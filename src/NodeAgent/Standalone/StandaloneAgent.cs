@@ -58,7 +58,7 @@ public sealed class StandaloneAgent
         }
 
         PrepareStateDirectory();
-        HandoverRecord.Write(_options.StateDirectory, []);
+        HandoverRecord.Write(_options.StateDirectory, desired.Instances);
         using var watchdog = AgentWatchdog.Spawn(_options.StateDirectory, _log);
         AddressSweep.AtStart(desired.Instances, _log);
         VridMemory.Save(_options.StateDirectory, desired.Allocations ?? []);

@@ -41,9 +41,39 @@ public static class AgentWatchdog
             output.WriteLine($"nginx-ha-agent watchdog: {reason}; releasing now");
             return Release(stateDirectory, output);
         }
+        Rehearse(stateDirectory);
         using (watch)
             await watch!.Exited.ConfigureAwait(false);
-        return Release(stateDirectory, output);
+        var exitedAt = Stopwatch.GetTimestamp();
+        var code = Release(stateDirectory, output);
+        output.WriteLine($"nginx-ha-agent watchdog: agent pid {agentPid} gone at {DateTimeOffset.UtcNow - Stopwatch.GetElapsedTime(exitedAt):HH:mm:ss.ffffff}; released in {Stopwatch.GetElapsedTime(exitedAt).TotalMilliseconds:F1} ms");
+        return code;
+    }
+
+    /// <summary>
+    /// Runs the release path once without acting, so it is compiled before the agent dies: under the JIT, a cold
+    /// release took about 300 ms, longer than the peer's take-over, so both hosts answered ARP meanwhile.
+    /// </summary>
+    static void Rehearse(string stateDirectory)
+    {
+        try
+        {
+            var instances = HandoverRecord.Read(stateDirectory, []);
+            using (var addresses = new NetlinkAddressManager())
+                _ = addresses.List(0).Where(a => a.IsOwned).ToList();
+            var advert = new VrrpAdvertisement(VrrpVersion.V3, 1, 0, TimeSpan.FromSeconds(1), [System.Net.IPAddress.Loopback]);
+            var buffer = new byte[VrrpPacket.GetEncodedLength(advert)];
+            VrrpPacket.Write(buffer, advert, System.Net.IPAddress.Loopback, System.Net.IPAddress.Loopback);
+            foreach (var instance in instances.DistinctBy(i => (i.Interface, i.VirtualAddresses[0].Address.AddressFamily)))
+            {
+                var iface = NetworkInterfaces.Get(instance.Interface);
+                using var socket = VrrpSocket.Open(iface, instance.VirtualAddresses[0].Address.AddressFamily, instance.UnicastPeers);
+            }
+        }
+        catch (Exception e) when (e is NetlinkException or IOException or InvalidDataException or ArgumentException or SocketException)
+        {
+            // Only a warm-up: the real release reports its own problems.
+        }
     }
 
     /// <summary>

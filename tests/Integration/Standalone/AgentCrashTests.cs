@@ -64,7 +64,8 @@ public sealed class AgentCrashTests(ITestOutputHelper output) : IAsyncLifetime
             var lastFromNode = seen.LastOrDefault(s => s.SenderMac == nodeMac);
             output.WriteLine($"{node.Name} agent SIGKILL -> first ARP from {peer.Name} after {(takeOver!.At - killedAt).TotalMilliseconds:F1} ms; " +
                              $"last ARP from {node.Name} {(lastFromNode is null ? "none" : $"{(lastFromNode.At - killedAt).TotalMilliseconds:F1} ms")} after the kill; " +
-                             $"{seen.Count} ARP frames for {vip}");
+                             $"{seen.Count} ARP frames for {vip}; killed at {killedAt:HH:mm:ss.ffffff}");
+            foreach (var line in node.Output.Split('\n').Where(l => l.Contains("watchdog"))) output.WriteLine(line);
             var both = seen.Where(s => s.SenderMac == nodeMac && s.Sequence > takeOver.Sequence).ToList();
             Assert.True(both.Count == 0, $"{node.Name} still answered for {vip} after {peer.Name} took over: " +
                 string.Join(", ", both.Take(5).Select(s => $"{(s.At - killedAt).TotalMilliseconds:F1} ms")) + $"\n{node.Output}");

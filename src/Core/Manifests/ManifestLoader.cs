@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using NginxHa.Core.Resources;
 using NginxHa.Core.Resources.Validation;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace NginxHa.Core.Manifests;
@@ -43,23 +44,20 @@ public static partial class ManifestLoader
         public List<ValidationError> Warnings { get; } = new();
     }
 
+    /// <summary>Largest manifest file read. Larger ones are refused before they are read, so a huge file costs nothing.</summary>
+    public const int MaxFileBytes = 4 * 1024 * 1024;
+
+    /// <summary>Deepest nesting of mappings and sequences accepted; a real manifest needs about ten.</summary>
+    public const int MaxDepth = 64;
+
     /// <summary>Reads and loads files together, so references and duplicates are checked across all of them.</summary>
     public static ManifestSet LoadFiles(IEnumerable<string> paths)
     {
         var collector = new Collector();
         foreach (var path in paths)
         {
-            string text;
-            try
-            {
-                text = File.ReadAllText(path);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                collector.Errors.Add(new ValidationError(path, "", "", $"cannot read the file: {e.Message}"));
-                continue;
-            }
-            Parse(path, text, collector);
+            if (ReadCapped(path, out var problem) is { } text) Parse(path, text, collector);
+            else collector.Errors.Add(new ValidationError(path, "", "", problem!));
         }
         return Assemble(collector);
     }
@@ -67,26 +65,85 @@ public static partial class ManifestLoader
     public static ManifestSet LoadText(string sourceName, string yaml)
     {
         var collector = new Collector();
-        Parse(sourceName, yaml, collector);
+        if (yaml.Length > MaxFileBytes)
+            collector.Errors.Add(new ValidationError(sourceName, "", "", TooLarge(yaml.Length)));
+        else
+            Parse(sourceName, yaml, collector);
         return Assemble(collector);
     }
 
-    private static void Parse(string source, string yaml, Collector collector)
+    private static string TooLarge(long bytes) => $"the file is {bytes} bytes, more than the {MaxFileBytes} a manifest file may have";
+
+    private static string? ReadCapped(string path, out string? problem)
     {
-        var stream = new YamlStream();
+        problem = null;
         try
         {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            // Read one byte more than allowed: the length a file claims may change while it is read.
+            var buffer = new byte[MaxFileBytes + 1];
+            int total = 0, read;
+            while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0) total += read;
+            if (total > MaxFileBytes)
+            {
+                problem = TooLarge(Math.Max(total, stream.CanSeek ? stream.Length : total));
+                return null;
+            }
+            return new System.Text.UTF8Encoding(false).GetString(buffer, 0, total).TrimStart('\uFEFF');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            problem = $"cannot read the file: {e.Message}";
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Parses one file's text. Whatever the text, this returns: a syntax error, a nesting too deep, or any exception
+    /// out of the parser, the binder or a validator becomes an error with "file:line", never an exception.
+    /// </summary>
+    private static void Parse(string source, string yaml, Collector collector)
+    {
+        var line = 1L;
+        try
+        {
+            // First a pass over the parser's events, which keeps no tree and does not recurse: it finds the nesting
+            // depth before anything that recurses (the node tree, the binder) sees the text.
+            var parser = new Parser(new StringReader(yaml));
+            var depth = 0;
+            while (parser.MoveNext())
+            {
+                var current = parser.Current!;
+                line = current.Start.Line;
+                if (current is MappingStart or SequenceStart && ++depth > MaxDepth)
+                {
+                    collector.Errors.Add(new ValidationError($"{source}:{line}", "", "",
+                        $"the YAML nests deeper than {MaxDepth} levels; a manifest needs far fewer"));
+                    return;
+                }
+                if (current is MappingEnd or SequenceEnd) depth--;
+            }
+
+            var stream = new YamlStream();
             stream.Load(new StringReader(yaml));
+            foreach (var document in stream.Documents)
+            {
+                line = document.RootNode.Start.Line;
+                ParseDocument(source, document.RootNode, collector);
+            }
         }
         catch (YamlException e)
         {
             // A syntax error leaves the rest of the file unreadable; kubectl rejects the whole file too.
-            collector.Errors.Add(new ValidationError($"{source}:{e.Start.Line}", "", "", $"YAML syntax error: {StripMarks(e.Message)}"));
-            return;
+            collector.Errors.Add(new ValidationError($"{source}:{(e.Start.Line > 0 ? e.Start.Line : line)}", "", "",
+                $"YAML syntax error: {StripMarks(e.Message)}"));
         }
-
-        foreach (var document in stream.Documents)
-            ParseDocument(source, document.RootNode, collector);
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The YAML library throws more than YamlException on some malformed input (InvalidOperationException,
+            // ArgumentException ...). Whatever it is, the file is rejected and the caller keeps running.
+            collector.Errors.Add(new ValidationError($"{source}:{line}", "", "", $"cannot be read as YAML: {StripMarks(e.Message)}"));
+        }
     }
 
     private static void ParseDocument(string source, YamlNode root, Collector collector)
@@ -177,10 +234,12 @@ public static partial class ManifestLoader
 
         CheckReferences(collector);
 
+        var valid = collector.Objects.Where(o => !o.Failed).ToList();
         return new ManifestSet(
-            collector.Objects.Where(o => !o.Failed).Select(o => o.Resource).ToList(),
+            valid.Select(o => o.Resource).ToList(),
             collector.Errors,
-            collector.Warnings);
+            collector.Warnings,
+            valid.ToDictionary<Loaded, Resource, Func<string, string>>(o => o.Resource, o => o.LocationOf, ReferenceEqualityComparer.Instance));
     }
 
     private static void CheckReferences(Collector collector)
@@ -195,10 +254,33 @@ public static partial class ManifestLoader
                 Fail(collector, loaded, new ValidationError(loaded.LocationOf("spec.backendPoolRef"), loaded.ObjectName, "spec.backendPoolRef",
                     $"NginxBackendPool {FieldRules.Quote(poolName)} not found in namespace {FieldRules.Quote(ns)}"));
 
+            CheckNodeAddresses(collector, loaded, group, nodes);
+
             // Without Node documents the nodes come from elsewhere (the cluster), so there is nothing to check against.
             if (nodes.Count > 0 && !nodes.Any(n => group.Spec.NodeSelector.Matches(n.Metadata.Labels)))
                 collector.Warnings.Add(new ValidationError(loaded.LocationOf("spec.nodeSelector"), loaded.ObjectName, "spec.nodeSelector",
                     $"matches none of the {nodes.Count} Node objects, so no node carries its virtual IPs"));
+        }
+    }
+
+    /// <summary>
+    /// A VIP must not be a node's own address, whatever prefix it is written with: the speaker would bind, announce and
+    /// finally remove the address that node lives on.
+    /// </summary>
+    private static void CheckNodeAddresses(Collector collector, Loaded loaded, VirtualIpGroup group, List<Node> nodes)
+    {
+        for (var i = 0; i < group.Spec.VirtualIPs.Count; i++)
+        {
+            if (!VirtualIp.TryParse(group.Spec.VirtualIPs[i] ?? "", out var vip, out _)) continue;
+            foreach (var node in nodes)
+            {
+                var owned = node.Status.Addresses.FirstOrDefault(a => VirtualIp.TryParseAddress(a.Address, out var address) && address.Equals(vip.Address));
+                if (owned is null) continue;
+                var path = $"spec.virtualIPs[{i}]";
+                Fail(collector, loaded, new ValidationError(loaded.LocationOf(path), loaded.ObjectName, path,
+                    $"{FieldRules.Quote(group.Spec.VirtualIPs[i])} is the {owned.Type} address of Node {FieldRules.Quote(node.Metadata.Name)}: " +
+                    "a virtual IP must be an address that no node has as its own"));
+            }
         }
     }
 

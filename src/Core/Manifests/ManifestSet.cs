@@ -6,8 +6,13 @@ namespace NginxHa.Core.Manifests;
 /// The result of loading manifests: the objects that passed every check (in file order) and every
 /// problem found. An object with any error is left out of <see cref="Objects"/>.
 /// </summary>
-public sealed class ManifestSet(IReadOnlyList<Resource> objects, IReadOnlyList<ValidationError> errors, IReadOnlyList<ValidationError> warnings)
+public sealed class ManifestSet(IReadOnlyList<Resource> objects, IReadOnlyList<ValidationError> errors, IReadOnlyList<ValidationError> warnings,
+    IReadOnlyDictionary<Resource, Func<string, string>>? locations = null)
 {
+    /// <summary>"file:line" of a field of a loaded object (or of its nearest parent in the file); "" when unknown.</summary>
+    public string LocationOf(Resource resource, string path) =>
+        locations is not null && locations.TryGetValue(resource, out var locate) ? locate(path) : "";
+
     public IReadOnlyList<Resource> Objects { get; } = objects;
     public IReadOnlyList<ValidationError> Errors { get; } = errors;
 

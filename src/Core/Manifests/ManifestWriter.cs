@@ -19,7 +19,7 @@ public static class ManifestWriter
         .WithNamingConvention(CamelCaseNamingConvention.Instance)
         .ConfigureDefaultValuesHandling(DefaultValuesHandling.OmitNull | DefaultValuesHandling.OmitEmptyCollections)
         .WithIndentedSequences()
-        .WithQuotingNecessaryStrings()
+        .WithQuotingNecessaryStrings(quoteYaml1_1Strings: true) // kubectl reads YAML 1.1: a bare Off is false
         .Build();
 
     public static string Write(IEnumerable<Resource> resources) =>

@@ -10,9 +10,12 @@ namespace NginxHa.Core.Resources;
 /// and applied by that node's agent. Cluster-scoped; its name is the node name.
 /// </summary>
 [KubernetesEntity(KindName, "nodehaconfigs", Scope = EntityScope.Cluster, ShortNames = ["nhc"])]
-[PrinterColumn("Instances", ".spec.vrrpInstances[*].name")]
+[Description("The desired state of one node, written by the operator and applied by that node's agent: its VRRP instances and nginx pools. Cluster-scoped; its name is the node name.")]
+[PrinterColumn("Instances", ".spec.vrrpInstances[*].name", Priority = 1, Description = "The node's VRRP instances, namespace/group/index.")]
+[PrinterColumn("Masters", ".status.instances[?(@.state==\"Master\")].name", Description = "The instances this node is VRRP master of.")]
 [PrinterColumn("Nginx", ".status.nginx.state")]
 [PrinterColumn("Age", ".metadata.creationTimestamp", "date")]
+[CelRule("self.spec.nodeName == self.metadata.name", "must equal metadata.name", FieldPath = ".spec.nodeName")]
 public sealed class NodeHaConfig : Resource, IValidatable
 {
     public const string KindName = "NodeHaConfig";
@@ -23,9 +26,11 @@ public sealed class NodeHaConfig : Resource, IValidatable
         Kind = KindName;
     }
 
+    [Description("What the node's agent runs.")]
+    [Required]
     public NodeHaConfigSpec Spec { get; set; } = new();
 
-    [StatusSubresource]
+    [StatusSubresource, Description("Written by the node's agent: each instance's VRRP state, and nginx.")]
     public NodeHaConfigStatus? Status { get; set; }
 
     public IEnumerable<(string Path, string Message)> Validate() => NodeHaConfigValidator.Validate(this);
@@ -33,56 +38,95 @@ public sealed class NodeHaConfig : Resource, IValidatable
 
 public sealed class NodeHaConfigSpec
 {
-    [Required] public string NodeName { get; set; } = "";
+    [Description("The node this config is for; equals metadata.name.")]
+    [Required, StringLength(253), Pattern(SchemaPatterns.DnsSubdomain)] public string NodeName { get; set; } = "";
+
+    [Description("The VRRP instances this node takes part in.")]
+    [MaxItems(256)]
     public List<VrrpInstanceConfig> VrrpInstances { get; set; } = new();
+
+    [Description("The nginx pools this node serves.")]
+    [MaxItems(64)]
     public List<BackendPoolConfig> BackendPools { get; set; } = new();
 }
 
 /// <summary>One VRRP instance as this node runs it (a keepalived vrrp_instance).</summary>
+[CelRule(VrrpRules.V2WholeSeconds, VrrpRules.V2WholeSecondsMessage, FieldPath = ".advertisementInterval")]
+[CelRule(VrrpRules.V2Range, VrrpRules.V2RangeMessage, FieldPath = ".advertisementInterval")]
+[CelRule(VrrpRules.V3Centiseconds, VrrpRules.V3CentisecondsMessage, FieldPath = ".advertisementInterval")]
+[CelRule(VrrpRules.V3Range, VrrpRules.V3RangeMessage, FieldPath = ".advertisementInterval")]
+[CelRule(VrrpRules.PreemptDelay, VrrpRules.PreemptDelayMessage, FieldPath = ".preemptDelay")]
+[CelRule("!has(self.authSecretRef) || self.version == 2", VrrpRules.AuthV2Message, FieldPath = ".authSecretRef")]
+[CelRule("!has(self.authPasswordFile) || has(self.authSecretRef) || self.version == 2", VrrpRules.AuthV2Message, FieldPath = ".authPasswordFile")]
+[CelRule("!(has(self.authSecretRef) && has(self.authPasswordFile))", VrrpRules.AuthEitherMessage, FieldPath = ".authPasswordFile")]
+[CelRule("self.virtualIPs.all(v, v.contains(':') == self.virtualIPs[0].contains(':'))",
+    "an instance carries one address family", FieldPath = ".virtualIPs")]
+[CelRule("self.version != 2 || self.virtualIPs.all(v, !v.contains(':'))",
+    "IPv6 is not supported by VRRP version 2 (RFC 3768); use version 3", FieldPath = ".virtualIPs")]
 public sealed class VrrpInstanceConfig
 {
     [Description("Unique within the node, \"namespace/group/index\", e.g. edge/web/0.")]
-    [Required] public string Name { get; set; } = "";
+    [Required, StringLength(512)] public string Name { get; set; } = "";
 
     [Description("The VirtualIpGroup this instance comes from, \"namespace/name\".")]
+    [StringLength(317), Pattern(SchemaPatterns.NamespacedName)]
     public string Group { get; set; } = "";
 
     [Description("Interface to bind the VIPs on; empty: the interface that routes to the VIPs.")]
+    [StringLength(15, MinimumLength = 1), Pattern(@"^[^/:\s]+$")]
     public string? Interface { get; set; }
 
+    [Description("3 (RFC 5798) or 2 (RFC 3768).")]
     [Range(2, 3)] public int Version { get; set; } = VrrpSettings.DefaultVersion;
 
-    [Range(1, 255)] public int VirtualRouterId { get; set; }
+    [Description("VRID, 1..255.")]
+    [Required, Range(1, 255)] public int VirtualRouterId { get; set; }
 
     [Description("1..254 for this node (255 is reserved for the address owner).")]
-    [Range(1, 255)] public int Priority { get; set; }
+    [Required, Range(1, 255)] public int Priority { get; set; }
 
+    [Description("Duration: whole seconds for version 2, multiples of 10ms for version 3.")]
+    [Pattern(SchemaPatterns.Duration), StringLength(32)]
     public string AdvertisementInterval { get; set; } = VrrpSettings.DefaultAdvertisementInterval;
+
+    [Description("A higher-priority backup takes over from a lower-priority master.")]
     public bool Preempt { get; set; } = true;
+
+    [Description("Wait this long after start before preempting (at most 1000s).")]
+    [Pattern(SchemaPatterns.Duration), StringLength(32)]
     public string PreemptDelay { get; set; } = VrrpSettings.DefaultPreemptDelay;
 
     [Description("Addresses with prefix length, all of one family.")]
+    [Required, MinItems(1), MaxItems(VirtualIpGroupSpec.MaxVirtualIPs), ItemMaxLength(49), Pattern(SchemaPatterns.AddressWithPrefix)]
+    [CelRule(VirtualIpGroupSpec.VirtualIpRule, VirtualIpGroupSpec.VirtualIpMessage, Target = CelTarget.Items)]
     public List<string> VirtualIPs { get; set; } = new();
 
     [Description("When non-empty, adverts go by unicast to these addresses instead of multicast.")]
+    [MaxItems(64), ItemMaxLength(45), Pattern(SchemaPatterns.Address)]
     public List<string> UnicastPeers { get; set; } = new();
 
+    [Description("Secret key holding the VRRP version 2 password.")]
     public NamespacedSecretKeySelector? AuthSecretRef { get; set; }
+
+    [Description("Standalone: absolute path of a file holding the password.")]
+    [Pattern("^/"), StringLength(4096)]
     public string? AuthPasswordFile { get; set; }
 }
 
 /// <summary>A Secret key named with its namespace, for cluster-scoped objects.</summary>
 public sealed class NamespacedSecretKeySelector
 {
-    [Required] public string Namespace { get; set; } = "";
-    [Required] public string Name { get; set; } = "";
-    [Required] public string Key { get; set; } = "";
+    [Required, StringLength(63), Pattern(SchemaPatterns.DnsLabel)] public string Namespace { get; set; } = "";
+    [Required, StringLength(253), Pattern(SchemaPatterns.DnsSubdomain)] public string Name { get; set; } = "";
+    [Required, StringLength(253), Pattern(SchemaPatterns.SecretKey)] public string Key { get; set; } = "";
 }
 
 public sealed class BackendPoolConfig
 {
     [Description("\"namespace/name\" of the NginxBackendPool.")]
-    [Required] public string Name { get; set; } = "";
+    [Required, StringLength(317), Pattern(SchemaPatterns.NamespacedName)] public string Name { get; set; } = "";
+
+    [Description("The pool's spec as the node serves it.")]
     public NginxBackendPoolSpec Spec { get; set; } = new();
 }
 

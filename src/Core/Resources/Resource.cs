@@ -37,13 +37,17 @@ public abstract class Resource
 /// </summary>
 public sealed record ValidationError(string Source, string Object, string Path, string Message)
 {
+    private const int PartLength = 300;
+
     public override string ToString()
     {
+        // Every part may carry input (a file name, an object name, a parser's message): each is escaped and cut, so the
+        // line is one line, and a huge name costs a few hundred characters, not megabytes.
         var parts = new List<string>(4);
-        if (Source.Length > 0) parts.Add(Source);
-        if (Object.Length > 0) parts.Add(Object);
-        if (Path.Length > 0) parts.Add(Path);
-        parts.Add(Message);
+        if (Source.Length > 0) parts.Add(Text.SafeText.Escape(Source, PartLength));
+        if (Object.Length > 0) parts.Add(Text.SafeText.Escape(Object, PartLength));
+        if (Path.Length > 0) parts.Add(Text.SafeText.Escape(Path, PartLength));
+        parts.Add(Text.SafeText.Escape(Message));
         return string.Join(": ", parts);
     }
 }

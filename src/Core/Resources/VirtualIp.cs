@@ -44,7 +44,7 @@ public readonly record struct VirtualIp(IPAddress Address, int PrefixLength)
             }
         }
 
-        if (UnusableReason(address) is { } unusable)
+        if ((UnusableReason(address) ?? SubnetReservedReason(address, prefix)) is { } unusable)
         {
             reason = unusable;
             return false;
@@ -68,6 +68,41 @@ public readonly record struct VirtualIp(IPAddress Address, int PrefixLength)
                                                || int.Parse(p, CultureInfo.InvariantCulture) > 255))
             return false;
         return IPAddress.TryParse(text, out address);
+    }
+
+    /// <summary>
+    /// The subnet's own address (all host bits 0: the network address, in IPv6 the subnet-router anycast address) and,
+    /// in IPv4, its broadcast address (all host bits 1) are not addresses of a host. /31 and /32 (RFC 3021), /127 and
+    /// /128 have no such addresses.
+    /// </summary>
+    public static string? SubnetReservedReason(IPAddress address, int prefix)
+    {
+        var bytes = address.GetAddressBytes();
+        var hostBits = bytes.Length * 8 - prefix;
+        if (hostBits < 2) return null;
+        bool allZero = true, allOne = true;
+        for (var bit = prefix; bit < bytes.Length * 8; bit++)
+        {
+            var set = (bytes[bit / 8] & (0x80 >> (bit % 8))) != 0;
+            allZero &= !set;
+            allOne &= set;
+        }
+        var subnet = new IPNetwork(Masked(bytes, prefix), prefix);
+        if (allZero)
+            return address.AddressFamily == AddressFamily.InterNetwork
+                ? $"is the network address of {subnet}, not a host address"
+                : $"is the subnet-router anycast address of {subnet} (RFC 4291), not a host address";
+        if (allOne && address.AddressFamily == AddressFamily.InterNetwork)
+            return $"is the broadcast address of {subnet}, not a host address";
+        return null;
+    }
+
+    private static IPAddress Masked(byte[] bytes, int prefix)
+    {
+        var masked = (byte[])bytes.Clone();
+        for (var i = 0; i < masked.Length; i++)
+            masked[i] &= (byte)(0xFF << (8 - Math.Clamp(prefix - i * 8, 0, 8)));
+        return new IPAddress(masked);
     }
 
     private static string? UnusableReason(IPAddress address)

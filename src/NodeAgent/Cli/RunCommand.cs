@@ -19,6 +19,34 @@ public static class RunCommand
             error.WriteLine($"nginx-ha-agent: {ex.Message}");
             return 2;
         }
+        // The host, before anything is touched: one line naming cause and fix, exit 1, nothing started.
+        if (StartupPreflight.Capabilities() is { Count: > 0 } missing)
+        {
+            error.WriteLine($"nginx-ha-agent: {string.Join("; ", missing)}");
+            return 1;
+        }
+        AgentLock agentLock;
+        try
+        {
+            agentLock = AgentLock.Acquire(options.Node, options.StateDirectory);
+        }
+        catch (AgentLockedException ex)
+        {
+            error.WriteLine($"nginx-ha-agent: {ex.Message}");
+            return 1;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"nginx-ha-agent: {StartupPreflight.WritableDirectory(options.StateDirectory, "--state-dir") ?? ex.Message}");
+            return 1;
+        }
+        using var held = agentLock;
+        if (StartupPreflight.WritableDirectory(options.StateDirectory, "--state-dir") is { } unwritable)
+        {
+            error.WriteLine($"nginx-ha-agent: {unwritable}");
+            return 1;
+        }
+
         var log = new LineLog(output);
         // Wakes every speaker's thread straight from the signal handler: the priority-0 adverts leave first.
         using var shutdown = ShutdownLatch.OnSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT);

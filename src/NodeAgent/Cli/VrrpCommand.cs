@@ -26,6 +26,18 @@ public static class VrrpCommand
             options.Priority, options.AdvertInterval, options.Preempt, options.PreemptDelay, options.VirtualAddresses,
             options.UnicastPeers, options.AuthPassFile, options.GratuitousRepeat, options.GratuitousInterval, options.GratuitousRefresh);
         var log = new LineLog(output);
+
+        // The host, before anything is opened: one line naming cause and fix, exit 1, nothing bound.
+        var environment = StartupPreflight.Capabilities().ToList();
+        if (environment.Count == 0 && StartupPreflight.Interface(options.Interface, options.VirtualAddresses[0].Address.AddressFamily, "--interface") is { } ifProblem)
+            environment.Add(ifProblem);
+        if (environment.Count > 0)
+        {
+            error.WriteLine($"nginx-ha-agent: {string.Join("; ", environment)}");
+            return 1;
+        }
+        if (StartupPreflight.Carrier(options.Interface) is { } noCarrier) log.Write($"warning: {noCarrier}");
+
         // Set straight from the signal handler; the speaker's loop polls it and hands over at once.
         using var shutdown = ShutdownLatch.OnSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT);
 
@@ -41,11 +53,26 @@ public static class VrrpCommand
             error.WriteLine($"nginx-ha-agent: {argument}: {ex.Reason}");
             return 2;
         }
+        catch (Exception ex) when (ex is SocketException or IOException)
+        {
+            error.WriteLine($"nginx-ha-agent: {StartupPreflight.Describe(ex, plan.Name)}");
+            return 1;
+        }
         using (built)
         {
-            // On this thread, the main one: Linux delivers a process's SIGTERM to its main thread, so the signal wakes
-            // the speaker's loop directly (docs/benchmarks.md, clean stop).
-            built.Speaker.Run(CancellationToken.None, shutdown);
+            try
+            {
+                // On this thread, the main one: Linux delivers a process's SIGTERM to its main thread, so the signal wakes
+                // the speaker's loop directly (docs/benchmarks.md, clean stop).
+                built.Speaker.Run(CancellationToken.None, shutdown);
+            }
+            catch (Exception ex)
+            {
+                // Never a silent or half-dead speaker: its loop released the VIPs on the way out; say why and fail.
+                error.WriteLine($"nginx-ha-agent: {plan.Name}: the VRRP speaker failed and stopped ({ex.GetType().Name}: " +
+                                $"{Core.Text.SafeText.Escape(ex.Message)}); VIPs removed");
+                return 1;
+            }
         }
         log.Write($"vrid {options.VirtualRouterId}: stopped (priority 0 sent, VIPs removed); dropped adverts: {built.Speaker.Drops.Total}");
         return 0;

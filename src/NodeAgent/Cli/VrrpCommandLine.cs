@@ -96,6 +96,8 @@ public static class VrrpCommandLine
         if (vrid is null) throw new UsageException("--vrid: required");
         if (priority is null) throw new UsageException("--priority: required");
         if (vips.Count == 0) throw new UsageException("--vip: at least one virtual address is required");
+        if (vips.Count > InstancePlan.MaxAddresses)
+            throw new UsageException($"--vip: {vips.Count} addresses given, but one VRRP advert carries at most {InstancePlan.MaxAddresses}");
 
         var family = vips[0].Address.AddressFamily;
         var mixed = vips.FirstOrDefault(v => v.Address.AddressFamily != family);
@@ -165,6 +167,8 @@ public static class VrrpCommandLine
         int prefix = maxPrefix;
         if (slash >= 0 && (!int.TryParse(prefixPart, NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > maxPrefix))
             throw new UsageException($"{name}: \"{text}\" has a prefix length outside 0..{maxPrefix}");
+        if (name == "--vip" && VirtualIp.SubnetReservedReason(address, prefix) is { } reserved)
+            throw new UsageException($"{name}: \"{text}\" {reserved}");
         return new VirtualIp(address, prefix);
     }
 }

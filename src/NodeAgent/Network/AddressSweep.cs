@@ -27,6 +27,18 @@ public static class AddressSweep
 
     public static void AtStart(IEnumerable<InstancePlan> instances, Action<string> log)
     {
+        try
+        {
+            Sweep(instances, log);
+        }
+        catch (Exception e) when (e is NetlinkException or IOException or InvalidDataException)
+        {
+            log($"warning: could not check this host's addresses for leftovers: {e.Message}");
+        }
+    }
+
+    static void Sweep(IEnumerable<InstancePlan> instances, Action<string> log)
+    {
         using var addresses = new NetlinkAddressManager();
         var decision = Decide(addresses.List(0), instances.SelectMany(i => i.VirtualAddresses).Select(v => v.Address));
         foreach (var address in decision.Remove)

@@ -138,7 +138,18 @@ public sealed class NginxSupervisor : IAsyncDisposable
             if (string.Equals(_runningConfig, renderedConfig, StringComparison.Ordinal))
                 return new ConfigApplyResult(ConfigApplyOutcome.Unchanged);
 
-            await WriteCandidateAsync(renderedConfig, cancellationToken);
+            try
+            {
+                await WriteCandidateAsync(renderedConfig, cancellationToken);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A full or read-only state dir: the running config is untouched, so it keeps serving.
+                TryDeleteFile(_paths.CandidatePath);
+                var reason = $"cannot write {_paths.CandidatePath}: {e.Message}";
+                _lastError = reason;
+                return new ConfigApplyResult(ConfigApplyOutcome.Rejected, reason);
+            }
             var rejection = await ValidateAsync(_paths.CandidatePath, cancellationToken);
             if (rejection is not null)
             {

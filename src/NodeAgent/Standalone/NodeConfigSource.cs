@@ -55,6 +55,7 @@ public static class NodeConfigSource
             if (planned is null) errors.Add(problem!);
             else instances.Add(planned);
         }
+        errors.AddRange(SecretFilePreflight.Check(config, set));
 
         var input = new NginxRenderInput(config.Spec.BackendPools.Select(p => (p.Name, p.Spec)).ToArray(), runtime);
         var renderErrors = NginxConfigRenderer.Validate(input);

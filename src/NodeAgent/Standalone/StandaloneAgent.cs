@@ -47,8 +47,8 @@ public sealed class StandaloneAgent
 
     public async Task<int> RunAsync(CancellationToken stop)
     {
-        var desired = NodeConfigSource.Load(_options.Files, _options.Node, _runtime, InterfaceSelector.CurrentAddresses(),
-            out var problems, out var warnings, VridMemory.Load(_options.StateDirectory));
+        var (desired, problems, warnings) = await GuardedConfigLoader.LoadAsync(_options.Files, _options.Node, _runtime,
+            InterfaceSelector.CurrentAddresses, stop, VridMemory.Load(_options.StateDirectory));
         foreach (var w in warnings) _log($"warning: {w}");
         if (desired is null)
         {
@@ -56,12 +56,19 @@ public sealed class StandaloneAgent
             _error.WriteLine($"nginx-ha-agent: {problems.Count} error(s) in the manifests; nothing was started");
             return 1;
         }
+        var preflight = RunPreflight.Check(desired, _options, RunPreflight.NginxAlive(Path.Combine(NginxDirectory, "logs", "nginx.pid")));
+        foreach (var w in preflight.Warnings) _log($"warning: {w}");
+        if (preflight.Failures.Count > 0)
+        {
+            foreach (var f in preflight.Failures) _error.WriteLine($"nginx-ha-agent: {f}");
+            return 1;
+        }
 
         PrepareStateDirectory();
-        HandoverRecord.Write(_options.StateDirectory, desired.Instances);
+        Warn(HandoverRecord.Write(_options.StateDirectory, desired.Instances));
         using var watchdog = AgentWatchdog.Spawn(_options.StateDirectory, _log);
         AddressSweep.AtStart(desired.Instances, _log);
-        VridMemory.Save(_options.StateDirectory, desired.Allocations ?? []);
+        Warn(VridMemory.Save(_options.StateDirectory, desired.Allocations ?? []));
         await using var nginx = new NginxSupervisor(new NginxSupervisorOptions
         {
             Mode = NginxSupervisionMode.Child,
@@ -76,9 +83,17 @@ public sealed class StandaloneAgent
         {
             await nginx.StartAsync(stop);
             var first = await nginx.ApplyAsync(desired.NginxConfig, stop);
-            if (!first.Accepted) _log($"config rejected: nginx -t: {first.Error}");
+            if (!first.Accepted) _log($"config rejected: {first.Error}");
             ApplyInstances(desired.Instances);
-            await ReloadLoopAsync(nginx, stop);
+            // A speaker that dies ends the agent: a node must never look healthy while an instance is gone.
+            var died = await Task.WhenAny(ReloadLoopAsync(nginx, stop), _speakerDied.Task);
+            if (died == _speakerDied.Task)
+            {
+                _error.WriteLine($"nginx-ha-agent: {_speakerDied.Task.Result}; stopping the agent (exit 1) so it is restarted and seen");
+                await StopAllAsync(nginx);
+                return 1;
+            }
+            await died;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -87,16 +102,37 @@ public sealed class StandaloneAgent
         catch (SpeakerSetupException ex)
         {
             _error.WriteLine($"nginx-ha-agent: {ex.Message}");
-            await StopSpeakersAsync();
+            await StopAllAsync(nginx);
+            return 1;
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
+        {
+            _error.WriteLine($"nginx-ha-agent: {StartupPreflight.Describe(ex, "starting the VRRP instances")}");
+            await StopAllAsync(nginx);
             return 1;
         }
 
         _log("stopping: priority 0 on every instance, VIPs removed, nginx stopped");
-        nginx.HealthChanged -= OnNginxHealth;
-        await StopSpeakersAsync();
-        await nginx.StopAsync(CancellationToken.None);
+        await StopAllAsync(nginx);
         _log("stopped");
         return 0;
+    }
+
+    readonly TaskCompletionSource<string> _speakerDied = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    async Task StopAllAsync(NginxSupervisor nginx)
+    {
+        nginx.HealthChanged -= OnNginxHealth;
+        try
+        {
+            await StopSpeakersAsync();
+        }
+        catch (Exception ex)
+        {
+            // A dead speaker's fault resurfaces here; the others were still stopped.
+            _log($"stopping: {ex.GetType().Name}: {Core.Text.SafeText.Escape(ex.Message)}");
+        }
+        await nginx.StopAsync(CancellationToken.None);
     }
 
     void OnNginxHealth(NginxHealth health)
@@ -118,8 +154,8 @@ public sealed class StandaloneAgent
             await Task.Delay(ReloadSettle, stop);
             while (_reloads.Reader.TryRead(out _)) { }
 
-            var desired = NodeConfigSource.Load(_options.Files, _options.Node, _runtime, InterfaceSelector.CurrentAddresses(),
-                out var problems, out var warnings, VridMemory.Load(_options.StateDirectory), _heard.Snapshot());
+            var (desired, problems, warnings) = await GuardedConfigLoader.LoadAsync(_options.Files, _options.Node, _runtime,
+                InterfaceSelector.CurrentAddresses, stop, VridMemory.Load(_options.StateDirectory), _heard.Snapshot());
             foreach (var w in warnings) _log($"warning: {w}");
             if (desired is null)
             {
@@ -127,14 +163,22 @@ public sealed class StandaloneAgent
                 foreach (var p in problems) _log($"config rejected: {p}");
                 continue;
             }
-            var result = await nginx.ApplyAsync(desired.NginxConfig, stop);
+            ConfigApplyResult result;
+            try
+            {
+                result = await nginx.ApplyAsync(desired.NginxConfig, stop);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                result = new ConfigApplyResult(ConfigApplyOutcome.Rejected, $"{ex.GetType().Name}: {Core.Text.SafeText.Escape(ex.Message)}");
+            }
             if (!result.Accepted)
             {
-                _log($"config rejected ({why}): nginx -t: {result.Error}; the last good config keeps serving");
+                _log($"config rejected ({why}): {result.Error}; the last good config keeps serving");
                 continue;
             }
             if (result.Outcome == ConfigApplyOutcome.Reloaded) _log($"nginx: config reloaded ({why})");
-            VridMemory.Save(_options.StateDirectory, desired.Allocations ?? []);
+            Warn(VridMemory.Save(_options.StateDirectory, desired.Allocations ?? []));
             try
             {
                 ApplyInstances(desired.Instances);
@@ -151,7 +195,7 @@ public sealed class StandaloneAgent
     {
         // Before any speaker of the new set can bind a VIP, so the watchdog knows every instance that may hold one.
         lock (_speakers)
-            HandoverRecord.Write(_options.StateDirectory, _speakers.Values.Select(s => s.Plan).Concat(instances).DistinctBy(p => p.Name).ToList());
+            Warn(HandoverRecord.Write(_options.StateDirectory, _speakers.Values.Select(s => s.Plan).Concat(instances).DistinctBy(p => p.Name).ToList()));
         var wanted = instances.ToDictionary(i => i.Name);
         List<RunningSpeaker> retire;
         lock (_speakers)
@@ -170,8 +214,17 @@ public sealed class StandaloneAgent
                 if (_speakers.ContainsKey(plan.Name)) continue;
             var running = SpeakerFactory.Start(plan, _nginxFault, MonotonicTimeProvider.Instance, _log, _shutdown, _heard);
             lock (_speakers) _speakers[plan.Name] = running;
+            _ = running.Completion.ContinueWith(t => _speakerDied.TrySetResult(
+                    $"{plan.Name}: the VRRP speaker failed and stopped ({t.Exception!.InnerException!.GetType().Name}: " +
+                    $"{Core.Text.SafeText.Escape(t.Exception.InnerException.Message)})"),
+                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
-        HandoverRecord.Write(_options.StateDirectory, instances);
+        Warn(HandoverRecord.Write(_options.StateDirectory, instances));
+    }
+
+    void Warn(string? problem)
+    {
+        if (problem is not null) _log($"warning: {problem}");
     }
 
     static bool SamePlan(InstancePlan a, InstancePlan b) =>

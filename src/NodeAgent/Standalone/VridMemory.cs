@@ -14,9 +14,17 @@ public static class VridMemory
     public static IReadOnlyList<VrrpAllocation> Load(string stateDirectory)
     {
         var path = Path.Combine(stateDirectory, FileName);
-        if (!File.Exists(path)) return [];
+        string[] lines;
+        try
+        {
+            lines = File.Exists(path) ? File.ReadAllLines(path) : [];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return []; // unreadable memory is no memory: VRIDs fall back to their hashed homes
+        }
         var allocations = new List<VrrpAllocation>();
-        foreach (var line in File.ReadAllLines(path))
+        foreach (var line in lines)
         {
             var fields = line.Split('\t');
             // A damaged line is forgotten, not fatal: the VRID falls back to its hashed home.
@@ -26,13 +34,22 @@ public static class VridMemory
         return allocations;
     }
 
-    public static void Save(string stateDirectory, IEnumerable<VrrpAllocation> allocations)
+    /// <summary>Null, or why the memory could not be written (a full disk must not stop the agent; the old file stays).</summary>
+    public static string? Save(string stateDirectory, IEnumerable<VrrpAllocation> allocations)
     {
         var path = Path.Combine(stateDirectory, FileName);
         var temporary = path + ".new";
-        var lines = allocations.Select(a => $"{a.Group}\t{a.VirtualIp ?? "-"}\t{a.VirtualRouterId}");
-        File.WriteAllLines(temporary, lines);
-        File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        File.Move(temporary, path, overwrite: true);
+        try
+        {
+            var lines = allocations.Select(a => $"{a.Group}\t{a.VirtualIp ?? "-"}\t{a.VirtualRouterId}");
+            File.WriteAllLines(temporary, lines);
+            File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            File.Move(temporary, path, overwrite: true);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"could not remember the VRIDs in {path}: {e.Message}";
+        }
     }
 }

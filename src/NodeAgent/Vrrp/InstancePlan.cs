@@ -29,6 +29,9 @@ public sealed record InstancePlan(
     public const int DefaultGratuitousRepeat = 5;
     public static readonly TimeSpan DefaultGratuitousInterval = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>The advert's address count is one byte (RFC 5798 section 5.2.6, RFC 3768 section 5.3.5).</summary>
+    public const int MaxAddresses = 255;
+
     /// <summary>Translates a NodeHaConfig instance; a problem is returned as a message naming the field.</summary>
     public static InstancePlan? From(CoreInstance instance, IEnumerable<ConfiguredAddress> hostAddresses, out string? problem)
     {
@@ -48,6 +51,11 @@ public sealed record InstancePlan(
         if (vips.Count == 0)
         {
             problem = Fail("virtualIPs", "no virtual address");
+            return null;
+        }
+        if (vips.Count > MaxAddresses)
+        {
+            problem = Fail("virtualIPs", $"{vips.Count} addresses, but one VRRP advert carries at most {MaxAddresses}");
             return null;
         }
         if (!Duration.TryParse(instance.AdvertisementInterval, out var interval, out var intervalProblem))

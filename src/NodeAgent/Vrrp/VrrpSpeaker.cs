@@ -38,7 +38,8 @@ public sealed class VrrpSpeaker
     // Lives while Run runs; events posted before that wait in the queue.
     volatile EventLoopSignal? _wake;
     readonly IReadOnlyList<IPAddress> _vipAddresses;
-    readonly Dictionary<VrrpDropReason, DateTimeOffset> _lastDropLog = new();
+    // One line per reason (drops, lower-priority masters) per 10 s, whatever the packet rate.
+    readonly LogRateLimiter _logLimit = new(LogRateLimiter.DefaultPeriod);
 
     readonly ILinkMonitor? _link;
     bool _linkDown;
@@ -133,6 +134,11 @@ public sealed class VrrpSpeaker
         var receive = Task.Factory.StartNew(() => ReceiveLoop(ioStop.Token), ioStop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var watch = Task.Run(() => WatchLoop(ioStop.Token));
         var carrier = _link is null ? Task.CompletedTask : Task.Run(() => LinkLoop(ioStop.Token));
+        // A helper loop that dies of an unexpected error takes the speaker down with it, visibly: never a master that
+        // still adverts but no longer hears its peers or its link.
+        ReportFailure(receive, "receiving adverts");
+        ReportFailure(watch, "watching the addresses");
+        ReportFailure(carrier, "watching the link");
         try
         {
             if (_link is { InitiallyUp: false })
@@ -151,6 +157,8 @@ public sealed class VrrpSpeaker
                     Execute(_machine.Shutdown());
                     break;
                 }
+                if (e is FailedEvent failed)
+                    throw new VrrpSpeakerFailedException($"{_options.Name}: {failed.What} failed: {failed.Error.Message}", failed.Error);
                 Handle(e);
                 Reschedule(timer);
             }
@@ -158,7 +166,14 @@ public sealed class VrrpSpeaker
         finally
         {
             ioStop.Cancel();
-            Task.WaitAll(receive, watch, carrier);
+            try
+            {
+                Task.WaitAll(receive, watch, carrier);
+            }
+            catch (AggregateException)
+            {
+                // Already raised through a FailedEvent, or the loop is ending anyway.
+            }
             if (_state == VrrpState.Master)
                 ReleaseAddresses();
         }
@@ -307,9 +322,7 @@ public sealed class VrrpSpeaker
         Drops.Increment(reason);
         // Other routers' VRIDs share the multicast group: counted, never logged.
         if (reason == VrrpDropReason.UnknownVirtualRouterId) return;
-        var now = _time.GetUtcNow();
-        if (_lastDropLog.TryGetValue(reason, out var last) && now - last < TimeSpan.FromSeconds(10)) return;
-        _lastDropLog[reason] = now;
+        if (!_logLimit.TryLog(reason.ToString(), _time.GetUtcNow(), out _)) return;
         _log($"{_options.Name}: dropped an advertisement from {source}: {reason.Describe()} ({reason}; dropped so far for this reason: {Drops[reason]})");
     }
 
@@ -334,7 +347,9 @@ public sealed class VrrpSpeaker
                     // at most). No longer limit: a second split soon after the first must be repaired as fast.
                     if (_nextGratuitous is null)
                     {
-                        _log($"{_options.Name}: another router acts as MASTER with a lower priority; announcing our addresses again");
+                        if (_logLimit.TryLog("lower-priority master", _time.GetUtcNow(), out var heldBack))
+                            _log($"{_options.Name}: another router acts as MASTER with a lower priority; announcing our addresses again" +
+                                 (heldBack > 0 ? $" (also {heldBack} time(s) since the last such line)" : ""));
                         _gratuitousLeft = _options.GratuitousRepeat;
                         SendGratuitous();
                     }
@@ -498,7 +513,12 @@ public sealed class VrrpSpeaker
         }
     }
 
+    void ReportFailure(Task loop, string what) =>
+        loop.ContinueWith(t => Post(new FailedEvent(what, t.Exception!.InnerException!)), CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+
     abstract record Event;
+    sealed record FailedEvent(string What, Exception Error) : Event;
     sealed record PacketEvent(VrrpDatagram Datagram, DateTimeOffset ArrivedAt) : Event;
     sealed record TimerEvent : Event { public static readonly TimerEvent Instance = new(); }
     sealed record StopEvent : Event { public static readonly StopEvent Instance = new(); }
@@ -506,3 +526,6 @@ public sealed class VrrpSpeaker
     sealed record FaultEvent(bool Fault) : Event;
     sealed record LinkEvent(bool Up) : Event;
 }
+
+/// <summary>A speaker stopped because one of its loops failed; the VIPs were released on the way out.</summary>
+public sealed class VrrpSpeakerFailedException(string message, Exception inner) : Exception(message, inner);

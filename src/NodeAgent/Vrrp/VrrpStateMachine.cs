@@ -21,6 +21,10 @@ public sealed class VrrpStateMachine
     private DateTimeOffset? _masterDownTimerDue;
     private DateTimeOffset? _preemptDelayDue;
 
+    // A master answers a lower-priority advert at most once per advert interval: a flood of them (valid, or spoofed
+    // with a valid VRID) must not become a flood of adverts from us.
+    private DateTimeOffset? _nextLowerPriorityAnswer;
+
     // The external "cannot serve" condition; survives Shutdown so a later Startup enters Fault directly.
     private bool _faulted;
 
@@ -213,7 +217,11 @@ public sealed class VrrpStateMachine
         {
             // A lower router also acts as master (it took over while we were cut off or stalled, and hosts may
             // have followed its gratuitous ARP). RFC 5798 discards this advert; like keepalived we assert
-            // ourselves at once, advert and announcement, so that router steps down and hosts come back.
+            // ourselves at once, advert and announcement, so that router steps down and hosts come back. At most once
+            // per advert interval: a real competing master speaks no more often than that, a flood gets no more.
+            if (_nextLowerPriorityAnswer > now)
+                return NoActions;
+            _nextLowerPriorityAnswer = now + _config.AdvertInterval;
             _adverTimerDue = now + _config.AdvertInterval;
             return [new VrrpAction.SendAdvertisement(_config.Priority), new VrrpAction.AnnounceAddresses()];
         }

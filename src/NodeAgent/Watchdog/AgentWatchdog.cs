@@ -19,7 +19,20 @@ public static class AgentWatchdog
     /// Starts the watchdog for this process, in its own session so a signal to the agent's process group does not
     /// reach it; it exits by itself when the agent exits (after a clean stop it finds nothing to release).
     /// </summary>
-    public static Process Spawn(string stateDirectory, Action<string> log)
+    public static Process? Spawn(string stateDirectory, Action<string> log)
+    {
+        try
+        {
+            return StartProcess(stateDirectory, log);
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            log($"warning: watchdog not started ({e.Message}): if this agent is killed, its VIPs stay bound until it restarts or `nginx-ha-agent release` runs");
+            return null;
+        }
+    }
+
+    static Process StartProcess(string stateDirectory, Action<string> log)
     {
         var self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this program's path for the watchdog");
         var start = new ProcessStartInfo("setsid") { UseShellExecute = false, RedirectStandardInput = true };

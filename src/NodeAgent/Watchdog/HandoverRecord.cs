@@ -21,15 +21,24 @@ public static class HandoverRecord
 {
     public const string FileName = "watchdog.instances";
 
-    public static void Write(string stateDirectory, IEnumerable<InstancePlan> instances)
+    /// <summary>Null, or why the record could not be written (the watchdog then works from the previous one).</summary>
+    public static string? Write(string stateDirectory, IEnumerable<InstancePlan> instances)
     {
         var path = Path.Combine(stateDirectory, FileName);
         var temporary = path + ".new";
-        File.WriteAllLines(temporary, instances.Select(HandoverInstance.From).Select(i => string.Join('\t',
+        try
+        {
+            File.WriteAllLines(temporary, instances.Select(HandoverInstance.From).Select(i => string.Join('\t',
             i.Name, i.Interface, (int)i.Version, i.VirtualRouterId, (long)i.AdvertInterval.TotalMilliseconds,
             string.Join(' ', i.VirtualAddresses), i.UnicastPeers.Count == 0 ? "-" : string.Join(',', i.UnicastPeers), i.PasswordFile ?? "-")));
-        File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        File.Move(temporary, path, overwrite: true);
+            File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            File.Move(temporary, path, overwrite: true);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"could not write the watchdog's record {path}: {e.Message}";
+        }
     }
 
     /// <summary>Every well-formed line; a damaged one is reported through <paramref name="problems"/> and skipped.</summary>

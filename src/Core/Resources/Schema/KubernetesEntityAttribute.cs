@@ -12,6 +12,11 @@ public sealed class KubernetesEntityAttribute(string kind, string plural) : Attr
     public string Plural { get; } = plural;
     public EntityScope Scope { get; init; } = EntityScope.Namespaced;
     public string[] ShortNames { get; init; } = [];
+
+    /// <summary>`kubectl get nginx-ha` lists every kind of this category.</summary>
+    public string[] Categories { get; init; } = [Category];
+
+    public const string Category = "nginx-ha";
 }
 
 /// <summary>An additionalPrinterColumn of the generated CRD (what `kubectl get` shows).</summary>
@@ -21,7 +26,9 @@ public sealed class PrinterColumnAttribute(string name, string jsonPath, string 
     public string Name { get; } = name;
     public string JsonPath { get; } = jsonPath;
     public string Type { get; } = type;
+    /// <summary>1 shows the column only with `kubectl get -o wide`.</summary>
     public int Priority { get; init; }
+    public string? Description { get; init; }
 }
 
 /// <summary>The CRD exposes this property as the status subresource.</summary>

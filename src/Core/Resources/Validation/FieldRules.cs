@@ -1,13 +1,21 @@
 using System.Text.RegularExpressions;
+using NginxHa.Core.Text;
 
 namespace NginxHa.Core.Resources.Validation;
 
 /// <summary>Shared field checks. Each returns null when valid, else a reason completing "&lt;value&gt; ...".</summary>
 public static partial class FieldRules
 {
-    /// <summary>Renders a string value for a message: quoted, control characters escaped.</summary>
-    public static string Quote(string value) =>
-        "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n").Replace("\t", "\\t") + "\"";
+    /// <summary>
+    /// Renders a string value for a message: quoted; backslash, quote, control and bidi characters escaped (so a value
+    /// can neither break the line nor hide text); cut after <see cref="SafeText.MaxValueLength"/> characters.
+    /// </summary>
+    public static string Quote(string value)
+    {
+        var shown = value.Length > SafeText.MaxValueLength ? value[..SafeText.MaxValueLength] : value;
+        var escaped = SafeText.Escape(shown.Replace("\\", "\\\\").Replace("\"", "\\\""), int.MaxValue);
+        return shown.Length < value.Length ? $"\"{escaped}\"... ({value.Length} characters)" : $"\"{escaped}\"";
+    }
 
     [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
     private static partial Regex Rfc1123Subdomain();

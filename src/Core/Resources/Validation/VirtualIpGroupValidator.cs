@@ -8,6 +8,9 @@ public static class VirtualIpGroupValidator
     public const int MinVirtualRouterId = 1;
     public const int MaxVirtualRouterId = 255;
 
+    /// <summary>The advert's Count IPvX Addr field is one byte.</summary>
+    public const int MaxAddressesPerInstance = 255;
+
     public static IEnumerable<(string Path, string Message)> Validate(VirtualIpGroup group)
     {
         var problems = new List<(string Path, string Message)>(MetadataValidator.Validate(group.Metadata, namespaced: true));
@@ -67,6 +70,11 @@ public static class VirtualIpGroupValidator
             }
             parsed[i] = vip;
         }
+
+        if (spec.Mode == VirtualIpGroupMode.ActivePassive && spec.VirtualIPs.Count > MaxAddressesPerInstance)
+            problems.Add(("spec.virtualIPs", $"lists {spec.VirtualIPs.Count} addresses but an ActivePassive group is one VRRP instance, " +
+                $"whose advert carries at most {MaxAddressesPerInstance} (its 8-bit address count, RFC 5798 section 5.2.6): " +
+                "split them over several groups"));
 
         if (spec.Mode == VirtualIpGroupMode.ActivePassive)
         {

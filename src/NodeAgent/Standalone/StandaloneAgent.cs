@@ -82,6 +82,7 @@ public sealed class StandaloneAgent
         try
         {
             await nginx.StartAsync(stop);
+            NonLocalBind.Ensure(desired.Config, _log);
             var first = await nginx.ApplyAsync(desired.NginxConfig, stop);
             if (!first.Accepted) _log($"config rejected: {first.Error}");
             ApplyInstances(desired.Instances);
@@ -166,6 +167,7 @@ public sealed class StandaloneAgent
             ConfigApplyResult result;
             try
             {
+                NonLocalBind.Ensure(desired.Config, _log);
                 result = await nginx.ApplyAsync(desired.NginxConfig, stop);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)

@@ -60,5 +60,18 @@ public sealed class AgentPairTests : IDisposable
         Assert.False(VrrpInteropLab.HoldsVip(_lab.Router0));
     }
 
+    [Fact]
+    public async Task A_vip_already_bound_without_our_mark_is_never_removed_by_the_speaker()
+    {
+        // Someone else's address (no IFA_PROTO mark): the speaker may serve it as MASTER, but must not delete it.
+        _lab.Router0.Exec("ip", "addr", "add", VrrpInteropLab.VipWithPrefix, "dev", _lab.Router0.InterfaceName);
+        var ours = _lab.StartAgent(_lab.Router0, ["--vrid", "63", "--vip", VrrpInteropLab.VipWithPrefix, "--advert-interval", "100ms", "--priority", "200"]);
+        await ours.WaitForStateAsync("MASTER", TimeSpan.FromSeconds(10));
+
+        Assert.Equal(0, await ours.StopAsync());
+
+        Assert.True(VrrpInteropLab.HoldsVip(_lab.Router0), $"the unmarked VIP was deleted\n{ours.Process.Output}");
+    }
+
     public void Dispose() => _lab.Dispose();
 }

@@ -8,6 +8,7 @@ public static class Program
                          "commands:\n" +
                          "  run    the node agent, standalone: manifests -> VRRP instances + supervised nginx\n" +
                          "  vrrp   one VRRP instance in the foreground\n" +
+                         "  status the running agent's instances, states, masters and nginx, as a table\n" +
                          "  release  remove this host's VIPs left by a dead agent (systemd ExecStopPost)";
 
     public static async Task<int> Main(string[] args)
@@ -25,10 +26,15 @@ public static class Program
             case "run" when args.Length > 1 && args[1] is "-h" or "--help":
                 Console.Out.WriteLine(RunCommandLine.Usage);
                 return 0;
+            case "status" when args.Length > 1 && args[1] is "-h" or "--help":
+                Console.Out.WriteLine(StatusCommand.Usage);
+                return 0;
+            case "status":
+                return await StatusCommand.RunAsync(args[1..], Console.Out, Console.Error);
             case "run":
                 return await RunCommand.RunAsync(args[1..], Console.Out, Console.Error);
             case "vrrp":
-                return VrrpCommand.Run(args[1..], Console.Out, Console.Error);
+                return await VrrpCommand.RunAsync(args[1..], Console.Out, Console.Error);
             case "watchdog" or "release" when args.Length > 1 && args[1] is "-h" or "--help":
                 Console.Out.WriteLine(WatchdogCommand.Usage);
                 return 0;

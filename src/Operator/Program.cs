@@ -1,23 +1,25 @@
 using NginxHa.Core.Manifests;
 using NginxHa.Core.Planning;
+using NginxHa.Operator.Cli;
 using NginxHa.Operator.Crds;
 
 namespace NginxHa.Operator;
 
 /// <summary>
-/// nginx-ha-operator. So far: <c>plan</c>, which shows the NodeHaConfigs the controller would write for a
+/// nginx-ha-operator: <c>run</c> runs the controllers; <c>plan</c>, which shows the NodeHaConfigs the controller would write for a
 /// set of manifests (the same planner the controller and the standalone agent run), and <c>generate</c>, which
 /// writes the CRDs and the resource reference from the C# resource types.
 /// </summary>
 public static class Program
 {
-    const string Usage = "usage: nginx-ha-operator plan -f FILE [-f FILE ...]\n       " + GenerateCommand.Usage;
+    const string Usage = "usage: nginx-ha-operator plan -f FILE [-f FILE ...]\n       " + GenerateCommand.Usage + "\n       " + RunCommand.Usage;
 
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
 
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
         if (args.Count > 0 && args[0] == "generate") return GenerateCommand.Run(args.Skip(1).ToList(), output, error);
+        if (args.Count > 0 && args[0] == "run") return RunCommand.RunAsync(args.Skip(1).ToList(), output, error).GetAwaiter().GetResult();
         if (args.Count == 0 || args[0] != "plan")
         {
             error.WriteLine(args.Count == 0 ? Usage : $"nginx-ha-operator: \"{args[0]}\": unknown command\n{Usage}");

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using NginxHa.NodeAgent.Metrics;
 using NginxHa.NodeAgent.Platform;
 using NginxHa.NodeAgent.Standalone;
 
@@ -50,7 +51,9 @@ public static class RunCommand
         var log = new LineLog(output);
         // Wakes every speaker's thread straight from the signal handler: the priority-0 adverts leave first.
         using var shutdown = ShutdownLatch.OnSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT);
-        var agent = new StandaloneAgent(options, log.Write, error, shutdown);
+        using var metrics = new AgentMetrics();
+        var agent = new StandaloneAgent(options, log.Write, error, shutdown, metrics);
+        await using var server = MetricsEndpoint.StartInBackground(options.MetricsAddress, metrics, () => agent.Readiness, options.Node, log.Write);
         using var stop = new CancellationTokenSource();
         using var sigterm = ProcessSignals.Subscribe(PosixSignal.SIGTERM, stop.Cancel);
         using var sigint = ProcessSignals.Subscribe(PosixSignal.SIGINT, stop.Cancel);

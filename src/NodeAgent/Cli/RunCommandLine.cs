@@ -1,20 +1,30 @@
 using System.Globalization;
+using System.Net;
 
 namespace NginxHa.NodeAgent.Cli;
 
 /// <summary>Options of <c>nginx-ha-agent run</c>: the standalone node agent.</summary>
-public sealed record RunCommandOptions(IReadOnlyList<string> Files, string Node, string StateDirectory, string NginxBinary, int HealthPort);
+public sealed record RunCommandOptions(IReadOnlyList<string> Files, string Node, string StateDirectory, string NginxBinary, int HealthPort)
+{
+    /// <summary>Where /metrics, /healthz, /readyz and /status are served; null: not served.</summary>
+    public IPEndPoint? MetricsAddress { get; init; } = ObservabilityArguments.DefaultMetricsAddress;
+
+    public LogFormat LogFormat { get; init; }
+}
 
 public static class RunCommandLine
 {
     public const string Usage =
-        "usage: nginx-ha-agent run -f FILE [-f FILE ...] --node NAME [--state-dir DIR] [--nginx PATH] [--health-port 18080]";
+        "usage: nginx-ha-agent run -f FILE [-f FILE ...] --node NAME [--state-dir DIR] [--nginx PATH] [--health-port 18080] " +
+        ObservabilityArguments.Usage + " (metrics default 127.0.0.1:9464)";
 
     public static RunCommandOptions Parse(IReadOnlyList<string> args)
     {
         var files = new List<string>();
         string? node = null, stateDir = null, nginx = null;
         int healthPort = 18080;
+        IPEndPoint? metricsAddress = ObservabilityArguments.DefaultMetricsAddress;
+        var logFormat = LogFormat.Text;
         for (int i = 0; i < args.Count; i++)
         {
             string name = args[i];
@@ -35,6 +45,8 @@ public static class RunCommandLine
                     if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out healthPort) || healthPort is < 1 or > 65535)
                         throw new UsageException($"{name}: \"{text}\" is not a port from 1 to 65535");
                     break;
+                case "--metrics-address": metricsAddress = ObservabilityArguments.ParseMetricsAddress(name, Value()); break;
+                case "--log-format": logFormat = ObservabilityArguments.ParseLogFormat(name, Value()); break;
                 default: throw new UsageException($"{name}: unknown argument");
             }
         }
@@ -42,6 +54,10 @@ public static class RunCommandLine
         if (node is null) throw new UsageException("--node: required (the name of this host's Node document)");
         stateDir ??= $"/run/nginx-ha/{node}";
         if (!Path.IsPathFullyQualified(stateDir)) stateDir = Path.GetFullPath(stateDir);
-        return new RunCommandOptions(files.Select(Path.GetFullPath).ToArray(), node, stateDir, nginx ?? "/usr/sbin/nginx", healthPort);
+        return new RunCommandOptions(files.Select(Path.GetFullPath).ToArray(), node, stateDir, nginx ?? "/usr/sbin/nginx", healthPort)
+        {
+            MetricsAddress = metricsAddress,
+            LogFormat = logFormat,
+        };
     }
 }

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using NginxHa.NodeAgent.Metrics;
 using NginxHa.NodeAgent.Network;
 using NginxHa.NodeAgent.Platform;
 using NginxHa.NodeAgent.Vrrp;
@@ -9,7 +10,7 @@ namespace NginxHa.NodeAgent.Cli;
 /// <summary><c>nginx-ha-agent vrrp ...</c>: one VRRP instance in the foreground, on the main thread, until SIGTERM/SIGINT.</summary>
 public static class VrrpCommand
 {
-    public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
         VrrpCommandOptions options;
         try
@@ -22,9 +23,19 @@ public static class VrrpCommand
             return 2;
         }
 
+        ReadOnlyMemory<byte> auth = default;
+        try
+        {
+            if (options.AuthPassFile is { } file) auth = VrrpPasswordFile.Read(file);
+        }
+        catch (SecretFileException ex)
+        {
+            error.WriteLine($"nginx-ha-agent: --auth-pass-file: {ex.Message}");
+            return 2;
+        }
         var plan = new InstancePlan($"vrid {options.VirtualRouterId}", options.Interface, options.Version, options.VirtualRouterId,
             options.Priority, options.AdvertInterval, options.Preempt, options.PreemptDelay, options.VirtualAddresses,
-            options.UnicastPeers, options.AuthPassFile, options.GratuitousRepeat, options.GratuitousInterval, options.GratuitousRefresh);
+            options.UnicastPeers, auth, options.GratuitousRepeat, options.GratuitousInterval, options.GratuitousRefresh);
         var log = new LineLog(output);
 
         // The host, before anything is opened: one line naming cause and fix, exit 1, nothing bound.
@@ -41,16 +52,18 @@ public static class VrrpCommand
         // Set straight from the signal handler; the speaker's loop polls it and hands over at once.
         using var shutdown = ShutdownLatch.OnSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT);
 
+        using var metrics = new AgentMetrics();
+        var instanceMetrics = VrrpInstanceMetrics.For(plan, MonotonicTimeProvider.Instance);
+        using var registration = metrics.Register(instanceMetrics);
         BuiltSpeaker built;
         try
         {
-            built = SpeakerFactory.Build(plan, fault: false, MonotonicTimeProvider.Instance, log.Write);
+            built = SpeakerFactory.Build(plan, fault: false, MonotonicTimeProvider.Instance, log.Write, instanceMetrics);
         }
         catch (SpeakerSetupException ex)
         {
             // The same one line a bad argument gets, naming the argument the problem comes from.
-            var argument = ex.Field == "authPasswordFile" ? "--auth-pass-file" : "--interface";
-            error.WriteLine($"nginx-ha-agent: {argument}: {ex.Reason}");
+            error.WriteLine($"nginx-ha-agent: --interface: {ex.Reason}");
             return 2;
         }
         catch (Exception ex) when (ex is SocketException or IOException)
@@ -59,6 +72,8 @@ public static class VrrpCommand
             return 1;
         }
         using (built)
+        await using (var server = MetricsEndpoint.StartInBackground(options.MetricsAddress, metrics,
+                         () => Readiness.Of(metrics, configApplied: true), node: Environment.MachineName, log.Write))
         {
             try
             {

@@ -23,6 +23,11 @@ public sealed record VrrpCommandOptions(
     TimeSpan GratuitousRefresh)
 {
     public AddressFamily Family => VirtualAddresses[0].Address.AddressFamily;
+
+    /// <summary>Where /metrics, /healthz and /readyz are served; null: not served.</summary>
+    public IPEndPoint? MetricsAddress { get; init; }
+
+    public LogFormat LogFormat { get; init; }
 }
 
 /// <summary>Thrown for a bad argument; the message names the argument and is printed as one line.</summary>
@@ -34,7 +39,7 @@ public static class VrrpCommandLine
     public const string Usage =
         "usage: nginx-ha-agent vrrp --interface IF --vrid N --priority P --vip ADDR/PREFIX [--vip ...] " +
         "[--version 2|3] [--advert-interval 1s|100ms] [--auth-pass-file FILE] [--no-preempt] [--preempt-delay 0s] " +
-        "[--unicast-peer ADDR ...] [--garp-repeat 5] [--garp-interval 10ms] [--garp-refresh 0s]";
+        "[--unicast-peer ADDR ...] [--garp-repeat 5] [--garp-interval 10ms] [--garp-refresh 0s] " + ObservabilityArguments.Usage;
 
     public static VrrpCommandOptions Parse(IReadOnlyList<string> args)
     {
@@ -49,6 +54,8 @@ public static class VrrpCommandLine
         int garpRepeat = 5;
         var garpInterval = TimeSpan.FromMilliseconds(10);
         var garpRefresh = TimeSpan.Zero;
+        IPEndPoint? metricsAddress = null;
+        var logFormat = LogFormat.Text;
 
         for (int i = 0; i < args.Count; i++)
         {
@@ -88,6 +95,8 @@ public static class VrrpCommandLine
                     break;
                 case "--garp-interval": garpInterval = ParseDuration(name, Value(), allowZero: true); break;
                 case "--garp-refresh": garpRefresh = ParseDuration(name, Value(), allowZero: true); break;
+                case "--metrics-address": metricsAddress = ObservabilityArguments.ParseMetricsAddress(name, Value()); break;
+                case "--log-format": logFormat = ObservabilityArguments.ParseLogFormat(name, Value()); break;
                 default: throw new UsageException($"{name}: unknown argument");
             }
         }
@@ -126,7 +135,11 @@ public static class VrrpCommandLine
         }
 
         return new VrrpCommandOptions(iface, vrid.Value, priority.Value, vips, version, advertInterval, authFile,
-            preempt, preemptDelay, peers, garpRepeat, garpInterval, garpRefresh);
+            preempt, preemptDelay, peers, garpRepeat, garpInterval, garpRefresh)
+        {
+            MetricsAddress = metricsAddress,
+            LogFormat = logFormat,
+        };
     }
 
     static string Format(TimeSpan t) => t.TotalMilliseconds % 1000 == 0 ? $"{t.TotalSeconds}s" : $"{t.TotalMilliseconds}ms";

@@ -26,9 +26,9 @@ public enum NginxHealth
 public static class NginxHealthExtensions
 {
     /// <summary>
-    /// True when this node must not hold VIPs (every VRRP instance goes to priority 0).
-    /// Rule: fault whenever nginx is not serving and no immediate restart is in flight; Restarting is the only
-    /// not-serving state that does not fault, so a single crash that one quick restart repairs causes no failover.
+    /// True when this node must not hold VIPs (every VRRP instance goes to priority 0) at once. Restarting is the one
+    /// not-serving state that does not fault by itself: the node reconciler lets it keep the VIPs only for as long as a
+    /// hand-over would take (Skew_Time), then faults (see NodeReconciler's hand-over budget).
     /// </summary>
     public static bool RequiresVrrpFault(this NginxHealth health) => health is not (NginxHealth.Healthy or NginxHealth.Restarting);
 }

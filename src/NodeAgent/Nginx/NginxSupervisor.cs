@@ -10,7 +10,7 @@ namespace NginxHa.NodeAgent.Nginx;
 /// only does the I/O. All mutations run under one gate, so config applies, exits, probes and restarts never interleave.
 /// <see cref="HealthChanged"/> handlers run inside that gate: keep them quick (e.g. speaker.SetFault).
 /// </summary>
-public sealed class NginxSupervisor : IAsyncDisposable
+public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
 {
     private static readonly TimeSpan StartPollInterval = TimeSpan.FromMilliseconds(50);
     private const int MaxStderrLines = 20;
@@ -36,7 +36,7 @@ public sealed class NginxSupervisor : IAsyncDisposable
     private Task _probeLoop = Task.CompletedTask;
     private Task _sidecarLoop = Task.CompletedTask;
     private bool _started;
-    private bool _stopping;
+    private volatile bool _stopping;
     private int _reloadCount;
     private volatile string? _lastError;
     private volatile NginxHealth _current = NginxHealth.Stopped;
@@ -59,6 +59,12 @@ public sealed class NginxSupervisor : IAsyncDisposable
 
     public NginxHealth Current => _current;
 
+    /// <summary>
+    /// The master we run or watch exited: raised on the exit's own thread, before <see cref="HealthChanged"/> (which
+    /// waits for the supervisor's gate, held through an apply's nginx -t). Nothing serves until a restart succeeds.
+    /// </summary>
+    public event Action? MasterExited;
+
     /// <summary>Why <see cref="Current"/> is what it is (start failures, exit codes, probe errors).</summary>
     public string HealthReason => _healthReason;
 
@@ -70,6 +76,9 @@ public sealed class NginxSupervisor : IAsyncDisposable
 
     /// <summary>SIGHUPs sent for accepted config changes.</summary>
     public int ReloadCount => Volatile.Read(ref _reloadCount);
+
+    /// <summary>nginx masters started (child mode) or newly found (sidecar mode) so far: the first one plus every restart.</summary>
+    public long MasterStarts => Interlocked.Read(ref _masterGeneration);
 
     public NginxSupervisionMode Mode => _options.Mode;
 
@@ -162,6 +171,7 @@ public sealed class NginxSupervisor : IAsyncDisposable
             }
 
             // rename(2) within one directory: nginx never reads a half-written file.
+            var previous = _runningConfig;
             File.Move(_paths.CandidatePath, _paths.ConfigPath, overwrite: true);
             _runningConfig = renderedConfig;
             _lastError = null;
@@ -169,11 +179,27 @@ public sealed class NginxSupervisor : IAsyncDisposable
             var master = MasterPid;
             if (master is { } pid)
             {
+                var workersBefore = LinuxProcessApi.ChildPids(pid);
+                long errorLogLength = FileLength(_paths.ErrorLogPath);
                 if (LinuxProcessApi.TrySignal(pid, LinuxProcessApi.SIGHUP, out var errno))
                 {
                     Interlocked.Increment(ref _reloadCount);
-                    _log($"nginx: config accepted, reload signalled to master pid {pid}");
-                    return new ConfigApplyResult(ConfigApplyOutcome.Reloaded);
+                    var failure = await ConfirmReloadAsync(pid, workersBefore, errorLogLength, cancellationToken);
+                    if (failure is null)
+                    {
+                        _log($"nginx: config accepted, reload confirmed by new workers of master pid {pid}");
+                        return new ConfigApplyResult(ConfigApplyOutcome.Reloaded);
+                    }
+                    _lastError = failure;
+                    _log($"nginx: reload failed at runtime, the old config keeps serving: {failure}");
+                    if (previous is not null)
+                    {
+                        // Put the running config back, so a restart starts what serves and the same change can be retried.
+                        await WriteCandidateAsync(previous, CancellationToken.None);
+                        File.Move(_paths.CandidatePath, _paths.ConfigPath, overwrite: true);
+                    }
+                    _runningConfig = previous;
+                    return new ConfigApplyResult(ConfigApplyOutcome.ReloadFailed, failure);
                 }
                 _log($"nginx: config accepted but SIGHUP to master pid {pid} failed (errno {errno}); its exit will be handled");
             }
@@ -310,6 +336,8 @@ public sealed class NginxSupervisor : IAsyncDisposable
         process.Exited += (_, _) =>
         {
             startFailed.TrySetResult();
+            // Before the gate: an apply may hold it for the length of nginx -t, and VRRP must hear of the death first.
+            if (ReferenceEquals(process, _childProcess) && !_stopping) MasterExited?.Invoke();
             _ = OnChildExitedAsync(process);
         };
         try
@@ -370,6 +398,58 @@ public sealed class NginxSupervisor : IAsyncDisposable
             // The pid file and the probe are polled; an exit or an [emerg] line ends the wait early.
             await Task.WhenAny(startFailed.Task, Task.Delay(StartPollInterval, _time, _lifetime.Token));
             if (_lifetime.IsCancellationRequested) return "supervisor stopping";
+        }
+    }
+
+    /// <summary>
+    /// null once the master has new workers after a SIGHUP; else why the reload did not take: an [emerg] line in the
+    /// error log since the signal (nginx keeps the old workers), the master's exit, or no new workers in time.
+    /// </summary>
+    private async Task<string?> ConfirmReloadAsync(int pid, int[] workersBefore, long errorLogOffset, CancellationToken cancellationToken)
+    {
+        var deadline = _time.GetUtcNow() + _options.ReloadTimeout;
+        while (true)
+        {
+            if (LinuxProcessApi.ChildPids(pid).Except(workersBefore).Any()) return null;
+            var logged = ReadFrom(_paths.ErrorLogPath, errorLogOffset);
+            var emergency = logged.Split('\n').FirstOrDefault(NginxErrorOutput.IsEmergency);
+            if (emergency is not null) return NginxErrorOutput.FirstError(emergency);
+            if (!IsNginxMaster(pid)) return $"master pid {pid} exited during the reload";
+            if (_time.GetUtcNow() >= deadline)
+                return $"no new workers within {_options.ReloadTimeout.TotalSeconds:0.###} s of the reload signal to master pid {pid}";
+            await Task.Delay(ReloadPollInterval, _time, cancellationToken);
+        }
+    }
+
+    private static readonly TimeSpan ReloadPollInterval = TimeSpan.FromMilliseconds(10);
+
+    private static long FileLength(string path)
+    {
+        try
+        {
+            return new FileInfo(path).Length;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    private static string ReadFrom(string path, long offset)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            if (stream.Length <= offset) return "";
+            stream.Position = offset;
+            // The lines nginx wrote since the signal; a reload logs a handful.
+            var buffer = new byte[Math.Min(stream.Length - offset, 64 * 1024)];
+            int read = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+            return Encoding.UTF8.GetString(buffer, 0, read);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return "";
         }
     }
 
@@ -493,6 +573,7 @@ public sealed class NginxSupervisor : IAsyncDisposable
             Observe(s => { s.SidecarMasterFound(watch.Pid); return NginxDecision.None; });
         });
         await watch.Exited.WaitAsync(cancellationToken);
+        if (!_stopping) MasterExited?.Invoke();
         await UnderGateAsync(() =>
         {
             if (_stopping) return;

@@ -36,6 +36,9 @@ public sealed class NginxSupervisorOptions
 
     public TimeSpan ValidateTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long after SIGHUP new workers must appear for a reload to count as done.</summary>
+    public TimeSpan ReloadTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Sidecar mode: how often to look for a (new) master in the pid file while none is known.</summary>
     public TimeSpan PidFilePollInterval { get; init; } = TimeSpan.FromMilliseconds(200);
 
@@ -61,6 +64,7 @@ public sealed class NginxSupervisorOptions
         if (StartTimeout <= TimeSpan.Zero) throw new ArgumentException($"StartTimeout must be positive, got {StartTimeout}.");
         if (StopTimeout < TimeSpan.Zero) throw new ArgumentException($"StopTimeout must not be negative, got {StopTimeout}.");
         if (ValidateTimeout <= TimeSpan.Zero) throw new ArgumentException($"ValidateTimeout must be positive, got {ValidateTimeout}.");
+        if (ReloadTimeout <= TimeSpan.Zero) throw new ArgumentException($"ReloadTimeout must be positive, got {ReloadTimeout}.");
         if (PidFilePollInterval <= TimeSpan.Zero) throw new ArgumentException($"PidFilePollInterval must be positive, got {PidFilePollInterval}.");
         if (Mode == NginxSupervisionMode.Child && !Path.IsPathFullyQualified(SetsidBinary))
             throw new ArgumentException($"SetsidBinary must be an absolute path, got '{SetsidBinary}'.");
@@ -72,8 +76,14 @@ public enum ConfigApplyOutcome
     /// <summary>Same text as the running config: nothing written, no reload.</summary>
     Unchanged,
 
-    /// <summary>Validated, moved into place, SIGHUP sent to the master.</summary>
+    /// <summary>Validated, moved into place, SIGHUP sent to the master, and new workers came up.</summary>
     Reloaded,
+
+    /// <summary>
+    /// Passed nginx -t but the master could not load it (e.g. a port in use: [emerg] in the error log, no new workers).
+    /// The previous config file is put back; the old workers keep serving it.
+    /// </summary>
+    ReloadFailed,
 
     /// <summary>Validated, moved into place, nginx was not running and was started.</summary>
     Started,
@@ -91,5 +101,5 @@ public enum ConfigApplyOutcome
 /// <param name="Error">nginx's own first error line for Rejected / StartFailed, else null.</param>
 public sealed record ConfigApplyResult(ConfigApplyOutcome Outcome, string? Error = null)
 {
-    public bool Accepted => Outcome is not ConfigApplyOutcome.Rejected;
+    public bool Accepted => Outcome is not (ConfigApplyOutcome.Rejected or ConfigApplyOutcome.ReloadFailed);
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using NginxHa.NodeAgent.Cli;
+using NginxHa.NodeAgent.Node;
 using NginxHa.NodeAgent.Platform;
 
 namespace NginxHa.NodeAgent.Standalone;

@@ -7,7 +7,7 @@ namespace NginxHa.NodeAgent.Vrrp;
 
 /// <summary>
 /// One planned VRRP instance translated into what a speaker needs on this host. Pure: the interface is
-/// chosen from the addresses passed in, the password file is only named.
+/// chosen from the addresses passed in; the password comes resolved by the config source.
 /// </summary>
 public sealed record InstancePlan(
     string Name,
@@ -20,7 +20,7 @@ public sealed record InstancePlan(
     TimeSpan PreemptDelay,
     IReadOnlyList<VirtualIp> VirtualAddresses,
     IReadOnlyList<IPAddress> UnicastPeers,
-    string? PasswordFile,
+    ReadOnlyMemory<byte> AuthData,
     int GratuitousRepeat = InstancePlan.DefaultGratuitousRepeat,
     TimeSpan? GratuitousInterval = null,
     TimeSpan GratuitousRefresh = default)
@@ -32,8 +32,12 @@ public sealed record InstancePlan(
     /// <summary>The advert's address count is one byte (RFC 5798 section 5.2.6, RFC 3768 section 5.3.5).</summary>
     public const int MaxAddresses = 255;
 
-    /// <summary>Translates a NodeHaConfig instance; a problem is returned as a message naming the field.</summary>
-    public static InstancePlan? From(CoreInstance instance, IEnumerable<ConfiguredAddress> hostAddresses, out string? problem)
+    /// <summary>
+    /// Translates a NodeHaConfig instance; <paramref name="authData"/> is its resolved password (empty: none). A problem
+    /// is returned as a message naming the field.
+    /// </summary>
+    public static InstancePlan? From(CoreInstance instance, ReadOnlyMemory<byte> authData, IEnumerable<ConfiguredAddress> hostAddresses,
+        out string? problem)
     {
         problem = null;
         string Fail(string field, string message) => $"{instance.Name}: {field}: {message}";
@@ -68,9 +72,9 @@ public sealed record InstancePlan(
             problem = Fail("preemptDelay", delayProblem);
             return null;
         }
-        if (instance.AuthSecretRef is not null)
+        if (authData.IsEmpty && (instance.AuthSecretRef is not null || instance.AuthPasswordFile is not null))
         {
-            problem = Fail("authSecretRef", "Secrets need Kubernetes; in standalone mode give spec.vrrp.authPasswordFile");
+            problem = Fail(instance.AuthSecretRef is not null ? "authSecretRef" : "authPasswordFile", "the password was not resolved by the config source");
             return null;
         }
         var peers = new List<IPAddress>();
@@ -97,6 +101,6 @@ public sealed record InstancePlan(
 
         return new InstancePlan(instance.Name, iface, instance.Version == 2 ? VrrpVersion.V2 : VrrpVersion.V3,
             (byte)instance.VirtualRouterId, (byte)instance.Priority, interval, instance.Preempt, preemptDelay, vips, peers,
-            instance.AuthPasswordFile);
+            authData);
     }
 }

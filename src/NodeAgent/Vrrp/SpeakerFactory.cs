@@ -63,13 +63,20 @@ public static class SpeakerFactory
     /// <paramref name="shutdown"/> is set (SIGTERM), the speaker hands over at once, before it is disposed.
     /// </summary>
     public static RunningSpeaker Start(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null,
-        HeardRouters? heard = null) =>
-        new(Build(plan, fault, time, log, heard), shutdown);
+        IVrrpSpeakerObserver? observer = null, HeardRouters? heard = null) =>
+        new(Build(plan, fault, time, log, observer, heard), shutdown);
+
+    /// <summary>The speaker's options for a plan, with adverts sent from <paramref name="source"/>.</summary>
+    public static VrrpSpeakerOptions OptionsFor(InstancePlan plan, System.Net.IPAddress source) =>
+        new(plan.Name, new VrrpInstanceConfig(plan.Version, plan.VirtualRouterId, plan.Priority, plan.AdvertInterval, source,
+                plan.Preempt, plan.PreemptDelay),
+            plan.VirtualAddresses, plan.AuthData, plan.GratuitousRepeat,
+            plan.GratuitousInterval ?? InstancePlan.DefaultGratuitousInterval, plan.GratuitousRefresh);
 
     /// <summary>Opens the sockets and builds the speaker without running it; disposing the result closes them.</summary>
-    public static BuiltSpeaker Build(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, HeardRouters? heard = null)
+    public static BuiltSpeaker Build(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, IVrrpSpeakerObserver? observer = null,
+        HeardRouters? heard = null)
     {
-        var auth = plan.PasswordFile is null ? ReadOnlyMemory<byte>.Empty : ReadPassword(plan);
         NetworkInterfaceInfo iface;
         try
         {
@@ -85,10 +92,7 @@ public static class SpeakerFactory
             throw new SpeakerSetupException(plan.Name, "interface", $"\"{iface.Name}\" has no " +
                 (family == AddressFamily.InterNetwork ? "IPv4 address" : "IPv6 link-local address") + " to send adverts from");
 
-        var instance = new VrrpInstanceConfig(plan.Version, plan.VirtualRouterId, plan.Priority, plan.AdvertInterval, source,
-            plan.Preempt, plan.PreemptDelay);
-        var options = new VrrpSpeakerOptions(plan.Name, instance, plan.VirtualAddresses, auth, plan.GratuitousRepeat,
-            plan.GratuitousInterval ?? InstancePlan.DefaultGratuitousInterval, plan.GratuitousRefresh);
+        var options = OptionsFor(plan, source);
 
         var resources = new List<IDisposable>();
         try
@@ -101,7 +105,7 @@ public static class SpeakerFactory
             resources.Add(announcer);
             var link = new NetlinkLinkWatcher(iface.Index, iface.HasCarrier);
             resources.Add(link);
-            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log, link) { Heard = heard };
+            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log, link, observer) { Heard = heard };
             if (fault) speaker.SetFault(true);
             log($"{plan.Name}: starting VRRPv{(int)plan.Version} vrid {plan.VirtualRouterId} on {iface.Name} from {source}, " +
                 $"priority {plan.Priority}, advert interval {plan.AdvertInterval.TotalMilliseconds}ms, " +
@@ -113,18 +117,6 @@ public static class SpeakerFactory
         {
             foreach (var r in resources) r.Dispose();
             throw;
-        }
-    }
-
-    static ReadOnlyMemory<byte> ReadPassword(InstancePlan plan)
-    {
-        try
-        {
-            return VrrpPasswordFile.Read(plan.PasswordFile!);
-        }
-        catch (SecretFileException ex)
-        {
-            throw new SpeakerSetupException(plan.Name, "authPasswordFile", ex.Message);
         }
     }
 }

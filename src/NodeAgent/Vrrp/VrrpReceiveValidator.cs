@@ -9,6 +9,10 @@ namespace NginxHa.NodeAgent.Vrrp;
 /// <see cref="VrrpSimplePassword.ToAuthData"/>); shorter values are compared zero padded.
 /// </summary>
 /// <param name="LocalIsAddressOwner">True when the local router runs this VRID with priority 255.</param>
+/// <param name="PreviousAddresses">
+/// The list before VIPs were added in place: a peer that has not taken the same change yet still advertises it,
+/// and dropping its adverts would make us a second master.
+/// </param>
 public sealed record VrrpReceiveRules(
     VrrpVersion Version,
     byte VirtualRouterId,
@@ -16,7 +20,8 @@ public sealed record VrrpReceiveRules(
     TimeSpan AdvertInterval,
     VrrpAuthType AuthType,
     ReadOnlyMemory<byte> AuthData,
-    bool LocalIsAddressOwner = false);
+    bool LocalIsAddressOwner = false,
+    IReadOnlyList<IPAddress>? PreviousAddresses = null);
 
 /// <summary>
 /// Receive checks of RFC 5798 section 7.1 and RFC 3768 section 7.1 that depend on local
@@ -59,20 +64,21 @@ public static class VrrpReceiveValidator
             }
         }
 
-        // RFC 5798 lets an address owner (priority 255) through with a differing list; like
-        // keepalived we drop every mismatch so a misconfigured peer never takes the VIPs.
+        // RFC 5798 lets an address owner (priority 255) through with a differing list; like keepalived we drop a
+        // list that leaves out one of our addresses, so a misconfigured peer never takes them. Two lists are let
+        // through, because VIPs are added in place: a list with every address of ours and more (the sender took the
+        // change first), and our list from before the change (we took it first).
         if (advert.Addresses.Count > 0 && rules.VirtualAddresses.Count > 0
             && Family(advert.Addresses[0]) != Family(rules.VirtualAddresses[0]))
         {
             return VrrpDropReason.AddressFamilyMismatch;
         }
-        if (advert.Addresses.Count != rules.VirtualAddresses.Count)
+        if (!ListsCurrentAddresses(advert, rules) && !Contains(advert.Addresses, rules.VirtualAddresses)
+            && !(rules.PreviousAddresses is { } previous && SameAddressesInAnyOrder(advert.Addresses, previous)))
         {
-            return VrrpDropReason.AddressCountMismatch;
-        }
-        if (!SameAddressesInAnyOrder(advert.Addresses, rules.VirtualAddresses))
-        {
-            return VrrpDropReason.AddressListMismatch;
+            return advert.Addresses.Count < rules.VirtualAddresses.Count
+                ? VrrpDropReason.AddressCountMismatch
+                : VrrpDropReason.AddressListMismatch;
         }
 
         // v2 requires equal intervals (RFC 3768 section 7.1); a v3 backup learns the master's instead.
@@ -105,9 +111,22 @@ public static class VrrpReceiveValidator
         }
     }
 
+    /// <summary>The advert lists exactly our current virtual addresses (in any order).</summary>
+    public static bool ListsCurrentAddresses(VrrpAdvertisement advert, VrrpReceiveRules rules) =>
+        SameAddressesInAnyOrder(advert.Addresses, rules.VirtualAddresses);
+
+    // Every configured address appears among the received ones, each matched to a distinct one.
+    private static bool Contains(IReadOnlyList<IPAddress> received, IReadOnlyList<IPAddress> configured) =>
+        received.Count > configured.Count && configured.All(c => received.Count(r => SameAddress(r, c)) == 1)
+        && received.Distinct().Count() == received.Count;
+
     private static bool SameAddressesInAnyOrder(IReadOnlyList<IPAddress> received, IReadOnlyList<IPAddress> configured)
     {
-        // Counts are equal here; match each received address to a distinct configured one.
+        if (received.Count != configured.Count)
+        {
+            return false;
+        }
+        // Match each received address to a distinct configured one.
         Span<bool> used = configured.Count <= 256 ? stackalloc bool[configured.Count] : new bool[configured.Count];
         for (int r = 0; r < received.Count; r++)
         {

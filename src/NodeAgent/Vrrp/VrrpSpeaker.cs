@@ -25,32 +25,36 @@ public sealed record VrrpSpeakerOptions(
 /// </summary>
 public sealed class VrrpSpeaker
 {
-    readonly VrrpSpeakerOptions _options;
+    // Replaced only on the event loop (Reconfigure); read elsewhere only for fields that never change in place.
+    volatile VrrpSpeakerOptions _options;
     readonly IVrrpTransport _transport;
     readonly IVirtualAddressTable _addresses;
     readonly IAddressAnnouncer _announcer;
     readonly TimeProvider _time;
     readonly Action<string> _log;
     readonly VrrpStateMachine _machine;
-    readonly VrrpReceiveRules _rules;
+    VrrpReceiveRules _rules;
     // Consumed by the speaker's own thread, which _wake wakes directly (never waiting for a pool thread).
     readonly ConcurrentQueue<Event> _events = new();
     // Lives while Run runs; events posted before that wait in the queue.
     volatile EventLoopSignal? _wake;
-    readonly IReadOnlyList<IPAddress> _vipAddresses;
+    IReadOnlyList<IPAddress> _vipAddresses;
     // One line per reason (drops, lower-priority masters) per 10 s, whatever the packet rate.
     readonly LogRateLimiter _logLimit = new(LogRateLimiter.DefaultPeriod);
 
     readonly ILinkMonitor? _link;
+    readonly IVrrpSpeakerObserver _observer;
     bool _linkDown;
     int _gratuitousLeft;
     DateTimeOffset? _nextGratuitous;
     volatile VrrpState _state = VrrpState.Initialize;
 
     public VrrpSpeaker(VrrpSpeakerOptions options, IVrrpTransport transport, IVirtualAddressTable addresses,
-        IAddressAnnouncer announcer, TimeProvider time, Action<string> log, ILinkMonitor? link = null)
+        IAddressAnnouncer announcer, TimeProvider time, Action<string> log, ILinkMonitor? link = null,
+        IVrrpSpeakerObserver? observer = null)
     {
         _link = link;
+        _observer = observer ?? NoSpeakerObserver.Instance;
         _options = options;
         _transport = transport;
         _addresses = addresses;
@@ -68,6 +72,13 @@ public sealed class VrrpSpeaker
 
     /// <summary>Where every decoded advert's VRID and addresses are recorded, ours or not (set before running).</summary>
     public HeardRouters? Heard { get; init; }
+
+    /// <summary>The options in effect (the last <see cref="Reconfigure"/> once the event loop took it).</summary>
+    public VrrpSpeakerOptions Options => _options;
+
+    /// <summary>The router currently MASTER (our own address while we are), null when none is known.</summary>
+    public IPAddress? CurrentMaster => _currentMaster;
+    volatile IPAddress? _currentMaster;
     public VrrpDropCounters Drops { get; } = new();
     public long Transitions => Interlocked.Read(ref _transitions);
     long _transitions;
@@ -84,6 +95,26 @@ public sealed class VrrpSpeaker
 
     // A fault reported before RunAsync must hold from the first moment: Startup then goes straight to FAULT.
     volatile bool _faultRequested;
+
+    /// <summary>
+    /// Changes priority, advert interval, preempt settings or appends VIPs while running, without a hand-over: a master
+    /// keeps its VIPs (binding and announcing added ones). Anything else (VRID, version, interface, source address,
+    /// password, removed VIPs) needs a new speaker.
+    /// </summary>
+    public void Reconfigure(VrrpSpeakerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var current = _options;
+        if (options.Instance.VirtualRouterId != current.Instance.VirtualRouterId || options.Instance.Version != current.Instance.Version
+            || !options.Instance.PrimaryAddress.Equals(current.Instance.PrimaryAddress)
+            || options.Instance.IsAddressOwner != current.Instance.IsAddressOwner
+            || !options.AuthData.Span.SequenceEqual(current.AuthData.Span)
+            || options.VirtualAddresses.Count < current.VirtualAddresses.Count
+            || !options.VirtualAddresses.Take(current.VirtualAddresses.Count).SequenceEqual(current.VirtualAddresses))
+            throw new ArgumentException($"{current.Name}: only priority, advert interval, preempt and added VIPs change in place.", nameof(options));
+        options.Instance.Validate();
+        Post(new ReconfigureEvent(options));
+    }
 
     /// <summary>
     /// Runs until <paramref name="stop"/> fires or <paramref name="shutdown"/> is set, then hands over (priority 0)
@@ -287,9 +318,13 @@ public sealed class VrrpSpeaker
                 _log($"{_options.Name}: {vip} was removed from the interface while MASTER; adding it back");
                 TryAddress(vip, add: true);
                 _announcer.Announce([vip.Address]);
+                _observer.Announced(1);
                 break;
             case FaultEvent:
                 Execute(_machine.SetFault(_faultRequested || _linkDown));
+                break;
+            case ReconfigureEvent r:
+                Reconfigured(r.Options);
                 break;
             case LinkEvent l:
                 // Like keepalived: no carrier, no mastership. Coming back goes through BACKUP and a normal
@@ -298,6 +333,29 @@ public sealed class VrrpSpeaker
                 _log($"{_options.Name}: link {(l.Up ? "up" : "down")}");
                 Execute(_machine.SetFault(_faultRequested || _linkDown));
                 break;
+        }
+    }
+
+    void Reconfigured(VrrpSpeakerOptions options)
+    {
+        var before = _options;
+        var added = options.VirtualAddresses.Skip(before.VirtualAddresses.Count).ToArray();
+        _options = options;
+        _vipAddresses = options.VirtualAddresses.Select(v => v.Address).ToArray();
+        _rules = new VrrpReceiveRules(options.Instance.Version, options.Instance.VirtualRouterId, _vipAddresses,
+            options.Instance.AdvertInterval, options.AuthType, options.AuthData,
+            PreviousAddresses: added.Length > 0 ? before.VirtualAddresses.Select(v => v.Address).ToArray() : _rules.PreviousAddresses);
+        var a = before.Instance;
+        var b = options.Instance;
+        _log($"{options.Name}: changed in place (priority {a.Priority} -> {b.Priority}, advert interval " +
+             $"{a.AdvertInterval.TotalMilliseconds}ms -> {b.AdvertInterval.TotalMilliseconds}ms, preempt {a.Preempt} -> {b.Preempt}" +
+             (added.Length > 0 ? $", VIPs added: {string.Join(" ", added)}" : "") + $"); still {Name(_state)}");
+        Execute(_machine.Reconfigure(b));
+        if (_state == VrrpState.Master && added.Length > 0)
+        {
+            foreach (var vip in added) TryAddress(vip, add: true);
+            _gratuitousLeft = options.GratuitousRepeat;
+            SendGratuitous();
         }
     }
 
@@ -311,10 +369,16 @@ public sealed class VrrpSpeaker
             reason = VrrpReceiveValidator.Validate(advert!, d.TtlOrHopLimit, _rules);
         if (reason != VrrpDropReason.Ok)
         {
+            _observer.AdvertDropped(reason, d.Source, advert);
             Drop(reason, d.Source);
             return;
         }
+        // The peer took our VIP change too: its old list is no longer accepted.
+        if (_rules.PreviousAddresses is not null && VrrpReceiveValidator.ListsCurrentAddresses(advert!, _rules))
+            _rules = _rules with { PreviousAddresses = null };
+        var before = _state;
         Execute(_machine.OnAdvertisementReceived(d.Source, advert!.Priority, advert.AdvertInterval, arrivedAt));
+        _observer.AdvertAccepted(d.Source, advert.Priority, before, _state);
     }
 
     void Drop(VrrpDropReason reason, IPAddress source)
@@ -328,6 +392,12 @@ public sealed class VrrpSpeaker
 
     void Execute(IReadOnlyList<VrrpAction> actions)
     {
+        ExecuteActions(actions);
+        _currentMaster = _machine.CurrentMaster;
+    }
+
+    void ExecuteActions(IReadOnlyList<VrrpAction> actions)
+    {
         // On a take-over, bind and announce the VIPs before the first advert goes out (RFC 5798 lists the
         // advert first): hosts are served from the moment the gratuitous ARP lands, a millisecond sooner.
         foreach (var action in actions.OrderBy(a => a is VrrpAction.AcquireAddresses ? 0 : 1))
@@ -338,7 +408,7 @@ public sealed class VrrpSpeaker
                     SendAdvertisement(send.Priority);
                     break;
                 case VrrpAction.AcquireAddresses:
-                    foreach (var vip in _options.VirtualAddresses) TryAddress(vip, add: true);
+                    _observer.AddressesBound(_options.VirtualAddresses.Count(vip => TryAddress(vip, add: true)));
                     _gratuitousLeft = _options.GratuitousRepeat;
                     SendGratuitous();
                     break;
@@ -361,6 +431,7 @@ public sealed class VrrpSpeaker
                     _state = changed.To;
                     Interlocked.Increment(ref _transitions);
                     _log($"{_options.Name}: {Name(changed.From)} -> {Name(changed.To)} ({changed.Reason})");
+                    _observer.StateChanged(changed.From, changed.To, changed.Reason);
                     StateChanged?.Invoke(changed.From, changed.To);
                     break;
             }
@@ -373,6 +444,7 @@ public sealed class VrrpSpeaker
     {
         _nextGratuitous = null;
         foreach (var vip in _options.VirtualAddresses) TryAddress(vip, add: false);
+        _observer.AddressesBound(0);
     }
 
     void SendAdvertisement(byte priority)
@@ -387,6 +459,7 @@ public sealed class VrrpSpeaker
             {
                 // Raw sends complete synchronously; waiting keeps the event loop's order of effects.
                 _transport.SendAsync(buffer.AsMemory(0, length), destination, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                _observer.AdvertSent(priority);
             }
             catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
             {
@@ -401,6 +474,7 @@ public sealed class VrrpSpeaker
         try
         {
             _announcer.Announce(_vipAddresses);
+            _observer.Announced(_vipAddresses.Count);
         }
         catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
         {
@@ -413,16 +487,18 @@ public sealed class VrrpSpeaker
             _nextGratuitous = _options.GratuitousRefresh > TimeSpan.Zero ? now + _options.GratuitousRefresh : null;
     }
 
-    void TryAddress(VirtualIp vip, bool add)
+    bool TryAddress(VirtualIp vip, bool add)
     {
         try
         {
             if (add) _addresses.Add(vip);
             else _addresses.Remove(vip);
+            return true;
         }
         catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or InvalidOperationException)
         {
             _log($"{_options.Name}: {(add ? "adding" : "removing")} {vip} failed: {ex.Message}");
+            return false;
         }
     }
 
@@ -525,6 +601,7 @@ public sealed class VrrpSpeaker
     sealed record RemovedEvent(IPAddress Address) : Event;
     sealed record FaultEvent(bool Fault) : Event;
     sealed record LinkEvent(bool Up) : Event;
+    sealed record ReconfigureEvent(VrrpSpeakerOptions Options) : Event;
 }
 
 /// <summary>A speaker stopped because one of its loops failed; the VIPs were released on the way out.</summary>

@@ -13,7 +13,7 @@ public sealed class VrrpStateMachine
 {
     private static readonly IReadOnlyList<VrrpAction> NoActions = [];
 
-    private readonly VrrpInstanceConfig _config;
+    private VrrpInstanceConfig _config;
     private readonly TimeProvider _time;
 
     // RFC timers, held as absolute deadlines; null = not running.
@@ -137,6 +137,34 @@ public sealed class VrrpStateMachine
         }
 
         return actions;
+    }
+
+    /// <summary>
+    /// Changes priority, advert interval or preempt settings while running, as RFC 5798 lets a router do: no state
+    /// change, no priority-0 advert. A master announces its new priority and interval at once; a backup's running
+    /// Master_Down_Timer stands (the next advert restarts it with the new Skew_Time). The version, VRID, primary
+    /// address and the address-owner role cannot change in place.
+    /// </summary>
+    public IReadOnlyList<VrrpAction> Reconfigure(VrrpInstanceConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        if (config.Version != _config.Version || config.VirtualRouterId != _config.VirtualRouterId
+            || !config.PrimaryAddress.Equals(_config.PrimaryAddress) || config.IsAddressOwner != _config.IsAddressOwner)
+            throw new ArgumentException("Version, VirtualRouterId, PrimaryAddress and the address-owner role need a restart.", nameof(config));
+
+        var previous = _config;
+        _config = config;
+        if (!config.Preempt)
+            _preemptDelayDue = null;
+        if (config.Version == VrrpVersion.V2 || State != VrrpState.Backup)
+            MasterAdverInterval = config.AdvertInterval;
+        if (State == VrrpState.Master && (previous.Priority != config.Priority || previous.AdvertInterval != config.AdvertInterval))
+        {
+            _adverTimerDue = Now + config.AdvertInterval;
+            return [new VrrpAction.SendAdvertisement(config.Priority)];
+        }
+        return NoActions;
     }
 
     /// <summary>RFC 6.4.3 Shutdown: a master resigns with priority 0; every state goes to Initialize.</summary>

@@ -8,8 +8,10 @@ namespace NginxHa.NodeAgent.Watchdog;
 public sealed record HandoverInstance(string Name, string Interface, VrrpVersion Version, byte VirtualRouterId, TimeSpan AdvertInterval,
     IReadOnlyList<VirtualIp> VirtualAddresses, IReadOnlyList<IPAddress> UnicastPeers, string? PasswordFile)
 {
+    /// <summary>The password is never written: the plan carries it resolved, not its file (a v2 PASS instance's
+    /// priority-0 advert from the watchdog goes without it, and its peer then takes over after Master_Down_Interval).</summary>
     public static HandoverInstance From(InstancePlan plan) => new(plan.Name, plan.Interface, plan.Version, plan.VirtualRouterId,
-        plan.AdvertInterval, plan.VirtualAddresses, plan.UnicastPeers, plan.PasswordFile);
+        plan.AdvertInterval, plan.VirtualAddresses, plan.UnicastPeers, null);
 }
 
 /// <summary>

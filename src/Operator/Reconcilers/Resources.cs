@@ -7,7 +7,7 @@ namespace NginxHa.Operator.Reconcilers;
 /// <summary>Our three kinds as the API server sends them (full metadata around the Core spec and status).</summary>
 public sealed class VirtualIpGroupResource : CustomResource<VirtualIpGroupSpec, VirtualIpGroupStatus>;
 
-public sealed class NginxBackendPoolResource : CustomResource<NginxBackendPoolSpec, object>;
+public sealed class NginxBackendPoolResource : CustomResource<NginxBackendPoolSpec, NginxBackendPoolStatus>;
 
 public sealed class NodeHaConfigResource : CustomResource<NodeHaConfigSpec, NodeHaConfigStatus>;
 

@@ -95,6 +95,64 @@ public sealed class SupervisorChildModeTests(ITestOutputHelper output) : IAsyncL
     }
 
     [Fact]
+    public async Task A_reload_that_fails_at_runtime_is_reported_failed_and_the_old_config_keeps_serving()
+    {
+        var supervisor = await _site.StartSupervisorAsync(_site.Options(NginxSupervisionMode.Child));
+        await supervisor.ApplyAsync(_site.Config("one"), CancellationToken.None);
+        var master = supervisor.MasterPid!.Value;
+        // nginx -t does not bind: a port someone else holds passes the check and fails only in the master's reload.
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        int taken = ((IPEndPoint)holder.LocalEndpoint).Port;
+        var withTakenPort = _site.Config("two", $"server {{ listen 127.0.0.1:{taken}; return 200 \"x\"; }}");
+
+        var result = await supervisor.ApplyAsync(withTakenPort, CancellationToken.None);
+
+        Assert.Equal(ConfigApplyOutcome.ReloadFailed, result.Outcome);
+        Assert.False(result.Accepted);
+        Assert.Contains($"127.0.0.1:{taken}", result.Error);
+        Assert.Contains("Address already in use", result.Error);
+        Assert.Equal(result.Error, supervisor.LastError);
+        Assert.Equal("one", (await _site.GetAsync()).Trim());
+        Assert.Equal(_site.Config("one"), await File.ReadAllTextAsync(_site.Paths.ConfigPath));
+        Assert.Equal(master, supervisor.MasterPid);
+        Assert.Equal(NginxHealth.Healthy, supervisor.Current);
+
+        // Once the port is free the same change is tried again, not taken for the running config.
+        holder.Stop();
+        var retried = await supervisor.ApplyAsync(withTakenPort, CancellationToken.None);
+        Assert.Equal(ConfigApplyOutcome.Reloaded, retried.Outcome);
+        await _site.WaitForBodyAsync("two", TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task A_master_killed_during_nginx_t_is_reported_before_the_check_ends()
+    {
+        // nginx -t takes 2 s here (a wrapper sleeps first), so the apply holds the supervisor's gate that long.
+        var wrapper = Path.Combine(_site.Prefix, "slow-check-nginx");
+        await File.WriteAllTextAsync(wrapper,
+            $"#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = -t ] && sleep 2; done\nexec {SupervisorTestSite.NginxBinary} \"$@\"\n");
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var supervisor = await _site.StartSupervisorAsync(_site.Options(NginxSupervisionMode.Child, binary: wrapper));
+        await supervisor.ApplyAsync(_site.Config("one"), CancellationToken.None);
+        var master = supervisor.MasterPid!.Value;
+        var exited = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+        supervisor.MasterExited += () => exited.TrySetResult(_site.Health.Now);
+
+        var apply = supervisor.ApplyAsync(_site.Config("two"), CancellationToken.None);
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        Assert.False(apply.IsCompleted, "nginx -t should still be running");
+        var killedAt = _site.Health.Now;
+        SupervisorTestSite.Signal(master, SIGKILL);
+
+        var reportedAt = await exited.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.False(apply.IsCompleted, "the death must be reported while nginx -t still runs");
+        output.WriteLine($"kill -9 during nginx -t -> MasterExited after {(reportedAt - killedAt).TotalMilliseconds:0.0} ms");
+        Assert.True(reportedAt - killedAt < TimeSpan.FromMilliseconds(500), $"reported after {reportedAt - killedAt}");
+        await apply;
+    }
+
+    [Fact]
     public async Task First_config_rejected_means_failed_until_a_valid_one_arrives()
     {
         var supervisor = await _site.StartSupervisorAsync(_site.Options(NginxSupervisionMode.Child));

@@ -73,10 +73,11 @@ internal sealed partial class SupervisorTestSite : IAsyncDisposable
         }
         """;
 
-    public NginxSupervisorOptions Options(NginxSupervisionMode mode, bool withProbe = true) => new()
+    /// <param name="binary">Another nginx binary (a wrapper script), else <see cref="NginxBinary"/>.</param>
+    public NginxSupervisorOptions Options(NginxSupervisionMode mode, bool withProbe = true, string? binary = null) => new()
     {
         Mode = mode,
-        Paths = Paths,
+        Paths = binary is null ? Paths : Paths with { Binary = binary },
         Probe = withProbe ? new NginxHealthProbeOptions(Url("/healthz"), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(500), 2) : null,
         StartTimeout = TimeSpan.FromSeconds(3),
         MaxStartAttempts = 3,

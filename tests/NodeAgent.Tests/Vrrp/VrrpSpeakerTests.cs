@@ -170,8 +170,8 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
 
         // The kernel held the advert 20 ms before it was read: Master_Down_Interval (360.9 ms) runs from then.
         Receive(Advert(VrrpVersion.V3, 200), queuedFor: TimeSpan.FromMilliseconds(20));
-        await WaitFor(() => _transport.Inbound.Reader.Count == 0);
-        await Task.Delay(20);
+        // The event loop took the advert (it now knows the master) before the fake clock moves on.
+        await WaitFor(() => Peer.Equals(speaker.CurrentMaster));
         await AssertTakesOverBetween(speaker, TimeSpan.FromMilliseconds(340), TimeSpan.FromMilliseconds(341));
     }
 
@@ -187,6 +187,51 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
 
         // The bad advert did not reset the master-down timer: it still fires 3 s + skew after start.
         await AssertTakesOverBetween(speaker, TimeSpan.FromMilliseconds(3600), TimeSpan.FromMilliseconds(3610));
+    }
+
+    [Fact]
+    public async Task A_master_flooded_with_lower_priority_adverts_answers_once_per_interval_and_logs_once_per_10_s()
+    {
+        var speaker = Start(priority: 200);
+        await AdvanceUntil(() => speaker.State == VrrpState.Master, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(1));
+        await WaitFor(() => !_transport.Sent.IsEmpty);
+        int sentBefore = _transport.Sent.Count;
+
+        // 30 s of fake time with 10 valid lower-priority adverts every 10 ms (30,000), each batch closed by one advert
+        // with TTL 254: the speaker handles events in order, so once that drop is counted the whole batch was handled.
+        const int Steps = 3000;
+        for (int step = 1; step <= Steps; step++)
+        {
+            for (int k = 0; k < 10; k++) Receive(Advert(VrrpVersion.V3, 100));
+            Receive(Advert(VrrpVersion.V3, 100), ttl: 254);
+            Assert.True(SpinWait.SpinUntil(() => speaker.Drops[VrrpDropReason.BadTtl] == step, TimeSpan.FromSeconds(10)),
+                "the speaker did not handle the flood (real-time guard)");
+            _time.Advance(TimeSpan.FromMilliseconds(10));
+        }
+
+        Assert.Equal(VrrpState.Master, speaker.State);
+        // Its own adverts every 100 ms (300) and at most one answer per 100 ms: never the 30,000 of one for one.
+        int sent = _transport.Sent.Count - sentBefore;
+        Assert.InRange(sent, Steps / 10, 2 * Steps / 10 + 2);
+        // One line per reason per 10 s: at 0, 10 and 20 s of the 30.
+        Assert.Equal(3, _log.Count(l => l.Contains("another router acts as MASTER with a lower priority")));
+        Assert.Equal(3, _log.Count(l => l.Contains("dropped an advertisement") && l.Contains(nameof(VrrpDropReason.BadTtl))));
+    }
+
+    [Fact]
+    public async Task A_failing_receive_loop_stops_the_speaker_visibly_and_releases_the_vips()
+    {
+        var speaker = Start(priority: 100);
+        await AdvanceUntil(() => speaker.State == VrrpState.Master, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(1));
+        Assert.Equal([Vip], _addresses.Bound);
+
+        _transport.Inbound.Writer.Complete(new InvalidOperationException("receive broke"));
+
+        var run = _run!;
+        _run = null;
+        var failure = await Assert.ThrowsAsync<VrrpSpeakerFailedException>(() => run.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.StartsWith("vrid 51: receiving adverts failed: ", failure.Message);
+        Assert.Empty(_addresses.Bound);
     }
 
     [Fact]
@@ -289,6 +334,59 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     {
         _stop.Cancel();
         if (_run is not null) await _run.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task A_master_given_a_new_priority_and_an_added_vip_keeps_its_vips_binds_the_new_one_and_sends_no_priority_zero()
+    {
+        var speaker = Start(priority: 100);
+        await AdvanceUntil(() => speaker.State == VrrpState.Master, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(1));
+        var added = new VirtualIp(IPAddress.Parse("198.18.0.101"), 24);
+        int announcements = _announcer.Count;
+        int sent = _transport.Sent.Count;
+        long transitions = speaker.Transitions;
+
+        speaker.Reconfigure(speaker.Options with
+        {
+            Instance = speaker.Options.Instance with { Priority = 150 },
+            VirtualAddresses = [Vip, added],
+        });
+        await WaitFor(() => _addresses.Bound.Contains(added) && _announcer.Count > announcements && _transport.Sent.Count > sent);
+
+        Assert.Equal(VrrpState.Master, speaker.State);
+        Assert.Equal(transitions, speaker.Transitions);
+        Assert.Contains(Vip, _addresses.Bound);
+        var adverts = _transport.Sent.Select(s => VrrpPacket.TryRead(s.Message, Self, Group, out var a) == VrrpDropReason.Ok ? a! : null).ToArray();
+        Assert.DoesNotContain(adverts, a => a!.Priority == 0);
+        var last = adverts[^1]!;
+        Assert.Equal(150, last.Priority);
+        Assert.Equal([Vip.Address, added.Address], last.Addresses);
+    }
+
+    [Fact]
+    public async Task After_adding_a_vip_a_backup_still_follows_a_master_that_advertises_the_old_list()
+    {
+        var speaker = Start(priority: 100);
+        await WaitFor(() => speaker.State == VrrpState.Backup);
+        speaker.Reconfigure(speaker.Options with { VirtualAddresses = [Vip, new VirtualIp(IPAddress.Parse("198.18.0.101"), 24)] });
+        await WaitFor(() => speaker.Options.VirtualAddresses.Count == 2 && _log.Any(l => l.Contains("changed in place")));
+        for (int i = 0; i < 20; i++)
+        {
+            Receive(Advert(VrrpVersion.V3, 200));
+            await WaitFor(() => _transport.Inbound.Reader.Count == 0);
+            await Task.Delay(5);
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+        Assert.Equal(VrrpState.Backup, speaker.State);
+        Assert.Equal(0, speaker.Drops.Total);
+    }
+
+    [Fact]
+    public async Task A_removed_vip_cannot_be_changed_in_place()
+    {
+        var speaker = Start(priority: 100);
+        Assert.Throws<ArgumentException>(() => speaker.Reconfigure(speaker.Options with { VirtualAddresses = [new VirtualIp(IPAddress.Parse("198.18.0.101"), 24)] }));
+        await WaitFor(() => speaker.State == VrrpState.Backup);
     }
 
     sealed class FakeTransport : IVrrpTransport

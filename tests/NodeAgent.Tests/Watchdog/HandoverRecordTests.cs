@@ -13,9 +13,9 @@ public sealed class HandoverRecordTests : IDisposable
     public void RecordRoundTripsWhatAPriorityZeroAdvertNeedsAndIsPrivate()
     {
         var plan = new InstancePlan("edge/web/0", "eth0", VrrpVersion.V2, 51, 254, TimeSpan.FromSeconds(1), true, TimeSpan.Zero,
-            [new VirtualIp(IPAddress.Parse("198.18.0.201"), 24), new VirtualIp(IPAddress.Parse("198.18.0.202"), 24)], [IPAddress.Parse("198.18.0.12")], "/etc/nginx-ha/vrrp.pass");
+            [new VirtualIp(IPAddress.Parse("198.18.0.201"), 24), new VirtualIp(IPAddress.Parse("198.18.0.202"), 24)], [IPAddress.Parse("198.18.0.12")], ReadOnlyMemory<byte>.Empty);
         var v6 = plan with { Name = "edge/v6/0", Version = VrrpVersion.V3, VirtualRouterId = 7, AdvertInterval = TimeSpan.FromMilliseconds(20),
-            VirtualAddresses = [new VirtualIp(IPAddress.Parse("fd00::5"), 64)], UnicastPeers = [], PasswordFile = null };
+            VirtualAddresses = [new VirtualIp(IPAddress.Parse("fd00::5"), 64)], UnicastPeers = [] };
 
         HandoverRecord.Write(_dir.FullName, [plan, v6]);
         var problems = new List<string>();

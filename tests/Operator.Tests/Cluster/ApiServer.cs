@@ -1,118 +1,118 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using k8s;
 
 namespace NginxHa.Operator.Tests.Cluster;
 
 /// <summary>
-/// A real Kubernetes CRD API server (upstream k8s.io/apiextensions-apiserver on etcd) for one test class, on
-/// free ports and its own directory, started and stopped by PID through the lead's test-apiserver.sh.
+/// The project's test cluster (scripts/cluster.sh: the real CRD API server on etcd, the core/v1 stand-in, one
+/// front URL) for one test class, in its own directory on free ports; stopped with <c>cluster.sh down</c> (by PID).
 /// </summary>
 public sealed class ApiServer : IAsyncLifetime
 {
-    private const string Script = "/work/shared/tools/test-apiserver.sh";
-    private readonly string _run = Path.Combine(Path.GetTempPath(), $"nha-optest-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
-    private Dictionary<string, string> _env = new();
+    private readonly string _dir = Directory.CreateTempSubdirectory("nha-optest-").FullName;
 
-    public string KubeconfigPath => Path.Combine(_run, "kubeconfig");
+    public static string RepositoryPath(string relative, [CallerFilePath] string thisFile = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", "..", relative));
+
+    private static string Script => RepositoryPath("scripts/cluster.sh");
+
+    public string KubeconfigPath => Path.Combine(_dir, "kubeconfig");
+
+    /// <summary>The front's port on 127.0.0.1 (plain HTTP): what every client talks to.</summary>
     public int Port { get; private set; }
 
     public async Task InitializeAsync()
     {
-        Assert.True(File.Exists(Script), $"{Script} is required (the test API server); it was not found");
-        Port = FreePort();
-        var etcd = FreePort(extra: 2); // etcd also listens on etcd+2 for metrics
-        _env = new()
-        {
-            ["RUN"] = _run,
-            ["API_PORT"] = Port.ToString(),
-            ["ETCD_PORT"] = etcd.ToString(),
-            ["ETCD_PEER_PORT"] = FreePort().ToString(),
-        };
-        await RunScript("start", "--always-allow");
+        await Run("bash", [Script, "build"], TimeSpan.FromMinutes(10)); // a no-op when the cached build is current
+        await Run("bash", [Script, "up", _dir], TimeSpan.FromMinutes(2));
+        Port = new Uri(Env("FRONT_URL")).Port;
     }
 
     public async Task DisposeAsync()
     {
-        try { await RunScript("stop"); }
-        finally { try { Directory.Delete(_run, recursive: true); } catch (IOException) { } }
+        try { await Run("bash", [Script, "down", _dir], TimeSpan.FromMinutes(1)); }
+        finally { try { Directory.Delete(_dir, recursive: true); } catch (IOException) { } }
     }
 
-    /// <summary>Stops the API server (not etcd) and starts it again: its watch cache starts afresh at etcd's current revision.</summary>
+    private string Env(string name) =>
+        File.ReadLines(Path.Combine(_dir, "cluster.env")).Last(l => l.StartsWith(name + "=", StringComparison.Ordinal))[(name.Length + 1)..];
+
+    /// <summary>
+    /// Stops the real API server (not etcd, not the front) and starts it again with the same command line, so
+    /// its watch cache starts afresh at etcd's current revision: older resourceVersions are now 410 Gone.
+    /// </summary>
     public async Task RestartApiServerAsync()
     {
-        var pid = int.Parse(await File.ReadAllTextAsync(Path.Combine(_run, "apiext.pid")));
+        var pidFile = Path.Combine(_dir, "apiserver.pid");
+        var pid = int.Parse((await File.ReadAllTextAsync(pidFile)).Trim());
+        var argv = (await File.ReadAllTextAsync($"/proc/{pid}/cmdline")).TrimEnd('\0').Split('\0');
         using (var process = Process.GetProcessById(pid))
         {
             process.Kill();
             await process.WaitForExitAsync();
         }
-        await RunScript("start", "--always-allow");
+        var (_, output) = await Run("bash",
+            ["-c", "exec \"$@\" >>\"$LOG\" 2>&1 </dev/null & echo $!", "restart", .. argv],
+            TimeSpan.FromSeconds(10), new() { ["LOG"] = Path.Combine(_dir, "apiserver.log") });
+        await File.WriteAllTextAsync(pidFile, output.Trim() + "\n"); // `down` stops the new process
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            var (code, _) = await Run("kubectl", ["--kubeconfig", Path.Combine(_dir, "server.kubeconfig"), "get", "--raw", "/healthz"],
+                TimeSpan.FromSeconds(10), check: false);
+            if (code == 0) return;
+            Assert.True(DateTime.UtcNow < deadline, "the API server did not come back within 60 s");
+            await Task.Delay(100);
+        }
     }
 
     public KubernetesClientConfiguration Config(int? viaPort = null)
     {
         var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(KubeconfigPath);
-        if (viaPort is { } port) config.Host = $"https://127.0.0.1:{port}";
+        if (viaPort is { } port) config.Host = $"http://127.0.0.1:{port}";
         config.DisableHttp2 = true;
         return config;
     }
 
     public IKubernetes Client(int? viaPort = null) => new Kubernetes(Config(viaPort));
 
-    public async Task KubectlAsync(params string[] args)
-    {
-        var (code, output) = await Exec("kubectl", ["--kubeconfig", KubeconfigPath, .. args], new());
-        Assert.True(code == 0, $"kubectl {string.Join(' ', args)} failed: {output}");
-    }
+    public Task KubectlAsync(params string[] args) => Run("kubectl", ["--kubeconfig", KubeconfigPath, .. args], TimeSpan.FromSeconds(60));
 
-    /// <summary>Applies CRDs (YAML text) and waits until they are served.</summary>
-    public async Task ApplyCrdsAsync(string yaml, params string[] names)
+    /// <summary>Applies CRDs (YAML text) and waits until each of the given resource paths is served (e.g. /apis/GROUP/VERSION/PLURAL).</summary>
+    public async Task ApplyCrdsAsync(string yaml, params string[] paths)
     {
-        var file = Path.Combine(_run, $"crd-{Guid.NewGuid():N}.yaml");
+        var file = Path.Combine(_dir, $"crd-{Guid.NewGuid():N}.yaml");
         await File.WriteAllTextAsync(file, yaml);
         await KubectlAsync("apply", "-f", file);
-        foreach (var name in names)
-            await KubectlAsync("wait", "--for=condition=Established", "--timeout=30s", $"crd/{name}");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        foreach (var path in paths)
+        {
+            while ((await Run("kubectl", ["--kubeconfig", KubeconfigPath, "get", "--raw", path], TimeSpan.FromSeconds(10), check: false)).Item1 != 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"{path} not served within 30 s");
+                await Task.Delay(100);
+            }
+        }
     }
 
-    private async Task RunScript(params string[] args)
-    {
-        var (code, output) = await Exec("bash", [Script, .. args], _env);
-        Assert.True(code == 0, $"test-apiserver.sh {string.Join(' ', args)} failed:\n{output}");
-    }
-
-    private static async Task<(int, string)> Exec(string file, string[] args, Dictionary<string, string> env)
+    private static async Task<(int, string)> Run(string file, string[] args, TimeSpan timeout, Dictionary<string, string>? env = null, bool check = true)
     {
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) info.ArgumentList.Add(a);
-        foreach (var (k, v) in env) info.Environment[k] = v;
+        foreach (var (k, v) in env ?? new()) info.Environment[k] = v;
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(cts.Token);
-        return (process.ExitCode, await stdout + await stderr);
-    }
-
-    /// <summary>A TCP port free on 127.0.0.1 now (and, with <paramref name="extra"/>, port + extra too).</summary>
-    public static int FreePort(int extra = 0)
-    {
-        for (var attempt = 0; attempt < 100; attempt++)
+        using var cts = new CancellationTokenSource(timeout);
+        try { await process.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException)
         {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            if (extra == 0) return port;
-            try
-            {
-                using var second = new TcpListener(IPAddress.Loopback, port + extra);
-                second.Start();
-                return port;
-            }
-            catch (SocketException) { }
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish within {timeout}");
         }
-        throw new InvalidOperationException("no free port pair found");
+        var output = await stdout;
+        if (check) Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', args)} exited {process.ExitCode}:\n{output}\n{await stderr}");
+        return (process.ExitCode, output);
     }
 }

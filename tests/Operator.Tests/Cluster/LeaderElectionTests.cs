@@ -3,18 +3,14 @@ using NginxHa.Operator.Machinery;
 
 namespace NginxHa.Operator.Tests.Cluster;
 
-/// <summary>Two replicas' leader election on a real Lease (coordination.k8s.io served as a CRD).</summary>
+/// <summary>Two replicas' leader election on a Lease of the test cluster (coordination.k8s.io, served by the real server as a CRD).</summary>
 public sealed class LeaderElectionTests(LeaderElectionTests.Server fixture) : IClassFixture<LeaderElectionTests.Server>
 {
     public sealed class Server : IAsyncLifetime
     {
         public ApiServer ApiServer { get; } = new();
 
-        public async Task InitializeAsync()
-        {
-            await ApiServer.InitializeAsync();
-            await ApiServer.ApplyCrdsAsync(TestCrds.Leases, TestCrds.LeaseCrdName);
-        }
+        public Task InitializeAsync() => ApiServer.InitializeAsync(); // the cluster serves Lease (a CRD) already
 
         public Task DisposeAsync() => ApiServer.DisposeAsync();
     }

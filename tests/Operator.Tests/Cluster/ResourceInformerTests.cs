@@ -14,7 +14,7 @@ public sealed class ResourceInformerTests(ResourceInformerTests.Server fixture) 
         public async Task InitializeAsync()
         {
             await ApiServer.InitializeAsync();
-            await ApiServer.ApplyCrdsAsync(TestCrds.Widgets, TestCrds.WidgetCrdName);
+            await ApiServer.ApplyCrdsAsync(TestCrds.Widgets, TestCrds.WidgetPath);
         }
 
         public Task DisposeAsync() => ApiServer.DisposeAsync();

@@ -4,7 +4,7 @@ using NginxHa.Operator.Machinery;
 
 namespace NginxHa.Operator.Tests.Cluster;
 
-/// <summary>A throw-away custom resource for the informer tests, and the Lease stand-in the API server needs.</summary>
+/// <summary>A throw-away custom resource for the informer tests.</summary>
 public sealed class WidgetSpec
 {
     public int Size { get; set; }
@@ -15,7 +15,7 @@ public sealed class Widget : CustomResource<WidgetSpec, object>;
 public static class TestCrds
 {
     public const string WidgetGroup = "test.nginx-ha.io";
-    public const string WidgetCrdName = "widgets." + WidgetGroup;
+    public const string WidgetPath = "/apis/" + WidgetGroup + "/v1/widgets";
 
     public const string Widgets = """
         apiVersion: apiextensions.k8s.io/v1
@@ -37,30 +37,6 @@ public static class TestCrds
                   spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
                   status: {type: object, x-kubernetes-preserve-unknown-fields: true}
             subresources: {status: {}}
-        """;
-
-    public const string LeaseCrdName = "leases.coordination.k8s.io";
-
-    /// <summary>coordination.k8s.io/v1 Lease served as a CRD (the CRD API server has no built-in Lease).</summary>
-    public const string Leases = """
-        apiVersion: apiextensions.k8s.io/v1
-        kind: CustomResourceDefinition
-        metadata:
-          name: leases.coordination.k8s.io
-          annotations: {api-approved.kubernetes.io: "https://github.com/kubernetes/kubernetes/pull/0"}
-        spec:
-          group: coordination.k8s.io
-          scope: Namespaced
-          names: {plural: leases, singular: lease, kind: Lease}
-          versions:
-          - name: v1
-            served: true
-            storage: true
-            schema:
-              openAPIV3Schema:
-                type: object
-                properties:
-                  spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
         """;
 
     public static Widget NewWidget(string name, int size) => new()

@@ -2,11 +2,12 @@ using System.Net;
 using NginxHa.Core.Nginx;
 using NginxHa.NodeAgent.Cli;
 using NginxHa.NodeAgent.Network;
-using NginxHa.NodeAgent.Standalone;
+using NginxHa.NodeAgent.Node;
+using NginxHa.NodeAgent.Sources;
 using NginxHa.NodeAgent.Vrrp;
 using CoreInstance = NginxHa.Core.Resources.VrrpInstanceConfig;
 
-namespace NginxHa.NodeAgent.Tests.Standalone;
+namespace NginxHa.NodeAgent.Tests.Sources;
 
 public sealed class StandalonePlanningTests : IDisposable
 {
@@ -59,11 +60,23 @@ public sealed class StandalonePlanningTests : IDisposable
 
     static NginxRuntimeOptions Runtime => NginxRuntimeOptions.UnderDirectory("/run/nginx-ha/lb1/nginx", 18080) with { PidFile = null };
 
+    /// <summary>The standalone path: file source, then the reconciler's pure translation for this host.</summary>
+    static NodeDesiredState? Load(string[] files, string node, out IReadOnlyList<string> problems)
+    {
+        var loaded = new FileConfigSource(files, node, TimeProvider.System, _ => { }).Load("test");
+        if (loaded is NodeConfigRejected rejected)
+        {
+            problems = rejected.Problems;
+            return null;
+        }
+        return NodeDesiredState.From((NodeConfigUpdate)loaded, Host, Runtime, out problems);
+    }
+
     [Fact]
     public void Dual_master_manifests_give_this_node_two_instances_and_an_nginx_config()
     {
         var file = Write("site.yaml", DualMaster);
-        var state = NodeConfigSource.Load([file], "lb1", Runtime, Host, out var problems, out _);
+        var state = Load([file], "lb1", out var problems);
         Assert.True(state is not null, string.Join("\n", problems));
         Assert.Equal(2, state.Instances.Count);
         Assert.All(state.Instances, i => Assert.Equal("eth0", i.Interface));
@@ -78,7 +91,7 @@ public sealed class StandalonePlanningTests : IDisposable
     public void Invalid_manifests_list_every_error_and_start_nothing()
     {
         var file = Write("bad.yaml", DualMaster.Replace("198.18.0.202/24", "198.18.0.300/24").Replace("port: 8080}]", "port: 0}]"));
-        var state = NodeConfigSource.Load([file], "lb1", Runtime, Host, out var problems, out _);
+        var state = Load([file], "lb1", out var problems);
         Assert.Null(state);
         Assert.Contains(problems, p => p.Contains("bad.yaml:") && p.Contains("spec.virtualIPs[1]") && p.Contains("\"198.18.0.300/24\""));
         Assert.Contains(problems, p => p.Contains("spec.backends.servers[1].port"));
@@ -88,7 +101,7 @@ public sealed class StandalonePlanningTests : IDisposable
     public void An_unknown_node_is_named()
     {
         var file = Write("site.yaml", DualMaster);
-        Assert.Null(NodeConfigSource.Load([file], "lb9", Runtime, Host, out var problems, out _));
+        Assert.Null(Load([file], "lb9", out var problems));
         Assert.Equal("--node: \"lb9\" is not one of the Node documents (lb1, lb2)", Assert.Single(problems));
     }
 
@@ -120,13 +133,45 @@ public sealed class StandalonePlanningTests : IDisposable
     [Fact]
     public void A_secret_reference_needs_kubernetes()
     {
+        var file = Write("site.yaml", DualMaster.Replace("vrrp: {version: 3, advertisementInterval: 100ms}",
+            "vrrp: {version: 2, authSecretRef: {name: vrrp, key: password}}"));
+        Assert.Null(Load([file], "lb1", out var problems));
+        Assert.Contains("edge/web/0: authSecretRef: Secrets need Kubernetes; in standalone mode give spec.vrrp.authPasswordFile", problems);
+    }
+
+    [Fact]
+    public void The_file_source_resolves_a_password_file_into_the_plan_and_never_into_its_messages()
+    {
+        var password = Write("vrrp-pass", "s3cret\n");
+        File.SetUnixFileMode(password, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var file = Write("site.yaml", DualMaster.Replace("vrrp: {version: 3, advertisementInterval: 100ms}",
+            $"vrrp: {{version: 2, authPasswordFile: {password}}}"));
+        var state = Load([file], "lb1", out var problems);
+        Assert.True(state is not null, string.Join("\n", problems));
+        Assert.All(state.Instances, i => Assert.Equal(VrrpSimplePassword.ToAuthData("s3cret").ToArray(), i.AuthData.ToArray()));
+        Assert.DoesNotContain("s3cret", new NodeSecrets(new Dictionary<string, ReadOnlyMemory<byte>> { ["x"] = state.Instances[0].AuthData }).ToString());
+    }
+
+    [Fact]
+    public void A_missing_password_file_is_a_config_error_naming_the_file_line_and_the_field()
+    {
+        var file = Write("site.yaml", DualMaster.Replace("vrrp: {version: 3, advertisementInterval: 100ms}",
+            $"vrrp: {{version: 2, authPasswordFile: {_dir.FullName}/absent}}"));
+        Assert.Null(Load([file], "lb1", out var problems));
+        Assert.Contains(problems, p => p.Contains("site.yaml:", StringComparison.Ordinal)
+            && p.Contains("spec.vrrp.authPasswordFile") && p.Contains("absent"));
+    }
+
+    [Fact]
+    public void An_instance_whose_password_the_source_did_not_resolve_is_refused()
+    {
         var instance = new CoreInstance
         {
             Name = "edge/web/0", VirtualRouterId = 51, Priority = 254, Version = 2, VirtualIPs = ["198.18.0.201/24"],
             AuthSecretRef = new() { Namespace = "edge", Name = "vrrp", Key = "password" },
         };
-        Assert.Null(InstancePlan.From(instance, Host, out var problem));
-        Assert.Equal("edge/web/0: authSecretRef: Secrets need Kubernetes; in standalone mode give spec.vrrp.authPasswordFile", problem);
+        Assert.Null(InstancePlan.From(instance, ReadOnlyMemory<byte>.Empty, Host, out var problem));
+        Assert.Equal("edge/web/0: authSecretRef: the password was not resolved by the config source", problem);
     }
 
     [Fact]

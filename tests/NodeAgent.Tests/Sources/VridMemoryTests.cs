@@ -1,6 +1,6 @@
 using NginxHa.Core.Nginx;
 using NginxHa.Core.Planning;
-using NginxHa.NodeAgent.Network;
+using NginxHa.NodeAgent.Sources;
 using NginxHa.NodeAgent.Standalone;
 
 namespace NginxHa.NodeAgent.Tests.Standalone;
@@ -31,29 +31,28 @@ public sealed class VridMemoryTests : IDisposable
           nodeSelector: {matchLabels: {role: edge}}
         """));
 
-    NodeDesiredState Load(string text, IReadOnlyList<VrrpAllocation>? remembered)
+    NginxHa.Core.Resources.NodeHaConfig Load(string text, string? stateDirectory)
     {
         var file = Path.Combine(_dir.FullName, "site.yaml");
         File.WriteAllText(file, text);
-        var runtime = NginxRuntimeOptions.UnderDirectory(Path.Combine(_dir.FullName, "nginx"), 18080) with { PidFile = null };
-        var state = NodeConfigSource.Load([file], "lb1", runtime, [new ConfiguredAddress("eth0", System.Net.IPAddress.Parse("198.18.0.11"), 24)],
-            out var problems, out _, remembered);
-        Assert.True(state is not null, string.Join("; ", problems));
-        return state;
+        var loaded = new FileConfigSource([file], "lb1", TimeProvider.System, _ => { }, stateDirectory).Load("test");
+        var update = Assert.IsType<NodeConfigUpdate>(loaded);
+        return update.Config;
     }
 
-    static int VridOf(NodeDesiredState state, string group) => state.Instances.Single(i => i.Name.StartsWith($"edge/{group}/")).VirtualRouterId;
+    static int VridOf(NginxHa.Core.Resources.NodeHaConfig config, string group) =>
+        config.Spec.VrrpInstances.Single(i => i.Name.StartsWith($"edge/{group}/")).VirtualRouterId;
 
     [Fact]
     public void RunningGroupKeepsItsVridAcrossARestartWhenAGroupThatSortsFirstTakesItsHome()
     {
         var home = Planner.HomeVirtualRouterId("edge/web");
         var rival = Enumerable.Range(0, 100_000).Select(i => $"a{i}").First(n => Planner.HomeVirtualRouterId($"edge/{n}") == home);
-        var first = Load(Site(("web", "198.18.0.201")), VridMemory.Load(_dir.FullName));
-        VridMemory.Save(_dir.FullName, first.Allocations!);
+        var state = Directory.CreateDirectory(Path.Combine(_dir.FullName, "state")).FullName;
+        var first = Load(Site(("web", "198.18.0.201")), state);
 
-        // A restart: the memory is read back from the state dir.
-        var second = Load(Site(("web", "198.18.0.201"), (rival, "198.18.0.202")), VridMemory.Load(_dir.FullName));
+        // A restart: a new source reads the memory back from the state dir.
+        var second = Load(Site(("web", "198.18.0.201"), (rival, "198.18.0.202")), state);
         var forgetful = Load(Site(("web", "198.18.0.201"), (rival, "198.18.0.202")), null);
 
         Assert.Equal(home, VridOf(first, "web"));

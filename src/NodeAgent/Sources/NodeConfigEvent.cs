@@ -1,0 +1,36 @@
+using NginxHa.Core.Resources;
+
+namespace NginxHa.NodeAgent.Sources;
+
+/// <summary>
+/// Secrets a <see cref="NodeHaConfig"/> refers to, resolved by its source: the VRRPv2 PASS data of each instance that
+/// names an authPasswordFile (standalone) or an authSecretRef (Kubernetes), keyed by instance name. Never logged.
+/// </summary>
+public sealed record NodeSecrets(IReadOnlyDictionary<string, ReadOnlyMemory<byte>> VrrpAuth)
+{
+    public static readonly NodeSecrets None = new(new Dictionary<string, ReadOnlyMemory<byte>>());
+
+    public override string ToString() => $"NodeSecrets({VrrpAuth.Count} VRRP password(s))";
+}
+
+/// <summary>What a config source reports: a new desired state for this node, or why it has none to give.</summary>
+public abstract record NodeConfigEvent(string Reason);
+
+/// <summary>This node's desired state; <paramref name="Reason"/> says what changed ("site.yaml changed", "SIGHUP").</summary>
+public sealed record NodeConfigUpdate(NodeHaConfig Config, NodeSecrets Secrets, string Reason) : NodeConfigEvent(Reason);
+
+/// <summary>The source's input is invalid: every problem as a complete log line. What runs keeps running.</summary>
+public sealed record NodeConfigRejected(IReadOnlyList<string> Problems, string Reason) : NodeConfigEvent(Reason);
+
+/// <summary>
+/// Where a node's desired state comes from: manifest files (standalone mode, <see cref="FileConfigSource"/>) or the
+/// node's NodeHaConfig object (Kubernetes mode). A source only reads and resolves; the node reconciler applies.
+/// </summary>
+public interface INodeConfigSource
+{
+    /// <summary>
+    /// The current state first, then one event per change, until <paramref name="cancellationToken"/> fires.
+    /// Warnings the source finds go to its log; problems come as <see cref="NodeConfigRejected"/>.
+    /// </summary>
+    IAsyncEnumerable<NodeConfigEvent> WatchAsync(CancellationToken cancellationToken);
+}

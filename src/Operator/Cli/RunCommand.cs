@@ -1,0 +1,130 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using k8s;
+using NginxHa.Core.Resources;
+using NginxHa.Operator.Machinery;
+using NginxHa.Operator.Reconcilers;
+
+namespace NginxHa.Operator.Cli;
+
+/// <summary><c>nginx-ha-operator run</c>: the controllers, against the cluster of the pod, of --kubeconfig or of KUBECONFIG.</summary>
+public static class RunCommand
+{
+    public const string Usage =
+        "nginx-ha-operator run [--kubeconfig FILE] [--no-leader-election] [--lease-namespace NS] [--lease-name NAME]\n" +
+        "                          [--identity NAME] [--lease-duration 15s] [--workers 2] [--release-timeout 60s] [--dns-endpoints] [--debug]";
+
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error, CancellationToken stop = default)
+    {
+        string? kubeconfig = null;
+        var leaderElection = true;
+        var leaseNamespace = Environment.GetEnvironmentVariable("POD_NAMESPACE") ?? "default";
+        var leaseName = "nginx-ha-operator";
+        var identity = Environment.GetEnvironmentVariable("POD_NAME") ?? $"{Environment.MachineName}-{Environment.ProcessId}";
+        var leaseDuration = TimeSpan.FromSeconds(15);
+        var releaseTimeout = TimeSpan.FromSeconds(60);
+        var workers = 2;
+        var debug = false;
+        var dnsEndpoints = false;
+
+        for (var i = 0; i < args.Count; i++)
+        {
+            string Value()
+            {
+                if (i + 1 >= args.Count) throw new ArgumentException($"{args[i]}: a value is required");
+                return args[++i];
+            }
+            TimeSpan DurationValue()
+            {
+                var name = args[i];
+                var text = Value();
+                return Duration.TryParse(text, out var value, out var reason) && value > TimeSpan.Zero
+                    ? value : throw new ArgumentException($"{name}: \"{text}\" {reason ?? "is not a positive duration"}");
+            }
+            try
+            {
+                switch (args[i])
+                {
+                    case "--kubeconfig": kubeconfig = Value(); break;
+                    case "--no-leader-election": leaderElection = false; break;
+                    case "--lease-namespace": leaseNamespace = Value(); break;
+                    case "--lease-name": leaseName = Value(); break;
+                    case "--identity": identity = Value(); break;
+                    case "--lease-duration": leaseDuration = DurationValue(); break;
+                    case "--release-timeout": releaseTimeout = DurationValue(); break;
+                    case "--workers":
+                        var text = Value();
+                        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out workers) || workers is < 1 or > 64)
+                            throw new ArgumentException($"--workers: \"{text}\" is not a number from 1 to 64");
+                        break;
+                    case "--debug": debug = true; break;
+                    case "--dns-endpoints": dnsEndpoints = true; break;
+                    default: throw new ArgumentException($"{args[i]}: unknown argument");
+                }
+            }
+            catch (ArgumentException e)
+            {
+                error.WriteLine($"nginx-ha-operator run: {e.Message}\nusage: {Usage}");
+                return 2;
+            }
+        }
+
+        KubernetesClientConfiguration config;
+        try
+        {
+            config = LoadConfig(kubeconfig);
+        }
+        catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or FileNotFoundException or IOException)
+        {
+            error.WriteLine($"nginx-ha-operator run: {e.Message}");
+            return 1;
+        }
+        // HTTP/1.1: a watch the watchdog gives up on must be re-opened on a new connection. Over HTTP/2 every request
+        // shares one connection, and a stalled one would take the re-opened watch (and every write) down with it.
+        config.DisableHttp2 = true;
+
+        var log = new OperatorLog(error, TimeProvider.System, debug);
+        using var client = new Kubernetes(config); // one client for the whole process
+        // Leases default to a renew deadline of 2/3 and a retry period of 2/15 of the lease duration, as client-go's defaults do.
+        var options = new OperatorOptions
+        {
+            Workers = workers,
+            ReleaseTimeout = releaseTimeout,
+            DnsEndpoints = dnsEndpoints,
+            Instance = identity,
+            LeaderElection = leaderElection
+                ? new LeaderElectionOptions(leaseNamespace, leaseName, identity)
+                {
+                    LeaseDuration = leaseDuration,
+                    RenewDeadline = leaseDuration * 2 / 3,
+                    RetryPeriod = leaseDuration * 2 / 15,
+                }
+                : null,
+        };
+        var controller = new OperatorController(client, options, log);
+
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true; // shut down cleanly: stop the workers, give the Lease up
+            log.Info($"operator: {context.Signal}; stopping");
+            cts.Cancel();
+        }
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+
+        log.Info($"operator: starting against {config.Host} as {identity}" + (leaderElection ? $" (Lease {leaseNamespace}/{leaseName})" : " (no leader election)"));
+        await controller.RunAsync(cts.Token).ConfigureAwait(false);
+        log.Info("operator: stopped");
+        return 0;
+    }
+
+    private static KubernetesClientConfiguration LoadConfig(string? kubeconfig)
+    {
+        if (kubeconfig is not null) return KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig);
+        var fromEnvironment = Environment.GetEnvironmentVariable("KUBECONFIG");
+        if (!string.IsNullOrEmpty(fromEnvironment)) return KubernetesClientConfiguration.BuildConfigFromConfigFile(fromEnvironment.Split(':')[0]);
+        if (KubernetesClientConfiguration.IsInCluster()) return KubernetesClientConfiguration.InClusterConfig();
+        throw new k8s.Exceptions.KubeConfigException("no cluster to talk to: give --kubeconfig FILE, set KUBECONFIG, or run in a pod");
+    }
+}

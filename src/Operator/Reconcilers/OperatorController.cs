@@ -1,0 +1,209 @@
+using k8s;
+using k8s.Models;
+using NginxHa.Core.Resources;
+using NginxHa.Operator.Machinery;
+
+namespace NginxHa.Operator.Reconcilers;
+
+public sealed record OperatorOptions
+{
+    public int Workers { get; init; } = 2;
+    public InformerOptions Informer { get; init; } = new();
+    /// <summary>Null runs without leader election (one replica only).</summary>
+    public LeaderElectionOptions? LeaderElection { get; init; }
+    public TimeSpan ReleaseTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Write external-dns DNSEndpoints for annotated groups (needs the DNSEndpoint CRD).</summary>
+    public bool DnsEndpoints { get; init; }
+    public string Instance { get; init; } = Environment.MachineName;
+}
+
+/// <summary>
+/// Wires the informers to the work queue and the queue to the reconcilers. Keys: <c>plan</c> (every
+/// NodeHaConfig, from the whole cluster view: the planner allocates VRIDs across groups) and
+/// <c>vipg:NAMESPACE/NAME</c> (one group's finalizer and status). Caches stay warm on every replica; only the
+/// leader runs the workers.
+/// </summary>
+public sealed class OperatorController
+{
+    public const string PlanKey = "plan";
+    public const string GroupKeyPrefix = "vipg:";
+    public const string PoolKeyPrefix = "nbp:";
+
+    private readonly OperatorLog _log;
+    private readonly OperatorOptions _options;
+    private readonly TimeProvider _time;
+    private readonly IKubernetes _client;
+
+    public ResourceInformer<VirtualIpGroupResource> Groups { get; }
+    public ResourceInformer<NginxBackendPoolResource> Pools { get; }
+    public ResourceInformer<NodeHaConfigResource> Configs { get; }
+    public ResourceInformer<V1Node> Nodes { get; }
+    public ResourceInformer<V1EndpointSlice> EndpointSlices { get; }
+    public ResourceInformer<V1Secret> Secrets { get; }
+    public WorkQueue<string> Queue { get; }
+    public NodeHaConfigReconciler ConfigReconciler { get; }
+    public VirtualIpGroupReconciler GroupReconciler { get; }
+    public NginxBackendPoolReconciler PoolReconciler { get; }
+    public LeaderElection? Election { get; }
+
+    public OperatorController(IKubernetes client, OperatorOptions options, OperatorLog log, TimeProvider? time = null)
+    {
+        _client = client;
+        _options = options;
+        _log = log;
+        _time = time ?? TimeProvider.System;
+        var informer = options.Informer;
+        Groups = new(ApiListWatch.Custom<VirtualIpGroupResource>(client, ApiGroup.Group, ApiGroup.Version, Kinds.VirtualIpGroups), log, _time, informer);
+        Pools = new(ApiListWatch.Custom<NginxBackendPoolResource>(client, ApiGroup.Group, ApiGroup.Version, Kinds.NginxBackendPools), log, _time, informer);
+        Configs = new(ApiListWatch.Custom<NodeHaConfigResource>(client, ApiGroup.Group, ApiGroup.Version, Kinds.NodeHaConfigs), log, _time, informer);
+        Nodes = new(ApiListWatch.Nodes(client), log, _time, informer);
+        EndpointSlices = new(ApiListWatch.EndpointSlices(client), log, _time, informer);
+        // The operator checks that referenced Secrets and keys exist; it never needs their values.
+        Secrets = new(ApiListWatch.Secrets(client), log, _time, informer with { Transform = WithoutValues });
+        Queue = new WorkQueue<string>(_time);
+        var events = new EventRecorder(client, Kinds.FieldManager, options.Instance, log, _time);
+        ConfigReconciler = new NodeHaConfigReconciler(client, log);
+        GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time) { ReleaseTimeout = options.ReleaseTimeout, DnsEndpointsEnabled = options.DnsEndpoints };
+        PoolReconciler = new NginxBackendPoolReconciler(client, events, _time);
+        if (options.LeaderElection is { } election) Election = new LeaderElection(client, election, log, _time);
+        Subscribe();
+    }
+
+    private static object WithoutValues(object item)
+    {
+        var secret = (V1Secret)item;
+        secret.Data = secret.Data?.ToDictionary(d => d.Key, _ => Array.Empty<byte>());
+        secret.StringData = null;
+        return secret;
+    }
+
+    public ClusterSnapshot Snapshot() => new(Groups.List(), Pools.List(), Nodes.List(), EndpointSlices.List(), Secrets.List(), Configs.List());
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var informers = new Task[]
+        {
+            Groups.RunAsync(cancellationToken), Pools.RunAsync(cancellationToken), Configs.RunAsync(cancellationToken),
+            Nodes.RunAsync(cancellationToken), EndpointSlices.RunAsync(cancellationToken), Secrets.RunAsync(cancellationToken),
+        };
+        try
+        {
+            await Task.WhenAll(Groups.Synced, Pools.Synced, Configs.Synced, Nodes.Synced, EndpointSlices.Synced, Secrets.Synced)
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
+            _log.Info("operator: caches synced");
+            if (Election is null) await LeadAsync(cancellationToken).ConfigureAwait(false);
+            else await Election.RunAsync(LeadAsync, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        await Task.WhenAll(informers).ConfigureAwait(false);
+    }
+
+    /// <summary>The leader's term: everything is looked at once, then the workers run until the term ends.</summary>
+    private Task LeadAsync(CancellationToken cancellationToken)
+    {
+        Queue.Add(PlanKey);
+        foreach (var group in Groups.List()) Queue.Add(GroupKey(group.Metadata));
+        foreach (var pool in Pools.List()) Queue.Add(PoolKey(pool.Metadata));
+        return WorkQueueWorkers.RunAsync(Queue, _options.Workers, ReconcileAsync, _log, cancellationToken);
+    }
+
+    private static string GroupKey(V1ObjectMeta metadata) => GroupKeyPrefix + Kinds.Key(metadata);
+    private static string PoolKey(V1ObjectMeta metadata) => PoolKeyPrefix + Kinds.Key(metadata);
+
+    private async Task<ReconcileResult> ReconcileAsync(string key, CancellationToken cancellationToken)
+    {
+        if (key == PlanKey)
+        {
+            var plan = await ConfigReconciler.ReconcileAsync(Snapshot(), cancellationToken).ConfigureAwait(false);
+            foreach (var error in plan.Errors) _log.Debug($"plan: {error}");
+            foreach (var group in Groups.List()) Queue.Add(GroupKey(group.Metadata));
+            foreach (var pool in Pools.List()) Queue.Add(PoolKey(pool.Metadata));
+            return ReconcileResult.Done;
+        }
+        if (key.StartsWith(PoolKeyPrefix, StringComparison.Ordinal))
+        {
+            var pool = Pools.Get(key[PoolKeyPrefix.Length..]);
+            return pool is null ? ReconcileResult.Done : await PoolReconciler.ReconcileAsync(pool, Snapshot(), cancellationToken).ConfigureAwait(false);
+        }
+        if (key.StartsWith(GroupKeyPrefix, StringComparison.Ordinal))
+        {
+            var group = Groups.Get(key[GroupKeyPrefix.Length..]);
+            if (group is null) return ReconcileResult.Done;
+            return await GroupReconciler.ReconcileAsync(group, Snapshot(), ConfigReconciler.LastPlan, cancellationToken).ConfigureAwait(false);
+        }
+        _log.Warn($"unknown work queue key {key}");
+        return ReconcileResult.Done;
+    }
+
+    private void Subscribe()
+    {
+        Groups.OnChange((type, old, group) =>
+        {
+            // Our own status writes change neither generation nor the metadata that matters: no requeue.
+            if (type == InformerEventType.Modified && old is not null && !MetadataOrSpecChanged(old.Metadata, group.Metadata)) return;
+            Queue.Add(PlanKey);
+            Queue.Add(GroupKey(group.Metadata));
+        });
+        Pools.OnChange((type, old, pool) =>
+        {
+            if (type == InformerEventType.Modified && old is not null && old.Metadata.Generation == pool.Metadata.Generation) return;
+            Queue.Add(PlanKey);
+        });
+        Configs.OnChange((type, old, config) =>
+        {
+            if (type != InformerEventType.Modified || old is null || old.Metadata.Generation != config.Metadata.Generation)
+                Queue.Add(PlanKey); // created, deleted or edited: make it match the plan again (our own echo is a no-op)
+            if (type == InformerEventType.Modified && Json(old?.Status) == Json(config.Status)) return;
+            // An agent's report: aggregate the status of the groups it concerns (and of groups waiting to be released).
+            var groups = config.Spec.VrrpInstances.Select(i => i.Group)
+                .Concat(config.Status?.Instances.Select(i => GroupOfInstance(i.Name)) ?? [])
+                .Concat(old?.Spec.VrrpInstances.Select(i => i.Group) ?? []);
+            foreach (var group in groups.Where(g => g.Length > 0).Distinct()) Queue.Add(GroupKeyPrefix + group);
+            foreach (var pool in config.Spec.BackendPools) Queue.Add(PoolKeyPrefix + pool.Name);
+        });
+        Nodes.OnChange((type, old, node) =>
+        {
+            if (type == InformerEventType.Modified && old is not null && !NodeChanged(old, node)) return; // heartbeats
+            Queue.Add(PlanKey);
+        });
+        EndpointSlices.OnChange((type, old, slice) =>
+        {
+            if (type == InformerEventType.Modified && old is not null && Json(old.Endpoints) == Json(slice.Endpoints)
+                && Json(old.Ports) == Json(slice.Ports)) return;
+            var service = slice.Metadata.Labels?.TryGetValue(ClusterSnapshot.ServiceNameLabel, out var name) == true ? name : null;
+            if (service is null) return;
+            var ns = slice.Metadata.NamespaceProperty;
+            if (Pools.List().Any(p => p.Metadata.NamespaceProperty == ns && p.Spec.Backends.Service?.Name == service)) Queue.Add(PlanKey);
+        });
+        Secrets.OnChange((_, _, secret) =>
+        {
+            var ns = secret.Metadata.NamespaceProperty;
+            foreach (var pool in Pools.List().Where(p => p.Metadata.NamespaceProperty == ns)) Queue.Add(PoolKey(pool.Metadata));
+            foreach (var group in Groups.List().Where(g => g.Metadata.NamespaceProperty == ns && g.Spec.Vrrp.AuthSecretRef?.Name == secret.Metadata.Name))
+                Queue.Add(GroupKey(group.Metadata));
+        });
+    }
+
+    private static string Json(object? value) => value is null ? "null" : KubernetesJson.Serialize(value);
+
+    /// <summary>"ns/group/index" → "ns/group".</summary>
+    private static string GroupOfInstance(string instance)
+    {
+        var last = instance.LastIndexOf('/');
+        return last > 0 ? instance[..last] : "";
+    }
+
+    private static bool MetadataOrSpecChanged(V1ObjectMeta old, V1ObjectMeta current) =>
+        old.Generation != current.Generation
+        || old.DeletionTimestamp != current.DeletionTimestamp
+        || !(old.Finalizers ?? []).SequenceEqual(current.Finalizers ?? [])
+        || Json(old.Labels) != Json(current.Labels)
+        || Json(old.Annotations) != Json(current.Annotations); // the DNSEndpoint annotations
+
+    private static bool NodeChanged(V1Node old, V1Node current) =>
+        Json(old.Metadata.Labels) != Json(current.Metadata.Labels)
+        || Json(old.Status?.Addresses) != Json(current.Status?.Addresses)
+        || ClusterSnapshot.IsReady(old) != ClusterSnapshot.IsReady(current);
+}

@@ -1,0 +1,153 @@
+using k8s;
+using k8s.Models;
+using NginxHa.Core.Planning;
+using NginxHa.Core.Resources;
+using NginxHa.Operator.Machinery;
+
+namespace NginxHa.Operator.Reconcilers;
+
+/// <summary>
+/// One VirtualIpGroup: holds the <c>nginx-ha.io/vips</c> finalizer; writes the status (only when it differs)
+/// and an Event when a condition flips; when the group is deleted, waits until no node's config or report
+/// carries its VIPs any more (or <see cref="ReleaseTimeout"/> passes, with a Warning Event), then lets it go.
+/// </summary>
+public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder events, OperatorLog log, TimeProvider time)
+{
+    public TimeSpan ReleaseTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan ReleasePoll { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Write an external-dns DNSEndpoint for groups annotated with <see cref="DnsEndpoints.NameAnnotation"/>.</summary>
+    public bool DnsEndpointsEnabled { get; init; }
+
+    // The DNSEndpoint spec last written per group (only the group's own key touches its entry).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _dnsWritten = new(StringComparer.Ordinal);
+
+    private long _statusWrites;
+    public long StatusWrites => Interlocked.Read(ref _statusWrites);
+
+    public async Task<ReconcileResult> ReconcileAsync(VirtualIpGroupResource group, ClusterSnapshot snapshot, PlanResult? plan, CancellationToken cancellationToken)
+    {
+        var key = Kinds.Key(group.Metadata);
+        var finalizers = group.Metadata.Finalizers ?? [];
+        if (group.Metadata.DeletionTimestamp is { } deletedAt)
+        {
+            if (!finalizers.Contains(Kinds.VipsFinalizer)) return ReconcileResult.Done;
+            await SyncDnsEndpointAsync(group, null, cancellationToken).ConfigureAwait(false);
+            var holding = NodesHoldingGroup(key, snapshot.Configs);
+            if (holding.Count == 0)
+            {
+                await SetFinalizersAsync(group, finalizers.Where(f => f != Kinds.VipsFinalizer).ToList(), cancellationToken).ConfigureAwait(false);
+                await events.RecordAsync(Kinds.Subject(group), EventTypes.Normal, "VipsReleased", "Finalize",
+                    "every node reports the virtual IPs released", cancellationToken).ConfigureAwait(false);
+                return ReconcileResult.Done;
+            }
+            var waited = time.GetUtcNow() - new DateTimeOffset(DateTime.SpecifyKind(deletedAt, DateTimeKind.Utc));
+            if (waited >= ReleaseTimeout)
+            {
+                await events.RecordAsync(Kinds.Subject(group), EventTypes.Warning, "ReleaseTimeout", "Finalize",
+                    $"gave up waiting after {ReleaseTimeout.TotalSeconds:0} s for node(s) {string.Join(", ", holding)} to report the virtual IPs released",
+                    cancellationToken).ConfigureAwait(false);
+                await SetFinalizersAsync(group, finalizers.Where(f => f != Kinds.VipsFinalizer).ToList(), cancellationToken).ConfigureAwait(false);
+                return ReconcileResult.Done;
+            }
+            var left = ReleaseTimeout - waited;
+            return ReconcileResult.After(left < ReleasePoll ? left : ReleasePoll);
+        }
+
+        if (!finalizers.Contains(Kinds.VipsFinalizer))
+        {
+            // The update event this causes brings the group back for its status.
+            await SetFinalizersAsync(group, [.. finalizers, Kinds.VipsFinalizer], cancellationToken).ConfigureAwait(false);
+            return ReconcileResult.Done;
+        }
+
+        var groupPlan = plan?.Groups.FirstOrDefault(g => g.Group == key);
+        if (groupPlan is null) return ReconcileResult.After(ReleasePoll); // not planned yet: the plan key runs first
+        var nodes = snapshot.Nodes.ToDictionary(n => n.Metadata.Name, StringComparer.Ordinal);
+        var reports = snapshot.Configs.Select(c => new NodeReport(c.Metadata.Name,
+            nodes.TryGetValue(c.Metadata.Name, out var node) && ClusterSnapshot.IsReady(node), c.Spec, c.Metadata.Generation, c.Status)).ToList();
+        var secretRef = group.Spec.Vrrp.AuthSecretRef;
+        var secretPresent = secretRef is null || snapshot.SecretHasKey(group.Metadata.NamespaceProperty, secretRef.Name, secretRef.Key);
+        var now = time.GetUtcNow();
+        var status = GroupStatusBuilder.Build(group, groupPlan, reports, secretPresent, new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, now.Second, TimeSpan.Zero));
+
+        if (group.Status is null || KubernetesJson.Serialize(group.Status) != KubernetesJson.Serialize(status))
+        {
+            var patch = new V1Patch(KubernetesJson.Serialize(new { status }), V1Patch.PatchType.MergePatch);
+            await client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(patch, ApiGroup.Group, ApiGroup.Version,
+                group.Metadata.NamespaceProperty, Kinds.VirtualIpGroups, group.Metadata.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref _statusWrites);
+            await RecordFlipsAsync(group, status, cancellationToken).ConfigureAwait(false);
+        }
+        await SyncDnsEndpointAsync(group, DnsEndpoints.Desired(group, status), cancellationToken).ConfigureAwait(false);
+        return ReconcileResult.Done;
+    }
+
+    private async Task SyncDnsEndpointAsync(VirtualIpGroupResource group, IReadOnlyList<DnsEndpoints.Endpoint>? records, CancellationToken cancellationToken)
+    {
+        if (!DnsEndpointsEnabled) return;
+        var key = Kinds.Key(group.Metadata);
+        var ns = group.Metadata.NamespaceProperty;
+        if (records is null)
+        {
+            if (!_dnsWritten.TryRemove(key, out _)) return;
+            try
+            {
+                await client.CustomObjects.DeleteNamespacedCustomObjectAsync(DnsEndpoints.Group, DnsEndpoints.Version, ns, DnsEndpoints.Plural,
+                    group.Metadata.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound) { }
+            log.Info($"VirtualIpGroup {key}: DNSEndpoint deleted");
+            return;
+        }
+        var body = KubernetesJson.Serialize(new
+        {
+            apiVersion = $"{DnsEndpoints.Group}/{DnsEndpoints.Version}",
+            kind = "DNSEndpoint",
+            metadata = new
+            {
+                name = group.Metadata.Name,
+                @namespace = ns,
+                ownerReferences = new[] { new V1OwnerReference { ApiVersion = ApiGroup.ApiVersion, Kind = VirtualIpGroup.KindName, Name = group.Metadata.Name, Uid = group.Metadata.Uid, Controller = true } },
+            },
+            spec = new { endpoints = records },
+        });
+        if (_dnsWritten.TryGetValue(key, out var written) && written == body) return;
+        await client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch(body, V1Patch.PatchType.ApplyPatch), DnsEndpoints.Group, DnsEndpoints.Version,
+            ns, DnsEndpoints.Plural, group.Metadata.Name, fieldManager: Kinds.FieldManager, force: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        _dnsWritten[key] = body;
+        log.Info($"VirtualIpGroup {key}: DNSEndpoint " + (records.Count == 0 ? "without records (no VIP has a MASTER)"
+            : string.Join("; ", records.Select(r => $"{r.DnsName} {r.RecordType} {string.Join(",", r.Targets)}"))));
+    }
+
+    /// <summary>Nodes whose config still carries an instance of the group, or whose agent still reports one
+    /// (it has not yet applied the config without it).</summary>
+    public static IReadOnlyList<string> NodesHoldingGroup(string groupKey, IEnumerable<NodeHaConfigResource> configs) =>
+        configs.Where(c =>
+                c.Spec.VrrpInstances.Any(i => i.Group == groupKey)
+                || (c.Status?.Instances.Any(i => i.Name.StartsWith(groupKey + "/", StringComparison.Ordinal)) ?? false))
+            .Select(c => c.Metadata.Name).Order(StringComparer.Ordinal).ToList();
+
+    private async Task SetFinalizersAsync(VirtualIpGroupResource group, List<string> finalizers, CancellationToken cancellationToken)
+    {
+        // resourceVersion makes the patch conditional: a concurrent change fails it, and the retry reads the new object.
+        var patch = new V1Patch(KubernetesJson.Serialize(new { metadata = new { finalizers, resourceVersion = group.Metadata.ResourceVersion } }),
+            V1Patch.PatchType.MergePatch);
+        await client.CustomObjects.PatchNamespacedCustomObjectAsync(patch, ApiGroup.Group, ApiGroup.Version, group.Metadata.NamespaceProperty,
+            Kinds.VirtualIpGroups, group.Metadata.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+        log.Info($"VirtualIpGroup {Kinds.Key(group.Metadata)}: finalizers [{string.Join(", ", finalizers)}]");
+    }
+
+    private async Task RecordFlipsAsync(VirtualIpGroupResource group, VirtualIpGroupStatus status, CancellationToken cancellationToken)
+    {
+        foreach (var condition in status.Conditions)
+        {
+            var before = group.Status?.Conditions.FirstOrDefault(c => c.Type == condition.Type);
+            if (before is not null && before.Status == condition.Status && before.Reason == condition.Reason) continue;
+            var bad = condition.Type == ConditionTypes.Ready ? condition.Status != ConditionStatus.True : condition.Status == ConditionStatus.True;
+            if (!bad && before is null) continue; // a healthy first status is no news
+            await events.RecordAsync(Kinds.Subject(group), bad ? EventTypes.Warning : EventTypes.Normal, condition.Reason, "Reconcile",
+                $"{condition.Type}={condition.Status}: {condition.Message}", cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

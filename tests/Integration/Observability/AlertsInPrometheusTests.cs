@@ -1,0 +1,106 @@
+using NginxHa.Integration.Tests.Support;
+
+namespace NginxHa.Integration.Tests.Observability;
+
+/// <summary>
+/// The shipped alert rules in a real Prometheus scraping two real agents in network namespaces: a forced flap fires
+/// VipFlapping, a VRRP cut fires VipSplitBrain and healing resolves it, a single clean failover fires nothing.
+/// </summary>
+public sealed class AlertsInPrometheusTests
+{
+    static readonly TimeSpan StateTimeout = TimeSpan.FromSeconds(10);
+
+    static readonly string[] VipAlerts = ["VipFlapping", "VipSplitBrain", "VipNoMaster"];
+
+    [Fact]
+    public async Task Master_killed_and_restored_three_times_fires_VipFlapping()
+    {
+        using var lab = await PrometheusLab.StartAsync("obsflap");
+        try
+        {
+            Assert.DoesNotContain(lab.Alerts(), a => a.Name == "VipFlapping");
+            for (int round = 0; round < 3; round++)
+            {
+                var killedAt = DateTimeOffset.UtcNow;
+                lab.Agent(0).Crash();
+                await lab.Agent(0).Process.WaitForExitAsync(StateTimeout);
+                await lab.Agent(1).WaitForStateAsync("MASTER", StateTimeout, after: killedAt);
+                var restoredAt = DateTimeOffset.UtcNow;
+                lab.StartAgent(0);
+                await lab.Agent(0).WaitForStateAsync("MASTER", StateTimeout);
+                await lab.Agent(1).WaitForStateAsync("BACKUP", StateTimeout, after: restoredAt);
+            }
+            var firing = await lab.WaitForAlertAsync("VipFlapping", "firing", TimeSpan.FromSeconds(30));
+            var flap = Assert.Single(firing, a => a.Name == "VipFlapping");
+            Assert.Equal("51", flap.Labels["vrid"]);
+            Assert.Equal("vrid 51", flap.Labels["vrrp_instance"]);
+            Assert.Equal("warning", flap.Labels["severity"]);
+        }
+        catch (Exception ex) when (ex is TimeoutException or Xunit.Sdk.XunitException)
+        {
+            throw new Xunit.Sdk.XunitException($"{ex.Message}\n{lab.Diagnostics()}");
+        }
+    }
+
+    [Fact]
+    public async Task Cutting_VRRP_between_two_live_nodes_fires_VipSplitBrain_and_healing_resolves_it()
+    {
+        using var lab = await PrometheusLab.StartAsync("obssplit");
+        try
+        {
+            var cutAt = DateTimeOffset.UtcNow;
+            lab.CutVrrp(0);
+            lab.CutVrrp(1);
+            await lab.Agent(1).WaitForStateAsync("MASTER", StateTimeout, after: cutAt);
+            Assert.False(lab.Agent(0).Process.HasExited);
+
+            var firing = await lab.WaitForAlertAsync("VipSplitBrain", "firing", TimeSpan.FromSeconds(45));
+            var split = Assert.Single(firing, a => a.Name == "VipSplitBrain");
+            Assert.Equal("51", split.Labels["vrid"]);
+            Assert.Equal("critical", split.Labels["severity"]);
+            Assert.Equal(2, lab.Query("nginx_ha_vrrp_state == 2").Count);
+
+            var healAt = DateTimeOffset.UtcNow;
+            lab.HealVrrp(0);
+            lab.HealVrrp(1);
+            // The higher priority keeps the VIP; the lower steps down on its first advert.
+            await lab.Agent(1).WaitForStateAsync("BACKUP", StateTimeout, after: healAt);
+            await Eventually.Until(lab.Alerts, alerts => alerts.All(a => a.Name != "VipSplitBrain"), TimeSpan.FromSeconds(30),
+                "VipSplitBrain resolves after the heal");
+            Assert.Equal(PrometheusLab.Priorities[0], (byte)lab.Query("nginx_ha_vrrp_priority and nginx_ha_vrrp_state == 2").Single().Value);
+        }
+        catch (Exception ex) when (ex is TimeoutException or Xunit.Sdk.XunitException)
+        {
+            throw new Xunit.Sdk.XunitException($"{ex.Message}\n{lab.Diagnostics()}");
+        }
+    }
+
+    [Fact]
+    public async Task A_single_clean_failover_fires_no_VIP_alert()
+    {
+        using var lab = await PrometheusLab.StartAsync("obsquiet");
+        try
+        {
+            var stopAt = DateTimeOffset.UtcNow;
+            Assert.Equal(0, await lab.Agent(0).StopAsync());
+            await lab.Agent(1).WaitForStateAsync("MASTER", StateTimeout, after: stopAt);
+            // Prometheus has seen the failover once agent 1's MASTER is in its data.
+            await Eventually.Until(() => lab.Query("nginx_ha_vrrp_state == 2"), r => r.ContainsKey(lab.Target(1)),
+                TimeSpan.FromSeconds(15), "prometheus sees agent 1 as MASTER");
+            var seenAt = DateTimeOffset.UtcNow;
+            // Watch every rule evaluation until the longest VIP rule's `for` (VipNoMaster, 30 s) has passed since.
+            var alerts = new List<Alert>();
+            await Eventually.Until(() =>
+            {
+                alerts.AddRange(lab.Alerts());
+                return lab.LastRuleEvaluation();
+            }, last => last > seenAt + TimeSpan.FromSeconds(31), TimeSpan.FromSeconds(60), "rules evaluated past VipNoMaster's for");
+            Assert.DoesNotContain(alerts, a => VipAlerts.Contains(a.Name));
+            Assert.DoesNotContain(alerts, a => a.State == "firing");
+        }
+        catch (Exception ex) when (ex is TimeoutException or Xunit.Sdk.XunitException)
+        {
+            throw new Xunit.Sdk.XunitException($"{ex.Message}\n{lab.Diagnostics()}");
+        }
+    }
+}

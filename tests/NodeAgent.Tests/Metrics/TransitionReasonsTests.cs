@@ -1,0 +1,71 @@
+using System.Net;
+using Microsoft.Extensions.Time.Testing;
+using NginxHa.NodeAgent.Metrics;
+using NginxHa.NodeAgent.Vrrp;
+using static NginxHa.NodeAgent.Vrrp.VrrpState;
+
+namespace NginxHa.NodeAgent.Tests.Metrics;
+
+/// <summary>The reason label is bounded: every reason the real state machine gives maps to a known kind.</summary>
+public sealed class TransitionReasonsTests
+{
+    static readonly IPAddress Self = IPAddress.Parse("198.18.0.2");
+    readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 2, 6, 0, 0, TimeSpan.Zero));
+    readonly List<VrrpAction.StateChanged> _seen = [];
+
+    VrrpStateMachine Machine(byte priority = 100) =>
+        new(new VrrpInstanceConfig(VrrpVersion.V3, 51, priority, TimeSpan.FromMilliseconds(100), Self), _time);
+
+    void Record(IReadOnlyList<VrrpAction> actions) => _seen.AddRange(actions.OfType<VrrpAction.StateChanged>());
+
+    void ToMaster(VrrpStateMachine m)
+    {
+        Record(m.Startup());
+        _time.Advance(m.MasterDownInterval);
+        Record(m.OnTimerFired());
+    }
+
+    [Fact]
+    public void Every_transition_of_the_state_machine_maps_to_a_bounded_kind_listed_as_possible()
+    {
+        var a = Machine();
+        ToMaster(a);                                                                          // startup, master down
+        Record(a.OnAdvertisementReceived(IPAddress.Parse("198.18.0.9"), 200, TimeSpan.FromMilliseconds(100))); // higher priority
+        Record(a.SetFault(true));                                                              // backup -> fault
+        Record(a.SetFault(false));                                                             // fault cleared
+        Record(a.Shutdown());                                                                  // backup -> initialize
+
+        var b = Machine();
+        ToMaster(b);
+        Record(b.OnAdvertisementReceived(IPAddress.Parse("198.18.0.9"), 100, TimeSpan.FromMilliseconds(100))); // equal, higher address
+        _time.Advance(b.MasterDownInterval);
+        Record(b.OnTimerFired());
+        Record(b.SetFault(true));                                                              // master -> fault
+        Record(b.Shutdown());                                                                  // fault -> initialize
+
+        var c = Machine();
+        ToMaster(c);
+        Record(c.Shutdown());                                                                  // master -> initialize
+
+        var faulted = Machine();
+        Record(faulted.SetFault(true));
+        Record(faulted.Startup());                                                             // startup while faulted
+
+        var owner = Machine(priority: 255);
+        Record(owner.Startup());                                                               // owner: straight to master
+        Record(owner.SetFault(true));
+        Record(owner.SetFault(false));                                                         // fault cleared as owner
+
+        var kinds = _seen.Select(s => (s.From, s.To, Reason: TransitionReasons.Classify(s.Reason))).ToList();
+        Assert.DoesNotContain(kinds, k => k.Reason == TransitionReasons.Other);
+        Assert.All(kinds, k => Assert.Contains(k, TransitionReasons.Possible));
+        // And the list holds nothing the machine cannot do.
+        Assert.Equal(TransitionReasons.Possible.ToHashSet(), kinds.ToHashSet());
+    }
+
+    [Fact]
+    public void An_unknown_reason_is_other_never_the_text_itself()
+    {
+        Assert.Equal(TransitionReasons.Other, TransitionReasons.Classify("something from 203.0.113.7"));
+    }
+}

@@ -39,12 +39,15 @@ public interface IVrrpInstanceHost
 
 /// <summary>Production: speakers on the host's real sockets (<see cref="SpeakerFactory"/>).</summary>
 public sealed class SpeakerInstanceHost(TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null,
-    Metrics.AgentMetrics? metrics = null) : IVrrpInstanceHost
+    Metrics.AgentMetrics? metrics = null, Cli.LineLog? lineLog = null) : IVrrpInstanceHost
 {
     public IVrrpInstance Start(InstancePlan plan, bool fault)
     {
         var observer = Metrics.VrrpInstanceMetrics.For(plan, time);
-        var running = SpeakerFactory.Start(plan, fault, time, log, shutdown, observer);
+        // With the command's log, the speaker's lines carry its instance, VRID and VIPs (and from/to/reason on transitions).
+        var speakerLog = lineLog?.ForInstance(plan);
+        var running = SpeakerFactory.Start(plan, fault, time, speakerLog is null ? log : speakerLog.Write, shutdown,
+            speakerLog is null ? observer : new SpeakerObservers(observer, speakerLog));
         return new SpeakerInstance(running, observer, metrics?.Register(observer));
     }
 

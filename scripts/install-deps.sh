@@ -7,6 +7,8 @@ packages=(nginx keepalived tshark libpcap0.8 iproute2 wrk curl procps util-linux
 # it pulls in binutils (ar) and libc6-dev. zlib1g-dev is not
 # needed: .NET 10's NativeAOT runtime pack carries its own static zlib and brotli.
 packages+=(clang)
+# scripts/cluster.sh (the test cluster): certificates, free ports, its build lock, dpkg -x of Debian sid packages.
+packages+=(openssl iproute2 util-linux curl dpkg apt debian-archive-keyring)
 # The alert rules are checked by promtool and fired in a real Prometheus (and delivered by Alertmanager) in the tests;
 # nftables cuts VRRP between two nodes for the split-brain test.
 packages+=(prometheus prometheus-alertmanager nftables)
@@ -21,3 +23,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v dotnet >/dev/null || { echo "dotnet SDK 10 is required on PATH" >&2; exit 1; }
+command -v kubectl >/dev/null || { echo "kubectl is required on PATH (the test cluster and the kubectl tests use it)" >&2; exit 1; }

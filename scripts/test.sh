@@ -5,6 +5,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh || exit 1
+# The test cluster's CRD API server (about 3 minutes from scratch, cached after): built here, not inside a test's hang timeout.
+scripts/cluster.sh build || { echo "scripts/cluster.sh build failed: the test cluster cannot start"; echo "tests: 0 passed, 1 failed"; exit 1; }
 dotnet build NginxHaOperator.sln -c Release -warnaserror 2>&1 | tail -n 30
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "build failed"; echo "tests: 0 passed, 1 failed"; exit 1; }
 

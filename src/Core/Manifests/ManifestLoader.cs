@@ -105,6 +105,7 @@ public static partial class ManifestLoader
     private static void Parse(string source, string yaml, Collector collector)
     {
         var line = 1L;
+        var parsed = false;
         try
         {
             // First a pass over the parser's events, which keeps no tree and does not recurse: it finds the nesting
@@ -126,6 +127,7 @@ public static partial class ManifestLoader
 
             var stream = new YamlStream();
             stream.Load(new StringReader(yaml));
+            parsed = true;
             foreach (var document in stream.Documents)
             {
                 line = document.RootNode.Start.Line;
@@ -140,9 +142,11 @@ public static partial class ManifestLoader
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // The YAML library throws more than YamlException on some malformed input (InvalidOperationException,
-            // ArgumentException ...). Whatever it is, the file is rejected and the caller keeps running.
-            collector.Errors.Add(new ValidationError($"{source}:{line}", "", "", $"cannot be read as YAML: {StripMarks(e.Message)}"));
+            // The YAML library throws more than YamlException on some malformed input (an unclosed flow sequence gives
+            // InvalidOperationException). Whatever it is, the file is rejected and the caller keeps running.
+            collector.Errors.Add(new ValidationError($"{source}:{line}", "", "", parsed
+                ? $"cannot be loaded ({e.GetType().Name}: {StripMarks(e.Message)})"
+                : $"YAML syntax error: the YAML is not well formed from about this line on (an unclosed [ or {{, or a value where a key belongs); the parser said: {StripMarks(e.Message)}"));
         }
     }
 

@@ -18,14 +18,24 @@ public sealed class NginxBackendPool : Resource, IValidatable
 
     [Description("What nginx serves.")]
     [Required]
+    [CelRule("!(has(self.backends.servers) && size(self.backends.servers) > 0 && has(self.backends.service))", ServersAndServiceMessage, FieldPath = ".backends")]
     public NginxBackendPoolSpec Spec { get; set; } = new();
 
     [StatusSubresource, Description("Written by the operator: conditions.")]
     public NginxBackendPoolStatus? Status { get; set; }
 
     /// <summary>Problems in the metadata and the spec, with paths starting at <c>metadata.</c> / <c>spec.</c>.</summary>
-    public IEnumerable<(string Path, string Message)> Validate() =>
-        Validation.MetadataValidator.Validate(Metadata, namespaced: true).Concat(Spec.Validate());
+    public IEnumerable<(string Path, string Message)> Validate()
+    {
+        var problems = Validation.MetadataValidator.Validate(Metadata, namespaced: true).Concat(Spec.Validate());
+        // Only what the user writes: the spec a node gets (NodeHaConfig, the renderer) keeps the Service next to the
+        // servers the resolver found for it.
+        if (Spec.Backends.Servers.Count > 0 && Spec.Backends.Service is not null)
+            problems = problems.Append(("spec.backends", ServersAndServiceMessage));
+        return problems;
+    }
+
+    public const string ServersAndServiceMessage = "set either servers or service, not both";
 }
 
 /// <summary>
@@ -152,7 +162,6 @@ public sealed class LoadBalancing
 }
 
 [CelRule("(has(self.servers) && size(self.servers) > 0) || has(self.service)", "set servers or service")]
-[CelRule("!(has(self.servers) && size(self.servers) > 0 && has(self.service))", "set either servers or service, not both")]
 public sealed class Backends
 {
     [Description("Static servers, or the servers resolved from Service (the resolver replaces them).")]
@@ -382,9 +391,24 @@ public sealed class WorkerSettings
 
 public sealed class NginxBackendPoolStatus
 {
-    [Description("Ready: every node of the pool's groups serves it.")]
+    [Description("Ready: referenced by a group, served on its nodes, and no node's nginx rejected it.")]
     public List<Condition> Conditions { get; set; } = new();
 
     [Description("The metadata.generation the status describes.")]
     public long? ObservedGeneration { get; set; }
+
+    [Description("The upstream servers in force, \"address:port\": the static servers, or the ready endpoints of the Service.")]
+    public List<string> Endpoints { get; set; } = new();
+
+    [Description("The nodes whose NodeHaConfig carries this pool.")]
+    public List<string> Nodes { get; set; } = new();
+
+    [Description("Nodes whose nginx refused its current config, with nginx's error.")]
+    public List<NodeError> RejectedBy { get; set; } = new();
+}
+
+public sealed class NodeError
+{
+    public string Node { get; set; } = "";
+    public string Error { get; set; } = "";
 }

@@ -124,8 +124,6 @@ internal static class NginxBackendPoolValidator
     {
         if (backends.Servers.Count == 0 && backends.Service is null)
             error("spec.backends", "set servers or service");
-        else if (backends.Servers.Count > 0 && backends.Service is not null)
-            error("spec.backends", "set either servers or service, not both");
 
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (var index = 0; index < backends.Servers.Count; index++)

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace NginxHa.NodeAgent.Nginx;
 
-/// <summary>libc calls for signals and pidfd-based exit watching (no .NET API for either on non-children).</summary>
+/// <summary>libc calls for signals and pidfd (no .NET API for either on non-children); eventfd, poll and close are in Platform/Posix.</summary>
 internal static partial class LinuxProcessApi
 {
     public const int SIGHUP = 1;
@@ -12,37 +12,12 @@ internal static partial class LinuxProcessApi
 
     public const int ESRCH = 3;
 
-    public const short POLLIN = 0x0001;
-
-    // eventfd(2) flags.
-    public const int EFD_CLOEXEC = 0x80000;
-
-    [StructLayout(LayoutKind.Sequential)]
-    public struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     public static partial int Kill(int pid, int signal);
 
     /// <summary>pidfd_open(2): a descriptor that becomes readable when the process exits.</summary>
     [LibraryImport("libc", EntryPoint = "pidfd_open", SetLastError = true)]
     public static partial int PidfdOpen(int pid, uint flags);
-
-    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
-    public static partial int EventFd(uint initialValue, int flags);
-
-    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
-    public static unsafe partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
-
-    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
-    public static unsafe partial nint Write(int fd, void* buffer, nuint count);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    public static partial int Close(int fd);
 
     /// <summary>The children of a process (nginx: the master's workers); empty when it is gone.</summary>
     public static int[] ChildPids(int pid)

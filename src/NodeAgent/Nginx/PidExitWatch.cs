@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using NginxHa.NodeAgent.Platform;
 
 namespace NginxHa.NodeAgent.Nginx;
 
@@ -38,11 +39,11 @@ internal sealed class PidExitWatch : IDisposable
             reason = errno == LinuxProcessApi.ESRCH ? $"pid {pid} does not exist" : $"pidfd_open({pid}) failed with errno {errno}";
             return false;
         }
-        var wakeFd = LinuxProcessApi.EventFd(0, LinuxProcessApi.EFD_CLOEXEC);
+        var wakeFd = Posix.EventFd(0, Posix.EFD_CLOEXEC);
         if (wakeFd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
-            LinuxProcessApi.Close(pidfd);
+            Posix.Close(pidfd);
             reason = $"eventfd failed with errno {errno}";
             return false;
         }
@@ -53,20 +54,19 @@ internal sealed class PidExitWatch : IDisposable
 
     private unsafe void WaitLoop()
     {
-        var fds = stackalloc LinuxProcessApi.PollFd[2];
+        var fds = stackalloc Posix.PollFd[2];
         while (true)
         {
-            fds[0] = new LinuxProcessApi.PollFd { Fd = _pidfd, Events = LinuxProcessApi.POLLIN };
-            fds[1] = new LinuxProcessApi.PollFd { Fd = _wakeFd, Events = LinuxProcessApi.POLLIN };
-            var ready = LinuxProcessApi.Poll(fds, 2, -1);
+            fds[0] = new Posix.PollFd { Fd = _pidfd, Events = Posix.POLLIN };
+            fds[1] = new Posix.PollFd { Fd = _wakeFd, Events = Posix.POLLIN };
+            var ready = Posix.Poll(fds, 2, -1);
             if (ready < 0)
             {
-                const int EINTR = 4;
-                if (Marshal.GetLastPInvokeError() == EINTR) continue;
+                if (Marshal.GetLastPInvokeError() == Posix.EINTR) continue;
                 _exited.TrySetException(new IOException($"poll on pidfd of {Pid} failed with errno {Marshal.GetLastPInvokeError()}"));
                 return;
             }
-            if ((fds[0].Revents & LinuxProcessApi.POLLIN) != 0) _exited.TrySetResult();
+            if ((fds[0].ReturnedEvents & Posix.POLLIN) != 0) _exited.TrySetResult();
             // Woken by Dispose, or the process exited: either way this thread is done.
             return;
         }
@@ -76,10 +76,10 @@ internal sealed class PidExitWatch : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         ulong one = 1;
-        LinuxProcessApi.Write(_wakeFd, &one, sizeof(ulong));
+        Posix.Write(_wakeFd, &one, sizeof(ulong));
         _thread.Join();
-        LinuxProcessApi.Close(_pidfd);
-        LinuxProcessApi.Close(_wakeFd);
+        Posix.Close(_pidfd);
+        Posix.Close(_wakeFd);
         _exited.TrySetCanceled();
     }
 }

@@ -22,6 +22,8 @@ public static class ResourceReference
 
             Paths are JSON paths inside the object (`[]` marks a list item, `{}` a map value). "Rules" are the CEL
             rules (`x-kubernetes-validations`) the API server checks; the field they name is the one an error names.
+            An object default "fields" means: the object is always there, with its fields' defaults.
+
 
             """.Replace("            ", ""));
         foreach (var kind in CrdGenerator.Kinds) WriteKind(text, CrdGenerator.Generate(kind));
@@ -112,7 +114,7 @@ public static class ResourceReference
         null => "",
         bool b => b ? "`true`" : "`false`",
         string s => $"`{s}`",
-        IEnumerable<KeyValuePair<string, object?>> => "`{}`",
+        IEnumerable<KeyValuePair<string, object?>> => "fields",
         var value => $"`{Convert.ToString(value, CultureInfo.InvariantCulture)}`",
     };
 
@@ -122,10 +124,10 @@ public static class ResourceReference
         if (required) list.Add("required");
         if (schema.ContainsKey("minimum") || schema.ContainsKey("maximum"))
             list.Add($"{schema.GetValueOrDefault("minimum") ?? "…"}..{schema.GetValueOrDefault("maximum") ?? "…"}");
-        if (schema.GetValueOrDefault("minLength") is { } minLength) list.Add($"at least {minLength} characters");
+        if (schema.GetValueOrDefault("minLength") is { } minLength) list.Add($"at least {minLength} character{((int)minLength == 1 ? "" : "s")}");
         if (schema.GetValueOrDefault("maxLength") is { } maxLength) list.Add($"at most {maxLength} characters");
-        if (schema.GetValueOrDefault("minItems") is { } minItems) list.Add($"at least {minItems} items");
-        if (schema.GetValueOrDefault("maxItems") is { } maxItems) list.Add($"at most {maxItems} items");
+        if (schema.GetValueOrDefault("minItems") is { } minItems) list.Add($"at least {minItems} item{((int)minItems == 1 ? "" : "s")}");
+        if (schema.GetValueOrDefault("maxItems") is { } maxItems) list.Add($"at most {maxItems} item{((int)maxItems == 1 ? "" : "s")}");
         if (schema.GetValueOrDefault("x-kubernetes-list-type") is "set") list.Add("no item twice");
         if (schema.GetValueOrDefault("pattern") is string pattern) list.Add($"matches `{pattern}`");
         if (schema["type"] is "array" && Map(schema["items"]) is { } items && items["type"] is not "object")

@@ -44,7 +44,7 @@ public sealed record ClusterSnapshot(
         node.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready")?.Status == "True";
 
     /// <summary>The pool with its Service resolved: every ready endpoint address of the Service's slices, on the
-    /// slice's port (its only port, or the one numbered like spec.backends.service.port).</summary>
+    /// slice's port (its only port, or the one numbered like spec.backends.service.port), in place of the Service.</summary>
     public static NginxBackendPool ToCore(NginxBackendPoolResource pool, IReadOnlyList<V1EndpointSlice> slices)
     {
         var spec = pool.Spec;
@@ -53,6 +53,8 @@ public sealed record ClusterSnapshot(
             spec = KubernetesJson.Deserialize<NginxBackendPoolSpec>(KubernetesJson.Serialize(pool.Spec)); // never edit the cache
             spec.Backends.Servers = ResolveEndpoints(pool.Metadata.NamespaceProperty, service, slices)
                 .Select(e => new BackendServer { Address = e.Address, Port = e.Port }).ToList();
+            // The node gets servers or, with no ready endpoint, the bare Service (nginx answers 503): one of them, as the schema demands.
+            if (spec.Backends.Servers.Count > 0) spec.Backends.Service = null;
         }
         return new NginxBackendPool { ApiVersion = ApiGroup.ApiVersion, Kind = "NginxBackendPool", Metadata = Meta(pool.Metadata), Spec = spec };
     }

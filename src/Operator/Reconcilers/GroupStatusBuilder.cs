@@ -82,7 +82,7 @@ public static class GroupStatusBuilder
                 }
             }
             if (masters.Count == 0) noMaster.Add(instance.Name);
-            if (masters.Count > 1) multipleMasters.Add($"{instance.Name} ({string.Join(", ", masters)})");
+            if (masters.Count > 1) multipleMasters.Add($"{instance.Name} ({string.Join(", ", masters.Order(StringComparer.Ordinal))})");
 
             var master = masters.Count == 1 ? masters[0] : null;
             foreach (var vip in instance.VirtualIPs)
@@ -96,7 +96,7 @@ public static class GroupStatusBuilder
                     Vrid = instance.VirtualRouterId,
                     MasterNode = master,
                     BackupNodes = backups.Order(StringComparer.Ordinal).ToList(),
-                    Transitions = (before?.Transitions ?? 0) + (changed && before?.MasterNode is not null ? 1 : 0),
+                    Transitions = (before?.Transitions ?? 0) + (changed && before?.LastTransitionTime is not null ? 1 : 0), // the first election is no transition
                     LastTransitionTime = changed ? masterSince ?? now : before?.LastTransitionTime,
                 });
             }

@@ -31,28 +31,45 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log)
         var existing = snapshot.Configs.ToDictionary(c => c.Metadata.Name, StringComparer.Ordinal);
         var groupsWaiting = snapshot.Groups.Any(g => g.Metadata.DeletionTimestamp is not null && (g.Metadata.Finalizers?.Contains(Kinds.VipsFinalizer) ?? false));
 
+        var failures = new List<Exception>();
         foreach (var desired in plan.NodeConfigs)
         {
-            var name = desired.Spec.NodeName;
-            existing.TryGetValue(name, out var current);
-            var empty = desired.Spec.VrrpInstances.Count == 0 && desired.Spec.BackendPools.Count == 0;
-            if (empty && current is null) continue;
-            if (empty && !groupsWaiting)
+            try
             {
-                await DeleteAsync(name, cancellationToken).ConfigureAwait(false);
-                continue;
+                await ReconcileNodeAsync(desired, existing, groupsWaiting, cancellationToken).ConfigureAwait(false);
             }
-            if (current is not null && SameSpec(current.Spec, desired.Spec)) continue;
-            if (_applied.TryGetValue(name, out var applied) && applied.Spec == KubernetesJson.Serialize(desired.Spec)
-                && (current?.Metadata.Generation ?? 0) < applied.Generation) continue; // our write is on its way into the cache
-            await ApplyAsync(desired, cancellationToken).ConfigureAwait(false);
+            catch (k8s.Autorest.HttpOperationException e)
+            {
+                // One node's refused config (e.g. the schema rejects it) must not hold back the others; retried with backoff.
+                log.Warn($"NodeHaConfig {desired.Spec.NodeName}: not written: {OperatorLog.Describe(e)}");
+                failures.Add(e);
+            }
         }
 
         // NodeHaConfigs of nodes that no longer exist.
         var planned = plan.NodeConfigs.Select(c => c.Spec.NodeName).ToHashSet(StringComparer.Ordinal);
         foreach (var stale in existing.Keys.Where(n => !planned.Contains(n)))
             await DeleteAsync(stale, cancellationToken).ConfigureAwait(false);
+        if (failures.Count > 0) throw new AggregateException($"{failures.Count} NodeHaConfig(s) not written", failures);
         return plan;
+    }
+
+    private async Task ReconcileNodeAsync(NodeHaConfig desired, Dictionary<string, NodeHaConfigResource> existing, bool groupsWaiting,
+        CancellationToken cancellationToken)
+    {
+        var name = desired.Spec.NodeName;
+        existing.TryGetValue(name, out var current);
+        var empty = desired.Spec.VrrpInstances.Count == 0 && desired.Spec.BackendPools.Count == 0;
+        if (empty && current is null) return;
+        if (empty && !groupsWaiting)
+        {
+            await DeleteAsync(name, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        if (current is not null && SameSpec(current.Spec, desired.Spec)) return;
+        if (_applied.TryGetValue(name, out var applied) && applied.Spec == KubernetesJson.Serialize(desired.Spec)
+            && (current?.Metadata.Generation ?? 0) < applied.Generation) return; // our write is on its way into the cache
+        await ApplyAsync(desired, cancellationToken).ConfigureAwait(false);
     }
 
     public static bool SameSpec(NodeHaConfigSpec a, NodeHaConfigSpec b) => KubernetesJson.Serialize(a) == KubernetesJson.Serialize(b);

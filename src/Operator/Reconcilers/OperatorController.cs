@@ -12,6 +12,8 @@ public sealed record OperatorOptions
     /// <summary>Null runs without leader election (one replica only).</summary>
     public LeaderElectionOptions? LeaderElection { get; init; }
     public TimeSpan ReleaseTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Write external-dns DNSEndpoints for annotated groups (needs the DNSEndpoint CRD).</summary>
+    public bool DnsEndpoints { get; init; }
     public string Instance { get; init; } = Environment.MachineName;
 }
 
@@ -25,6 +27,7 @@ public sealed class OperatorController
 {
     public const string PlanKey = "plan";
     public const string GroupKeyPrefix = "vipg:";
+    public const string PoolKeyPrefix = "nbp:";
 
     private readonly OperatorLog _log;
     private readonly OperatorOptions _options;
@@ -40,6 +43,7 @@ public sealed class OperatorController
     public WorkQueue<string> Queue { get; }
     public NodeHaConfigReconciler ConfigReconciler { get; }
     public VirtualIpGroupReconciler GroupReconciler { get; }
+    public NginxBackendPoolReconciler PoolReconciler { get; }
     public LeaderElection? Election { get; }
 
     public OperatorController(IKubernetes client, OperatorOptions options, OperatorLog log, TimeProvider? time = null)
@@ -59,7 +63,8 @@ public sealed class OperatorController
         Queue = new WorkQueue<string>(_time);
         var events = new EventRecorder(client, Kinds.FieldManager, options.Instance, log, _time);
         ConfigReconciler = new NodeHaConfigReconciler(client, log);
-        GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time) { ReleaseTimeout = options.ReleaseTimeout };
+        GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time) { ReleaseTimeout = options.ReleaseTimeout, DnsEndpointsEnabled = options.DnsEndpoints };
+        PoolReconciler = new NginxBackendPoolReconciler(client, events, _time);
         if (options.LeaderElection is { } election) Election = new LeaderElection(client, election, log, _time);
         Subscribe();
     }
@@ -100,10 +105,12 @@ public sealed class OperatorController
     {
         Queue.Add(PlanKey);
         foreach (var group in Groups.List()) Queue.Add(GroupKey(group.Metadata));
+        foreach (var pool in Pools.List()) Queue.Add(PoolKey(pool.Metadata));
         return WorkQueueWorkers.RunAsync(Queue, _options.Workers, ReconcileAsync, _log, cancellationToken);
     }
 
     private static string GroupKey(V1ObjectMeta metadata) => GroupKeyPrefix + Kinds.Key(metadata);
+    private static string PoolKey(V1ObjectMeta metadata) => PoolKeyPrefix + Kinds.Key(metadata);
 
     private async Task<ReconcileResult> ReconcileAsync(string key, CancellationToken cancellationToken)
     {
@@ -112,7 +119,13 @@ public sealed class OperatorController
             var plan = await ConfigReconciler.ReconcileAsync(Snapshot(), cancellationToken).ConfigureAwait(false);
             foreach (var error in plan.Errors) _log.Debug($"plan: {error}");
             foreach (var group in Groups.List()) Queue.Add(GroupKey(group.Metadata));
+            foreach (var pool in Pools.List()) Queue.Add(PoolKey(pool.Metadata));
             return ReconcileResult.Done;
+        }
+        if (key.StartsWith(PoolKeyPrefix, StringComparison.Ordinal))
+        {
+            var pool = Pools.Get(key[PoolKeyPrefix.Length..]);
+            return pool is null ? ReconcileResult.Done : await PoolReconciler.ReconcileAsync(pool, Snapshot(), cancellationToken).ConfigureAwait(false);
         }
         if (key.StartsWith(GroupKeyPrefix, StringComparison.Ordinal))
         {
@@ -148,6 +161,7 @@ public sealed class OperatorController
                 .Concat(config.Status?.Instances.Select(i => GroupOfInstance(i.Name)) ?? [])
                 .Concat(old?.Spec.VrrpInstances.Select(i => i.Group) ?? []);
             foreach (var group in groups.Where(g => g.Length > 0).Distinct()) Queue.Add(GroupKeyPrefix + group);
+            foreach (var pool in config.Spec.BackendPools) Queue.Add(PoolKeyPrefix + pool.Name);
         });
         Nodes.OnChange((type, old, node) =>
         {
@@ -166,6 +180,7 @@ public sealed class OperatorController
         Secrets.OnChange((_, _, secret) =>
         {
             var ns = secret.Metadata.NamespaceProperty;
+            foreach (var pool in Pools.List().Where(p => p.Metadata.NamespaceProperty == ns)) Queue.Add(PoolKey(pool.Metadata));
             foreach (var group in Groups.List().Where(g => g.Metadata.NamespaceProperty == ns && g.Spec.Vrrp.AuthSecretRef?.Name == secret.Metadata.Name))
                 Queue.Add(GroupKey(group.Metadata));
         });
@@ -184,7 +199,8 @@ public sealed class OperatorController
         old.Generation != current.Generation
         || old.DeletionTimestamp != current.DeletionTimestamp
         || !(old.Finalizers ?? []).SequenceEqual(current.Finalizers ?? [])
-        || Json(old.Labels) != Json(current.Labels);
+        || Json(old.Labels) != Json(current.Labels)
+        || Json(old.Annotations) != Json(current.Annotations); // the DNSEndpoint annotations
 
     private static bool NodeChanged(V1Node old, V1Node current) =>
         Json(old.Metadata.Labels) != Json(current.Metadata.Labels)

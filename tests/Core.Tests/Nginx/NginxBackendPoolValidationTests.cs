@@ -11,10 +11,22 @@ public sealed class NginxBackendPoolValidationTests
     public void The_resource_validates_its_spec()
     {
         var pool = new NginxBackendPool { Metadata = new ObjectMeta { Name = "web", Namespace = "edge" }, Spec = NginxSpecs.Full() };
+        pool.Spec.Backends.Service = null; // Full() is a resolved spec: servers found for its Service
         pool.Spec.Backends.Servers[0].Weight = 0;
 
         var error = Assert.Single(pool.Validate());
         Assert.Equal("spec.backends.servers[0].weight", error.Path);
+    }
+
+    [Fact]
+    public void A_pool_names_static_servers_or_a_Service_not_both()
+    {
+        var pool = new NginxBackendPool { Metadata = new ObjectMeta { Name = "web", Namespace = "edge" }, Spec = NginxSpecs.Full() };
+
+        var error = Assert.Single(pool.Validate());
+        Assert.Equal(("spec.backends", "set either servers or service, not both"), error);
+        // The spec a node renders keeps the Service beside the servers resolved from it.
+        Assert.Empty(pool.Spec.Validate());
     }
 
     public static TheoryData<string, string, string> BadValues() => new()

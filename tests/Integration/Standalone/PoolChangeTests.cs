@@ -44,7 +44,8 @@ public sealed class PoolChangeTests(ITestOutputHelper output) : IAsyncLifetime
             [web1, web2],
             [web1, web2, web2Second],
         ];
-        var load = TimeSpan.FromSeconds(12);
+        // Each change waits for its reload to be confirmed (new workers) on both nodes: about 0.6 s a change here.
+        var load = TimeSpan.FromSeconds(20);
         // Fresh connections through VIP 1 (lb1), kept-alive ones through VIP 2 (lb2): both nodes reload under load.
         var fresh = _lab.StartWrk(DualMasterLab.Vip1, load, connections: 10, keepAlive: false);
         var kept = _lab.StartWrk(DualMasterLab.Vip2, load, connections: 10, keepAlive: true);

@@ -139,8 +139,8 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
 
         // The kernel held the advert 20 ms before it was read: Master_Down_Interval (360.9 ms) runs from then.
         Receive(Advert(VrrpVersion.V3, 200), queuedFor: TimeSpan.FromMilliseconds(20));
-        await WaitFor(() => _transport.Inbound.Reader.Count == 0);
-        await Task.Delay(20);
+        // The event loop took the advert (it now knows the master) before the fake clock moves on.
+        await WaitFor(() => Peer.Equals(speaker.CurrentMaster));
         await AssertTakesOverBetween(speaker, TimeSpan.FromMilliseconds(340), TimeSpan.FromMilliseconds(341));
     }
 

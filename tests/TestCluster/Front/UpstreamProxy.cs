@@ -54,11 +54,11 @@ public sealed class UpstreamProxy : IDisposable
     {
         var req = ctx.Request;
         using var message = new HttpRequestMessage(new HttpMethod(req.Method), req.Path + req.QueryString);
-        if (req.ContentLength > 0 || req.Headers.TransferEncoding.Count > 0)
-            message.Content = new StreamContent(req.Body);
+        if (await BuiltinTypeMeta.Complete(req) is { } completed) message.Content = new ByteArrayContent(completed);
+        else if (req.ContentLength > 0 || req.Headers.TransferEncoding.Count > 0) message.Content = new StreamContent(req.Body);
         foreach (var (name, values) in req.Headers)
         {
-            if (HopByHop.Contains(name)) continue;
+            if (HopByHop.Contains(name) || (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) && message.Content is ByteArrayContent)) continue;
             if (!message.Headers.TryAddWithoutValidation(name, values.ToArray()))
                 message.Content?.Headers.TryAddWithoutValidation(name, values.ToArray());
         }
@@ -78,6 +78,9 @@ public sealed class UpstreamProxy : IDisposable
             ctx.Response.StatusCode = (int)response.StatusCode;
             foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
                 if (!HopByHop.Contains(name)) ctx.Response.Headers[name] = values.ToArray();
+            // Headers go out now: a watch with nothing to report yet still answers at once, as the server does.
+            await ctx.Response.StartAsync(ctx.RequestAborted);
+            await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
             await using var body = await response.Content.ReadAsStreamAsync(ctx.RequestAborted);
             var buffer = new byte[16 * 1024];
             try

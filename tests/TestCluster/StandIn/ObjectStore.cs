@@ -16,7 +16,14 @@ public sealed class Watcher(ObjectStore store, ResourceKind kind, Func<JsonObjec
     public Func<JsonObject, bool> Matches { get; } = matches;
     public ChannelReader<WatchEvent> Events => _events.Reader;
 
-    internal void Send(WatchEvent e) => _events.Writer.TryWrite(e);
+    /// <summary>The newest version this watcher has been told about: a bookmark must be newer to be sent.</summary>
+    internal long Revision { get; set; }
+
+    internal void Send(WatchEvent e)
+    {
+        if (long.TryParse(ObjectStore.ResourceVersionOf(e.Object), out var rv) && rv > Revision) Revision = rv;
+        _events.Writer.TryWrite(e);
+    }
     internal void Complete() => _events.Writer.TryComplete();
 
     public void Dispose() => store.Unregister(this);
@@ -173,7 +180,7 @@ public sealed class ObjectStore(TimeProvider clock)
             meta.Remove("deletionTimestamp");
             meta.Remove("deletionGracePeriodSeconds");
             meta.Remove("managedFields");
-            if (kind.TracksGeneration) meta["generation"] = 1;
+            if (kind.TracksGeneration) meta["generation"] = 1L;
             obj["apiVersion"] = kind.ApiVersion;
             obj["kind"] = kind.Kind;
             Defaults.Apply(kind, obj, previous: null);
@@ -292,10 +299,12 @@ public sealed class ObjectStore(TimeProvider clock)
 
     /// <summary>
     /// Opens a watch. Without a resourceVersion (or "0") or with sendInitialEvents, it starts with an ADDED
-    /// event per existing object (then, for sendInitialEvents, a bookmark marking their end); from a
-    /// resourceVersion it replays every later change, or sends one 410 Expired error when that version is compacted.
+    /// event per existing object, then (when bookmarks are allowed) a bookmark marking their end, as the real
+    /// watch cache does; from a resourceVersion it replays every later change, or sends one 410 Expired error
+    /// when that version is compacted.
     /// </summary>
-    public Watcher Watch(ResourceKind kind, string? ns, Selector labels, Selector fields, string? resourceVersion, bool sendInitialEvents)
+    public Watcher Watch(ResourceKind kind, string? ns, Selector labels, Selector fields, string? resourceVersion,
+        bool allowBookmarks, bool sendInitialEvents)
     {
         var prefix = ns is null ? null : ns + "/";
         bool Matches(JsonObject o) =>
@@ -307,7 +316,8 @@ public sealed class ObjectStore(TimeProvider clock)
             {
                 foreach (var (_, obj) in _objects[kind])
                     if (Matches(obj)) watcher.Send(new("ADDED", (JsonObject)obj.DeepClone()));
-                if (sendInitialEvents) watcher.Send(Bookmark(kind, initialEventsEnd: true));
+                if (allowBookmarks) watcher.Send(Bookmark(kind, initialEventsEnd: true));
+                watcher.Revision = _revision;
             }
             else
             {
@@ -318,6 +328,7 @@ public sealed class ObjectStore(TimeProvider clock)
                     watcher.Complete();
                     return watcher;
                 }
+                watcher.Revision = from;
                 foreach (var c in _log)
                     if (c.Revision > from && c.Kind == kind) Deliver(watcher, c);
             }
@@ -326,10 +337,15 @@ public sealed class ObjectStore(TimeProvider clock)
         return watcher;
     }
 
-    /// <summary>Queues a bookmark at the current revision behind every event already sent to <paramref name="watcher"/>.</summary>
+    /// <summary>
+    /// Queues a bookmark at the current revision behind every event already sent to <paramref name="watcher"/>;
+    /// as the real watch cache, only when that revision is newer than what the watcher was told (changes its
+    /// selectors filtered out, or writes to other kinds).
+    /// </summary>
     public void SendBookmark(Watcher watcher)
     {
-        lock (_gate) watcher.Send(Bookmark(watcher.Kind, initialEventsEnd: false));
+        lock (_gate)
+            if (_revision > watcher.Revision) watcher.Send(Bookmark(watcher.Kind, initialEventsEnd: false));
     }
 
     WatchEvent Bookmark(ResourceKind kind, bool initialEventsEnd)

@@ -189,12 +189,13 @@ public sealed class AgentProcess : IDisposable
 
     readonly ChildProcess _process;
 
-    public AgentProcess(string netns, IReadOnlyList<string> arguments, string name)
+    /// <param name="raw">the arguments are the whole command line (e.g. the agent behind a wrapper such as setpriv).</param>
+    public AgentProcess(string netns, IReadOnlyList<string> arguments, string name, bool raw = false)
     {
-        _process = new ChildProcess("ip", ["netns", "exec", netns, .. AgentCommand(), .. arguments], name);
+        _process = new ChildProcess("ip", ["netns", "exec", netns, .. (raw ? Array.Empty<string>() : AgentCommand()), .. arguments], name);
     }
 
-    static string[] AgentCommand()
+    public static string[] AgentCommand()
     {
         if (Environment.GetEnvironmentVariable(ExecutableVariable) is { Length: > 0 } executable)
         {

@@ -1,0 +1,40 @@
+using k8s;
+using k8s.Models;
+using NginxHa.Core.Resources;
+using NginxHa.Operator.Machinery;
+
+namespace NginxHa.Operator.Reconcilers;
+
+/// <summary>One NginxBackendPool: writes its status when it differs, and an Event when Ready flips.</summary>
+public sealed class NginxBackendPoolReconciler(IKubernetes client, EventRecorder events, TimeProvider time)
+{
+    public async Task<ReconcileResult> ReconcileAsync(NginxBackendPoolResource pool, ClusterSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        if (pool.Metadata.DeletionTimestamp is not null) return ReconcileResult.Done;
+        var ns = pool.Metadata.NamespaceProperty;
+        var referencedBy = snapshot.Groups
+            .Where(g => g.Metadata.DeletionTimestamp is null && g.Metadata.NamespaceProperty == ns && g.Spec.BackendPoolRef == pool.Metadata.Name)
+            .Select(g => Kinds.Key(g.Metadata)).Order(StringComparer.Ordinal).ToList();
+        var missing = new List<string>();
+        foreach (var (listener, index) in pool.Spec.Listeners.Select((l, i) => (l, i)))
+            if (listener.Tls?.SecretName is { } tls && !snapshot.SecretHasKey(ns, tls, null))
+                missing.Add($"{tls} (spec.listeners[{index}].tls.secretName)");
+        if (pool.Spec.Status?.BasicAuth?.SecretName is { } auth && !snapshot.SecretHasKey(ns, auth, null))
+            missing.Add($"{auth} (spec.status.basicAuth.secretName)");
+
+        var now = time.GetUtcNow();
+        var status = PoolStatusBuilder.Build(pool, ClusterSnapshot.ToCore(pool, snapshot.EndpointSlices), referencedBy, snapshot.Configs, missing,
+            new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, now.Second, TimeSpan.Zero));
+        if (pool.Status is not null && KubernetesJson.Serialize(pool.Status) == KubernetesJson.Serialize(status)) return ReconcileResult.Done;
+
+        await client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(new V1Patch(KubernetesJson.Serialize(new { status }), V1Patch.PatchType.MergePatch),
+            ApiGroup.Group, ApiGroup.Version, ns, Kinds.NginxBackendPools, pool.Metadata.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+
+        var ready = status.Conditions[0];
+        var before = pool.Status?.Conditions.FirstOrDefault(c => c.Type == ConditionTypes.Ready);
+        if ((before is null && ready.Status != ConditionStatus.True) || (before is not null && (before.Status != ready.Status || before.Reason != ready.Reason)))
+            await events.RecordAsync(Kinds.Subject(pool), ready.Status == ConditionStatus.True ? EventTypes.Normal : EventTypes.Warning,
+                ready.Reason, "Reconcile", $"Ready={ready.Status}: {ready.Message}", cancellationToken).ConfigureAwait(false);
+        return ReconcileResult.Done;
+    }
+}

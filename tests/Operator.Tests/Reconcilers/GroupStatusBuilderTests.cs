@@ -1,0 +1,111 @@
+using k8s.Models;
+using NginxHa.Core.Planning;
+using NginxHa.Core.Resources;
+using NginxHa.Operator.Reconcilers;
+
+namespace NginxHa.Operator.Tests.Reconcilers;
+
+public class GroupStatusBuilderTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 12, 2, 6, 0, 0, TimeSpan.Zero);
+
+    private static VirtualIpGroupResource Group(long generation = 3, VirtualIpGroupStatus? status = null) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = "web", NamespaceProperty = "edge", Generation = generation },
+        Spec = new VirtualIpGroupSpec { Mode = VirtualIpGroupMode.ActiveActive, VirtualIPs = ["198.18.0.201", "198.18.0.202"] },
+        Status = status,
+    };
+
+    private static GroupPlan Plan(params Condition[] overrides)
+    {
+        Condition C(string type, string status, string reason) => overrides.FirstOrDefault(o => o.Type == type)
+            ?? new Condition { Type = type, Status = status, Reason = reason, Message = reason };
+        return new GroupPlan("edge/web",
+            [new PlannedInstance("edge/web/0", "edge/web", 51, ["198.18.0.201/32"], ["lb1", "lb2"]),
+             new PlannedInstance("edge/web/1", "edge/web", 52, ["198.18.0.202/32"], ["lb2", "lb1"])],
+            [C("Ready", "True", "Planned"), C("Degraded", "False", "Redundant"), C("Conflict", "False", "NoConflict")]);
+    }
+
+    private static NodeReport Report(string node, params (string Instance, VrrpInstanceState State)[] states) =>
+        new(node, true, null, 7, new NodeHaConfigStatus
+        {
+            ObservedGeneration = 7,
+            Instances = states.Select(s => new VrrpInstanceStatus { Name = s.Instance, State = s.State, LastTransitionTime = T0 }).ToList(),
+        });
+
+    private static Condition Of(VirtualIpGroupStatus status, string type) => status.Conditions.Single(c => c.Type == type);
+
+    [Fact]
+    public void Every_VIP_gets_its_master_backups_and_VRID_and_Ready_says_MasterElected()
+    {
+        var status = GroupStatusBuilder.Build(Group(), Plan(),
+            [Report("lb1", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Backup)),
+             Report("lb2", ("edge/web/0", VrrpInstanceState.Backup), ("edge/web/1", VrrpInstanceState.Master))], true, T0);
+
+        Assert.Equal(["198.18.0.201 51 lb1 [lb2]", "198.18.0.202 52 lb2 [lb1]"],
+            status.VirtualIPs.Select(v => $"{v.Address} {v.Vrid} {v.MasterNode} [{string.Join(",", v.BackupNodes)}]"));
+        Assert.Equal(("True", "MasterElected"), (Of(status, "Ready").Status, Of(status, "Ready").Reason));
+        Assert.Equal(("False", "Redundant"), (Of(status, "Degraded").Status, Of(status, "Degraded").Reason));
+        Assert.All(status.Conditions, c => Assert.Equal(3, c.ObservedGeneration));
+        Assert.All(status.Conditions, c => Assert.Equal(T0, c.LastTransitionTime));
+        Assert.All(status.VirtualIPs, v => Assert.Equal(0, v.Transitions)); // the first election is no transition
+    }
+
+    [Fact]
+    public void LastTransitionTime_of_a_condition_moves_only_when_its_status_flips()
+    {
+        var healthy = GroupStatusBuilder.Build(Group(), Plan(),
+            [Report("lb1", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Backup)),
+             Report("lb2", ("edge/web/0", VrrpInstanceState.Backup), ("edge/web/1", VrrpInstanceState.Master))], true, T0);
+
+        // Ten minutes later the master of web/0 moves (still one master): nothing flips.
+        var moved = GroupStatusBuilder.Build(Group(status: healthy), Plan(),
+            [Report("lb1", ("edge/web/0", VrrpInstanceState.Fault), ("edge/web/1", VrrpInstanceState.Fault)),
+             Report("lb2", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Master))], true, T0.AddMinutes(10));
+        Assert.All(moved.Conditions, c => Assert.Equal(T0, c.LastTransitionTime));
+        Assert.Equal("lb2", moved.VirtualIPs[0].MasterNode);
+        Assert.Equal(1, moved.VirtualIPs[0].Transitions);
+        Assert.Equal(0, moved.VirtualIPs[1].Transitions);
+
+        // Then both claim web/1: Ready flips to False with MultipleMasters, at the new time; the others keep theirs.
+        var split = GroupStatusBuilder.Build(Group(status: moved), Plan(),
+            [Report("lb1", ("edge/web/0", VrrpInstanceState.Backup), ("edge/web/1", VrrpInstanceState.Master)),
+             Report("lb2", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Master))], true, T0.AddMinutes(20));
+        Assert.Equal(("False", "MultipleMasters"), (Of(split, "Ready").Status, Of(split, "Ready").Reason));
+        Assert.Contains("edge/web/1 (lb1, lb2)", Of(split, "Ready").Message);
+        Assert.Equal(T0.AddMinutes(20), Of(split, "Ready").LastTransitionTime);
+        Assert.Equal(T0, Of(split, "Conflict").LastTransitionTime);
+        Assert.Null(split.VirtualIPs[1].MasterNode);
+    }
+
+    [Fact]
+    public void A_node_without_a_report_for_the_current_config_is_NodeNotReporting_and_no_report_means_NoMaster()
+    {
+        var stale = Report("lb2", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Master)) with { Generation = 8 };
+        var status = GroupStatusBuilder.Build(Group(), Plan(), [Report("lb1"), stale], true, T0);
+        Assert.Equal(("False", "NoMaster"), (Of(status, "Ready").Status, Of(status, "Ready").Reason));
+        Assert.Equal(("True", "NodeNotReporting"), (Of(status, "Degraded").Status, Of(status, "Degraded").Reason));
+        Assert.Contains("lb1, lb2", Of(status, "Degraded").Message);
+    }
+
+    [Theory]
+    [InlineData("VirtualRouterIdConflict", "Conflict", "VridConflict")]
+    [InlineData("VirtualIpConflict", "Conflict", "VipConflict")]
+    [InlineData("BackendPoolNotFound", "Ready", "PoolMissing")]
+    public void Planner_reasons_appear_under_the_documented_names(string plannerReason, string type, string expected)
+    {
+        var bad = new Condition { Type = type, Status = type == "Ready" ? "False" : "True", Reason = plannerReason, Message = "m" };
+        var status = GroupStatusBuilder.Build(Group(), Plan(bad), [], true, T0);
+        Assert.Equal(expected, Of(status, type).Reason);
+    }
+
+    [Fact]
+    public void A_missing_auth_Secret_is_SecretMissing_naming_it()
+    {
+        var group = Group();
+        group.Spec.Vrrp = new VrrpSettings { Version = 2, AuthSecretRef = new SecretKeySelector { Name = "vrrp-auth", Key = "password" } };
+        var status = GroupStatusBuilder.Build(group, Plan(), [], authSecretPresent: false, T0);
+        Assert.Equal(("False", "SecretMissing"), (Of(status, "Ready").Status, Of(status, "Ready").Reason));
+        Assert.Contains("edge/vrrp-auth", Of(status, "Ready").Message);
+    }
+}

@@ -85,7 +85,7 @@ public static class KubernetesCommand
         var run = options.Run;
         return await RunCommand.HostAsync(run, output, error, (log, shutdown, metrics) =>
         {
-            var source = new KubernetesConfigSource(api, run.Node, new LastConfigStore(run.StateDirectory), TimeProvider.System, log);
+            var source = new KubernetesConfigSource(api, run.Node, new LastConfigStore(run.StateDirectory), TimeProvider.System, log.Write);
             var writer = new KubernetesStatusWriter(api, run.Node, () => source.Generation);
             return new StandaloneAgent(run, log, error, shutdown, metrics, source, writer);
         });

@@ -28,7 +28,7 @@ public static class RunCommand
     /// signals (SIGTERM/SIGINT hand over, SIGHUP reloads).
     /// </summary>
     internal static async Task<int> HostAsync(RunCommandOptions options, TextWriter output, TextWriter error,
-        Func<Action<string>, ShutdownLatch, AgentMetrics, StandaloneAgent> createAgent)
+        Func<LineLog, ShutdownLatch, AgentMetrics, StandaloneAgent> createAgent)
     {        // The host, before anything is touched: one line naming cause and fix, exit 1, nothing started.
         if (StartupPreflight.Capabilities() is { Count: > 0 } missing)
         {
@@ -57,11 +57,11 @@ public static class RunCommand
             return 1;
         }
 
-        var log = new LineLog(output);
+        var log = new LineLog(output, options.LogFormat);
         // Wakes every speaker's thread straight from the signal handler: the priority-0 adverts leave first.
         using var shutdown = ShutdownLatch.OnSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT);
         using var metrics = new AgentMetrics();
-        var agent = createAgent(log.Write, shutdown, metrics);
+        var agent = createAgent(log, shutdown, metrics);
         await using var server = MetricsEndpoint.StartInBackground(options.MetricsAddress, metrics, () => agent.Readiness, options.Node, log.Write);
         using var stop = new CancellationTokenSource();
         using var sigterm = ProcessSignals.Subscribe(PosixSignal.SIGTERM, stop.Cancel);

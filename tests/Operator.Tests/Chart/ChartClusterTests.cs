@@ -48,4 +48,44 @@ public sealed class ChartClusterTests(ApiServer cluster) : IClassFixture<ApiServ
             File.Delete(file);
         }
     }
+
+    [Fact]
+    public async Task Helm_install_upgrade_and_uninstall_create_change_and_remove_the_objects_but_keep_the_crds()
+    {
+        const string ns = "nha-lifecycle";
+        await cluster.KubectlAsync("create", "namespace", ns);
+        async Task<string> Names(string kinds, bool namespaced = true) =>
+            await cluster.KubectlOutputAsync(namespaced ? ["get", kinds, "-n", ns, "-o", "name"] : ["get", kinds, "-o", "name"]);
+        async Task Helm(params string[] args)
+        {
+            var (code, output, error) = await Chart.Helm.RunAsync([.. args, "--namespace", ns], cluster.KubeconfigPath);
+            Assert.True(code == 0, $"helm {string.Join(' ', args)} failed ({code}):\n{output}\n{error}");
+        }
+
+        await Helm("install", "life", Chart.Helm.ChartPath);
+        Assert.Equal("2", await cluster.KubectlOutputAsync("get", "deployment", "life-nginx-ha-operator-operator", "-n", ns, "-o", "jsonpath={.spec.replicas}"));
+        Assert.Contains("daemonset.apps/life-nginx-ha-operator-agent", await Names("daemonsets"));
+        Assert.Contains("serviceaccount/life-nginx-ha-operator-agent", await Names("serviceaccounts"));
+        Assert.Contains("role.rbac.authorization.k8s.io/life-nginx-ha-operator-operator-leader-election", await Names("roles"));
+        Assert.Contains("clusterrole.rbac.authorization.k8s.io/life-nginx-ha-operator-agent", await Names("clusterroles", namespaced: false));
+        Assert.Contains("life-nginx-ha-operator-agent-own-node", await Names("validatingadmissionpolicies", namespaced: false));
+        Assert.DoesNotContain("podmonitor", await Names("podmonitors"));
+        Assert.Contains("secret/sh.helm.release.v1.life.v1", await Names("secrets")); // helm's own record, in the cluster
+        foreach (var crd in new[] { "virtualipgroups", "nginxbackendpools", "nodehaconfigs" })
+            Assert.Contains($"customresourcedefinition.apiextensions.k8s.io/{crd}.nginx-ha.io", await Names("crds", namespaced: false));
+
+        await Helm("upgrade", "life", Chart.Helm.ChartPath, "--set", "operator.replicas=3", "--set", "monitoring.podMonitor.enabled=true",
+            "--set", "admissionPolicy.enabled=false", "--set", "agent.terminationGracePeriodSeconds=60");
+        Assert.Equal("3", await cluster.KubectlOutputAsync("get", "deployment", "life-nginx-ha-operator-operator", "-n", ns, "-o", "jsonpath={.spec.replicas}"));
+        Assert.Equal("60", await cluster.KubectlOutputAsync("get", "daemonset", "life-nginx-ha-operator-agent", "-n", ns, "-o", "jsonpath={.spec.template.spec.terminationGracePeriodSeconds}"));
+        Assert.Contains("podmonitor.monitoring.coreos.com/life-nginx-ha-operator-agent", await Names("podmonitors"));
+        Assert.DoesNotContain("life-nginx-ha-operator-agent-own-node", await Names("validatingadmissionpolicies", namespaced: false));
+
+        await Helm("uninstall", "life");
+        Assert.Equal("", (await Names("deployments,daemonsets,serviceaccounts,roles,rolebindings,podmonitors,secrets")).Trim());
+        Assert.DoesNotContain("life-", await Names("clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings", namespaced: false));
+        // helm never deletes the CRDs of crds/ (and with them every VirtualIpGroup): they stay.
+        foreach (var crd in new[] { "virtualipgroups", "nginxbackendpools", "nodehaconfigs" })
+            Assert.Contains($"customresourcedefinition.apiextensions.k8s.io/{crd}.nginx-ha.io", await Names("crds", namespaced: false));
+    }
 }

@@ -180,7 +180,7 @@ public sealed class ObjectStore(TimeProvider clock)
             meta.Remove("deletionTimestamp");
             meta.Remove("deletionGracePeriodSeconds");
             meta.Remove("managedFields");
-            if (kind.TracksGeneration) meta["generation"] = 1;
+            if (kind.TracksGeneration) meta["generation"] = 1L; // long: updates read it back with GetValue<long>
             obj["apiVersion"] = kind.ApiVersion;
             obj["kind"] = kind.Kind;
             Defaults.Apply(kind, obj, previous: null);

@@ -8,7 +8,7 @@ namespace NginxHa.TestCluster.StandIn;
 /// <summary>
 /// The stand-in's REST verbs for one kind: list (pages, exact versions), watch (bookmarks, initial events),
 /// get, create, update, patch (merge, JSON, strategic, apply), delete (finalizers, preconditions),
-/// deletecollection and the status subresource. Wire format: JSON only.
+/// deletecollection and the status subresource. Wire format: JSON (and protobuf bodies of a few kinds: ProtobufBodies).
 /// </summary>
 public sealed class ResourceApi(ObjectStore store, TimeProvider clock, TimeSpan bookmarkInterval)
 {
@@ -189,8 +189,16 @@ public sealed class ResourceApi(ObjectStore store, TimeProvider clock, TimeSpan 
             throw ApiError.BadRequest($"the API version in the data ({v}) does not match the expected API version ({kind.ApiVersion}) or kind ({k}) is not {kind.Kind}");
     }
 
-    static async Task<JsonObject> Body(HttpContext ctx) =>
-        await ParseBody(ctx, allowYamlHint: false) as JsonObject ?? throw ApiError.BadRequest("the request body must be a JSON object");
+    static async Task<JsonObject> Body(HttpContext ctx)
+    {
+        if ((ctx.Request.ContentType ?? "").Split(';')[0].Trim() == ProtobufBodies.ContentType)
+        {
+            using var buffer = new MemoryStream();
+            await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted);
+            return ProtobufBodies.Decode(buffer.ToArray());
+        }
+        return await ParseBody(ctx, allowYamlHint: false) as JsonObject ?? throw ApiError.BadRequest("the request body must be a JSON object");
+    }
 
     static async Task<JsonNode?> ParseBody(HttpContext ctx, bool allowYamlHint)
     {

@@ -138,13 +138,13 @@ alive() { # a recorded PID that is still our process (not a zombie or an unreape
 certs() {
   local d=$1/pki
   mkdir -p "$d"; chmod 700 "$d"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=nginx-ha-test-cluster-ca" \
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj "/CN=nginx-ha-test-cluster-ca" \
     -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=kube-apiserver" -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
   printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > "$d/server.ext"
   openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 30 \
     -extfile "$d/server.ext" -out "$d/server.crt" 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=admin" -keyout "$d/admin.key" -out "$d/admin.csr" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/O=system:masters/CN=admin" -keyout "$d/admin.key" -out "$d/admin.csr" 2>/dev/null
   printf 'extendedKeyUsage=clientAuth\n' > "$d/admin.ext"
   openssl x509 -req -in "$d/admin.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 30 \
     -extfile "$d/admin.ext" -out "$d/admin.crt" 2>/dev/null
@@ -254,15 +254,17 @@ cmd_up() {
   [ -x "$BIN/apiext-standalone" ] || die "not built: run scripts/cluster.sh build"
   : > "$d/cluster.env"
   trap 'log "up failed; stopping what started"; cmd_down "$d" >/dev/null 2>&1 || true' EXIT
-  certs "$d"
-  start_etcd "$d"
-  start_server "$d"
-  apply_builtin_crds "$d"
-  start_front "$d"
+  local t=$EPOCHREALTIME phases=""
+  lap() { phases+=" $1 $(awk -v a="$t" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1fs", b-a}')"; t=$EPOCHREALTIME; }
+  certs "$d"; lap certs
+  start_etcd "$d"; lap etcd
+  start_server "$d"; lap server
+  apply_builtin_crds "$d"; lap crds
+  start_front "$d"; lap front
   # Plain http on 127.0.0.1: kubectl, helm and KubernetesClient all take it (the front talks TLS to the server).
   kubeconfig "$d/kubeconfig" "$(sed -n 's/^FRONT_URL=//p' "$d/cluster.env")" ""
   trap - EXIT
-  log "up in $((SECONDS - t0))s: $d"
+  log "up in $((SECONDS - t0))s ($phases ): $d"
   echo "export KUBECONFIG=$d/kubeconfig"
 }
 

@@ -99,6 +99,7 @@ public sealed class VrrpInstanceConfig
     [Description("Addresses with prefix length, all of one family.")]
     [Required, MinItems(1), MaxItems(VirtualIpGroupSpec.MaxVirtualIPs), ItemMaxLength(49), Pattern(SchemaPatterns.AddressWithPrefix)]
     [CelRule(VirtualIpGroupSpec.VirtualIpRule, VirtualIpGroupSpec.VirtualIpMessage, Target = CelTarget.Items)]
+    [CelRule(VirtualIpGroupSpec.MulticastRule, VirtualIpGroupSpec.MulticastMessage, Target = CelTarget.Items)]
     public List<string> VirtualIPs { get; set; } = new();
 
     [Description("When non-empty, adverts go by unicast to these addresses instead of multicast.")]

@@ -56,6 +56,10 @@ public sealed class VirtualIpGroupSpec
         "isIP(self.split('/')[0]) && !ip(self.split('/')[0]).isLoopback() && !ip(self.split('/')[0]).isUnspecified()";
     internal const string VirtualIpMessage = "is not a usable IP address (not loopback, not unspecified; IPv4-mapped IPv6 is refused)";
 
+    internal const string MulticastRule = @"!self.matches(r'^(22[4-9]|23[0-9])\.') && !self.lowerAscii().startsWith('ff') && !self.startsWith('255.255.255.255')";
+    internal const string MulticastMessage = "is a multicast or the broadcast address";
+
+
     /// <summary>Two entries with the same address (prefix aside); compared as IP addresses where they parse.</summary>
     const string NoDuplicateAddresses =
         "self.virtualIPs.all(v, self.virtualIPs.filter(w, w.split('/')[0] == v.split('/')[0] || "
@@ -70,6 +74,7 @@ public sealed class VirtualIpGroupSpec
     [Description("IPv4 or IPv6 addresses, optionally with a prefix length (default /32 or /128).")]
     [Required, MinItems(1), MaxItems(MaxVirtualIPs), ItemMaxLength(49), Pattern(SchemaPatterns.AddressWithPrefix)]
     [CelRule(VirtualIpRule, VirtualIpMessage, Target = CelTarget.Items)]
+    [CelRule(MulticastRule, MulticastMessage, Target = CelTarget.Items)]
     public List<string> VirtualIPs { get; set; } = new();
 
     [Description("Nodes that carry the VIPs. An empty selector selects every node.")]

@@ -12,7 +12,7 @@ public static class RunCommand
 {
     public const string Usage =
         "nginx-ha-operator run [--kubeconfig FILE] [--no-leader-election] [--lease-namespace NS] [--lease-name NAME]\n" +
-        "                          [--identity NAME] [--lease-duration 15s] [--workers 2] [--release-timeout 60s] [--debug]";
+        "                          [--identity NAME] [--lease-duration 15s] [--workers 2] [--release-timeout 60s] [--dns-endpoints] [--debug]";
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error, CancellationToken stop = default)
     {
@@ -25,6 +25,7 @@ public static class RunCommand
         var releaseTimeout = TimeSpan.FromSeconds(60);
         var workers = 2;
         var debug = false;
+        var dnsEndpoints = false;
 
         for (var i = 0; i < args.Count; i++)
         {
@@ -57,6 +58,7 @@ public static class RunCommand
                             throw new ArgumentException($"--workers: \"{text}\" is not a number from 1 to 64");
                         break;
                     case "--debug": debug = true; break;
+                    case "--dns-endpoints": dnsEndpoints = true; break;
                     default: throw new ArgumentException($"{args[i]}: unknown argument");
                 }
             }
@@ -88,6 +90,7 @@ public static class RunCommand
         {
             Workers = workers,
             ReleaseTimeout = releaseTimeout,
+            DnsEndpoints = dnsEndpoints,
             Instance = identity,
             LeaderElection = leaderElection
                 ? new LeaderElectionOptions(leaseNamespace, leaseName, identity)

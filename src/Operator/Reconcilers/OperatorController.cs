@@ -12,6 +12,8 @@ public sealed record OperatorOptions
     /// <summary>Null runs without leader election (one replica only).</summary>
     public LeaderElectionOptions? LeaderElection { get; init; }
     public TimeSpan ReleaseTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Write external-dns DNSEndpoints for annotated groups (needs the DNSEndpoint CRD).</summary>
+    public bool DnsEndpoints { get; init; }
     public string Instance { get; init; } = Environment.MachineName;
 }
 
@@ -61,7 +63,7 @@ public sealed class OperatorController
         Queue = new WorkQueue<string>(_time);
         var events = new EventRecorder(client, Kinds.FieldManager, options.Instance, log, _time);
         ConfigReconciler = new NodeHaConfigReconciler(client, log);
-        GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time) { ReleaseTimeout = options.ReleaseTimeout };
+        GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time) { ReleaseTimeout = options.ReleaseTimeout, DnsEndpointsEnabled = options.DnsEndpoints };
         PoolReconciler = new NginxBackendPoolReconciler(client, events, _time);
         if (options.LeaderElection is { } election) Election = new LeaderElection(client, election, log, _time);
         Subscribe();
@@ -197,7 +199,8 @@ public sealed class OperatorController
         old.Generation != current.Generation
         || old.DeletionTimestamp != current.DeletionTimestamp
         || !(old.Finalizers ?? []).SequenceEqual(current.Finalizers ?? [])
-        || Json(old.Labels) != Json(current.Labels);
+        || Json(old.Labels) != Json(current.Labels)
+        || Json(old.Annotations) != Json(current.Annotations); // the DNSEndpoint annotations
 
     private static bool NodeChanged(V1Node old, V1Node current) =>
         Json(old.Metadata.Labels) != Json(current.Metadata.Labels)

@@ -16,6 +16,12 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
     public TimeSpan ReleaseTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public TimeSpan ReleasePoll { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Write an external-dns DNSEndpoint for groups annotated with <see cref="DnsEndpoints.NameAnnotation"/>.</summary>
+    public bool DnsEndpointsEnabled { get; init; }
+
+    // The DNSEndpoint spec last written per group (only the group's own key touches its entry).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _dnsWritten = new(StringComparer.Ordinal);
+
     private long _statusWrites;
     public long StatusWrites => Interlocked.Read(ref _statusWrites);
 
@@ -26,6 +32,7 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         if (group.Metadata.DeletionTimestamp is { } deletedAt)
         {
             if (!finalizers.Contains(Kinds.VipsFinalizer)) return ReconcileResult.Done;
+            await SyncDnsEndpointAsync(group, null, cancellationToken).ConfigureAwait(false);
             var holding = NodesHoldingGroup(key, snapshot.Configs);
             if (holding.Count == 0)
             {
@@ -72,7 +79,45 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
             Interlocked.Increment(ref _statusWrites);
             await RecordFlipsAsync(group, status, cancellationToken).ConfigureAwait(false);
         }
+        await SyncDnsEndpointAsync(group, DnsEndpoints.Desired(group, status), cancellationToken).ConfigureAwait(false);
         return ReconcileResult.Done;
+    }
+
+    private async Task SyncDnsEndpointAsync(VirtualIpGroupResource group, IReadOnlyList<DnsEndpoints.Endpoint>? records, CancellationToken cancellationToken)
+    {
+        if (!DnsEndpointsEnabled) return;
+        var key = Kinds.Key(group.Metadata);
+        var ns = group.Metadata.NamespaceProperty;
+        if (records is null)
+        {
+            if (!_dnsWritten.TryRemove(key, out _)) return;
+            try
+            {
+                await client.CustomObjects.DeleteNamespacedCustomObjectAsync(DnsEndpoints.Group, DnsEndpoints.Version, ns, DnsEndpoints.Plural,
+                    group.Metadata.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound) { }
+            log.Info($"VirtualIpGroup {key}: DNSEndpoint deleted");
+            return;
+        }
+        var body = KubernetesJson.Serialize(new
+        {
+            apiVersion = $"{DnsEndpoints.Group}/{DnsEndpoints.Version}",
+            kind = "DNSEndpoint",
+            metadata = new
+            {
+                name = group.Metadata.Name,
+                @namespace = ns,
+                ownerReferences = new[] { new V1OwnerReference { ApiVersion = ApiGroup.ApiVersion, Kind = VirtualIpGroup.KindName, Name = group.Metadata.Name, Uid = group.Metadata.Uid, Controller = true } },
+            },
+            spec = new { endpoints = records },
+        });
+        if (_dnsWritten.TryGetValue(key, out var written) && written == body) return;
+        await client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch(body, V1Patch.PatchType.ApplyPatch), DnsEndpoints.Group, DnsEndpoints.Version,
+            ns, DnsEndpoints.Plural, group.Metadata.Name, fieldManager: Kinds.FieldManager, force: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        _dnsWritten[key] = body;
+        log.Info($"VirtualIpGroup {key}: DNSEndpoint " + (records.Count == 0 ? "without records (no VIP has a MASTER)"
+            : string.Join("; ", records.Select(r => $"{r.DnsName} {r.RecordType} {string.Join(",", r.Targets)}"))));
     }
 
     /// <summary>Nodes whose config still carries an instance of the group, or whose agent still reports one

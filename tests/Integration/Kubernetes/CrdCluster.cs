@@ -1,4 +1,3 @@
-using NginxHa.Integration.Tests.Support;
 
 namespace NginxHa.Integration.Tests.Kubernetes;
 
@@ -14,10 +13,7 @@ public sealed class CrdCluster : IDisposable
         try
         {
             Server.Ok("apply", "-f", CrdDirectory());
-            // Polled rather than `kubectl wait`: through the front, wait returns only at its timeout (seen here: 60 s).
-            foreach (var name in CrdNames)
-                Eventually.Until(() => Server.Run("get", "crd", name, "-o", "jsonpath={.status.conditions[?(@.type==\"Established\")].status}").Output,
-                    status => status == "True", TimeSpan.FromSeconds(60), $"CRD {name} Established").GetAwaiter().GetResult();
+            Server.Ok(["wait", "--for", "condition=Established", "--timeout=60s", .. CrdNames.Select(name => $"crd/{name}")]);
         }
         catch
         {

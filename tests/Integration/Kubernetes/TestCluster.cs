@@ -1,37 +1,21 @@
 using System.Runtime.CompilerServices;
 using NginxHa.Integration.Tests.Support;
+using NginxHa.TestCluster.Tests.Support;
 
 namespace NginxHa.Integration.Tests.Kubernetes;
 
 /// <summary>
-/// The project's test cluster, started by <c>scripts/cluster.sh up DIR</c> in a fresh directory and stopped by
-/// <c>scripts/cluster.sh down DIR</c> (by recorded PID): the real CRD API server on etcd, and the stand-in for
-/// core/v1 and apps/v1, behind one front URL. kubectl runs against the front, as a user's would.
+/// kubectl against the project's test cluster: <see cref="ClusterFixture"/> (linked from tests/TestCluster.Tests)
+/// runs <c>scripts/cluster.sh up</c> in a directory of its own and <c>down</c> (by recorded PID) at the end: the
+/// real CRD API server on etcd and the stand-in for core/v1 and apps/v1, behind one front URL.
 /// </summary>
 public sealed class TestCluster : IDisposable
 {
-    readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("nha-crds-cluster-");
-    readonly string _script = RepositoryPath("scripts/cluster.sh");
-    bool _up;
+    readonly ClusterFixture _cluster = new();
+    readonly DirectoryInfo _manifests = Directory.CreateTempSubdirectory("nha-crds-manifests-");
 
-    public string Kubeconfig => Path.Combine(_dir.FullName, "kubeconfig");
+    public string Kubeconfig => _cluster.Kubeconfig;
     public string Kubectl { get; } = RequiredTool.Locate("kubectl", "kubectl");
-
-    public TestCluster()
-    {
-        try
-        {
-            Script(TimeSpan.FromMinutes(10), "build"); // a no-op when the cached server and the front are current
-            _up = true;
-            var output = Script(TimeSpan.FromMinutes(2), "up", _dir.FullName);
-            Assert.Contains($"export KUBECONFIG={Kubeconfig}", output);
-        }
-        catch
-        {
-            Dispose();
-            throw;
-        }
-    }
 
     public static string RepositoryPath(string relative, [CallerFilePath] string thisFile = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", "..", relative));
@@ -48,31 +32,23 @@ public sealed class TestCluster : IDisposable
         return output;
     }
 
-    /// <summary>Writes YAML to a file in the cluster's directory and returns its path, for `kubectl -f`.</summary>
+    /// <summary>Writes YAML to a file of its own and returns its path, for `kubectl -f`.</summary>
     public string WriteManifest(string name, string yaml)
     {
-        var path = Path.Combine(_dir.FullName, "manifests", name);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var path = Path.Combine(_manifests.FullName, name);
         File.WriteAllText(path, yaml);
         return path;
-    }
-
-    string Script(TimeSpan timeout, params string[] arguments)
-    {
-        var (exit, output, error) = RequiredTool.Run("/bin/bash", [_script, .. arguments], timeout);
-        Assert.True(exit == 0, $"scripts/cluster.sh {string.Join(' ', arguments)} exited {exit}:\n{error}\n{output}");
-        return output;
     }
 
     public void Dispose()
     {
         try
         {
-            if (_up) Script(TimeSpan.FromMinutes(1), "down", _dir.FullName);
+            _cluster.Dispose();
         }
         finally
         {
-            _dir.Delete(recursive: true);
+            _manifests.Delete(recursive: true);
         }
     }
 }

@@ -373,6 +373,57 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
         Assert.Equal(_nginx.Reject, _reconciler.Status.Nginx!.LastError);
     }
 
+    [Fact]
+    public async Task The_status_publisher_writes_the_first_change_at_once_then_at_most_once_an_interval_with_the_latest()
+    {
+        var writer = new RecordingWriter();
+        await using var publisher = new NodeStatusPublisher(_reconciler, writer, _clock, TimeSpan.FromSeconds(1), l => { lock (_log) _log.Add(l); });
+        await Apply(Config(Instance("edge/web/0", 51)));
+        Assert.Single(writer.Written);
+
+        var instance = _instances.Started.Single();
+        foreach (var state in new[] { VrrpState.Backup, VrrpState.Master, VrrpState.Backup, VrrpState.Master })
+            instance.Transition(state, IPAddress.Parse("198.18.0.11"));
+        _clock.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.Single(writer.Written);
+
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        await WaitFor(() => writer.Written.Count == 2);
+        var latest = writer.Written[1].Instances.Single();
+        Assert.Equal(VrrpInstanceState.Master, latest.State);
+        Assert.Equal(4, latest.Transitions);
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        Assert.Equal(2, writer.Written.Count);
+        Assert.Equal(2, publisher.Writes);
+    }
+
+    [Fact]
+    public async Task A_failed_status_write_is_logged_and_retried_after_the_interval()
+    {
+        var writer = new RecordingWriter { FailuresLeft = 1 };
+        await using var publisher = new NodeStatusPublisher(_reconciler, writer, _clock, TimeSpan.FromSeconds(1), l => { lock (_log) _log.Add(l); });
+        await Apply(Config(Instance("edge/web/0", 51)));
+        Assert.Empty(writer.Written);
+        Assert.Contains(_log, l => l.StartsWith("status: writing the node's status failed, retrying in 1 s: ", StringComparison.Ordinal));
+
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        await WaitFor(() => writer.Written.Count == 1);
+        Assert.Equal("edge/web/0", writer.Written[0].Instances.Single().Name);
+    }
+
+    sealed class RecordingWriter : INodeStatusWriter
+    {
+        public readonly List<NodeHaConfigStatus> Written = [];
+        public int FailuresLeft;
+
+        public Task WriteAsync(NodeHaConfigStatus status, CancellationToken cancellationToken)
+        {
+            if (FailuresLeft-- > 0) throw new HttpRequestException("API server unreachable");
+            lock (Written) Written.Add(status);
+            return Task.CompletedTask;
+        }
+    }
+
     static async Task WaitFor(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);

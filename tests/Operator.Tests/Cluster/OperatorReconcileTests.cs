@@ -24,10 +24,51 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
                 + "\n---\n" + await File.ReadAllTextAsync(ApiServer.RepositoryPath("crds/nginx-ha.io_nginxbackendpools.yaml"))
                 + "\n---\n" + await File.ReadAllTextAsync(ApiServer.RepositoryPath("crds/nginx-ha.io_nodehaconfigs.yaml")),
                 "/apis/nginx-ha.io/v1alpha1/virtualipgroups", "/apis/nginx-ha.io/v1alpha1/nginxbackendpools", "/apis/nginx-ha.io/v1alpha1/nodehaconfigs");
+            await ApiServer.ApplyCrdsAsync(DnsEndpointCrd, "/apis/externaldns.k8s.io/v1alpha1/dnsendpoints");
         }
 
         public Task DisposeAsync() => ApiServer.DisposeAsync();
     }
+
+    /// <summary>external-dns's DNSEndpoint CRD, with the fields of its endpoints as upstream types them.</summary>
+    private const string DnsEndpointCrd = """
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata:
+          name: dnsendpoints.externaldns.k8s.io
+          annotations: {api-approved.kubernetes.io: "https://github.com/kubernetes-sigs/external-dns/pull/2007"}
+        spec:
+          group: externaldns.k8s.io
+          scope: Namespaced
+          names: {plural: dnsendpoints, singular: dnsendpoint, kind: DNSEndpoint, listKind: DNSEndpointList}
+          versions:
+          - name: v1alpha1
+            served: true
+            storage: true
+            subresources: {status: {}}
+            schema:
+              openAPIV3Schema:
+                type: object
+                properties:
+                  spec:
+                    type: object
+                    properties:
+                      endpoints:
+                        type: array
+                        items:
+                          type: object
+                          properties:
+                            dnsName: {type: string}
+                            recordTTL: {type: integer, format: int64}
+                            recordType: {type: string}
+                            setIdentifier: {type: string}
+                            targets: {type: array, items: {type: string}}
+                            labels: {type: object, additionalProperties: {type: string}}
+                  status:
+                    type: object
+                    properties:
+                      observedGeneration: {type: integer, format: int64}
+        """;
 
     private readonly ApiServer _server = fixture.ApiServer;
     private readonly StringWriter _logText = new();
@@ -77,7 +118,7 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
         _client.Dispose();
     }
 
-    private void StartOperator(TimeSpan? releaseTimeout = null)
+    private void StartOperator(TimeSpan? releaseTimeout = null, bool dnsEndpoints = false)
     {
         var log = new OperatorLog(TextWriter.Synchronized(_logText), TimeProvider.System, debug: true);
         _controller = new OperatorController(_client, new OperatorOptions
@@ -86,6 +127,7 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
             ReleaseTimeout = releaseTimeout ?? TimeSpan.FromSeconds(60),
             Informer = new InformerOptions { ErrorBackoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1)) },
             Instance = "test",
+            DnsEndpoints = dnsEndpoints,
         }, log);
         _run = _controller.RunAsync(_stop.Token);
     }
@@ -372,5 +414,42 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
         Assert.Equal("lb2", rejected.Node);
         Assert.Contains("unknown directive", rejected.Error);
         await Until(Events, e => e.Any(x => x.Reason == "NginxRejected" && x.Regarding.Kind == "NginxBackendPool"), "a NginxRejected Event");
+    }
+
+    private async Task<JsonElement?> DnsEndpoint(string name)
+    {
+        try { return (JsonElement)await _client.CustomObjects.GetNamespacedCustomObjectAsync(DnsEndpoints.Group, DnsEndpoints.Version, _ns, DnsEndpoints.Plural, name); }
+        catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound) { return null; }
+    }
+
+    private static string Records(JsonElement? endpoint) => endpoint is null ? "none" : string.Join("; ",
+        endpoint.Value.GetProperty("spec").GetProperty("endpoints").EnumerateArray().Select(e =>
+            $"{e.GetProperty("dnsName").GetString()} {e.GetProperty("recordType").GetString()} {e.GetProperty("recordTTL").GetInt64()} " +
+            string.Join(",", e.GetProperty("targets").EnumerateArray().Select(t => t.GetString()))));
+
+    [Fact]
+    public async Task An_annotated_group_gets_a_DNSEndpoint_listing_the_VIPs_that_have_a_master_and_loses_it_with_the_annotation()
+    {
+        await ApplyAsync(Pool() + "\n---\n" + Group("web", "198.18.0.201, 198.18.0.202").Replace("metadata: {name: web,",
+            "metadata: {annotations: {nginx-ha.io/dns-name: www.example.test, nginx-ha.io/dns-ttl: '60'}, name: web,")
+            + "\n---\n" + Group("plain", "198.18.0.203"));
+        StartOperator(dnsEndpoints: true);
+        await Until(() => Config("lb2"), c => c?.Spec.VrrpInstances.Count == 3, "NodeHaConfig lb2");
+        await ReportAsync("lb1", ("web/0", VrrpInstanceState.Master), ("web/1", VrrpInstanceState.Backup), ("plain/0", VrrpInstanceState.Master));
+        await ReportAsync("lb2", ("web/0", VrrpInstanceState.Backup), ("web/1", VrrpInstanceState.Master), ("plain/0", VrrpInstanceState.Backup));
+        var endpoint = await Until(() => DnsEndpoint("web"), e => Records(e).Contains("198.18.0.202"), "the DNSEndpoint with both VIPs");
+        Assert.Equal("www.example.test A 60 198.18.0.201,198.18.0.202", Records(endpoint));
+        var owner = endpoint!.Value.GetProperty("metadata").GetProperty("ownerReferences")[0];
+        Assert.Equal(("VirtualIpGroup", "web"), (owner.GetProperty("kind").GetString(), owner.GetProperty("name").GetString()));
+        Assert.Null(await DnsEndpoint("plain")); // no annotation, no record
+
+        // web/1 has no master any more: its VIP leaves the record set.
+        await ReportAsync("lb2", ("web/0", VrrpInstanceState.Backup), ("web/1", VrrpInstanceState.Fault), ("plain/0", VrrpInstanceState.Backup));
+        await ReportAsync("lb1", ("web/0", VrrpInstanceState.Master), ("web/1", VrrpInstanceState.Fault), ("plain/0", VrrpInstanceState.Master));
+        await Until(() => DnsEndpoint("web"), e => Records(e) == "www.example.test A 60 198.18.0.201", "198.18.0.202 withdrawn from DNS");
+
+        await _client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch("""{"metadata":{"annotations":{"nginx-ha.io/dns-name":null}}}""",
+            V1Patch.PatchType.MergePatch), ApiGroup.Group, ApiGroup.Version, _ns, Kinds.VirtualIpGroups, "web");
+        await Until(() => DnsEndpoint("web"), e => e is null, "the DNSEndpoint deleted");
     }
 }

@@ -180,7 +180,7 @@ public sealed class ObjectStore(TimeProvider clock)
             meta.Remove("deletionTimestamp");
             meta.Remove("deletionGracePeriodSeconds");
             meta.Remove("managedFields");
-            if (kind.TracksGeneration) meta["generation"] = 1L; // long: updates read it back with GetValue<long>
+            if (kind.TracksGeneration) meta["generation"] = 1L;
             obj["apiVersion"] = kind.ApiVersion;
             obj["kind"] = kind.Kind;
             Defaults.Apply(kind, obj, previous: null);

@@ -8,7 +8,7 @@ namespace NginxHa.TestCluster.StandIn;
 /// <summary>
 /// The stand-in's REST verbs for one kind: list (pages, exact versions), watch (bookmarks, initial events),
 /// get, create, update, patch (merge, JSON, strategic, apply), delete (finalizers, preconditions),
-/// deletecollection and the status subresource. Wire format: JSON (and protobuf bodies of a few kinds: ProtobufBodies).
+/// deletecollection and the status subresource. Wire format: JSON only.
 /// </summary>
 public sealed class ResourceApi(ObjectStore store, TimeProvider clock, TimeSpan bookmarkInterval)
 {
@@ -34,13 +34,13 @@ public sealed class ResourceApi(ObjectStore store, TimeProvider clock, TimeSpan 
                     await Write(ctx, 200, store.Get(kind, ns, name));
                     return;
                 case ("POST", null):
-                    var created = await Body(ctx);
+                    var created = await Body(ctx, kind);
                     CheckNamespace(ns, created);
                     CheckKind(kind, created);
                     await Write(ctx, 201, store.Create(kind, ns, created, dryRun));
                     return;
                 case ("PUT", not null):
-                    var replacement = await Body(ctx);
+                    var replacement = await Body(ctx, kind);
                     CheckNamespace(ns, replacement);
                     CheckKind(kind, replacement);
                     await Write(ctx, 200, store.Update(kind, ns, name, _ => replacement, subresource == "status", dryRun));
@@ -49,7 +49,8 @@ public sealed class ResourceApi(ObjectStore store, TimeProvider clock, TimeSpan 
                     await Write(ctx, 200, await Patch(ctx, kind, ns, name, subresource == "status", dryRun));
                     return;
                 case ("DELETE", not null):
-                    var options = ctx.Request.ContentLength > 0 ? await Body(ctx) : new JsonObject();
+                    // DeleteOptions in protobuf (typed clients) are not read: no preconditions then.
+                    var options = ctx.Request.ContentLength > 0 && !IsProtobuf(ctx) ? await Body(ctx, kind) : new JsonObject();
                     var (obj, deleted) = store.Delete(kind, ns, name,
                         options["preconditions"]?["uid"]?.GetValue<string>(),
                         options["preconditions"]?["resourceVersion"]?.GetValue<string>(), dryRun);
@@ -69,6 +70,12 @@ public sealed class ResourceApi(ObjectStore store, TimeProvider clock, TimeSpan 
         catch (ApiError e)
         {
             if (!ctx.Response.HasStarted) await Write(ctx, e.Code, e.ToStatus());
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException or NullReferenceException)
+        {
+            // a stand-in gap, not the client's fault: say what it was
+            if (!ctx.Response.HasStarted)
+                await Write(ctx, 500, new ApiError(500, "InternalError", $"test cluster stand-in: {e.GetType().Name}: {e.Message}").ToStatus());
         }
     }
 
@@ -189,13 +196,15 @@ public sealed class ResourceApi(ObjectStore store, TimeProvider clock, TimeSpan 
             throw ApiError.BadRequest($"the API version in the data ({v}) does not match the expected API version ({kind.ApiVersion}) or kind ({k}) is not {kind.Kind}");
     }
 
-    static async Task<JsonObject> Body(HttpContext ctx)
+    static bool IsProtobuf(HttpContext ctx) => (ctx.Request.ContentType ?? "").StartsWith(Protobuf.ContentType, StringComparison.Ordinal);
+
+    static async Task<JsonObject> Body(HttpContext ctx, ResourceKind kind)
     {
-        if ((ctx.Request.ContentType ?? "").Split(';')[0].Trim() == ProtobufBodies.ContentType)
+        if (IsProtobuf(ctx))
         {
             using var buffer = new MemoryStream();
             await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted);
-            return ProtobufBodies.Decode(buffer.ToArray());
+            return Protobuf.Decode(buffer.ToArray(), kind);
         }
         return await ParseBody(ctx, allowYamlHint: false) as JsonObject ?? throw ApiError.BadRequest("the request body must be a JSON object");
     }

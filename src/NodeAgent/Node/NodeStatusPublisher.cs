@@ -1,0 +1,118 @@
+using NginxHa.Core.Resources;
+using NginxHa.Core.Text;
+
+namespace NginxHa.NodeAgent.Node;
+
+/// <summary>Where a node's status goes: the NodeHaConfig status subresource in Kubernetes mode.</summary>
+public interface INodeStatusWriter
+{
+    Task WriteAsync(NodeHaConfigStatus status, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Publishes <see cref="NodeReconciler.Status"/> through a writer: the first change at once, then at most one write per
+/// <paramref name="minInterval"/> carrying the latest status (a flapping VIP costs the API server one write per
+/// interval, not one per transition). Writes never overlap; a failed one is logged and retried after the interval.
+/// </summary>
+public sealed class NodeStatusPublisher : IAsyncDisposable
+{
+    readonly NodeReconciler _reconciler;
+    readonly INodeStatusWriter _writer;
+    readonly TimeProvider _time;
+    readonly TimeSpan _minInterval;
+    readonly Action<string> _log;
+    readonly Lock _gate = new();
+    readonly CancellationTokenSource _stop = new();
+    bool _pending;
+    bool _writing;
+    ITimer? _timer;
+    DateTimeOffset _nextAllowed = DateTimeOffset.MinValue;
+    Task _current = Task.CompletedTask;
+
+    public NodeStatusPublisher(NodeReconciler reconciler, INodeStatusWriter writer, TimeProvider time, TimeSpan minInterval, Action<string> log)
+    {
+        _reconciler = reconciler;
+        _writer = writer;
+        _time = time;
+        _minInterval = minInterval;
+        _log = log;
+        _reconciler.StatusChanged += OnChanged;
+    }
+
+    /// <summary>Successful writes so far.</summary>
+    public int Writes => Volatile.Read(ref _writes);
+    int _writes;
+
+    void OnChanged()
+    {
+        lock (_gate)
+        {
+            _pending = true;
+            Schedule();
+        }
+    }
+
+    /// <summary>Starts a write now or arms the timer for the next allowed moment. Caller holds the gate.</summary>
+    void Schedule()
+    {
+        if (_writing || _timer is not null || !_pending || _stop.IsCancellationRequested) return;
+        var wait = _nextAllowed - _time.GetUtcNow();
+        if (wait > TimeSpan.Zero)
+        {
+            _timer = _time.CreateTimer(_ => OnTimer(), null, wait, Timeout.InfiniteTimeSpan);
+            return;
+        }
+        _pending = false;
+        _writing = true;
+        _nextAllowed = _time.GetUtcNow() + _minInterval;
+        _current = WriteAsync(_reconciler.Status);
+    }
+
+    void OnTimer()
+    {
+        lock (_gate)
+        {
+            _timer?.Dispose();
+            _timer = null;
+            Schedule();
+        }
+    }
+
+    async Task WriteAsync(NodeHaConfigStatus status)
+    {
+        try
+        {
+            await _writer.WriteAsync(status, _stop.Token).ConfigureAwait(false);
+            Interlocked.Increment(ref _writes);
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception ex)
+        {
+            _log($"status: writing the node's status failed, retrying in {_minInterval.TotalSeconds:0.###} s: {SafeText.Escape(ex.Message)}");
+            lock (_gate) _pending = true;
+        }
+        lock (_gate)
+        {
+            _writing = false;
+            Schedule();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _reconciler.StatusChanged -= OnChanged;
+        Task current;
+        lock (_gate)
+        {
+            _stop.Cancel();
+            _timer?.Dispose();
+            _timer = null;
+            current = _current;
+        }
+        await current.ConfigureAwait(false);
+        _stop.Dispose();
+    }
+}

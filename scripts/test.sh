@@ -30,15 +30,26 @@ else
   aot_failed=1
 fi
 
-passed=0; failed=$aot_failed; projects=0
+# A test that did not run proves nothing: skipped, not executed, inconclusive, timed out or aborted counts as failed.
+counter() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$2"; }
+passed=0; failed=$aot_failed; projects=0; not_run=0
 for f in "$results"/*.trx; do
   [ -e "$f" ] || continue
   projects=$((projects + 1))
   counters=$(grep -o '<Counters [^>]*>' "$f" | head -n 1)
-  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
-  fl=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  p=$(counter passed "$counters"); fl=$(counter failed "$counters")
   passed=$((passed + ${p:-0})); failed=$((failed + ${fl:-0}))
+  for c in notExecuted inconclusive notRunnable error timeout aborted; do
+    n=$(counter "$c" "$counters")
+    if [ "${n:-0}" -gt 0 ]; then
+      echo "$(basename "$f"): $n test(s) $c"
+      not_run=$((not_run + n))
+    fi
+  done
+  # xunit's skipped tests are written as outcome="NotExecuted" (counted above); name them.
+  grep -o '<UnitTestResult [^>]*outcome="NotExecuted"[^>]*>' "$f" | sed -n 's/.*testName="\([^"]*\)".*/  not executed: \1/p'
 done
+failed=$((failed + not_run))
 expected=$(( $(ls tests/*/*.Tests.csproj | wc -l) + 1 - aot_failed )) # + the NativeAOT run
 if [ "$projects" -lt "$expected" ]; then
   echo "only $projects of $expected test projects wrote results (a test host crashed?)"

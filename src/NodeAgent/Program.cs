@@ -8,7 +8,8 @@ public static class Program
                          "commands:\n" +
                          "  run    the node agent, standalone: manifests -> VRRP instances + supervised nginx\n" +
                          "  vrrp   one VRRP instance in the foreground\n" +
-                         "  status the running agent's instances, states, masters and nginx, as a table";
+                         "  status the running agent's instances, states, masters and nginx, as a table\n" +
+                         "  release  remove this host's VIPs left by a dead agent (systemd ExecStopPost)";
 
     public static async Task<int> Main(string[] args)
     {
@@ -34,6 +35,11 @@ public static class Program
                 return await RunCommand.RunAsync(args[1..], Console.Out, Console.Error);
             case "vrrp":
                 return await VrrpCommand.RunAsync(args[1..], Console.Out, Console.Error);
+            case "watchdog" or "release" when args.Length > 1 && args[1] is "-h" or "--help":
+                Console.Out.WriteLine(WatchdogCommand.Usage);
+                return 0;
+            case "watchdog" or "release":
+                return await WatchdogCommand.RunAsync(args[0], args[1..], Console.Out, Console.Error);
             default:
                 Console.Error.WriteLine($"nginx-ha-agent: \"{args[0]}\": unknown command\n{Usage}");
                 return 2;

@@ -6,13 +6,22 @@ namespace NginxHa.Core.Planning;
 /// Everything the planner looks at. <see cref="PreviousAllocations"/> makes the result sticky: pass the
 /// allocations of the last plan (or <see cref="VrrpAllocation.FromNodeHaConfigs"/> of the configs in force)
 /// so VRIDs are not renumbered and masters do not move needlessly. Standalone agents plan independently on
-/// every node, so they must pass none (or the same on every node) to agree with each other.
+/// every node: they pass only the VRIDs of their own last plan (<see cref="VrrpAllocation.VirtualRouterIdsOnly"/>),
+/// never a preferred master, so two nodes still agree on priorities. <see cref="HeardRouters"/> are the virtual
+/// routers heard on the wire: automatic VRIDs avoid foreign ones and adopt the one carrying an instance's own VIPs.
 /// </summary>
 public sealed record PlanInput(
     IReadOnlyList<VirtualIpGroup> Groups,
     IReadOnlyList<NginxBackendPool> Pools,
     IReadOnlyList<Node> Nodes,
-    IReadOnlyList<VrrpAllocation>? PreviousAllocations = null);
+    IReadOnlyList<VrrpAllocation>? PreviousAllocations = null,
+    IReadOnlyList<HeardVirtualRouter>? HeardRouters = null);
+
+/// <summary>
+/// A virtual router heard on the wire: its VRID, address family ("IPv4" or "IPv6") and the addresses (without
+/// prefix) its adverts carry. From the agent's sockets, or from NodeHaConfig status in the operator.
+/// </summary>
+public sealed record HeardVirtualRouter(string Family, int VirtualRouterId, IReadOnlyList<string> Addresses);
 
 /// <summary>
 /// The sticky facts of one VRRP instance: its VRID and preferred master. <see cref="VirtualIp"/> is the
@@ -20,6 +29,13 @@ public sealed record PlanInput(
 /// </summary>
 public sealed record VrrpAllocation(string Group, string? VirtualIp, int VirtualRouterId, string PreferredNode)
 {
+    /// <summary>
+    /// The VRIDs alone: no preferred master (an empty name matches no node). A standalone agent feeds its own last
+    /// plan back this way, so VRIDs never renumber while master choice stays a function of the files alone.
+    /// </summary>
+    public static IReadOnlyList<VrrpAllocation> VirtualRouterIdsOnly(IEnumerable<VrrpAllocation> allocations) =>
+        allocations.Select(a => a with { PreferredNode = "" }).ToList();
+
     /// <summary>Recovers allocations from the configs in force: the node with the highest priority is the preferred master.</summary>
     public static IReadOnlyList<VrrpAllocation> FromNodeHaConfigs(IEnumerable<NodeHaConfig> configs) =>
         configs

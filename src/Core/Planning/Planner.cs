@@ -39,7 +39,7 @@ public static class Planner
 
         ResolveConflicts(groups, ConflictKind.VirtualIp, errors);
         ResolveConflicts(groups, ConflictKind.VirtualRouterId, errors);
-        AllocateVirtualRouterIds(groups, warnings);
+        AllocateVirtualRouterIds(groups, input.HeardRouters ?? [], adoptHeard: previous.Count == 0, warnings);
         foreach (var group in groups.Where(g => !g.Failed)) AssignNodes(group, nodes);
 
         var pools = input.Pools.GroupBy(Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
@@ -80,6 +80,10 @@ public static class Planner
         public required string Family { get; init; }
         public required string Interface { get; init; }
         public string? KeyAddress => Vips.Count == 1 ? Vips[0].Vip.Address.ToString() : null;
+
+        /// <summary>What names this instance for its hashed VRID: the group, plus the VIP for ActiveActive (one
+        /// instance per VIP), so adding or reordering VIPs or other groups never changes it.</summary>
+        public required string AllocationKey { get; init; }
         public int? ExplicitVirtualRouterId { get; init; }
         public VrrpAllocation? Previous { get; init; }
         public int VirtualRouterId { get; set; }
@@ -123,6 +127,7 @@ public static class Planner
             {
                 Name = $"{draft.Key}/{index}",
                 Index = index,
+                AllocationKey = spec.Mode == VirtualIpGroupMode.ActivePassive ? draft.Key : $"{draft.Key}|{addresses[0]}",
                 Vips = set,
                 Family = set[0].Item1.Family,
                 Interface = spec.Interface ?? "",
@@ -183,16 +188,24 @@ public static class Planner
                 ($"{i.Segment}|{i.ExplicitVirtualRouterId}", $"spec.virtualRouterIds[{i.Index}]", $"VRID {i.ExplicitVirtualRouterId} ({i.SegmentText})"));
 
     /// <summary>
-    /// Explicit VRIDs first; then automatic instances keep their previous VRID unless an explicit one now
-    /// claims it (an explicit ID states a constraint, an automatic one does not, so the automatic one moves);
-    /// then new instances take the lowest VRID free on their segment, preferring one free on every segment
-    /// since "no interface given" may share an L2 segment with a named interface.
+    /// VRIDs never renumber (docs/vrid-allocation.md). In order: explicit VRIDs (they always win); automatic
+    /// instances keep their previous VRID unless an explicit one now claims it; a node with no memory at all
+    /// (first start, lost state) adopts for each instance the VRID heard on the wire with exactly its VIPs; the rest take the first free VRID on a probe sequence
+    /// that starts at a stable hash of the instance's name and steps by one. New instances probe in the order
+    /// of their names, never in input order, so every node computes the same VRIDs from the same files. A probe
+    /// skips VRIDs in use on any segment first (a group with no interface may share a segment with a named
+    /// one), and VRIDs heard from routers that are not ours.
     /// </summary>
-    private static void AllocateVirtualRouterIds(List<GroupDraft> groups, List<ValidationError> warnings)
+    private static void AllocateVirtualRouterIds(List<GroupDraft> groups, IReadOnlyList<HeardVirtualRouter> heard, bool adoptHeard, List<ValidationError> warnings)
     {
         var owners = new Dictionary<(string Segment, int Id), string>();
         var usedAnywhere = new HashSet<int>();
         var active = groups.Where(g => !g.Failed).SelectMany(g => g.Instances.Select(i => (Group: g, Instance: i))).ToList();
+        var heardBy = heard.Select(h => (Router: h, Addresses: CanonicalAddresses(h.Addresses))).ToList();
+        string OwnKey(InstanceDraft i) => $"{i.Family}|{string.Join(",", i.Vips.Select(v => v.Vip.Address.ToString()).Order(StringComparer.Ordinal))}";
+        var ours = active.Select(a => OwnKey(a.Instance)).ToHashSet(StringComparer.Ordinal);
+        var foreign = heardBy.Where(h => !ours.Contains($"{h.Router.Family}|{h.Addresses}"))
+            .Select(h => (h.Router.Family, h.Router.VirtualRouterId)).ToHashSet();
 
         void Claim(InstanceDraft instance, int id)
         {
@@ -201,10 +214,24 @@ public static class Planner
             usedAnywhere.Add(id);
         }
 
-        foreach (var (_, instance) in active.Where(a => a.Instance.ExplicitVirtualRouterId is not null))
-            Claim(instance, instance.ExplicitVirtualRouterId!.Value);
+        void ReportIfHeard(GroupDraft group, InstanceDraft instance, string path)
+        {
+            if (foreign.Contains((instance.Family, instance.VirtualRouterId)))
+            {
+                var message = $"VRID {instance.VirtualRouterId} of {instance.Name} ({instance.SegmentText}) is also heard on the wire from a virtual router with other addresses";
+                group.Conflicts.Add(("VirtualRouterIdHeard", message));
+                warnings.Add(new ValidationError("", group.ObjectName, path, message));
+            }
+        }
 
-        var automatic = active.Where(a => a.Instance.ExplicitVirtualRouterId is null).ToList();
+        foreach (var (group, instance) in active.Where(a => a.Instance.ExplicitVirtualRouterId is not null))
+        {
+            Claim(instance, instance.ExplicitVirtualRouterId!.Value);
+            ReportIfHeard(group, instance, $"spec.virtualRouterIds[{instance.Index}]");
+        }
+
+        var automatic = active.Where(a => a.Instance.ExplicitVirtualRouterId is null)
+            .OrderBy(a => a.Instance.AllocationKey, StringComparer.Ordinal).ToList();
         foreach (var (group, instance) in automatic.Where(a => a.Instance.Previous is not null))
         {
             var id = instance.Previous!.VirtualRouterId;
@@ -212,19 +239,58 @@ public static class Planner
                 warnings.Add(new ValidationError("", group.ObjectName, "spec.virtualRouterIds",
                     $"VRRP instance {instance.Name} leaves VRID {id} ({instance.SegmentText}), which {owner} now claims; a new VRID is allocated"));
             else if (id is >= VirtualIpGroupValidator.MinVirtualRouterId and <= VirtualIpGroupValidator.MaxVirtualRouterId)
+            {
                 Claim(instance, id);
+                ReportIfHeard(group, instance, "spec.virtualRouterIds");
+            }
+        }
+
+        // Only without memory: a node that remembers would otherwise adopt a renamed group's old VRID, which its
+        // peer (the master, who does not hear itself) does not.
+        foreach (var (_, instance) in automatic.Where(a => adoptHeard && a.Instance.VirtualRouterId == 0))
+        {
+            var own = OwnKey(instance);
+            var wire = heardBy.Where(h => $"{h.Router.Family}|{h.Addresses}" == own).Select(h => h.Router.VirtualRouterId)
+                .Where(id => id is >= VirtualIpGroupValidator.MinVirtualRouterId and <= VirtualIpGroupValidator.MaxVirtualRouterId
+                             && !owners.ContainsKey((instance.Segment, id)))
+                .Order().ToList();
+            if (wire.Count > 0) Claim(instance, wire[0]);
         }
 
         foreach (var (group, instance) in automatic.Where(a => a.Instance.VirtualRouterId == 0))
         {
-            var range = Enumerable.Range(VirtualIpGroupValidator.MinVirtualRouterId, VirtualIpGroupValidator.MaxVirtualRouterId);
-            var id = range.FirstOrDefault(i => !usedAnywhere.Contains(i));
-            if (id == 0) id = range.FirstOrDefault(i => !owners.ContainsKey((instance.Segment, i)));
+            var probe = ProbeSequence(instance.AllocationKey).Where(i => !foreign.Contains((instance.Family, i))).ToList();
+            var id = probe.FirstOrDefault(i => !usedAnywhere.Contains(i));
+            if (id == 0) id = probe.FirstOrDefault(i => !owners.ContainsKey((instance.Segment, i)));
             if (id == 0)
-                group.Fail("NoFreeVirtualRouterId", $"no VRID is free for {instance.Name} ({instance.SegmentText}): all 255 are in use");
+                group.Fail("NoFreeVirtualRouterId", $"no VRID is free for {instance.Name} ({instance.SegmentText}): all 255 are in use or heard on the wire");
             else
                 Claim(instance, id);
         }
+    }
+
+    private static string CanonicalAddresses(IEnumerable<string> addresses) =>
+        string.Join(",", addresses.Select(a => VirtualIp.TryParseAddress(a, out var address) ? address.ToString() : a).Order(StringComparer.Ordinal));
+
+    /// <summary>Every VRID once, starting at <see cref="HomeVirtualRouterId"/> and stepping by one (255 wraps to 1).</summary>
+    public static IEnumerable<int> ProbeSequence(string allocationKey)
+    {
+        var home = HomeVirtualRouterId(allocationKey);
+        const int count = VirtualIpGroupValidator.MaxVirtualRouterId - VirtualIpGroupValidator.MinVirtualRouterId + 1;
+        for (var step = 0; step < count; step++)
+            yield return VirtualIpGroupValidator.MinVirtualRouterId + (home - VirtualIpGroupValidator.MinVirtualRouterId + step) % count;
+    }
+
+    /// <summary>
+    /// Where an automatic instance's probe starts: FNV-1a (32 bit) of the UTF-8 name, mod 255, plus 1. Fixed by
+    /// this definition, not by string.GetHashCode (randomised per process), so every node and version agrees.
+    /// </summary>
+    public static int HomeVirtualRouterId(string allocationKey)
+    {
+        var hash = 2166136261u;
+        foreach (var b in System.Text.Encoding.UTF8.GetBytes(allocationKey))
+            hash = unchecked((hash ^ b) * 16777619u);
+        return VirtualIpGroupValidator.MinVirtualRouterId + (int)(hash % 255u);
     }
 
     private static void AssignNodes(GroupDraft group, List<Node> allNodes)

@@ -14,7 +14,15 @@ public sealed class NetlinkLinkWatcher : Vrrp.ILinkMonitor
     private readonly int _interfaceIndex;
     private bool? _lastUp;
 
-    public NetlinkLinkWatcher(int interfaceIndex) => _interfaceIndex = interfaceIndex;
+    /// <param name="initiallyUp">The carrier as last looked up; a change is reported relative to it.</param>
+    public NetlinkLinkWatcher(int interfaceIndex, bool initiallyUp = true)
+    {
+        _interfaceIndex = interfaceIndex;
+        _lastUp = initiallyUp;
+        InitiallyUp = initiallyUp;
+    }
+
+    public bool InitiallyUp { get; }
 
     /// <summary>Completes when the interface's operational state differs from the last one reported.</summary>
     public async ValueTask<bool> WaitForChangeAsync(CancellationToken ct)

@@ -7,9 +7,10 @@ namespace NginxHa.NodeAgent.Network;
 
 /// <summary>
 /// An interface as the VRRP speaker needs it. <see cref="LinkLocalIPv6"/> carries the interface index
-/// as its scope id, ready for socket calls.
+/// as its scope id, ready for socket calls. <see cref="HasCarrier"/>: up with carrier when it was looked up.
 /// </summary>
-public sealed record NetworkInterfaceInfo(string Name, int Index, PhysicalAddress MacAddress, IPAddress? PrimaryIPv4, IPAddress? LinkLocalIPv6);
+public sealed record NetworkInterfaceInfo(string Name, int Index, PhysicalAddress MacAddress, IPAddress? PrimaryIPv4, IPAddress? LinkLocalIPv6,
+    bool HasCarrier = true);
 
 /// <summary>Looks interfaces up through netlink, in the network namespace of the calling thread.</summary>
 public static class NetworkInterfaces
@@ -47,7 +48,7 @@ public static class NetworkInterfaces
             throw new ArgumentException($"interface \"{name}\" has no usable address (no primary IPv4, no IPv6 link-local)", nameof(name));
         if (linkLocal is not null)
             linkLocal = new IPAddress(linkLocal.GetAddressBytes(), link.InterfaceIndex);
-        return new NetworkInterfaceInfo(link.Name, link.InterfaceIndex, link.HardwareAddress, primaryIPv4, linkLocal);
+        return new NetworkInterfaceInfo(link.Name, link.InterfaceIndex, link.HardwareAddress, primaryIPv4, linkLocal, link.IsOperational);
     }
 
     private static void ValidateName(string name)

@@ -41,7 +41,13 @@ public sealed class NetlinkVirtualAddressTable(int interfaceIndex) : IVirtualAdd
 
     public void Add(VirtualIp address) => _manager.Add(interfaceIndex, address.Address, address.PrefixLength);
 
-    public void Remove(VirtualIp address) => _manager.Remove(interfaceIndex, address.Address, address.PrefixLength);
+    /// <summary>Removes the VIP only while it carries our mark: an address someone else added is never deleted.</summary>
+    public void Remove(VirtualIp address)
+    {
+        var present = _manager.List(interfaceIndex).FirstOrDefault(a => a.Address.Equals(new IPAddress(address.Address.GetAddressBytes())));
+        if (present is { IsOwned: true })
+            _manager.Remove(interfaceIndex, address.Address, address.PrefixLength);
+    }
 
     public IReadOnlyList<VirtualIp> ListOwned() =>
         _manager.List(interfaceIndex).Where(a => a.IsOwned).Select(a => new VirtualIp(a.Address, a.PrefixLength)).ToArray();

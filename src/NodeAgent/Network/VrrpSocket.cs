@@ -199,26 +199,9 @@ public sealed class VrrpSocket : IDisposable
     }
 
     /// <summary>
-    /// The next VRRP message from another router on this interface. Our own packets are skipped;
-    /// malformed or foreign ones are skipped and reported through <see cref="PacketDropped"/>.
-    /// </summary>
-    public async ValueTask<ReceivedVrrpPacket> ReceiveAsync(CancellationToken ct)
-    {
-        while (true)
-        {
-            // A zero-byte peek waits until a datagram is queued without taking it; recvmsg then reads it
-            // with its ancillary data (hop limit, destination), which .NET's receive calls do not expose.
-            await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.Peek, ct).ConfigureAwait(false);
-            var outcome = TryReceive(out ReceivedVrrpPacket packet, out string? dropReason);
-            if (outcome == ReceiveOutcome.Packet)
-                return packet;
-            if (outcome == ReceiveOutcome.Dropped)
-                PacketDropped?.Invoke(dropReason!);
-        }
-    }
-
-    /// <summary>
-    /// The blocking form of <see cref="ReceiveAsync"/>: poll(2) on the calling thread wakes the moment a datagram
+    /// The next VRRP message from another router on this interface; our own packets are skipped, malformed or
+    /// foreign ones are skipped and reported through <see cref="PacketDropped"/>. The only receive path, the one the
+    /// speaker's receive thread uses: poll(2) on the calling thread wakes the moment a datagram
     /// arrives, with no epoll thread or thread-pool hop (the speaker's master-down timer counts from this moment).
     /// Cancellation is checked every <see cref="ReceivePollSlice"/>.
     /// </summary>

@@ -38,17 +38,34 @@ public interface IVrrpInstanceHost
 }
 
 /// <summary>Production: speakers on the host's real sockets (<see cref="SpeakerFactory"/>).</summary>
+/// <paramref name="heard"/>: where speakers record the routers they hear (for VRID allocation);
+/// <paramref name="handover"/>: the watchdog's record of what runs.
 public sealed class SpeakerInstanceHost(TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null,
-    Metrics.AgentMetrics? metrics = null) : IVrrpInstanceHost
+    Metrics.AgentMetrics? metrics = null, HeardRouters? heard = null, Watchdog.HandoverBook? handover = null,
+    Cli.LineLog? lineLog = null) : IVrrpInstanceHost
 {
     public IVrrpInstance Start(InstancePlan plan, bool fault)
     {
         var observer = Metrics.VrrpInstanceMetrics.For(plan, time);
-        var running = SpeakerFactory.Start(plan, fault, time, log, shutdown, observer);
-        return new SpeakerInstance(running, observer, metrics?.Register(observer));
+        handover?.Set(plan);
+        // With the command's log, the speaker's lines carry its instance, VRID and VIPs (and from/to/reason on transitions).
+        var speakerLog = lineLog?.ForInstance(plan);
+        RunningSpeaker running;
+        try
+        {
+            running = SpeakerFactory.Start(plan, fault, time, speakerLog is null ? log : speakerLog.Write, shutdown,
+                speakerLog is null ? observer : new SpeakerObservers(observer, speakerLog), heard);
+        }
+        catch
+        {
+            handover?.Remove(plan.Name);
+            throw;
+        }
+        return new SpeakerInstance(running, observer, metrics?.Register(observer), handover);
     }
 
-    sealed class SpeakerInstance(RunningSpeaker running, Metrics.VrrpInstanceMetrics observer, IDisposable? registration) : IVrrpInstance
+    sealed class SpeakerInstance(RunningSpeaker running, Metrics.VrrpInstanceMetrics observer, IDisposable? registration,
+        Watchdog.HandoverBook? handover) : IVrrpInstance
     {
         InstancePlan _plan = running.Plan;
 
@@ -70,6 +87,7 @@ public sealed class SpeakerInstanceHost(TimeProvider time, Action<string> log, S
         {
             running.Speaker.Reconfigure(SpeakerFactory.OptionsFor(plan, running.Speaker.Options.Instance.PrimaryAddress));
             observer.Reconfigured(plan.Priority, plan.AdvertInterval);
+            handover?.Set(plan);
             _plan = plan;
         }
 
@@ -82,6 +100,7 @@ public sealed class SpeakerInstanceHost(TimeProvider time, Action<string> log, S
             finally
             {
                 registration?.Dispose();
+                handover?.Remove(_plan.Name);
             }
         }
     }

@@ -14,7 +14,10 @@ namespace NginxHa.NodeAgent.Sources;
 /// with its password files read. Yields the files' state at start, then again whenever they change (or on
 /// <see cref="RequestReload"/>, e.g. SIGHUP).
 /// </summary>
-public sealed class FileConfigSource(IReadOnlyList<string> files, string node, TimeProvider time, Action<string> log) : INodeConfigSource
+/// <paramref name="stateDirectory"/>: where the VRIDs of the last plan are remembered (<see cref="VridMemory"/>);
+/// <paramref name="heard"/>: the virtual routers heard on the wire (docs/vrid-allocation.md).
+public sealed class FileConfigSource(IReadOnlyList<string> files, string node, TimeProvider time, Action<string> log,
+    string? stateDirectory = null, HeardRouters? heard = null) : INodeConfigSource
 {
     /// <summary>Editors write files in several steps: changes are taken together once they settle this long.</summary>
     public static readonly TimeSpan ReloadSettle = TimeSpan.FromMilliseconds(200);
@@ -74,7 +77,8 @@ public sealed class FileConfigSource(IReadOnlyList<string> files, string node, T
             return new NodeConfigRejected(errors, reason);
         }
 
-        var plan = Planner.Plan(new PlanInput(set.VirtualIpGroups, set.NginxBackendPools, set.Nodes));
+        var remembered = stateDirectory is null ? null : VrrpAllocation.VirtualRouterIdsOnly(VridMemory.Load(stateDirectory));
+        var plan = Planner.Plan(new PlanInput(set.VirtualIpGroups, set.NginxBackendPools, set.Nodes, remembered, heard?.Snapshot()));
         foreach (var w in plan.Warnings) log($"warning: {w}");
         errors.AddRange(plan.Errors.Select(e => e.ToString()));
         if (errors.Count > 0) return new NodeConfigRejected(errors, reason);
@@ -88,6 +92,8 @@ public sealed class FileConfigSource(IReadOnlyList<string> files, string node, T
         var auth = new Dictionary<string, ReadOnlyMemory<byte>>();
         foreach (var instance in config.Spec.VrrpInstances)
             if (instance.AuthPasswordFile is { } path) auth[instance.Name] = VrrpPasswordFile.Read(path);
+        if (stateDirectory is not null && Directory.Exists(stateDirectory) && VridMemory.Save(stateDirectory, plan.Allocations) is { } problem)
+            log($"warning: {problem}");
         return new NodeConfigUpdate(config, new NodeSecrets(auth), reason);
     }
 

@@ -6,6 +6,8 @@ using NginxHa.NodeAgent.Node;
 using NginxHa.NodeAgent.Platform;
 using NginxHa.NodeAgent.Sources;
 using NginxHa.NodeAgent.Vrrp;
+using NginxHa.NodeAgent.Watchdog;
+using NginxHa.NodeAgent.Network;
 
 namespace NginxHa.NodeAgent.Standalone;
 
@@ -24,15 +26,21 @@ public sealed class StandaloneAgent
     readonly ShutdownLatch? _shutdown;
     readonly FileConfigSource _source;
     readonly AgentMetrics _metrics;
+    readonly LineLog _lineLog;
     volatile bool _configApplied;
+    readonly HeardRouters _heard = new(MonotonicTimeProvider.Instance);
+    readonly HandoverBook _handover;
 
     /// <summary>
+    /// <paramref name="lineLog"/>: the command's log; speakers' lines carry their instance, VRID and VIPs (in JSON, as fields).
     /// <paramref name="shutdown"/>: set by SIGTERM/SIGINT, it makes every speaker hand over at once.
     /// <paramref name="metrics"/>: what /metrics and /status report (instances, nginx, rejected configs).
     /// </summary>
-    public StandaloneAgent(RunCommandOptions options, Action<string> log, TextWriter error, ShutdownLatch? shutdown = null,
+    public StandaloneAgent(RunCommandOptions options, LineLog lineLog, TextWriter error, ShutdownLatch? shutdown = null,
         AgentMetrics? metrics = null)
     {
+        Action<string> log = lineLog.Write;
+        _lineLog = lineLog;
         _metrics = metrics ?? new AgentMetrics();
         _shutdown = shutdown;
         _options = options;
@@ -40,7 +48,8 @@ public sealed class StandaloneAgent
         _error = error;
         // The supervisor puts `pid` on nginx's command line, so the rendered config leaves it out.
         _runtime = NginxRuntimeOptions.UnderDirectory(NginxDirectory, options.HealthPort) with { PidFile = null };
-        _source = new FileConfigSource(options.Files, options.Node, TimeProvider.System, log);
+        _source = new FileConfigSource(options.Files, options.Node, TimeProvider.System, log, options.StateDirectory, _heard);
+        _handover = new HandoverBook(options.StateDirectory, log);
     }
 
     string NginxDirectory => Path.Combine(_options.StateDirectory, "nginx");
@@ -62,7 +71,7 @@ public sealed class StandaloneAgent
         }, TimeProvider.System, _log);
         _metrics.Nginx.Attach(nginx);
         await using var reconciler = new NodeReconciler(_runtime, SystemHostFacts.Instance,
-            new SpeakerInstanceHost(MonotonicTimeProvider.Instance, _log, _shutdown, _metrics),
+            new SpeakerInstanceHost(MonotonicTimeProvider.Instance, _log, _shutdown, _metrics, _heard, _handover, _lineLog),
             new MeasuredNginxTarget(nginx, _metrics.Nginx), TimeProvider.System, _log);
 
         // Cancelled by SIGTERM, or when a speaker dies: the watch then ends before the agent stops.
@@ -91,6 +100,13 @@ public sealed class StandaloneAgent
             }
 
             PrepareStateDirectory();
+            // The VRIDs in force from now on (the first load ran before the state dir existed): docs/vrid-allocation.md.
+            _source.Load("remember the VRIDs");
+            // Section 3 of issue 12 (docs/agent-faults.md): a watchdog releases the VIPs if this process dies, and
+            // our marked leftovers that the plan does not contain go now; unmarked planned VIPs are reported.
+            using var watchdog = AgentWatchdog.Spawn(_options.StateDirectory, _log);
+            AddressSweep.AtStart(desired.Instances, _log);
+            NonLocalBind.Ensure(desired.Config, _log);
             await nginx.StartAsync(stop);
             var result = await reconciler.ApplyAsync(desired, first.Reason, stop);
             if (result.Outcome == ReconcileOutcome.PartlyApplied)
@@ -103,7 +119,9 @@ public sealed class StandaloneAgent
             _configApplied = true;
             // A speaker that dies ends the agent (exit 1, so it is restarted and seen), its VIPs already released.
             var reloads = FollowAsync(events, reconciler, _metrics.Nginx, watching.Token);
-            if (await Task.WhenAny(reloads, reconciler.InstanceFailed) == reconciler.InstanceFailed)
+            // A SIGTERM stops the speakers straight from the signal handler, which can end them before `stop` is
+            // cancelled: that is the ordinary stop, not a speaker dying.
+            if (await Task.WhenAny(reloads, reconciler.InstanceFailed) == reconciler.InstanceFailed && _shutdown?.IsSet != true)
             {
                 await watching.CancelAsync();
                 await reloads.ContinueWith(_ => { }, TaskScheduler.Default);

@@ -63,8 +63,8 @@ public static class SpeakerFactory
     /// <paramref name="shutdown"/> is set (SIGTERM), the speaker hands over at once, before it is disposed.
     /// </summary>
     public static RunningSpeaker Start(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null,
-        IVrrpSpeakerObserver? observer = null) =>
-        new(Build(plan, fault, time, log, observer), shutdown);
+        IVrrpSpeakerObserver? observer = null, HeardRouters? heard = null) =>
+        new(Build(plan, fault, time, log, observer, heard), shutdown);
 
     /// <summary>The speaker's options for a plan, with adverts sent from <paramref name="source"/>.</summary>
     public static VrrpSpeakerOptions OptionsFor(InstancePlan plan, System.Net.IPAddress source) =>
@@ -74,7 +74,8 @@ public static class SpeakerFactory
             plan.GratuitousInterval ?? InstancePlan.DefaultGratuitousInterval, plan.GratuitousRefresh);
 
     /// <summary>Opens the sockets and builds the speaker without running it; disposing the result closes them.</summary>
-    public static BuiltSpeaker Build(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, IVrrpSpeakerObserver? observer = null)
+    public static BuiltSpeaker Build(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, IVrrpSpeakerObserver? observer = null,
+        HeardRouters? heard = null)
     {
         NetworkInterfaceInfo iface;
         try
@@ -102,9 +103,9 @@ public static class SpeakerFactory
             resources.Add(addresses);
             var announcer = new GratuitousAnnouncerAdapter(new GratuitousAnnouncer(iface));
             resources.Add(announcer);
-            var link = new NetlinkLinkWatcher(iface.Index);
+            var link = new NetlinkLinkWatcher(iface.Index, iface.HasCarrier);
             resources.Add(link);
-            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log, link, observer);
+            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log, link, observer) { Heard = heard };
             if (fault) speaker.SetFault(true);
             log($"{plan.Name}: starting VRRPv{(int)plan.Version} vrid {plan.VirtualRouterId} on {iface.Name} from {source}, " +
                 $"priority {plan.Priority}, advert interval {plan.AdvertInterval.TotalMilliseconds}ms, " +

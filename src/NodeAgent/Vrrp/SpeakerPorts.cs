@@ -43,5 +43,8 @@ public interface IAddressAnnouncer : IDisposable
 /// <summary>The interface's carrier: completes with true (up) or false (down) on each change.</summary>
 public interface ILinkMonitor : IDisposable
 {
+    /// <summary>The carrier when the speaker starts: without it the speaker starts in FAULT, as keepalived does.</summary>
+    bool InitiallyUp => true;
+
     ValueTask<bool> WaitForChangeAsync(CancellationToken ct);
 }

@@ -64,10 +64,14 @@ public sealed class VrrpSpeaker
         _machine = new VrrpStateMachine(options.Instance, time);
         _vipAddresses = options.VirtualAddresses.Select(v => v.Address).ToArray();
         _rules = new VrrpReceiveRules(options.Instance.Version, options.Instance.VirtualRouterId, _vipAddresses,
-            options.Instance.AdvertInterval, options.AuthType, options.AuthData);
+            options.Instance.AdvertInterval, options.AuthType, options.AuthData,
+            LocalIsAddressOwner: options.Instance.IsAddressOwner);
     }
 
     public VrrpState State => _state;
+
+    /// <summary>Where every decoded advert's VRID and addresses are recorded, ours or not (set before running).</summary>
+    public HeardRouters? Heard { get; init; }
 
     /// <summary>The options in effect (the last <see cref="Reconfigure"/> once the event loop took it).</summary>
     public VrrpSpeakerOptions Options => _options;
@@ -168,7 +172,12 @@ public sealed class VrrpSpeaker
         ReportFailure(carrier, "watching the link");
         try
         {
-            if (_faultRequested) Execute(_machine.SetFault(true));
+            if (_link is { InitiallyUp: false })
+            {
+                _linkDown = true;
+                _log($"{_options.Name}: no carrier at start: FAULT until the link is up");
+            }
+            if (_faultRequested || _linkDown) Execute(_machine.SetFault(true));
             Execute(_machine.Startup());
             Reschedule(timer);
             while (true)
@@ -355,6 +364,8 @@ public sealed class VrrpSpeaker
         if (d.Source.Equals(_transport.SourceAddress)) return;
         var reason = VrrpPacket.TryRead(d.Message.Span, d.Source, d.Destination, out var advert);
         if (reason == VrrpDropReason.Ok)
+            Heard?.Record(d.Source.AddressFamily, advert!);
+        if (reason == VrrpDropReason.Ok)
             reason = VrrpReceiveValidator.Validate(advert!, d.TtlOrHopLimit, _rules);
         if (reason != VrrpDropReason.Ok)
         {
@@ -419,8 +430,9 @@ public sealed class VrrpSpeaker
                 case VrrpAction.StateChanged changed:
                     _state = changed.To;
                     Interlocked.Increment(ref _transitions);
-                    _log($"{_options.Name}: {Name(changed.From)} -> {Name(changed.To)} ({changed.Reason})");
+                    // Observer first: a structured log attaches from/to/reason to the line that follows on this thread.
                     _observer.StateChanged(changed.From, changed.To, changed.Reason);
+                    _log($"{_options.Name}: {Name(changed.From)} -> {Name(changed.To)} ({changed.Reason})");
                     StateChanged?.Invoke(changed.From, changed.To);
                     break;
             }

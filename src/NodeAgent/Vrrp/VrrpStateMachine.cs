@@ -19,6 +19,8 @@ public sealed class VrrpStateMachine
     // RFC timers, held as absolute deadlines; null = not running.
     private DateTimeOffset? _adverTimerDue;
     private DateTimeOffset? _masterDownTimerDue;
+    // Set while Master_Down_Timer runs Skew_Time after a priority-0 advert, so the take-over says which timer it was.
+    private bool _masterResigned;
     private DateTimeOffset? _preemptDelayDue;
 
     // A master answers a lower-priority advert at most once per advert interval: a flood of them (valid, or spoofed
@@ -130,7 +132,7 @@ public sealed class VrrpStateMachine
                 if (_preemptDelayDue <= now)
                     _preemptDelayDue = null;
                 if (_masterDownTimerDue <= now)
-                    BecomeMaster(actions, "master down timer expired");
+                    BecomeMaster(actions, _masterResigned ? "the master resigned with priority 0; Skew_Time expired" : "master down timer expired");
                 break;
         }
 
@@ -209,6 +211,7 @@ public sealed class VrrpStateMachine
         {
             // The master resigned: take over after Skew_Time unless a better backup speaks first.
             _masterDownTimerDue = arrival + SkewTime;
+            _masterResigned = true;
             CurrentMaster = null;
             return NoActions;
         }
@@ -216,7 +219,7 @@ public sealed class VrrpStateMachine
         if (!_config.Preempt || priority >= _config.Priority || PreemptDelayRunning(now))
         {
             LearnMasterAdverInterval(advertInterval);
-            _masterDownTimerDue = arrival + MasterDownInterval;
+            _masterDownTimerDue = arrival + MasterDownInterval; _masterResigned = false;
             CurrentMaster = source;
         }
 
@@ -256,7 +259,7 @@ public sealed class VrrpStateMachine
 
         _adverTimerDue = null;
         LearnMasterAdverInterval(advertInterval);
-        _masterDownTimerDue = arrival + MasterDownInterval;
+        _masterDownTimerDue = arrival + MasterDownInterval; _masterResigned = false;
         if (_preemptDelayDue <= now)
             _preemptDelayDue = null;
         var actions = new List<VrrpAction> { new VrrpAction.ReleaseAddresses() };
@@ -277,7 +280,7 @@ public sealed class VrrpStateMachine
             return;
         }
 
-        _masterDownTimerDue = now + MasterDownInterval;
+        _masterDownTimerDue = now + MasterDownInterval; _masterResigned = false;
         CurrentMaster = null;
         Transition(actions, VrrpState.Backup, reason);
     }
@@ -286,7 +289,7 @@ public sealed class VrrpStateMachine
     {
         actions.Add(new VrrpAction.SendAdvertisement(_config.Priority));
         actions.Add(new VrrpAction.AcquireAddresses());
-        _masterDownTimerDue = null;
+        _masterDownTimerDue = null; _masterResigned = false;
         _adverTimerDue = Now + _config.AdvertInterval;
         MasterAdverInterval = _config.AdvertInterval; // we are the master now
         CurrentMaster = _config.PrimaryAddress;
@@ -303,7 +306,7 @@ public sealed class VrrpStateMachine
         }
 
         _adverTimerDue = null;
-        _masterDownTimerDue = null;
+        _masterDownTimerDue = null; _masterResigned = false;
         CurrentMaster = null;
         Transition(actions, to, reason);
     }

@@ -37,6 +37,18 @@ internal static class PlanBuilder
     public static string Masters(PlanResult result, string group) =>
         string.Join(",", result.GroupFor(group).Instances.Select(i => i.PreferredMaster));
 
+    /// <summary>The hashed home VRIDs of these allocation keys ("edge/web" for ActivePassive, "edge/web|ADDRESS" per
+    /// ActiveActive VIP), joined like <see cref="Vrids"/>; asserts they differ, so no probing is involved.</summary>
+    public static string Homes(params string[] keys)
+    {
+        var homes = keys.Select(Planner.HomeVirtualRouterId).ToList();
+        Assert.Equal(homes.Count, homes.Distinct().Count());
+        return string.Join(",", homes);
+    }
+
+    /// <summary>The VRID after <paramref name="id"/> on a probe sequence (255 wraps to 1).</summary>
+    public static int Next(int id, int steps = 1) => (id - 1 + steps) % 255 + 1;
+
     public static string Vrids(PlanResult result, string group) =>
         string.Join(",", result.GroupFor(group).Instances.Select(i => i.VirtualRouterId));
 }

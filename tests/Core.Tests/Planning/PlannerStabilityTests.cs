@@ -79,10 +79,11 @@ public class PlannerStabilityTests
         var second = Plan([b], Nodes(2), previous: first.Allocations);
         var third = Plan([b, Group("c", Mode.ActivePassive, "198.18.1.4")], Nodes(2), previous: second.Allocations);
 
-        Assert.Equal("2,3", Vrids(first, "edge/b"));
-        Assert.Equal("2,3", Vrids(second, "edge/b"));
-        Assert.Equal("2,3", Vrids(third, "edge/b"));
-        Assert.Equal("1", Vrids(third, "edge/c"));
+        var bVrids = Homes("edge/b|198.18.1.2", "edge/b|198.18.1.3");
+        Assert.Equal(bVrids, Vrids(first, "edge/b"));
+        Assert.Equal(bVrids, Vrids(second, "edge/b"));
+        Assert.Equal(bVrids, Vrids(third, "edge/b"));
+        Assert.Equal(Homes("edge/c"), Vrids(third, "edge/c"));
     }
 
     [Fact]
@@ -94,7 +95,8 @@ public class PlannerStabilityTests
 
         var second = Plan([after], Nodes(2), previous: first.Allocations);
 
-        Assert.Equal("2,1", Vrids(second, "edge/web"));
+        Assert.Equal(Homes("edge/web|198.18.1.11", "edge/web|198.18.1.10"), Vrids(second, "edge/web"));
+        Assert.Equal(Vrids(first, "edge/web"), string.Join(",", Vrids(second, "edge/web").Split(',').Reverse()));
         Assert.Equal("n2,n1", Masters(second, "edge/web"));
     }
 

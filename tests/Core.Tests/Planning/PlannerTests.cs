@@ -41,7 +41,7 @@ public class PlannerTests
         var result = Plan([Group("web", Mode.ActiveActive, vips)], Nodes(nodeCount));
 
         Assert.Equal(expectedMasters, Masters(result, "edge/web"));
-        Assert.Equal(string.Join(",", Enumerable.Range(1, vipCount)), Vrids(result, "edge/web"));
+        Assert.Equal(Homes(vips.Select(v => $"edge/web|{v}").ToArray()), Vrids(result, "edge/web"));
         foreach (var instance in result.GroupFor("edge/web").Instances)
         {
             Assert.Equal(nodeCount, instance.Nodes.Count);
@@ -93,8 +93,9 @@ public class PlannerTests
         Assert.Empty(result.Warnings);
         var a = Assert.Single(result.ConfigFor("nginx-a").Spec.VrrpInstances);
         var b = Assert.Single(result.ConfigFor("nginx-b").Spec.VrrpInstances);
-        Assert.Equal(("default/standby/0", 1, 254, 3, "5s"), (a.Name, a.VirtualRouterId, a.Priority, a.Version, a.PreemptDelay));
-        Assert.Equal((1, 253), (b.VirtualRouterId, b.Priority));
+        var home = Planner.HomeVirtualRouterId("default/standby");
+        Assert.Equal(("default/standby/0", home, 254, 3, "5s"), (a.Name, a.VirtualRouterId, a.Priority, a.Version, a.PreemptDelay));
+        Assert.Equal((home, 253), (b.VirtualRouterId, b.Priority));
         Assert.Equal(["198.18.16.130/32"], b.VirtualIPs);
         Assert.Empty(result.ConfigFor("nginx-a").Spec.BackendPools);
     }
@@ -121,8 +122,8 @@ public class PlannerTests
         var backward = Plan(groups.Reverse(), Enumerable.Reverse(nodes));
 
         Assert.Equal(Describe(forward), Describe(backward));
-        Assert.Equal("1", Vrids(forward, "edge/a"));
-        Assert.Equal("2,3", Vrids(forward, "edge/b"));
+        Assert.Equal(Homes("edge/a"), Vrids(forward, "edge/a"));
+        Assert.Equal(Homes("edge/b|198.18.1.1", "edge/b|198.18.1.2"), Vrids(forward, "edge/b"));
     }
 
     [Fact]
@@ -185,7 +186,7 @@ public class PlannerTests
         Assert.Equal((ConditionStatus.False, "InvalidSpec"), (ready.Status, ready.Reason));
         Assert.Equal("the spec is invalid: spec.virtualIPs[0]: \"198.18.0.300\" is not an IP address", ready.Message);
         Assert.Equal(["VirtualIpGroup edge/bad: spec.virtualIPs[0]: \"198.18.0.300\" is not an IP address"], result.Errors.Select(e => e.ToString()));
-        Assert.Equal("1", Vrids(result, "edge/good"));
+        Assert.Equal(Homes("edge/good"), Vrids(result, "edge/good"));
     }
 
     [Fact]

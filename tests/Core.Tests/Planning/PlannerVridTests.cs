@@ -20,19 +20,38 @@ public class PlannerVridTests
     }
 
     [Fact]
-    public void AutomaticVridsSkipExplicitOnesAndFollowGroupNameOrder()
+    public void AutomaticVridsStartAtTheHashOfTheirNameAndProbePastExplicitOnes()
     {
+        var homeOfA = Planner.HomeVirtualRouterId("edge/a");
         var result = Plan(
         [
             Group("c", Mode.ActiveActive, "198.18.1.5", "198.18.1.6"),
-            WithVrids(Group("b", Mode.ActivePassive, "198.18.1.4"), 2),
+            WithVrids(Group("b", Mode.ActivePassive, "198.18.1.4"), homeOfA),
             Group("a", Mode.ActivePassive, "198.18.1.3"),
         ], Nodes(2));
 
-        Assert.Equal("1", Vrids(result, "edge/a"));
-        Assert.Equal("2", Vrids(result, "edge/b"));
-        Assert.Equal("3,4", Vrids(result, "edge/c"));
+        Assert.Equal($"{Next(homeOfA)}", Vrids(result, "edge/a"));
+        Assert.Equal($"{homeOfA}", Vrids(result, "edge/b"));
+        Assert.Equal(Homes("edge/c|198.18.1.5", "edge/c|198.18.1.6"), Vrids(result, "edge/c"));
         Assert.Empty(result.Errors);
+    }
+
+    [Fact]
+    public void ProbeSequenceVisitsEveryVridOnceFromTheHome()
+    {
+        var probe = Planner.ProbeSequence("edge/web").ToList();
+
+        Assert.Equal(Planner.HomeVirtualRouterId("edge/web"), probe[0]);
+        Assert.Equal(Enumerable.Range(1, 255), probe.Order());
+        Assert.All(probe.Zip(probe.Skip(1)), p => Assert.Equal(Next(p.First), p.Second));
+    }
+
+    [Fact]
+    public void HomeVridIsFnv1aOfTheNameSoEveryVersionAgrees()
+    {
+        // FNV-1a 32 of "edge/web" is 0x0b9acabd (an independent Python implementation of the published algorithm).
+        Assert.Equal(47, Planner.HomeVirtualRouterId("edge/web"));
+        Assert.Equal((int)(2166136261u % 255) + 1, Planner.HomeVirtualRouterId(""));
     }
 
     [Fact]
@@ -99,13 +118,14 @@ public class PlannerVridTests
     [Fact]
     public void AutomaticVridsPreferOnesFreeOnEverySegment()
     {
+        var home = Planner.HomeVirtualRouterId("edge/b");
         var result = Plan(
         [
-            OnInterface(WithVrids(Group("a", Mode.ActivePassive, "198.18.1.1"), 1), "eth1"),
+            OnInterface(WithVrids(Group("a", Mode.ActivePassive, "198.18.1.1"), home), "eth1"),
             Group("b", Mode.ActivePassive, "198.18.1.2"),
         ], Nodes(2));
 
-        Assert.Equal("2", Vrids(result, "edge/b"));
+        Assert.Equal($"{Next(home)}", Vrids(result, "edge/b"));
     }
 
     [Fact]
@@ -114,13 +134,14 @@ public class PlannerVridTests
         var auto = Group("auto", Mode.ActivePassive, "198.18.1.1");
         var first = Plan([auto], Nodes(2));
 
-        var second = Plan([auto, WithVrids(Group("fixed", Mode.ActivePassive, "198.18.1.2"), 1)], Nodes(2), previous: first.Allocations);
+        var home = Planner.HomeVirtualRouterId("edge/auto");
+        var second = Plan([auto, WithVrids(Group("fixed", Mode.ActivePassive, "198.18.1.2"), home)], Nodes(2), previous: first.Allocations);
 
-        Assert.Equal("1", Vrids(first, "edge/auto"));
-        Assert.Equal("2", Vrids(second, "edge/auto"));
-        Assert.Equal("1", Vrids(second, "edge/fixed"));
+        Assert.Equal($"{home}", Vrids(first, "edge/auto"));
+        Assert.Equal($"{Next(home)}", Vrids(second, "edge/auto"));
+        Assert.Equal($"{home}", Vrids(second, "edge/fixed"));
         Assert.Empty(second.Errors);
-        Assert.Equal(["VirtualIpGroup edge/auto: spec.virtualRouterIds: VRRP instance edge/auto/0 leaves VRID 1 (IPv4 on the default interface), which edge/fixed/0 now claims; a new VRID is allocated"],
+        Assert.Equal([$"VirtualIpGroup edge/auto: spec.virtualRouterIds: VRRP instance edge/auto/0 leaves VRID {home} (IPv4 on the default interface), which edge/fixed/0 now claims; a new VRID is allocated"],
             second.Warnings.Select(w => w.ToString()));
     }
 
@@ -153,6 +174,6 @@ public class PlannerVridTests
 
         Assert.Equal(255, result.GroupFor("edge/many").Instances.Select(i => i.VirtualRouterId).Distinct().Count());
         var ready = result.GroupFor("edge/more").Condition(ConditionTypes.Ready);
-        Assert.Equal(("NoFreeVirtualRouterId", "no VRID is free for edge/more/0 (IPv4 on the default interface): all 255 are in use"), (ready.Reason, ready.Message));
+        Assert.Equal(("NoFreeVirtualRouterId", "no VRID is free for edge/more/0 (IPv4 on the default interface): all 255 are in use or heard on the wire"), (ready.Reason, ready.Message));
     }
 }

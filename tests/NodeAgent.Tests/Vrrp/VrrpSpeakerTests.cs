@@ -116,6 +116,37 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Without_carrier_at_start_it_starts_in_FAULT_not_MASTER_and_joins_when_the_link_comes_up()
+    {
+        _link.InitiallyUp = false;
+        var speaker = Start(priority: 255);
+        await WaitFor(() => speaker.State != VrrpState.Initialize);
+        Assert.Equal(VrrpState.Fault, speaker.State);
+        Assert.Contains(_log, l => l.Contains("no carrier at start"));
+        Assert.Empty(_transport.Sent);
+        Assert.Empty(_addresses.Bound);
+
+        _link.Changes.Writer.TryWrite(true);
+
+        // An address owner becomes MASTER at once when it may run at all.
+        await WaitFor(() => speaker.State == VrrpState.Master);
+        Assert.Equal([Vip], _addresses.Bound);
+    }
+
+    [Fact]
+    public async Task Address_owner_discards_adverts()
+    {
+        var speaker = Start(priority: 255);
+        await WaitFor(() => speaker.State == VrrpState.Master);
+
+        Receive(Advert(VrrpVersion.V3, 0));
+        Receive(Advert(VrrpVersion.V3, 254));
+
+        await WaitFor(() => speaker.Drops[VrrpDropReason.LocalRouterIsAddressOwner] == 2);
+        Assert.Equal(VrrpState.Master, speaker.State);
+    }
+
+    [Fact]
     public async Task Adverts_from_a_higher_priority_master_keep_it_backup()
     {
         var speaker = Start(priority: 100);
@@ -397,6 +428,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
 
     sealed class FakeLink : ILinkMonitor
     {
+        public bool InitiallyUp { get; set; } = true;
         public readonly Channel<bool> Changes = Channel.CreateUnbounded<bool>();
         public ValueTask<bool> WaitForChangeAsync(CancellationToken ct) => Changes.Reader.ReadAsync(ct);
         public void Dispose() { }

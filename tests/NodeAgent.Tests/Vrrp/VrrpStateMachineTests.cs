@@ -226,8 +226,22 @@ public sealed class VrrpStateMachineTests
         Assert.Equal(Backup, machine.State);
 
         _time.Advance(OneTick);
-        Assert.Equal([Send(100), Acquire, Changed(Backup, Master, "master down timer expired")], machine.OnTimerFired());
+        Assert.Equal([Send(100), Acquire, Changed(Backup, Master, "the master resigned with priority 0; Skew_Time expired")], machine.OnTimerFired());
         Assert.Equal(resignedAt + Skew100At1s + TimeSpan.FromSeconds(1), machine.NextTimerDue);
+    }
+
+    [Fact]
+    public void Advert_after_a_resignation_restores_the_master_down_timer_and_its_reason()
+    {
+        var machine = Machine(VrrpVersion.V3, 100);
+        machine.Startup();
+        Advert(machine, Peer, 200);
+        Advert(machine, Peer, 0);
+        Advert(machine, Peer, 200); // the master came back before Skew_Time ran out
+
+        _time.Advance(TimeSpan.FromSeconds(10));
+
+        Assert.Equal([Send(100), Acquire, Changed(Backup, Master, "master down timer expired")], machine.OnTimerFired());
     }
 
     public static TheoryData<VrrpVersion, long, long> IntervalLearning => new()

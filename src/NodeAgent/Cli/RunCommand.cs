@@ -48,11 +48,11 @@ public static class RunCommand
             return 1;
         }
 
-        var log = new LineLog(output);
+        var log = new LineLog(output, options.LogFormat);
         // Wakes every speaker's thread straight from the signal handler: the priority-0 adverts leave first.
         using var shutdown = ShutdownLatch.OnSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT);
         using var metrics = new AgentMetrics();
-        var agent = new StandaloneAgent(options, log.Write, error, shutdown, metrics);
+        var agent = new StandaloneAgent(options, log, error, shutdown, metrics);
         await using var server = MetricsEndpoint.StartInBackground(options.MetricsAddress, metrics, () => agent.Readiness, options.Node, log.Write);
         using var stop = new CancellationTokenSource();
         using var sigterm = ProcessSignals.Subscribe(PosixSignal.SIGTERM, stop.Cancel);

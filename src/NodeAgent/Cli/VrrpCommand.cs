@@ -36,7 +36,7 @@ public static class VrrpCommand
         var plan = new InstancePlan($"vrid {options.VirtualRouterId}", options.Interface, options.Version, options.VirtualRouterId,
             options.Priority, options.AdvertInterval, options.Preempt, options.PreemptDelay, options.VirtualAddresses,
             options.UnicastPeers, auth, options.GratuitousRepeat, options.GratuitousInterval, options.GratuitousRefresh);
-        var log = new LineLog(output);
+        var log = new LineLog(output, options.LogFormat);
 
         // The host, before anything is opened: one line naming cause and fix, exit 1, nothing bound.
         var environment = StartupPreflight.Capabilities().ToList();
@@ -58,7 +58,9 @@ public static class VrrpCommand
         BuiltSpeaker built;
         try
         {
-            built = SpeakerFactory.Build(plan, fault: false, MonotonicTimeProvider.Instance, log.Write, instanceMetrics);
+            var speakerLog = log.ForInstance(plan);
+            built = SpeakerFactory.Build(plan, fault: false, MonotonicTimeProvider.Instance, speakerLog.Write,
+                new SpeakerObservers(instanceMetrics, speakerLog));
         }
         catch (SpeakerSetupException ex)
         {
@@ -93,19 +95,4 @@ public static class VrrpCommand
         return 0;
     }
 
-}
-
-/// <summary>One line per event, with a UTC timestamp: what the README and the tests read.</summary>
-public sealed class LineLog(TextWriter output)
-{
-    readonly object _gate = new();
-
-    public void Write(string line)
-    {
-        lock (_gate)
-        {
-            output.WriteLine($"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {line}");
-            output.Flush();
-        }
-    }
 }

@@ -41,16 +41,20 @@ public interface IVrrpInstanceHost
 /// <paramref name="heard"/>: where speakers record the routers they hear (for VRID allocation);
 /// <paramref name="handover"/>: the watchdog's record of what runs.
 public sealed class SpeakerInstanceHost(TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null,
-    Metrics.AgentMetrics? metrics = null, HeardRouters? heard = null, Watchdog.HandoverBook? handover = null) : IVrrpInstanceHost
+    Metrics.AgentMetrics? metrics = null, HeardRouters? heard = null, Watchdog.HandoverBook? handover = null,
+    Cli.LineLog? lineLog = null) : IVrrpInstanceHost
 {
     public IVrrpInstance Start(InstancePlan plan, bool fault)
     {
         var observer = Metrics.VrrpInstanceMetrics.For(plan, time);
         handover?.Set(plan);
+        // With the command's log, the speaker's lines carry its instance, VRID and VIPs (and from/to/reason on transitions).
+        var speakerLog = lineLog?.ForInstance(plan);
         RunningSpeaker running;
         try
         {
-            running = SpeakerFactory.Start(plan, fault, time, log, shutdown, observer, heard);
+            running = SpeakerFactory.Start(plan, fault, time, speakerLog is null ? log : speakerLog.Write, shutdown,
+                speakerLog is null ? observer : new SpeakerObservers(observer, speakerLog), heard);
         }
         catch
         {

@@ -26,17 +26,21 @@ public sealed class StandaloneAgent
     readonly ShutdownLatch? _shutdown;
     readonly FileConfigSource _source;
     readonly AgentMetrics _metrics;
+    readonly LineLog _lineLog;
     volatile bool _configApplied;
     readonly HeardRouters _heard = new(MonotonicTimeProvider.Instance);
     readonly HandoverBook _handover;
 
     /// <summary>
+    /// <paramref name="lineLog"/>: the command's log; speakers' lines carry their instance, VRID and VIPs (in JSON, as fields).
     /// <paramref name="shutdown"/>: set by SIGTERM/SIGINT, it makes every speaker hand over at once.
     /// <paramref name="metrics"/>: what /metrics and /status report (instances, nginx, rejected configs).
     /// </summary>
-    public StandaloneAgent(RunCommandOptions options, Action<string> log, TextWriter error, ShutdownLatch? shutdown = null,
+    public StandaloneAgent(RunCommandOptions options, LineLog lineLog, TextWriter error, ShutdownLatch? shutdown = null,
         AgentMetrics? metrics = null)
     {
+        Action<string> log = lineLog.Write;
+        _lineLog = lineLog;
         _metrics = metrics ?? new AgentMetrics();
         _shutdown = shutdown;
         _options = options;
@@ -67,7 +71,7 @@ public sealed class StandaloneAgent
         }, TimeProvider.System, _log);
         _metrics.Nginx.Attach(nginx);
         await using var reconciler = new NodeReconciler(_runtime, SystemHostFacts.Instance,
-            new SpeakerInstanceHost(MonotonicTimeProvider.Instance, _log, _shutdown, _metrics, _heard, _handover),
+            new SpeakerInstanceHost(MonotonicTimeProvider.Instance, _log, _shutdown, _metrics, _heard, _handover, _lineLog),
             new MeasuredNginxTarget(nginx, _metrics.Nginx), TimeProvider.System, _log);
 
         // Cancelled by SIGTERM, or when a speaker dies: the watch then ends before the agent stops.
@@ -115,7 +119,9 @@ public sealed class StandaloneAgent
             _configApplied = true;
             // A speaker that dies ends the agent (exit 1, so it is restarted and seen), its VIPs already released.
             var reloads = FollowAsync(events, reconciler, _metrics.Nginx, watching.Token);
-            if (await Task.WhenAny(reloads, reconciler.InstanceFailed) == reconciler.InstanceFailed)
+            // A SIGTERM stops the speakers straight from the signal handler, which can end them before `stop` is
+            // cancelled: that is the ordinary stop, not a speaker dying.
+            if (await Task.WhenAny(reloads, reconciler.InstanceFailed) == reconciler.InstanceFailed && _shutdown?.IsSet != true)
             {
                 await watching.CancelAsync();
                 await reloads.ContinueWith(_ => { }, TaskScheduler.Default);

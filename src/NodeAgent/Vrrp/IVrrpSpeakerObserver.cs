@@ -40,3 +40,14 @@ public sealed class NoSpeakerObserver : IVrrpSpeakerObserver
     public void AddressesBound(int count) { }
     public void Announced(int count) { }
 }
+
+/// <summary>Several observers of one speaker, called in order.</summary>
+public sealed class SpeakerObservers(params IVrrpSpeakerObserver[] observers) : IVrrpSpeakerObserver
+{
+    public void StateChanged(VrrpState from, VrrpState to, string reason) { foreach (var o in observers) o.StateChanged(from, to, reason); }
+    public void AdvertSent(byte priority) { foreach (var o in observers) o.AdvertSent(priority); }
+    public void AdvertAccepted(IPAddress source, byte priority, VrrpState before, VrrpState after) { foreach (var o in observers) o.AdvertAccepted(source, priority, before, after); }
+    public void AdvertDropped(VrrpDropReason reason, IPAddress source, VrrpAdvertisement? advert) { foreach (var o in observers) o.AdvertDropped(reason, source, advert); }
+    public void AddressesBound(int count) { foreach (var o in observers) o.AddressesBound(count); }
+    public void Announced(int count) { foreach (var o in observers) o.Announced(count); }
+}

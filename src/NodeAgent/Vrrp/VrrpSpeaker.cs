@@ -430,8 +430,9 @@ public sealed class VrrpSpeaker
                 case VrrpAction.StateChanged changed:
                     _state = changed.To;
                     Interlocked.Increment(ref _transitions);
-                    _log($"{_options.Name}: {Name(changed.From)} -> {Name(changed.To)} ({changed.Reason})");
+                    // Observer first: a structured log attaches from/to/reason to the line that follows on this thread.
                     _observer.StateChanged(changed.From, changed.To, changed.Reason);
+                    _log($"{_options.Name}: {Name(changed.From)} -> {Name(changed.To)} ({changed.Reason})");
                     StateChanged?.Invoke(changed.From, changed.To);
                     break;
             }

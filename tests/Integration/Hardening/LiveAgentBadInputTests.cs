@@ -15,6 +15,10 @@ public sealed class LiveAgentBadInputTests : IDisposable
 
     public void Dispose() => _lab.Dispose();
 
+    /// <summary>What the agent printed apart from its timestamped log lines (the metrics server's start, warnings).</summary>
+    static string[] Said(AgentProcess agent) =>
+        agent.Process.Lines.Where(l => l.Length > 0 && !System.Text.RegularExpressions.Regex.IsMatch(l, @"^\d{4}-\d\d-\d\dT")).ToArray();
+
     static string Broken => SingleNodeLab.Site().Replace("mode: ActivePassive", "mode: [ActivePassive", StringComparison.Ordinal);
 
     async Task<(AgentProcess Agent, int Nginx)> ServingAsync()
@@ -55,7 +59,7 @@ public sealed class LiveAgentBadInputTests : IDisposable
         var agent = _lab.StartRun();
 
         Assert.Equal(1, await agent.Process.WaitForExitAsync(TimeSpan.FromSeconds(30)));
-        Assert.Matches($@"^{System.Text.RegularExpressions.Regex.Escape(_lab.SitePath)}:\d+: YAML syntax error: ", agent.Process.Lines[0]);
+        Assert.Matches($@"^{System.Text.RegularExpressions.Regex.Escape(_lab.SitePath)}:\d+: YAML syntax error: ", Said(agent)[0]);
         Assert.DoesNotContain(agent.Process.Lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
         Assert.False(_lab.HoldsVip());
         Assert.False(File.Exists(_lab.NginxPidFile(_lab.StateDirectory())));
@@ -112,7 +116,7 @@ public sealed class LiveAgentBadInputTests : IDisposable
 
         var sameNode = _lab.StartRun(state: _lab.StateDirectory("other"));
         Assert.Equal(1, await sameNode.Process.WaitForExitAsync(TimeSpan.FromSeconds(30)));
-        var line = Assert.Single(sameNode.Process.Lines, l => l.Length > 0);
+        var line = Assert.Single(Said(sameNode));
         Assert.StartsWith($"nginx-ha-agent: node \"lb1\" already has an agent running in this network namespace (pid ", line);
         Assert.EndsWith("stop that agent first, or give this one another --node / --state-dir; nothing was changed", line);
         Assert.False(Directory.Exists(_lab.StateDirectory("other")));
@@ -120,7 +124,7 @@ public sealed class LiveAgentBadInputTests : IDisposable
         var sameState = _lab.StartRun(node: "lb2");
         Assert.Equal(1, await sameState.Process.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.StartsWith($"nginx-ha-agent: state directory {_lab.StateDirectory()} is in use by another agent (pid ",
-            Assert.Single(sameState.Process.Lines, l => l.Length > 0));
+            Assert.Single(Said(sameState)));
 
         AssertStillServing(first, nginx);
         Assert.DoesNotContain(first.Process.Lines, l => l.Contains("left bound by an earlier run", StringComparison.Ordinal));

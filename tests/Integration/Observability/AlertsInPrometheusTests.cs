@@ -8,7 +8,8 @@ namespace NginxHa.Integration.Tests.Observability;
 /// </summary>
 public sealed class AlertsInPrometheusTests
 {
-    static readonly TimeSpan StateTimeout = TimeSpan.FromSeconds(10);
+    // An agent restart on a loaded 2-core machine (JIT build) can take several seconds before it speaks.
+    static readonly TimeSpan StateTimeout = TimeSpan.FromSeconds(30);
 
     static readonly string[] VipAlerts = ["VipFlapping", "VipSplitBrain", "VipNoMaster"];
 

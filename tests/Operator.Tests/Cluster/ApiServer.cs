@@ -82,9 +82,12 @@ public sealed class ApiServer : IAsyncLifetime
     /// <summary>Applies CRDs (YAML text) and waits until each of the given resource paths is served (e.g. /apis/GROUP/VERSION/PLURAL).</summary>
     public async Task ApplyCrdsAsync(string yaml, params string[] paths)
     {
-        var file = Path.Combine(_dir, $"crd-{Guid.NewGuid():N}.yaml");
-        await File.WriteAllTextAsync(file, yaml);
-        await KubectlAsync("apply", "-f", file);
+        if (yaml.Length > 0)
+        {
+            var file = Path.Combine(_dir, $"crd-{Guid.NewGuid():N}.yaml");
+            await File.WriteAllTextAsync(file, yaml);
+            await KubectlAsync("apply", "-f", file);
+        }
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         foreach (var path in paths)
         {

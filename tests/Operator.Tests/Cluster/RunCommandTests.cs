@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using k8s;
+using NginxHa.Operator.Machinery;
+
+namespace NginxHa.Operator.Tests.Cluster;
+
+/// <summary>The operator as a process (`nginx-ha-operator run`) and the Event recorder, on the test cluster.</summary>
+public sealed class RunCommandTests(RunCommandTests.Server fixture) : IClassFixture<RunCommandTests.Server>
+{
+    public sealed class Server : IAsyncLifetime
+    {
+        public ApiServer ApiServer { get; } = new();
+
+        public async Task InitializeAsync()
+        {
+            await ApiServer.InitializeAsync();
+            await ApiServer.KubectlAsync("apply", "-f", ApiServer.RepositoryPath("crds"));
+            await ApiServer.ApplyCrdsAsync("", "/apis/nginx-ha.io/v1alpha1/virtualipgroups", "/apis/nginx-ha.io/v1alpha1/nodehaconfigs",
+                "/apis/nginx-ha.io/v1alpha1/nginxbackendpools");
+        }
+
+        public Task DisposeAsync() => ApiServer.DisposeAsync();
+    }
+
+    private readonly ApiServer _server = fixture.ApiServer;
+
+    private static string OperatorDll => Path.Combine(AppContext.BaseDirectory, "nginx-ha-operator.dll");
+
+    [Fact]
+    public async Task Run_leads_on_its_Lease_and_on_SIGTERM_stops_gives_the_Lease_up_and_exits_0()
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in new[] { OperatorDll, "run", "--kubeconfig", _server.KubeconfigPath, "--identity", "op-a", "--lease-name", "run-test", "--lease-duration", "30s" })
+            info.ArgumentList.Add(a);
+        info.Environment.Remove("KUBECONFIG");
+        using var process = Process.Start(info)!;
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lines.Enqueue(e.Data); };
+        process.BeginErrorReadLine();
+        try
+        {
+            using var client = _server.Client();
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (!lines.Any(l => l.Contains("op-a leads")))
+            {
+                Assert.True(DateTime.UtcNow < deadline && !process.HasExited, $"no leadership within 60 s:\n{string.Join("\n", lines)}");
+                await Task.Delay(50);
+            }
+            Assert.Equal("op-a", (await client.CoordinationV1.ReadNamespacedLeaseAsync("run-test", "default")).Spec.HolderIdentity);
+
+            Assert.Equal(0, Kill(process.Id, 15)); // SIGTERM
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            await process.WaitForExitAsync(cts.Token);
+            Assert.True(process.ExitCode == 0, string.Join("\n", lines));
+            Assert.Contains(lines, l => l.Contains("released Lease default/run-test"));
+            Assert.Equal(1, (await client.CoordinationV1.ReadNamespacedLeaseAsync("run-test", "default")).Spec.LeaseDurationSeconds);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill();
+        }
+    }
+
+    [Theory]
+    [InlineData("--workers", "0", "--workers: \"0\" is not a number from 1 to 64")]
+    [InlineData("--lease-duration", "soon", "--lease-duration: \"soon\"")]
+    [InlineData("--frobnicate", null, "--frobnicate: unknown argument")]
+    public void A_bad_argument_is_named_and_exits_2(string flag, string? value, string message)
+    {
+        var error = new StringWriter();
+        var args = value is null ? new[] { "run", flag } : new[] { "run", flag, value };
+        Assert.Equal(2, Program.Run(args, TextWriter.Null, error));
+        Assert.Contains(message, error.ToString());
+    }
+
+    [Fact]
+    public void A_kubeconfig_that_cannot_be_read_is_named_and_exits_1()
+    {
+        var error = new StringWriter();
+        Assert.Equal(1, Program.Run(["run", "--kubeconfig", "/nonexistent/kubeconfig"], TextWriter.Null, error));
+        Assert.Contains("/nonexistent/kubeconfig", error.ToString());
+    }
+
+    [Fact]
+    public async Task Repeated_Events_are_counted_in_one_events_k8s_io_Event_series()
+    {
+        using var client = _server.Client();
+        var recorder = new EventRecorder(client, "nginx-ha-operator", "test", new OperatorLog(TextWriter.Null, TimeProvider.System));
+        var subject = new EventSubject("nginx-ha.io/v1alpha1", "VirtualIpGroup", "events-test", "web", "uid-1");
+        for (var i = 0; i < 3; i++)
+            await recorder.RecordAsync(subject, EventTypes.Warning, "NoMaster", "Reconcile", "no node reports MASTER", CancellationToken.None);
+        await recorder.RecordAsync(subject, EventTypes.Warning, "PoolMissing", "Reconcile", "pool missing", CancellationToken.None);
+
+        var events = (await client.EventsV1.ListNamespacedEventAsync("events-test")).Items;
+        Assert.Equal(2, events.Count);
+        var noMaster = Assert.Single(events, e => e.Reason == "NoMaster");
+        Assert.Equal(3, noMaster.Series.Count);
+        Assert.Equal(("VirtualIpGroup", "web", "nginx-ha-operator", "test"),
+            (noMaster.Regarding.Kind, noMaster.Regarding.Name, noMaster.ReportingController, noMaster.ReportingInstance));
+        Assert.Null(Assert.Single(events, e => e.Reason == "PoolMissing").Series);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+}

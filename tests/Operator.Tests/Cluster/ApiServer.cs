@@ -79,6 +79,14 @@ public sealed class ApiServer : IAsyncLifetime
 
     public Task KubectlAsync(params string[] args) => Run("kubectl", ["--kubeconfig", KubeconfigPath, .. args], TimeSpan.FromSeconds(60));
 
+    /// <summary>kubectl's stdout; fails the test on a non-zero exit.</summary>
+    public async Task<string> KubectlOutputAsync(params string[] args) =>
+        (await Run("kubectl", ["--kubeconfig", KubeconfigPath, .. args], TimeSpan.FromSeconds(60))).Item2;
+
+    /// <summary>kubectl's exit code and stdout + stderr, whatever the exit code.</summary>
+    public async Task<(int ExitCode, string Output)> KubectlResultAsync(params string[] args) =>
+        await Run("kubectl", ["--kubeconfig", KubeconfigPath, .. args], TimeSpan.FromSeconds(60), check: false, withErrors: true);
+
     /// <summary>Applies CRDs (YAML text) and waits until each of the given resource paths is served (e.g. /apis/GROUP/VERSION/PLURAL).</summary>
     public async Task ApplyCrdsAsync(string yaml, params string[] paths)
     {
@@ -99,7 +107,7 @@ public sealed class ApiServer : IAsyncLifetime
         }
     }
 
-    private static async Task<(int, string)> Run(string file, string[] args, TimeSpan timeout, Dictionary<string, string>? env = null, bool check = true)
+    private static async Task<(int, string)> Run(string file, string[] args, TimeSpan timeout, Dictionary<string, string>? env = null, bool check = true, bool withErrors = false)
     {
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) info.ArgumentList.Add(a);
@@ -116,6 +124,6 @@ public sealed class ApiServer : IAsyncLifetime
         }
         var output = await stdout;
         if (check) Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', args)} exited {process.ExitCode}:\n{output}\n{await stderr}");
-        return (process.ExitCode, output);
+        return (process.ExitCode, withErrors ? output + await stderr : output);
     }
 }

@@ -1,0 +1,134 @@
+using YamlDotNet.RepresentationModel;
+using static NginxHa.Operator.Tests.Chart.PrivilegeCheck;
+
+namespace NginxHa.Operator.Tests.Chart;
+
+/// <summary>What the rendered operator Deployment, agent DaemonSet, RBAC and toggles carry (issue 11, section 1).</summary>
+public sealed class ChartWorkloadTests
+{
+    private static async Task<List<YamlMappingNode>> Render(params string[] args) => Helm.Documents(await Helm.TemplateAsync(args));
+
+    private static YamlMappingNode Kind(List<YamlMappingNode> docs, string kind, string? nameEnds = null) =>
+        docs.Single(d => Scalar(d, "kind") == kind && (nameEnds is null || Scalar(d, "metadata", "name")!.EndsWith(nameEnds, StringComparison.Ordinal)));
+
+    private static List<string> Args(YamlMappingNode container) =>
+        Seq(container, "args")!.OfType<YamlScalarNode>().Select(s => s.Value!).ToList();
+
+    [Fact]
+    public async Task Operator_runs_two_leader_elected_replicas_with_resources()
+    {
+        var deployment = Kind(await Render(), "Deployment");
+        Assert.Equal("2", Scalar(deployment, "spec", "replicas"));
+        var op = ChartPrivilegeTests.Container(deployment, "operator");
+        var args = Args(op);
+        Assert.Equal("run", args[0]);
+        Assert.Equal("nginx-ha-operator", args[args.IndexOf("--lease-name") + 1]);
+        Assert.Equal("nginx-ha", args[args.IndexOf("--lease-namespace") + 1]);
+        Assert.Equal("$(POD_NAME)", args[args.IndexOf("--identity") + 1]);
+        Assert.DoesNotContain("--no-leader-election", args);
+        Assert.NotNull(Scalar(op, "resources", "limits", "memory"));
+        Assert.NotNull(Scalar(op, "resources", "requests", "cpu"));
+        Assert.Equal("RuntimeDefault", Scalar(deployment, "spec", "template", "spec", "securityContext", "seccompProfile", "type"));
+
+        var single = ChartPrivilegeTests.Container(Kind(await Render("--set", "operator.leaderElection.enabled=false"), "Deployment"), "operator");
+        Assert.Contains("--no-leader-election", Args(single));
+    }
+
+    [Fact]
+    public async Task Agent_daemonset_has_host_network_sidecar_nginx_and_one_node_at_a_time_updates()
+    {
+        var ds = Kind(await Render("--set", "agent.tolerations[0].key=edge", "--set", "agent.tolerations[0].operator=Exists"), "DaemonSet");
+        var pod = Map(ds, "spec", "template", "spec")!;
+        Assert.Equal("true", Scalar(pod, "hostNetwork"));
+        Assert.Equal("ClusterFirstWithHostNet", Scalar(pod, "dnsPolicy"));
+        Assert.Equal("true", Scalar(pod, "shareProcessNamespace"));
+        Assert.Equal("RollingUpdate", Scalar(ds, "spec", "updateStrategy", "type"));
+        Assert.Equal("1", Scalar(ds, "spec", "updateStrategy", "rollingUpdate", "maxUnavailable"));
+        Assert.Equal("edge", Scalar(Seq(pod, "tolerations")![0], "key"));
+        Assert.Equal("linux", Scalar(pod, "nodeSelector", "kubernetes.io/os"));
+
+        var agent = ChartPrivilegeTests.Container(ds, "agent");
+        var args = Args(agent);
+        Assert.Equal(["kubernetes", "--node", "$(NODE_NAME)"], args.Take(3));
+        Assert.Equal("spec.nodeName", Scalar(Seq(agent, "env")!.OfType<YamlMappingNode>().Single(e => Scalar(e, "name") == "NODE_NAME"), "valueFrom", "fieldRef", "fieldPath"));
+        Assert.Equal(["NET_ADMIN", "NET_RAW"], Seq(agent, "securityContext", "capabilities", "add")!.OfType<YamlScalarNode>().Select(s => s.Value));
+        Assert.Null(Get(agent, "lifecycle", "preStop")); // SIGTERM at once starts the priority-0 handover
+
+        // nginx and the agent share the emptyDir holding the rendered config and the pid file.
+        var nginx = ChartPrivilegeTests.Container(ds, "nginx");
+        string MountOf(YamlMappingNode c) => Scalar(Seq(c, "volumeMounts")!.OfType<YamlMappingNode>().Single(m => Scalar(m, "mountPath") == "/run/nginx-ha"), "name")!;
+        Assert.Equal(MountOf(agent), MountOf(nginx));
+        Assert.NotNull(Map(Seq(pod, "volumes")!.OfType<YamlMappingNode>().Single(v => Scalar(v, "name") == MountOf(agent)), "emptyDir"));
+        var start = string.Join(" ", Seq(nginx, "command")!.OfType<YamlScalarNode>().Select(s => s.Value));
+        Assert.Contains("pid /run/nginx-ha/nginx/logs/nginx.pid;", start);
+        Assert.Contains("-c conf/nginx.conf", start);
+
+        // nginx's preStop waits for the agent to be gone, within the grace period.
+        var preStop = string.Join(" ", Seq(nginx, "lifecycle", "preStop", "exec", "command")!.OfType<YamlScalarNode>().Select(s => s.Value));
+        Assert.Contains("nginx-ha-agent /proc/[0-9]*/comm", preStop);
+        Assert.Contains("-lt 20", preStop);
+        Assert.Equal("30", Scalar(pod, "terminationGracePeriodSeconds"));
+    }
+
+    [Fact]
+    public async Task Rbac_grants_exactly_the_verbs_the_operator_and_agent_use()
+    {
+        var docs = await Render();
+        static string Rules(YamlMappingNode role) => string.Join("\n", Seq(role, "rules")!.OfType<YamlMappingNode>().Select(r =>
+            string.Join(";", new[] { "apiGroups", "resources", "resourceNames", "verbs" }.Select(k =>
+                $"{k}={string.Join(",", Seq(r, k)?.OfType<YamlScalarNode>().Select(s => s.Value) ?? [])}"))));
+        Assert.Equal("""
+            apiGroups=nginx-ha.io;resources=virtualipgroups,nginxbackendpools;resourceNames=;verbs=list,watch,patch
+            apiGroups=nginx-ha.io;resources=virtualipgroups/status,nginxbackendpools/status;resourceNames=;verbs=patch
+            apiGroups=nginx-ha.io;resources=nodehaconfigs;resourceNames=;verbs=list,watch,patch,delete
+            apiGroups=;resources=nodes;resourceNames=;verbs=list,watch
+            apiGroups=discovery.k8s.io;resources=endpointslices;resourceNames=;verbs=list,watch
+            apiGroups=;resources=secrets;resourceNames=;verbs=list,watch
+            apiGroups=events.k8s.io;resources=events;resourceNames=;verbs=create,patch
+            """, Rules(Kind(docs, "ClusterRole", "-operator")));
+        Assert.Equal("""
+            apiGroups=coordination.k8s.io;resources=leases;resourceNames=nginx-ha-operator;verbs=get,update
+            apiGroups=coordination.k8s.io;resources=leases;resourceNames=;verbs=create
+            """, Rules(Kind(docs, "Role")));
+        Assert.Equal("""
+            apiGroups=nginx-ha.io;resources=nodehaconfigs;resourceNames=;verbs=get,list,watch
+            apiGroups=nginx-ha.io;resources=nodehaconfigs/status;resourceNames=;verbs=patch
+            apiGroups=;resources=secrets;resourceNames=;verbs=get
+            """, Rules(Kind(docs, "ClusterRole", "-agent")));
+        Assert.Equal("nha-nginx-ha-operator-agent", Scalar(Seq(Kind(docs, "ClusterRoleBinding", "-agent"), "subjects")![0], "name"));
+    }
+
+    [Fact]
+    public async Task Admission_policy_limits_the_agent_to_its_own_node_by_the_token_node_claim()
+    {
+        var docs = await Render();
+        var policy = Kind(docs, "ValidatingAdmissionPolicy");
+        Assert.Equal("request.userInfo.username == 'system:serviceaccount:nginx-ha:nha-nginx-ha-operator-agent'",
+            Scalar(Seq(policy, "spec", "matchConditions")![0], "expression"));
+        var rule = Scalar(Seq(policy, "spec", "validations")![0], "expression")!;
+        Assert.Contains("request.subResource == 'status'", rule);
+        Assert.Contains("request.userInfo.extra['authentication.kubernetes.io/node-name'].exists(n, n == request.name)", rule);
+        Assert.Equal("Deny", Scalar(Seq(Kind(docs, "ValidatingAdmissionPolicyBinding"), "spec", "validationActions")![0]));
+        Assert.DoesNotContain(await Render("--set", "admissionPolicy.enabled=false"), d => Scalar(d, "kind") == "ValidatingAdmissionPolicy");
+    }
+
+    [Fact]
+    public async Task Monitoring_objects_appear_only_when_enabled()
+    {
+        var off = await Render();
+        Assert.DoesNotContain(off, d => Scalar(d, "kind") is "PodMonitor" or "PrometheusRule");
+        var on = await Render("--set", "monitoring.podMonitor.enabled=true", "--set", "monitoring.prometheusRule.enabled=true");
+        var monitor = Kind(on, "PodMonitor");
+        Assert.Equal("metrics", Scalar(Seq(monitor, "spec", "podMetricsEndpoints")![0], "port"));
+        var rule = Kind(on, "PrometheusRule");
+        Assert.Contains(Seq(rule, "spec", "groups")!.OfType<YamlMappingNode>(), g => Scalar(g, "name") == "nginx-ha.vrrp");
+    }
+
+    [Fact]
+    public async Task Notes_tell_how_to_check_the_vips()
+    {
+        var (code, output, error) = await Helm.RunAsync(["install", "nha", Helm.ChartPath, "--dry-run=client", "--namespace", "nginx-ha"]);
+        Assert.True(code == 0, error);
+        Assert.Contains("kubectl get vipg -A", output);
+    }
+}

@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Net;
 using NginxHa.NodeAgent.Kubernetes;
 using NginxHa.NodeAgent.Sources;
 using NginxHa.NodeAgent.Standalone;
@@ -21,43 +19,20 @@ public static class KubernetesCommand
 
     public static KubernetesCommandOptions Parse(IReadOnlyList<string> args)
     {
-        string? node = null, stateDir = null, nginx = null, kubeconfig = null;
-        int healthPort = 18080;
-        IPEndPoint? metricsAddress = ObservabilityArguments.DefaultMetricsAddress;
-        var logFormat = LogFormat.Text;
+        // --kubeconfig is this command's own; everything else is parsed as `run` parses it, without manifest files.
+        string? kubeconfig = null;
+        var rest = new List<string>();
         for (int i = 0; i < args.Count; i++)
         {
-            string name = args[i];
-            string Value()
+            if (args[i] != "--kubeconfig")
             {
-                if (i + 1 >= args.Count || args[i + 1].StartsWith('-'))
-                    throw new UsageException($"{name}: a value is required");
-                return args[++i];
+                rest.Add(args[i]);
+                continue;
             }
-            switch (name)
-            {
-                case "--node": node = Value(); break;
-                case "--kubeconfig": kubeconfig = Path.GetFullPath(Value()); break;
-                case "--state-dir": stateDir = Value(); break;
-                case "--nginx": nginx = Value(); break;
-                case "--health-port":
-                    var text = Value();
-                    if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out healthPort) || healthPort is < 1 or > 65535)
-                        throw new UsageException($"{name}: \"{text}\" is not a port from 1 to 65535");
-                    break;
-                case "--metrics-address": metricsAddress = ObservabilityArguments.ParseMetricsAddress(name, Value()); break;
-                case "--log-format": logFormat = ObservabilityArguments.ParseLogFormat(name, Value()); break;
-                default: throw new UsageException($"{name}: unknown argument");
-            }
+            if (i + 1 >= args.Count || args[i + 1].StartsWith('-')) throw new UsageException("--kubeconfig: a value is required");
+            kubeconfig = Path.GetFullPath(args[++i]);
         }
-        if (node is null) throw new UsageException("--node: required (the name of this node's NodeHaConfig)");
-        stateDir ??= $"/run/nginx-ha/{node}";
-        if (!Path.IsPathFullyQualified(stateDir)) stateDir = Path.GetFullPath(stateDir);
-        var run = new RunCommandOptions([], node, stateDir, nginx ?? "/usr/sbin/nginx", healthPort)
-        {
-            MetricsAddress = metricsAddress,
-            LogFormat = logFormat,
-        };
+        var run = RunCommandLine.Parse(rest, manifestFiles: false, nodeMeaning: "the name of this node's NodeHaConfig");
         return new KubernetesCommandOptions(run, kubeconfig);
     }
 

@@ -18,7 +18,14 @@ public static class RunCommandLine
         "usage: nginx-ha-agent run -f FILE [-f FILE ...] --node NAME [--state-dir DIR] [--nginx PATH] [--health-port 18080] " +
         ObservabilityArguments.Usage + " (metrics default 127.0.0.1:9464)";
 
-    public static RunCommandOptions Parse(IReadOnlyList<string> args)
+    public static RunCommandOptions Parse(IReadOnlyList<string> args) =>
+        Parse(args, manifestFiles: true, nodeMeaning: "the name of this host's Node document");
+
+    /// <summary>
+    /// The options `run` and `kubernetes` share. <paramref name="manifestFiles"/>: -f is taken and required (run);
+    /// otherwise it is an unknown argument. <paramref name="nodeMeaning"/> completes the message when --node is missing.
+    /// </summary>
+    internal static RunCommandOptions Parse(IReadOnlyList<string> args, bool manifestFiles, string nodeMeaning)
     {
         var files = new List<string>();
         string? node = null, stateDir = null, nginx = null;
@@ -36,7 +43,7 @@ public static class RunCommandLine
             }
             switch (name)
             {
-                case "-f" or "--file": files.Add(Value()); break;
+                case "-f" or "--file" when manifestFiles: files.Add(Value()); break;
                 case "--node": node = Value(); break;
                 case "--state-dir": stateDir = Value(); break;
                 case "--nginx": nginx = Value(); break;
@@ -50,8 +57,8 @@ public static class RunCommandLine
                 default: throw new UsageException($"{name}: unknown argument");
             }
         }
-        if (files.Count == 0) throw new UsageException("-f: at least one manifest file is required");
-        if (node is null) throw new UsageException("--node: required (the name of this host's Node document)");
+        if (manifestFiles && files.Count == 0) throw new UsageException("-f: at least one manifest file is required");
+        if (node is null) throw new UsageException($"--node: required ({nodeMeaning})");
         stateDir ??= $"/run/nginx-ha/{node}";
         if (!Path.IsPathFullyQualified(stateDir)) stateDir = Path.GetFullPath(stateDir);
         return new RunCommandOptions(files.Select(Path.GetFullPath).ToArray(), node, stateDir, nginx ?? "/usr/sbin/nginx", healthPort)

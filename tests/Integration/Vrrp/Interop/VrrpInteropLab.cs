@@ -62,39 +62,131 @@ public sealed class VrrpInteropLab : IDisposable
     /// <summary>
     /// From the client: starts a connection to the VIP every 10 ms until <paramref name="router"/>'s banner answers.
     /// Returns the time from <paramref name="since"/> until that answer. Attempts overlap, so a SYN lost during
-    /// the hand-over (TCP would retry it only after 1 s) cannot hold up the attempts started after it.
+    /// the hand-over (TCP would retry it only after 1 s) cannot hold up the attempts started after it. One thread
+    /// inside the client's namespace drives every attempt with non-blocking sockets: no thread-pool hop that a busy
+    /// test process could delay stands between an answer on the wire and the time taken of it.
     /// </summary>
-    public async Task<TimeSpan> WaitUntilServedByAsync(LabNode router, long since, TimeSpan timeout, IPAddress? vip = null)
+    public Task<TimeSpan> WaitUntilServedByAsync(LabNode router, long since, TimeSpan timeout, IPAddress? vip = null)
     {
         string expected = NameOf(router);
+        var endpoint = new IPEndPoint(vip ?? Vip, BannerPort);
+        return Task.Factory.StartNew(() => Client.Run(() => ProbeUntilServed(endpoint, expected, since, timeout)), TaskCreationOptions.LongRunning);
+    }
+
+    static readonly TimeSpan AttemptTimeout = TimeSpan.FromMilliseconds(150);
+
+    TimeSpan ProbeUntilServed(IPEndPoint endpoint, string expected, long since, TimeSpan timeout)
+    {
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        string last = "nothing";
+        long attemptTicks = (long)(AttemptTimeout.TotalSeconds * Stopwatch.Frequency);
+        var pending = new List<BannerAttempt>();
         var changes = new List<string>();
-        var pending = new List<Task<string>>();
+        string last = "nothing";
         long nextStart = Stopwatch.GetTimestamp();
-        while (Stopwatch.GetTimestamp() < deadline || pending.Count > 0)
+        try
         {
-            if (Stopwatch.GetTimestamp() >= nextStart && Stopwatch.GetTimestamp() < deadline)
+            while (Stopwatch.GetTimestamp() < deadline || pending.Count > 0)
             {
-                pending.Add(Task.Run(() => ReadBannerAsync(vip)));
-                nextStart += Stopwatch.Frequency / 100;
-            }
-            // Answers are taken in the order the attempts started, so the history reads in time order.
-            while (pending.Count > 0 && pending[0].IsCompleted)
-            {
-                var answer = await pending[0];
-                pending.RemoveAt(0);
-                if (answer != last) changes.Add($"+{Stopwatch.GetElapsedTime(since).TotalMilliseconds:F0}ms {answer}");
-                last = answer;
-                if (last == expected)
+                long now = Stopwatch.GetTimestamp();
+                if (now >= nextStart && now < deadline)
                 {
-                    LastProbeHistory = string.Join(", ", changes);
-                    return Stopwatch.GetElapsedTime(since);
+                    pending.Add(BannerAttempt.Start(endpoint));
+                    nextStart += Stopwatch.Frequency / 100;
                 }
+                foreach (var attempt in pending) attempt.Advance(attemptTicks);
+                // Answers are taken in the order the attempts started, so the history reads in time order.
+                while (pending.Count > 0 && pending[0].Answer is { } answer)
+                {
+                    var done = pending[0];
+                    pending.RemoveAt(0);
+                    done.Dispose();
+                    var at = TimeSpan.FromSeconds((double)(done.AnsweredAt - since) / Stopwatch.Frequency);
+                    if (answer != last) changes.Add($"+{at.TotalMilliseconds:F0}ms {answer}");
+                    last = answer;
+                    if (answer == expected)
+                    {
+                        LastProbeHistory = string.Join(", ", changes);
+                        return at;
+                    }
+                }
+                Thread.Sleep(1);
             }
-            await Task.Delay(2);
+        }
+        finally
+        {
+            foreach (var attempt in pending) attempt.Dispose();
         }
         throw new TimeoutException($"the VIP was not served by {expected} within {timeout}; answers: {string.Join(", ", changes)}");
+    }
+
+    /// <summary>One connection to the banner port, advanced without blocking: connect, then read the banner.</summary>
+    sealed class BannerAttempt : IDisposable
+    {
+        readonly Socket _socket;
+        readonly long _started = Stopwatch.GetTimestamp();
+        bool _connected;
+
+        BannerAttempt(Socket socket) => _socket = socket;
+
+        public string? Answer { get; private set; }
+        public long AnsweredAt { get; private set; }
+
+        public static BannerAttempt Start(IPEndPoint endpoint)
+        {
+            var attempt = new BannerAttempt(new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { Blocking = false });
+            try
+            {
+                attempt._socket.Connect(endpoint);
+                attempt._connected = true;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+            {
+            }
+            catch (SocketException e)
+            {
+                attempt.Finish(e.SocketErrorCode.ToString());
+            }
+            return attempt;
+        }
+
+        public void Advance(long timeoutTicks)
+        {
+            if (Answer is not null) return;
+            try
+            {
+                if (!_connected && (_socket.Poll(0, SelectMode.SelectWrite) || _socket.Poll(0, SelectMode.SelectError)))
+                {
+                    var error = (SocketError)(int)_socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
+                    if (error != SocketError.Success)
+                    {
+                        Finish(error.ToString());
+                        return;
+                    }
+                    _connected = true;
+                }
+                if (_connected && _socket.Poll(0, SelectMode.SelectRead))
+                {
+                    var buffer = new byte[64];
+                    int n = _socket.Receive(buffer);
+                    Finish(Encoding.ASCII.GetString(buffer, 0, n).Trim());
+                    return;
+                }
+            }
+            catch (SocketException e)
+            {
+                Finish(e.SocketErrorCode.ToString());
+                return;
+            }
+            if (Stopwatch.GetTimestamp() - _started > timeoutTicks) Finish("timeout");
+        }
+
+        void Finish(string answer)
+        {
+            Answer = answer;
+            AnsweredAt = Stopwatch.GetTimestamp();
+        }
+
+        public void Dispose() => _socket.Dispose();
     }
 
     /// <summary>What the client saw during the last wait: each change of answer with its time.</summary>
@@ -135,26 +227,25 @@ public sealed class VrrpInteropLab : IDisposable
             return l;
         });
         var banner = Encoding.ASCII.GetBytes(name + "\n");
-        _ = Task.Run(async () =>
+        // A thread of its own, blocking on accept: the banner goes out the moment a client connects, even while the
+        // test process's thread pool is busy (an answer held back by the pool would read as a VIP not served).
+        new Thread(() =>
         {
             while (!_stop.IsCancellationRequested)
             {
                 try
                 {
-                    using var connection = await listener.AcceptSocketAsync(_stop.Token);
-                    await connection.SendAsync(banner, SocketFlags.None);
+                    using var connection = listener.AcceptSocket();
+                    connection.Send(banner);
                     connection.Shutdown(SocketShutdown.Both);
                 }
-                catch (OperationCanceledException)
+                catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException)
                 {
-                    return;
-                }
-                catch (SocketException)
-                {
-                    // A client gave up mid-accept: keep serving.
+                    // The listener was stopped (the lab ends), or a client gave up mid-accept: keep serving until stopped.
                 }
             }
-        });
+        })
+        { IsBackground = true, Name = $"banner {name}" }.Start();
         _owned.Add(new ListenerStopper(listener));
     }
 

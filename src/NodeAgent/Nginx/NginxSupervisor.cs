@@ -31,6 +31,7 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
     private readonly ConcurrentDictionary<long, TaskCompletionSource<ConfigApplyResult>> _applies = new();
     // Child processes by generation: the loop spawns, the start wait, the exit handler and the stop use them.
     private readonly ConcurrentDictionary<long, Process> _children = new();
+    private readonly ConcurrentDictionary<long, PidExitWatch> _exitWatches = new();
 
     private long _nextApplyId = NginxSupervisorMachine.StartupApply;
     private int _startRequested;
@@ -321,6 +322,7 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
         process.Exited += (_, _) =>
         {
             startFailed.TrySetResult();
+            if (_exitWatches.TryRemove(generation, out var exitWatch)) exitWatch.Dispose();
             try
             {
                 Post(new ChildExited(generation, $"master pid {process.Id} exited ({DescribeExit(process.ExitCode)})"));
@@ -343,6 +345,13 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
         }
         Volatile.Write(ref pid, process.Id);
         _children[generation] = process;
+        // The exit reaches the loop from the pidfd's own thread, whatever the thread pool (which raises Process.Exited,
+        // the fallback, second) is busy with.
+        if (PidExitWatch.TryOpen(pid, out var watch, out var watchProblem,
+                w => Post(new ChildExited(generation, $"master pid {w.Pid} exited ({w.PeekExit() ?? "status unknown"})"))))
+            _exitWatches[generation] = watch!;
+        else
+            _log($"nginx: no pidfd for master pid {pid} ({watchProblem}); its exit is seen through Process.Exited");
         process.BeginErrorReadLine();
         _log($"nginx: started master pid {pid}");
         Post(new ChildSpawned(generation, pid));
@@ -423,6 +432,8 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
                 KillGroup(pid);
                 child.Dispose();
             }
+            foreach (var g2 in _exitWatches.Keys)
+                if (_exitWatches.TryRemove(g2, out var watch)) watch.Dispose();
         }
         catch (Exception ex)
         {

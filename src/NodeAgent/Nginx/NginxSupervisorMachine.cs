@@ -343,11 +343,13 @@ public sealed class NginxSupervisorMachine
             return;
         }
         _child = null;
+        // VRRP first: the exit, then the health change it causes; the clean-up and the restart after them.
         Emit(new RaiseMasterExited());
+        var decision = Observe(s => s.MasterExited(e.Reason));
         // Orphaned workers keep the listening sockets: clear the whole group before restarting.
         if (child.Pid is { } pid) Emit(new KillProcessGroup(pid));
         Emit(new LogLine($"nginx: {e.Reason}"));
-        Follow(Observe(s => s.MasterExited(e.Reason)));
+        Follow(decision);
         SettleReloadOfDeadMaster();
     }
 
@@ -404,8 +406,8 @@ public sealed class NginxSupervisorMachine
         _sidecarPid = null;
         Emit(new RaiseMasterExited());
         var reason = $"sidecar master pid {e.Pid} exited";
-        Emit(new LogLine($"nginx: {reason}"));
         Observe(s => s.MasterExited(reason));
+        Emit(new LogLine($"nginx: {reason}"));
         SettleReloadOfDeadMaster();
     }
 
@@ -433,8 +435,8 @@ public sealed class NginxSupervisorMachine
         var decision = input(_health);
         if (before != _health.Current)
         {
-            Emit(new LogLine($"nginx: health {before} -> {_health.Current}: {_health.Reason}"));
             Emit(new RaiseHealthChanged(_health.Current));
+            Emit(new LogLine($"nginx: health {before} -> {_health.Current}: {_health.Reason}"));
         }
         return decision;
     }

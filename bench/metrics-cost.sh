@@ -82,6 +82,10 @@ EOF
 
 cpu_ticks() { awk '{ print $14 + $15 }' <(sed 's/^.*) //; s/^/x x /' "/proc/$1/stat"); }
 vm_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# Adverts for other VRIDs that lb-a's sockets received and dropped (each instance's raw socket hears every advert on the
+# segment), summed over its instances, from its /metrics.
+foreign_adverts() { { ip netns exec "$ns_a" curl -s --max-time 5 "http://$addr_a:$port/metrics" || true; } \
+  | awk '/^nginx_ha_vrrp_invalid_packets_total\{/ && /reason="unknown_virtual_router_id"/ { s += $NF } END { printf "%d", s }'; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 run_mode() { # metrics | none
@@ -108,6 +112,8 @@ run_mode() { # metrics | none
   sleep "$SETTLE"
   local masters
   masters=$(grep -c -- '-> MASTER' "$work/lb-a.$mode.log" || true)
+  local foreign_start=0 foreign_rate=-
+  [ "$mode" = metrics ] && foreign_start=$(foreign_adverts)
   start=$(cpu_ticks "$pid_a")
   log "$mode: measuring CPU and VmRSS for ${WINDOW}s"
   local samples=() i
@@ -125,8 +131,9 @@ run_mode() { # metrics | none
   local scrape="-"
   if [ "$mode" = metrics ]; then
     scrape=$(ip netns exec "$ns_a" curl -s "http://$addr_a:$port/metrics" | wc -c)
+    foreign_rate=$(awk -v a="$foreign_start" -v b="$(foreign_adverts)" -v w="$WINDOW" 'BEGIN { printf "%.0f", (b - a) / w }')
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$rss" "$rss_mean" "$rss_max" "$anon" "$file" "$cpu" "$masters" "$scrape" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$rss" "$rss_mean" "$rss_max" "$anon" "$file" "$cpu" "$masters" "$scrape" "$foreign_rate" \
     | tee -a "$work/result.tsv"
   for pid in "${started_pids[@]}"; do stop_pid "$pid"; done
   started_pids=()
@@ -134,5 +141,5 @@ run_mode() { # metrics | none
   rm -rf "$work/lb-a" "$work/lb-b"
 }
 
-printf 'mode\tVmRSS_kB_end\tVmRSS_kB_mean\tVmRSS_kB_max\tRssAnon_kB\tRssFile_kB\tcpu_percent_of_one_core\tinstances_master_on_lb_a\tscrape_bytes\n'
+printf 'mode\tVmRSS_kB_end\tVmRSS_kB_mean\tVmRSS_kB_max\tRssAnon_kB\tRssFile_kB\tcpu_percent_of_one_core\tinstances_master_on_lb_a\tscrape_bytes\tforeign_vrid_adverts_per_s\n'
 for mode in $MODES; do run_mode "$mode"; done

@@ -62,8 +62,7 @@ public static class SurveyCapture
             switch (device.GetNextPacket(out PacketCapture capture))
             {
                 case GetPacketStatus.PacketRead:
-                    RawCapture raw = capture.GetPacket();
-                    survey.Add(raw.LinkLayerType, raw.Data, raw.Timeval.Date);
+                    survey.Add((int)device.LinkType, capture.Data, capture.Header.Timeval.Date);
                     break;
                 case GetPacketStatus.ReadTimeout:
                     break;

@@ -1,14 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
 using NginxHa.NodeAgent.Vrrp;
-using PacketDotNet;
 
 namespace NginxHa.NodeAgent.Survey;
 
 /// <summary>
 /// Who speaks VRRP on a segment: captured frames in, one <see cref="SurveyReport"/> out. Pure (no clock, no I/O):
-/// the capture (<see cref="SurveyCapture"/>) feeds it frames with their capture time. PacketDotNet takes the link and
-/// IP layers apart, our codec (<see cref="VrrpPacket"/>) the VRRP message.
+/// the capture (<see cref="SurveyCapture"/>) feeds it frames with their capture time. <see cref="CapturedFrame"/> takes
+/// the link and IP layers apart, our codec (<see cref="VrrpPacket"/>) the VRRP message.
 /// </summary>
 public sealed class VrrpSurvey
 {
@@ -17,22 +16,13 @@ public sealed class VrrpSurvey
 
     public int FramesSeen { get; private set; }
 
-    /// <summary>Adds one captured frame; frames that carry no VRRP message (other protocols) are counted and ignored.</summary>
-    public void Add(LinkLayers link, byte[] frame, DateTime capturedAt)
+    /// <summary>Adds one captured frame of libpcap link type <paramref name="linkType"/>; frames that carry no VRRP
+    /// message (other protocols) are counted and ignored.</summary>
+    public void Add(int linkType, ReadOnlySpan<byte> frame, DateTime capturedAt)
     {
         FramesSeen++;
-        Packet packet;
-        try
-        {
-            packet = Packet.ParsePacket(link, frame);
-        }
-        catch (Exception ex) when (ex is ArgumentException or IndexOutOfRangeException or InvalidOperationException or NotImplementedException)
-        {
-            return; // not a frame PacketDotNet can take apart: no VRRP in it for us
-        }
-        if (packet.Extract<IPPacket>() is not { } ip) return;
-        if ((int)ip.Protocol != VrrpPacket.IpProtocolNumber) return;
-        AddIpPayload(ip.SourceAddress, ip.DestinationAddress, ip.TimeToLive, ip.PayloadData ?? [], capturedAt);
+        if (CapturedFrame.TryReadIp(linkType, frame, VrrpPacket.IpProtocolNumber, out var ip))
+            AddIpPayload(ip.Source, ip.Destination, ip.TtlOrHopLimit, ip.Payload, capturedAt);
     }
 
     /// <summary>Adds one VRRP message (the IP payload) with its IP header fields.</summary>

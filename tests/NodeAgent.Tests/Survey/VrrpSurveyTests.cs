@@ -38,7 +38,7 @@ public sealed class VrrpSurveyTests
     static void Stream(VrrpSurvey survey, IPAddress source, VrrpAdvertisement advert, TimeSpan from, int count, TimeSpan? every = null)
     {
         for (int i = 0; i < count; i++)
-            survey.Add(LinkLayers.Ethernet, Frame(source, advert), T0 + from + i * (every ?? advert.AdvertInterval));
+            survey.Add((int)LinkLayers.Ethernet, Frame(source, advert), T0 + from + i * (every ?? advert.AdvertInterval));
     }
 
     [Fact]
@@ -50,7 +50,7 @@ public sealed class VrrpSurveyTests
         Stream(survey, RouterA, v2, TimeSpan.Zero, 3);
         Stream(survey, RouterB, V3(52, 150, "198.18.7.52", "198.18.7.53"), TimeSpan.Zero, 5);
         Stream(survey, Router6, V3(52, 200, "fd00:7::52"), TimeSpan.Zero, 4);
-        survey.Add(LinkLayers.Ethernet, new EthernetPacket(PhysicalAddress.Parse("02-00-00-00-00-09"),
+        survey.Add((int)LinkLayers.Ethernet, new EthernetPacket(PhysicalAddress.Parse("02-00-00-00-00-09"),
             PhysicalAddress.Parse("FF-FF-FF-FF-FF-FF"), EthernetType.Arp) { PayloadData = new byte[28] }.Bytes, T0);
 
         var report = survey.Report();
@@ -119,7 +119,7 @@ public sealed class VrrpSurveyTests
         // take-over: A silent for the master-down interval, then B.
         Stream(survey, RouterB, V3(62, 90, "198.18.7.62"), TimeSpan.Zero, 10);
         Stream(survey, RouterA, V3(62, 200, "198.18.7.62"), TimeSpan.FromMilliseconds(900), 10);
-        survey.Add(LinkLayers.Ethernet, Frame(RouterB, V3(62, 0, "198.18.7.62")), T0 + TimeSpan.FromMilliseconds(950));
+        survey.Add((int)LinkLayers.Ethernet, Frame(RouterB, V3(62, 0, "198.18.7.62")), T0 + TimeSpan.FromMilliseconds(950));
 
         var router = survey.Report().Routers.Single();
         Assert.Empty(router.Conflicts);
@@ -146,12 +146,57 @@ public sealed class VrrpSurveyTests
         var survey = new VrrpSurvey();
         var frame = Frame(RouterA, V3(64, 100, "198.18.7.64"));
         frame[^3] ^= 0xFF; // inside the address: the checksum no longer matches
-        survey.Add(LinkLayers.Ethernet, frame, T0);
-        survey.Add(LinkLayers.Ethernet, frame, T0);
+        survey.Add((int)LinkLayers.Ethernet, frame, T0);
+        survey.Add((int)LinkLayers.Ethernet, frame, T0);
 
         var report = survey.Report();
         Assert.Empty(report.Routers);
         var bad = Assert.Single(report.Undecodable);
         Assert.Equal(("198.18.7.1", VrrpDropReason.BadChecksum, 2), (bad.Source, bad.Reason, bad.Count));
+    }
+}
+
+/// <summary>The link and IP headers the survey reads itself (the shipped NativeAOT agent has no PacketDotNet).</summary>
+public sealed class CapturedFrameTests
+{
+    static readonly IPAddress Source = IPAddress.Parse("198.18.7.1");
+
+    static byte[] EthernetVrrp(out byte[] vrrp)
+    {
+        var advert = new VrrpAdvertisement(VrrpVersion.V3, 9, 100, TimeSpan.FromSeconds(1), [IPAddress.Parse("198.18.7.9")]);
+        vrrp = new byte[VrrpPacket.GetEncodedLength(advert)];
+        VrrpPacket.Write(vrrp, advert, Source, VrrpPacket.IPv4MulticastGroup);
+        var ip = new IPv4Packet(Source, VrrpPacket.IPv4MulticastGroup) { TimeToLive = 255, Protocol = (ProtocolType)112, PayloadData = vrrp };
+        ip.UpdateIPChecksum();
+        return new EthernetPacket(PhysicalAddress.Parse("02-00-00-00-00-01"), PhysicalAddress.Parse("01-00-5E-00-00-12"), EthernetType.IPv4)
+            { PayloadPacket = ip }.Bytes;
+    }
+
+    [Fact]
+    public void EthernetWithAndWithoutVlanTagAndLinuxCookedFramesYieldTheSameVrrpPayload()
+    {
+        var ethernet = EthernetVrrp(out var vrrp);
+        // 802.1Q: a 4-byte tag (TPID 0x8100, VLAN 7) between the source MAC and the EtherType.
+        byte[] tagged = [.. ethernet[..12], 0x81, 0x00, 0x00, 0x07, .. ethernet[12..]];
+        // Linux cooked (DLT_LINUX_SLL, "any" device): 16 bytes, the protocol last.
+        byte[] cooked = [0, 0, 0, 1, 0, 6, .. ethernet[6..12], 0, 0, 0x08, 0x00, .. ethernet[14..]];
+
+        foreach (var (link, frame) in new[] { (CapturedFrame.LinkTypeEthernet, ethernet), (CapturedFrame.LinkTypeEthernet, tagged),
+                     (CapturedFrame.LinkTypeLinuxSll, cooked), (CapturedFrame.LinkTypeRaw, ethernet[14..]) })
+        {
+            Assert.True(CapturedFrame.TryReadIp(link, frame, 112, out var ip), $"link type {link}: {Convert.ToHexString(frame)}");
+            Assert.Equal((Source, VrrpPacket.IPv4MulticastGroup, 255), (ip.Source, ip.Destination, ip.TtlOrHopLimit));
+            Assert.Equal(vrrp, ip.Payload);
+        }
+    }
+
+    [Fact]
+    public void OtherProtocolsTruncatedFramesAndUnknownLinkTypesYieldNothing()
+    {
+        var ethernet = EthernetVrrp(out _);
+        Assert.False(CapturedFrame.TryReadIp(CapturedFrame.LinkTypeEthernet, ethernet, 17, out _));
+        Assert.False(CapturedFrame.TryReadIp(CapturedFrame.LinkTypeEthernet, ethernet[..30], 112, out _));
+        Assert.False(CapturedFrame.TryReadIp(CapturedFrame.LinkTypeEthernet, ethernet[..10], 112, out _));
+        Assert.False(CapturedFrame.TryReadIp(105 /* 802.11 */, ethernet, 112, out _));
     }
 }

@@ -9,7 +9,8 @@
 # Environment: SOAK_SECONDS (the soak window, default 600), ADVERT_MS (advert interval, a multiple of 10, default 20),
 # HOG_CPUS (busy-loop workers per router namespace, default: the number of CPUs), HOG_VM_BYTES (memory each router
 # namespace's memory hog keeps touching, default 1G), IMPLS ("ours keepalived"), SKIP_BUILD=1 (use the agent already
-# in artifacts/bench-agent), KEEP_WORK=1 (keep logs and captures).
+# in artifacts/bench-agent), KEEP_WORK=1 (keep logs and captures), DOC (a markdown file to write the results into, e.g.
+# docs/benchmarks.md: its "Soak" section is replaced; default empty: print only).
 #
 # Topology (two private bridges, no link to the host, no route out; namespace names carry this run's id):
 #
@@ -38,6 +39,7 @@ ADVERT_MS=${ADVERT_MS:-20}
 HOG_CPUS=${HOG_CPUS:-$(nproc)}
 HOG_VM_BYTES=${HOG_VM_BYTES:-1G}
 IMPLS=${IMPLS:-ours keepalived}
+DOC=${DOC-}
 
 readonly addr_a=198.18.0.1 addr_b=198.18.0.2 vip=198.18.0.100 prefix=24 vrid=61 prio_a=200 prio_b=100
 readonly settle_seconds=3 # after both pairs settled: the window starts from steady state
@@ -252,16 +254,56 @@ mdi_ms=$(awk -v i="$ADVERT_MS" -v p=$prio_b 'BEGIN { printf "%.1f", 3 * i + (256
 load_max=$(sort -n "$work/load.tsv" | tail -n1)
 load_mean=$(awk '{ s += $1 } END { printf "%.1f", s / NR }' "$work/load.tsv")
 
+print_report() {
+  local impl na max p999 nb prio0 changes
+  echo "Soak: ${SOAK_SECONDS} s, VRRPv3 ${ADVERT_MS} ms adverts (B's Master_Down_Interval ${mdi_ms} ms), in each of the four router"
+  echo "namespaces a hog of $HOG_CPUS CPU workers + 1 memory worker touching $HOG_VM_BYTES. Load average (1 min) at the start"
+  echo "$load_start, at the end $load_end; sampled every 10 s: mean $load_mean, max $load_max."
+  echo
+  echo "| pair | transitions logged (A / B) | adverts from A | largest gap between A's adverts ms | 99.9th pct gap ms | adverts from B | priority-0 adverts | changes of advertiser | CPU % of one core (A / B) | VmRSS MB (A / B) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  for impl in $IMPLS; do
+    read -r na max p999 nb prio0 changes <<<"$(wire "$impl")"
+    echo "| $impl | $(transitions "$impl" a) / $(transitions "$impl" b) | $na | $max | $p999 | $nb | $prio0 | $changes | ${cpu_pct[$impl-a]} / ${cpu_pct[$impl-b]} | ${rss_kb[$impl-a]} / ${rss_kb[$impl-b]} |"
+  done
+  echo
+  echo "keepalived's CPU is its parent's plus its VRRP child's; its VmRSS is listed as parent + child."
+}
+
+write_doc() {
+  local doc=$repo/$DOC begin="<!-- bench/soak.sh: begin -->" end="<!-- bench/soak.sh: end -->" section
+  section=$(
+    echo "$begin"
+    echo "## Soak: 20 ms adverts under CPU and memory hogs"
+    echo
+    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`$command_line\` (commit $(git -C "$repo" rev-parse --short HEAD))."
+    echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), shared with other jobs),"
+    echo "kernel $(uname -r), $(keepalived -v 2>&1 | head -n1), $(stress-ng --version 2>&1 | head -n1)."
+    echo
+    print_report
+    echo "$end"
+  )
+  [ -f "$doc" ] || printf '# Benchmarks\n' >"$doc"
+  if grep -qF "$begin" "$doc"; then
+    # Replace the previous section in place; other benchmarks' sections stay as they are.
+    SECTION="$section" awk -v b="$begin" -v e="$end" '
+      $0 == b { print ENVIRON["SECTION"]; skip = 1; next }
+      $0 == e { skip = 0; next }
+      !skip { print }' "$doc" >"$doc.new"
+    mv "$doc.new" "$doc"
+  else
+    printf '\n%s\n' "$section" >>"$doc"
+  fi
+  log "wrote $doc"
+}
+
+command_line="SOAK_SECONDS=$SOAK_SECONDS"
+[ "$ADVERT_MS" = 20 ] || command_line+=" ADVERT_MS=$ADVERT_MS"
+[ "$HOG_CPUS" = "$(nproc)" ] || command_line+=" HOG_CPUS=$HOG_CPUS"
+[ "$HOG_VM_BYTES" = 1G ] || command_line+=" HOG_VM_BYTES=$HOG_VM_BYTES"
+[ "$IMPLS" = "ours keepalived" ] || command_line+=" IMPLS=\"$IMPLS\""
+command_line+=" bench/soak.sh"
+
 echo
-echo "Soak: ${SOAK_SECONDS} s, VRRPv3 ${ADVERT_MS} ms adverts (B's Master_Down_Interval ${mdi_ms} ms), hogs per router namespace:"
-echo "$HOG_CPUS CPU workers + 1 memory worker touching $HOG_VM_BYTES. $(nproc) CPUs. Load average (1 min) at the start $load_start,"
-echo "at the end $load_end; sampled every 10 s: mean $load_mean, max $load_max."
-echo
-echo "| pair | transitions logged (A / B) | adverts from A | largest gap between A's adverts ms | 99.9th pct gap ms | adverts from B | priority-0 adverts | changes of advertiser | CPU % of one core (A / B) | VmRSS MB (A / B) |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
-for impl in $IMPLS; do
-  read -r na max p999 nb prio0 changes <<<"$(wire "$impl")"
-  echo "| $impl | $(transitions "$impl" a) / $(transitions "$impl" b) | $na | $max | $p999 | $nb | $prio0 | $changes | ${cpu_pct[$impl-a]} / ${cpu_pct[$impl-b]} | ${rss_kb[$impl-a]} / ${rss_kb[$impl-b]} |"
-done
-echo
-echo "keepalived's CPU is its parent's plus its VRRP child's; its VmRSS is listed as parent + child."
+print_report
+[ -z "$DOC" ] || write_doc

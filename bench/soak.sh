@@ -10,7 +10,8 @@
 # HOG_CPUS (busy-loop workers per router namespace, default: the number of CPUs), HOG_VM_BYTES (memory each router
 # namespace's memory hog keeps touching, default 1G), IMPLS ("ours keepalived"), SKIP_BUILD=1 (use the agent already
 # in artifacts/bench-agent), KEEP_WORK=1 (keep logs and captures), DOC (a markdown file to write the results into, e.g.
-# docs/benchmarks.md: its "Soak" section is replaced; default empty: print only).
+# docs/benchmarks.md: its "Soak" section is replaced; default empty: print only), RT_PRIORITY (1..99: run every
+# speaker, both pairs alike, under SCHED_RR at this priority through chrt; default empty: the normal scheduler).
 #
 # Topology (two private bridges, no link to the host, no route out; namespace names carry this run's id):
 #
@@ -39,6 +40,7 @@ ADVERT_MS=${ADVERT_MS:-20}
 HOG_CPUS=${HOG_CPUS:-$(nproc)}
 HOG_VM_BYTES=${HOG_VM_BYTES:-1G}
 IMPLS=${IMPLS:-ours keepalived}
+RT_PRIORITY=${RT_PRIORITY:-}
 DOC=${DOC-}
 
 readonly addr_a=198.18.0.1 addr_b=198.18.0.2 vip=198.18.0.100 prefix=24 vrid=61 prio_a=200 prio_b=100
@@ -56,6 +58,10 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 [[ "$HOG_CPUS" =~ ^[0-9]+$ ]] || die "HOG_CPUS must be a non-negative integer, got '$HOG_CPUS'"
 [[ "$HOG_VM_BYTES" =~ ^[0-9]+[KMG]?$ ]] || die "HOG_VM_BYTES must be a size like 512M or 1G, got '$HOG_VM_BYTES'"
 for impl in $IMPLS; do [[ $impl == keepalived || $impl == ours ]] || die "IMPLS: unknown implementation '$impl'"; done
+[[ -z "$RT_PRIORITY" || ( "$RT_PRIORITY" =~ ^[1-9][0-9]?$ ) ]] || die "RT_PRIORITY must be 1..99 or empty, got '$RT_PRIORITY'"
+# Both pairs start the same way: plain, or under SCHED_RR (inherited by every thread and by keepalived's VRRP child).
+speaker_prefix=()
+[ -z "$RT_PRIORITY" ] || speaker_prefix=(chrt --rr "$RT_PRIORITY")
 for tool in ip keepalived tshark stress-ng; do
   command -v "$tool" >/dev/null || die "'$tool' is not installed (scripts/install-deps.sh)"
 done
@@ -99,10 +105,10 @@ start_router() { # impl side
     printf 'global_defs {\n  router_id bs_%s\n  vrrp_version 3\n}\nvrrp_instance soak {\n  state BACKUP\n  interface eth0\n  virtual_router_id %s\n  priority %s\n  advert_int %s\n  virtual_ipaddress {\n    %s/%s dev eth0\n  }\n}\n' \
       "$2" $vrid $prio "$(awk -v ms="$ADVERT_MS" 'BEGIN { print ms / 1000 }')" $vip $prefix >"$conf"
     # -P: VRRP only; -n: foreground, so $! is the parent; -l -D: detailed log on the console.
-    ip netns exec "$ns" keepalived -P -n -l -D -G -f "$conf" \
+    ip netns exec "$ns" "${speaker_prefix[@]}" keepalived -P -n -l -D -G -f "$conf" \
       -p "$work/keepalived-$2.pid" -r "$work/keepalived-vrrp-$2.pid" >"$work/$1-$2.log" 2>&1 &
   else
-    ip netns exec "$ns" "${agent_cmd[@]}" vrrp --interface eth0 --vrid $vrid --priority $prio --vip $vip/$prefix \
+    ip netns exec "$ns" "${speaker_prefix[@]}" "${agent_cmd[@]}" vrrp --interface eth0 --vrid $vrid --priority $prio --vip $vip/$prefix \
       --version 3 --advert-interval "${ADVERT_MS}ms" >"$work/$1-$2.log" 2>&1 &
   fi
   started_pids+=($!); disown $!
@@ -258,7 +264,8 @@ print_report() {
   local impl na max p999 nb prio0 changes
   echo "Soak: ${SOAK_SECONDS} s, VRRPv3 ${ADVERT_MS} ms adverts (B's Master_Down_Interval ${mdi_ms} ms), in each of the four router"
   echo "namespaces a hog of $HOG_CPUS CPU workers + 1 memory worker touching $HOG_VM_BYTES. Load average (1 min) at the start"
-  echo "$load_start, at the end $load_end; sampled every 10 s: mean $load_mean, max $load_max."
+  echo "$load_start, at the end $load_end; sampled every 10 s: mean $load_mean, max $load_max. Speakers' scheduling:"
+  echo "$([ -z "$RT_PRIORITY" ] && echo "normal (SCHED_OTHER, nice 0, as the hogs)" || echo "SCHED_RR priority $RT_PRIORITY (chrt), the hogs SCHED_OTHER")."
   echo
   echo "| pair | transitions logged (A / B) | adverts from A | largest gap between A's adverts ms | 99.9th pct gap ms | adverts from B | priority-0 adverts | changes of advertiser | CPU % of one core (A / B) | VmRSS MB (A / B) |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -271,10 +278,11 @@ print_report() {
 }
 
 write_doc() {
-  local doc=$repo/$DOC begin="<!-- bench/soak.sh: begin -->" end="<!-- bench/soak.sh: end -->" section
+  # A run with RT_PRIORITY has a section of its own.
+  local doc=$repo/$DOC begin="<!-- bench/soak.sh${RT_PRIORITY:+ rt}: begin -->" end="<!-- bench/soak.sh${RT_PRIORITY:+ rt}: end -->" section
   section=$(
     echo "$begin"
-    echo "## Soak: 20 ms adverts under CPU and memory hogs"
+    echo "## Soak: ${ADVERT_MS} ms adverts under CPU and memory hogs${RT_PRIORITY:+, speakers under SCHED_RR}"
     echo
     echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`$command_line\` (commit $(git -C "$repo" rev-parse --short HEAD))."
     echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), shared with other jobs),"
@@ -302,6 +310,7 @@ command_line="SOAK_SECONDS=$SOAK_SECONDS"
 [ "$HOG_CPUS" = "$(nproc)" ] || command_line+=" HOG_CPUS=$HOG_CPUS"
 [ "$HOG_VM_BYTES" = 1G ] || command_line+=" HOG_VM_BYTES=$HOG_VM_BYTES"
 [ "$IMPLS" = "ours keepalived" ] || command_line+=" IMPLS=\"$IMPLS\""
+[ -z "$RT_PRIORITY" ] || command_line+=" RT_PRIORITY=$RT_PRIORITY"
 command_line+=" bench/soak.sh"
 
 echo

@@ -26,8 +26,8 @@
 #
 # Reported per pair, over the window:
 #   - transitions in the speakers' logs (any is spurious: the roles were settled before the window);
-#   - on the wire: adverts from B (a B that takes over sends them), priority-0 adverts, changes of the advertising
-#     router, and the largest gap between A's consecutive adverts (a gap past Master_Down_Interval,
+#   - on the wire: adverts from B (a B that takes over sends them), B's take-overs (an advert of B after one of A),
+#     priority-0 adverts, and the largest gap between A's consecutive adverts (a gap past Master_Down_Interval,
 #     3 x interval + skew, lets B take over);
 #   - CPU of each speaker (utime + stime from /proc/PID/stat over the window, keepalived: parent + VRRP child) and VmRSS.
 set -euo pipefail
@@ -235,7 +235,8 @@ transitions() { # impl side
     grep -cE "$pattern" || true
 }
 
-# From the capture, window only: "adverts_a max_gap_ms p999_gap_ms adverts_b prio0 changes". The capture holds each
+# From the capture, window only: "adverts_a max_gap_ms p999_gap_ms adverts_b prio0 takeovers_b", where takeovers_b
+# counts B's adverts that follow one of A's (B has taken over; A keeps advertising, as B's priority is lower). The capture holds each
 # frame twice (entering the bridge at the sender's port, flooded out of the other): only the sender's port counts,
 # which is interface 0 (pa) for A and 1 (pb) for B.
 wire() { # impl
@@ -246,14 +247,15 @@ wire() { # impl
       $1 < s || $1 > e { next }
       !(($3 == a && $2 == 0) || ($3 == b && $2 == 1)) { next }
       $4 == 0 { prio0++ }
-      $3 != speaker { if (speaker != "") changes++; speaker = $3 }
+      $3 == b && speaker == a { takeovers++ }
+      { speaker = $3 }
       $3 == a { if (prev != "") { gap = ($1 - prev) * 1000; print gap >gaps; if (gap > max) max = gap } prev = $1; na++ }
       $3 == b { nb++ }
-      END { printf "%d %.1f %d %d %d\n", na, max, nb, prio0, changes + 0 }' >"$work/wire-$1.txt"
+      END { printf "%d %.1f %d %d %d\n", na, max, nb, prio0, takeovers + 0 }' >"$work/wire-$1.txt"
   # the 99.9th percentile of the gaps, to tell one outlier from a pattern
-  read -r na max nb prio0 changes <"$work/wire-$1.txt"
+  read -r na max nb prio0 takeovers <"$work/wire-$1.txt"
   p999=$(sort -n "$work/gaps-$1.txt" | awk '{ v[NR] = $1 } END { i = int(NR * 0.999); if (i < 1) i = 1; printf "%.1f", v[i] }')
-  echo "$na $max $p999 $nb $prio0 $changes"
+  echo "$na $max $p999 $nb $prio0 $takeovers"
 }
 
 mdi_ms=$(awk -v i="$ADVERT_MS" -v p=$prio_b 'BEGIN { printf "%.1f", 3 * i + (256 - p) * i / 256 }')
@@ -261,17 +263,17 @@ load_max=$(sort -n "$work/load.tsv" | tail -n1)
 load_mean=$(awk '{ s += $1 } END { printf "%.1f", s / NR }' "$work/load.tsv")
 
 print_report() {
-  local impl na max p999 nb prio0 changes
+  local impl na max p999 nb prio0 takeovers
   echo "Soak: ${SOAK_SECONDS} s, VRRPv3 ${ADVERT_MS} ms adverts (B's Master_Down_Interval ${mdi_ms} ms), in each of the four router"
   echo "namespaces a hog of $HOG_CPUS CPU workers + 1 memory worker touching $HOG_VM_BYTES. Load average (1 min) at the start"
   echo "$load_start, at the end $load_end; sampled every 10 s: mean $load_mean, max $load_max. Speakers' scheduling:"
   echo "$([ -z "$RT_PRIORITY" ] && echo "normal (SCHED_OTHER, nice 0, as the hogs)" || echo "SCHED_RR priority $RT_PRIORITY (chrt), the hogs SCHED_OTHER")."
   echo
-  echo "| pair | transitions logged (A / B) | adverts from A | largest gap between A's adverts ms | 99.9th pct gap ms | adverts from B | priority-0 adverts | changes of advertiser | CPU % of one core (A / B) | VmRSS MB (A / B) |"
+  echo "| pair | transitions logged (A / B) | adverts from A | largest gap between A's adverts ms | 99.9th pct gap ms | adverts from B | priority-0 adverts | B's take-overs on the wire | CPU % of one core (A / B) | VmRSS MB (A / B) |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
   for impl in $IMPLS; do
-    read -r na max p999 nb prio0 changes <<<"$(wire "$impl")"
-    echo "| $impl | $(transitions "$impl" a) / $(transitions "$impl" b) | $na | $max | $p999 | $nb | $prio0 | $changes | ${cpu_pct[$impl-a]} / ${cpu_pct[$impl-b]} | ${rss_kb[$impl-a]} / ${rss_kb[$impl-b]} |"
+    read -r na max p999 nb prio0 takeovers <<<"$(wire "$impl")"
+    echo "| $impl | $(transitions "$impl" a) / $(transitions "$impl" b) | $na | $max | $p999 | $nb | $prio0 | $takeovers | ${cpu_pct[$impl-a]} / ${cpu_pct[$impl-b]} | ${rss_kb[$impl-a]} / ${rss_kb[$impl-b]} |"
   done
   echo
   echo "keepalived's CPU is its parent's plus its VRRP child's; its VmRSS is listed as parent + child."

@@ -196,7 +196,8 @@ log "soaking for $SOAK_SECONDS s: $IMPLS at ${ADVERT_MS} ms adverts, $hogs hog s
 end=$(( $(date +%s) + SOAK_SECONDS ))
 while [ "$(date +%s)" -lt "$end" ]; do
   cut -d' ' -f1 /proc/loadavg >>"$work/load.tsv"
-  sleep 10
+  left=$(( end - $(date +%s) ))
+  sleep $(( left < 10 ? (left > 0 ? left : 1) : 10 ))
 done
 window_end=$(date +%s.%N)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -258,13 +259,14 @@ wire() { # impl
   echo "$na $max $p999 $nb $prio0 $takeovers"
 }
 
+window_seconds=$(awk -v s="$window_start" -v e="$window_end" 'BEGIN { printf "%.1f", e - s }')
 mdi_ms=$(awk -v i="$ADVERT_MS" -v p=$prio_b 'BEGIN { printf "%.1f", 3 * i + (256 - p) * i / 256 }')
 load_max=$(sort -n "$work/load.tsv" | tail -n1)
 load_mean=$(awk '{ s += $1 } END { printf "%.1f", s / NR }' "$work/load.tsv")
 
 print_report() {
   local impl na max p999 nb prio0 takeovers
-  echo "Soak: ${SOAK_SECONDS} s, VRRPv3 ${ADVERT_MS} ms adverts (B's Master_Down_Interval ${mdi_ms} ms), in each of the four router"
+  echo "Soak: a window of ${window_seconds} s, VRRPv3 ${ADVERT_MS} ms adverts (B's Master_Down_Interval ${mdi_ms} ms), in each of the four router"
   echo "namespaces a hog of $HOG_CPUS CPU workers + 1 memory worker touching $HOG_VM_BYTES. Load average (1 min) at the start"
   echo "$load_start, at the end $load_end; sampled every 10 s: mean $load_mean, max $load_max. Speakers' scheduling:"
   echo "$([ -z "$RT_PRIORITY" ] && echo "normal (SCHED_OTHER, nice 0, as the hogs)" || echo "SCHED_RR priority $RT_PRIORITY (chrt), the hogs SCHED_OTHER")."

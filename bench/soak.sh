@@ -292,7 +292,7 @@ write_doc() {
     echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), shared with other jobs),"
     echo "kernel $(uname -r), $(keepalived -v 2>&1 | head -n1), $(stress-ng --version 2>&1 | head -n1)."
     echo
-    print_report
+    echo "$report"
     echo "$end"
   )
   [ -f "$doc" ] || printf '# Benchmarks\n' >"$doc"
@@ -317,6 +317,7 @@ command_line="SOAK_SECONDS=$SOAK_SECONDS"
 [ -z "$RT_PRIORITY" ] || command_line+=" RT_PRIORITY=$RT_PRIORITY"
 command_line+=" bench/soak.sh"
 
+report=$(print_report) # once: reading the captures takes a while
 echo
-print_report
+echo "$report"
 [ -z "$DOC" ] || write_doc

@@ -170,12 +170,14 @@ public sealed class StandalonePlanningTests : IDisposable
         var added = InstancePlan.From(new CoreInstance { Name = "edge/v6/0", VirtualRouterId = 60, Priority = 200, VirtualIPs = ["fd00::100/64"] },
             ReadOnlyMemory<byte>.Empty, Host, out var problem);
         Assert.Null(problem);
-        Assert.Equal(("eth0", ["fe80::200:5eff:fe00:23c/64", "fd00::100/64"]), (added!.Interface, added.VirtualAddresses.Select(v => v.ToString()).ToArray()));
+        Assert.Equal("eth0", added!.Interface);
+        Assert.Equal(["fe80::200:5eff:fe00:23c/64", "fd00::100/64"], added.VirtualAddresses.Select(v => v.ToString()));
 
         var given = InstancePlan.From(new CoreInstance { Name = "edge/v6/0", VirtualRouterId = 60, Priority = 200, VirtualIPs = ["fe80::60/64", "fd00::100/64"] },
             ReadOnlyMemory<byte>.Empty, Host, out problem);
         Assert.Null(problem);
-        Assert.Equal(("eth0", ["fe80::60/64", "fd00::100/64"]), (given!.Interface, given.VirtualAddresses.Select(v => v.ToString()).ToArray()));
+        Assert.Equal("eth0", given!.Interface);
+        Assert.Equal(["fe80::60/64", "fd00::100/64"], given.VirtualAddresses.Select(v => v.ToString()));
     }
 
     [Fact]

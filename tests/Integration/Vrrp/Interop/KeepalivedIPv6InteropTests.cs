@@ -6,6 +6,7 @@ using NginxHa.Core.Resources;
 using NginxHa.Integration.Tests.Support;
 using PacketDotNet;
 using PacketDotNet.Ndp;
+using Xunit.Abstractions;
 
 namespace NginxHa.Integration.Tests.Vrrp.Interop;
 
@@ -31,9 +32,23 @@ public sealed class KeepalivedIPv6InteropTests : IDisposable
     const int AdvertsWhileElected = 20;
 
     readonly VrrpInteropLab _lab = new("k6");
+    readonly ITestOutputHelper _output;
+    // Recording from the start, so every advert and NA of the test is on record when it is asked for.
     readonly FrameRecorder _client;
 
-    public KeepalivedIPv6InteropTests() => _client = new FrameRecorder(_lab.Client);
+    public KeepalivedIPv6InteropTests(ITestOutputHelper output)
+    {
+        _output = output;
+        try
+        {
+            _client = new FrameRecorder(_lab.Client);
+        }
+        catch
+        {
+            _lab.Dispose();
+            throw;
+        }
+    }
 
     static TimeSpan MasterDown(int priority) => 3 * Interval + Skew(priority);
     static TimeSpan Skew(int priority) => Interval * (256 - priority) / 256;
@@ -60,6 +75,7 @@ public sealed class KeepalivedIPv6InteropTests : IDisposable
         long fault = Stopwatch.GetTimestamp();
         keepalived.Crash(); // the VIP stays bound on n0, which answers for it until the client's cache moves
         var served = await _lab.WaitUntilServedByAsync(_lab.Router1, fault, TimeSpan.FromSeconds(5), Vip);
+        _output.WriteLine($"served by the backup {served.TotalMilliseconds:F0} ms after the crash ({_lab.LastProbeHistory})");
         Assert.True(served <= MasterDown(100) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory})");
 
         await AssertNeighborAdvertisementsAsync(_lab.Router1, fault);
@@ -82,6 +98,7 @@ public sealed class KeepalivedIPv6InteropTests : IDisposable
         long fault = Stopwatch.GetTimestamp();
         ours.Crash();
         var served = await _lab.WaitUntilServedByAsync(_lab.Router1, fault, TimeSpan.FromSeconds(5), Vip);
+        _output.WriteLine($"served by the backup {served.TotalMilliseconds:F0} ms after the crash ({_lab.LastProbeHistory})");
         Assert.True(served <= MasterDown(100) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory})");
     }
 
@@ -105,6 +122,7 @@ public sealed class KeepalivedIPv6InteropTests : IDisposable
         var stopped = ours.StopAsync();
         var served = await _lab.WaitUntilServedByAsync(_lab.Router0, stop, TimeSpan.FromSeconds(5), Vip);
         Assert.Equal(0, await stopped);
+        _output.WriteLine($"served by the backup {served.TotalMilliseconds:F0} ms after the clean stop ({_lab.LastProbeHistory})");
         Assert.True(served <= Skew(100) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory})");
         // The client's timing cannot tell Skew_Time (61 ms) from Master_Down_Interval (361 ms) within the tolerance; the
         // priority-0 advert keepalived reports can.
@@ -133,6 +151,7 @@ public sealed class KeepalivedIPv6InteropTests : IDisposable
         var stopped = keepalived.StopAsync();
         var served = await _lab.WaitUntilServedByAsync(_lab.Router1, stop, TimeSpan.FromSeconds(5), Vip);
         Assert.Equal(0, await stopped);
+        _output.WriteLine($"served by the backup {served.TotalMilliseconds:F0} ms after the clean stop ({_lab.LastProbeHistory})");
         Assert.True(served <= Skew(100) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory})");
         Assert.Contains(ours.Process.Lines, l => l.Contains("BACKUP -> MASTER (the master resigned with priority 0; Skew_Time expired)"));
         await AssertNeighborAdvertisementsAsync(_lab.Router1, stop);
@@ -160,7 +179,8 @@ public sealed class KeepalivedIPv6InteropTests : IDisposable
 
     /// <summary>
     /// Unsolicited NAs (RFC 4861 section 7.2.6) from the new master after <paramref name="since"/>, for both addresses:
-    /// five per address (the agent's default repeat), each checked here and by tshark.
+    /// at least five per address (the agent's default repeat; a lower-priority advert heard while MASTER, as when ours
+    /// preempts, brings another round), each checked here and by tshark.
     /// </summary>
     async Task AssertNeighborAdvertisementsAsync(LabNode master, long since)
     {
@@ -168,6 +188,8 @@ public sealed class KeepalivedIPv6InteropTests : IDisposable
         {
             var frames = await _client.WaitForAsync(f => f.Timestamp >= since && IsNeighborAdvertisement(f.Bytes, master.Mac, target), 5,
                 TimeSpan.FromSeconds(5), $"NAs for {target} from {VrrpInteropLab.NameOf(master)}");
+            _output.WriteLine($"{frames.Count} NAs for {target} from {VrrpInteropLab.NameOf(master)}, the first " +
+                              $"{Stopwatch.GetElapsedTime(since, frames[0].Timestamp).TotalMilliseconds:F0} ms after the event");
             foreach (var frame in frames)
             {
                 var ethernet = (EthernetPacket)Packet.ParsePacket(LinkLayers.Ethernet, frame.Bytes);

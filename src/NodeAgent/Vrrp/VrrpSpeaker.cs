@@ -207,11 +207,29 @@ public sealed class VrrpSpeaker
             }
             if (_state == VrrpState.Master)
                 ReleaseAddresses();
+            foreach (var idle in _idleProbes) idle.TrySetCanceled();
+            while (_events.TryDequeue(out var left))
+                if (left is IdleProbeEvent probe) probe.Idle.TrySetCanceled();
         }
     }
 
     /// <summary>How long before a backup's deadline its thread wakes to spin (bench/takeover-delay.sh).</summary>
     static readonly TimeSpan TakeOverSpin = TimeSpan.FromMicroseconds(250);
+
+    /// <summary>
+    /// Completes once the loop has handled every event posted before this call, and everything due by then, and
+    /// waits for the next one: with a fake clock, the point at which "nothing happened by now" is a fact rather than
+    /// a guess about how long to sleep. Cancelled if the loop ends first.
+    /// </summary>
+    internal Task IdleAsync()
+    {
+        var idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(new IdleProbeEvent(idle));
+        return idle.Task;
+    }
+
+    // Idle probes taken from the queue, answered when the loop next blocks with nothing due.
+    readonly List<TaskCompletionSource> _idleProbes = [];
 
     void Post(Event e)
     {
@@ -234,16 +252,23 @@ public sealed class VrrpSpeaker
     {
         while (true)
         {
-            if (_events.TryDequeue(out var e)) return e;
+            if (_events.TryDequeue(out var e))
+            {
+                if (e is not IdleProbeEvent probe) return e;
+                _idleProbes.Add(probe.Idle);
+                continue;
+            }
             if (_wake!.ShutdownRequested) return StopEvent.Instance;
             var due = NextDue();
             if (due is null)
             {
+                AnswerIdleProbes();
                 _wake!.Wait(null);
                 continue;
             }
             var wait = due.Value - Now();
             if (wait <= TimeSpan.Zero) return TimerEvent.Instance;
+            AnswerIdleProbes();
             if (_state != VrrpState.Backup)
             {
                 _wake!.Wait(wait);
@@ -261,6 +286,13 @@ public sealed class VrrpSpeaker
             // A clock that stands still while we spin (a fake one) only moves by its own hand: its timer's event.
             if (!SpinUntil(due.Value)) _wake!.Wait(null);
         }
+    }
+
+    void AnswerIdleProbes()
+    {
+        if (_idleProbes.Count == 0) return;
+        foreach (var idle in _idleProbes) idle.TrySetResult();
+        _idleProbes.Clear();
     }
 
     /// <summary>Spins until an event comes or <paramref name="due"/> is reached (true), or the clock stops moving (false).</summary>
@@ -620,6 +652,7 @@ public sealed class VrrpSpeaker
     sealed record FaultEvent(bool Fault) : Event;
     sealed record LinkEvent(bool Up) : Event;
     sealed record ReconfigureEvent(VrrpSpeakerOptions Options) : Event;
+    sealed record IdleProbeEvent(TaskCompletionSource Idle) : Event;
 }
 
 /// <summary>A speaker stopped because one of its loops failed; the VIPs were released on the way out.</summary>

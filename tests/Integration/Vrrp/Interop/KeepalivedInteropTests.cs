@@ -70,13 +70,14 @@ public sealed class KeepalivedInteropTests : IDisposable
         return VrrpWire.Between(last.At, first.At);
     }
 
-    static void AssertWaitedMasterDown(TimeSpan gap, TimeSpan interval, int priority, AgentProcess? ours = null)
+    static async Task AssertWaitedMasterDownAsync(TimeSpan gap, TimeSpan interval, int priority, AgentProcess? ours = null)
     {
         var midway = (SkewTime(interval, priority) + MasterDown(interval, priority)) / 2;
         Assert.True(gap >= midway, $"took over {gap.TotalMilliseconds:F1} ms after the last advert: Skew_Time " +
             $"({SkewTime(interval, priority).TotalMilliseconds:F1} ms), not Master_Down_Interval ({MasterDown(interval, priority).TotalMilliseconds:F1} ms)");
+        // Our own account of the timer; the client may be served before the agent's line is read from its output.
         if (ours is not null)
-            Assert.Contains(ours.Process.Lines, l => l.Contains("BACKUP -> MASTER (master down timer expired)"));
+            await ours.Process.WaitForLineAsync(l => l.Contains("BACKUP -> MASTER (master down timer expired)"), TimeSpan.FromSeconds(5));
     }
 
     [Fact]
@@ -95,7 +96,7 @@ public sealed class KeepalivedInteropTests : IDisposable
 
         Assert.True(served <= MasterDown(Second, 99) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory})");
         Assert.True(VrrpInteropLab.HoldsVip(_lab.Router1));
-        AssertWaitedMasterDown(await TakeOverGapAsync(_lab.Router0, _lab.Router1, fault, TimeSpan.FromSeconds(5)), Second, 99, ours);
+        await AssertWaitedMasterDownAsync(await TakeOverGapAsync(_lab.Router0, _lab.Router1, fault, TimeSpan.FromSeconds(5)), Second, 99, ours);
     }
 
     [Fact]
@@ -113,7 +114,7 @@ public sealed class KeepalivedInteropTests : IDisposable
         ours.Crash();
         var served = await _lab.WaitUntilServedByAsync(_lab.Router1, fault, TimeSpan.FromSeconds(10));
         Assert.True(served <= MasterDown(Second, 99) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory})");
-        AssertWaitedMasterDown(await TakeOverGapAsync(_lab.Router0, _lab.Router1, fault, TimeSpan.FromSeconds(5)), Second, 99);
+        await AssertWaitedMasterDownAsync(await TakeOverGapAsync(_lab.Router0, _lab.Router1, fault, TimeSpan.FromSeconds(5)), Second, 99);
         Assert.DoesNotContain(keepalived.Process.Lines, l => l.Contains("priority 0"));
     }
 
@@ -158,7 +159,7 @@ public sealed class KeepalivedInteropTests : IDisposable
         keepalived.Crash();
         var served = await _lab.WaitUntilServedByAsync(_lab.Router1, fault, TimeSpan.FromSeconds(10));
         Assert.True(served <= MasterDown(Second, 99) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory})");
-        AssertWaitedMasterDown(await TakeOverGapAsync(_lab.Router0, _lab.Router1, fault, TimeSpan.FromSeconds(5)), Second, 99, ours);
+        await AssertWaitedMasterDownAsync(await TakeOverGapAsync(_lab.Router0, _lab.Router1, fault, TimeSpan.FromSeconds(5)), Second, 99, ours);
     }
 
     [Fact]
@@ -212,7 +213,7 @@ public sealed class KeepalivedInteropTests : IDisposable
         Assert.True(served <= MasterDown(interval, 99) + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory}); fault at {faultAt:HH:mm:ss.fff}; agent:\n{ours.Process.Output}");
         // The client's tolerance admits Skew_Time (61 ms) as well as Master_Down_Interval (361 ms); the wire and our
         // own log line do not.
-        AssertWaitedMasterDown(await TakeOverGapAsync(_lab.Router0, _lab.Router1, fault, TimeSpan.FromSeconds(5)), interval, 99, ours);
+        await AssertWaitedMasterDownAsync(await TakeOverGapAsync(_lab.Router0, _lab.Router1, fault, TimeSpan.FromSeconds(5)), interval, 99, ours);
     }
 
     [Fact]
@@ -234,7 +235,7 @@ public sealed class KeepalivedInteropTests : IDisposable
         var skew = SkewTime(Second, 99);
         Assert.True(served <= skew + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory})");
         Assert.False(VrrpInteropLab.HoldsVip(_lab.Router0));
-        Assert.Contains(keepalived.Process.Lines, l => l.Contains("Backup received priority 0 advertisement"));
+        await keepalived.Process.WaitForLineAsync(l => l.Contains("Backup received priority 0 advertisement"), TimeSpan.FromSeconds(5));
         var resigned = _wire.From(_lab.Router0.IPv4, fault).First(a => a.Priority == 0);
         var first = await _wire.FirstAsync(_lab.Router1.IPv4, fault, TimeSpan.FromSeconds(5));
         var gap = VrrpWire.Between(resigned.At, first.At);

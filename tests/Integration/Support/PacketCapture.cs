@@ -62,6 +62,16 @@ public sealed class PacketCapture : IDisposable
         }
     }
 
+    /// <summary>
+    /// Blocks until a frame arrives (its length) or <paramref name="timeout"/> passes (0): for capture threads of
+    /// their own, whose timing must not depend on the thread pool.
+    /// </summary>
+    public int Receive(byte[] buffer, TimeSpan timeout)
+    {
+        if (!_socket.Poll(timeout, SelectMode.SelectRead)) return 0;
+        return _socket.Receive(buffer);
+    }
+
     public void Dispose() => _socket.Dispose();
 
     /// <summary>sockaddr_ll: family(2) protocol(2, network order) ifindex(4) rest zero.</summary>

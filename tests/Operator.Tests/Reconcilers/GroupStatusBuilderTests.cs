@@ -44,6 +44,7 @@ public class GroupStatusBuilderTests
 
         Assert.Equal(["198.18.0.201 51 lb1 [lb2]", "198.18.0.202 52 lb2 [lb1]"],
             status.VirtualIPs.Select(v => $"{v.Address} {v.Vrid} {v.MasterNode} [{string.Join(",", v.BackupNodes)}]"));
+        Assert.Equal("lb1,lb2", status.Masters); // kubectl get's Masters column
         Assert.Equal(("True", "MasterElected"), (Of(status, "Ready").Status, Of(status, "Ready").Reason));
         Assert.Equal(("False", "Redundant"), (Of(status, "Degraded").Status, Of(status, "Degraded").Reason));
         Assert.All(status.Conditions, c => Assert.Equal(3, c.ObservedGeneration));
@@ -76,6 +77,7 @@ public class GroupStatusBuilderTests
         Assert.Equal(T0.AddMinutes(20), Of(split, "Ready").LastTransitionTime);
         Assert.Equal(T0, Of(split, "Conflict").LastTransitionTime);
         Assert.Null(split.VirtualIPs[1].MasterNode);
+        Assert.Equal("lb2,-", split.Masters);
     }
 
     [Fact]

@@ -112,10 +112,19 @@ public sealed class ClusterDualMasterLab : IDisposable
     {
         if (!File.Exists(OperatorDll)) throw new FileNotFoundException("the operator was not built next to the tests", OperatorDll);
         var process = new ChildProcess("dotnet", [OperatorDll, "run", "--kubeconfig", _cluster.Kubeconfig, "--identity", identity,
-            "--lease-namespace", "default", "--lease-duration", $"{(int)LeaseDuration.TotalSeconds}s", "--release-timeout", "30s"], $"operator {identity}");
+            "--lease-namespace", "default", "--lease-duration", $"{(int)LeaseDuration.TotalSeconds}s", "--release-timeout", "30s", "--metrics-address", "127.0.0.1:0"], $"operator {identity}");
         Operators.Add(process);
         _owned.Add(process);
         return process;
+    }
+
+    /// <summary>The operator replica's /metrics (it logs the port it was given), as Prometheus would scrape it.</summary>
+    public async Task<string> ScrapeAsync(ChildProcess op)
+    {
+        var at = await op.WaitForLineAsync(l => l.Contains("serving /metrics /healthz /readyz on http://", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        var line = op.Lines.First(l => l.Contains("serving /metrics /healthz /readyz on http://", StringComparison.Ordinal));
+        var url = line[(line.IndexOf("http://", StringComparison.Ordinal))..].Trim();
+        return await _http.GetStringAsync($"{url}/metrics");
     }
 
     /// <summary>The VirtualIpGroup as the API server holds it (null when it is gone), read without kubectl's start-up cost.</summary>

@@ -48,6 +48,17 @@ public sealed class ClusterEndToEndTests(CrdCluster cluster) : IClassFixture<Crd
         var table = _k.Ok("get", "vipg", "-n", ClusterDualMasterLab.Namespace);
         Assert.True(System.Text.RegularExpressions.Regex.IsMatch(table, @"\slb1,lb2\s+True\s"), table);
 
+        // The leader's metrics (issue 10): both VIPs with one master, every NodeHaConfig applied; the standby does not lead.
+        var leading = await Eventually.Until(() => lab.Operators.FirstOrDefault(o => o.Lines.Any(l => l.Contains(" leads (Lease", StringComparison.Ordinal))),
+            o => o is not null, TimeSpan.FromSeconds(10), "an operator replica leads");
+        var scraped = await Eventually.UntilAsync(() => lab.ScrapeAsync(leading!), m => m.Contains("nginx_ha_operator_vips{state=\"one_master\"} 2", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10), "the leader counts two VIPs with one master");
+        Assert.Contains("nginx_ha_operator_vips{state=\"several_masters\"} 0", scraped);
+        Assert.Contains("nginx_ha_operator_vips{state=\"no_master\"} 0", scraped);
+        Assert.Contains("nginx_ha_operator_nodehaconfigs_out_of_date 0", scraped);
+        Assert.Contains("nginx_ha_operator_is_leader 1", scraped);
+        Assert.Contains("nginx_ha_operator_is_leader 0", await lab.ScrapeAsync(lab.Operators.Single(o => o != leading)));
+
         // 3. A backend added to the pool: nginx reloads on both nodes and serves it, no request fails meanwhile.
         var edited = DateTimeOffset.UtcNow;
         _k.Ok("patch", "nbp", "web", "-n", ClusterDualMasterLab.Namespace, "--type", "json", "-p",

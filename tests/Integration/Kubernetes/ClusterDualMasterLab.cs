@@ -124,7 +124,9 @@ public sealed class ClusterDualMasterLab : IDisposable
         var at = await op.WaitForLineAsync(l => l.Contains("serving /metrics /healthz /readyz on http://", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         var line = op.Lines.First(l => l.Contains("serving /metrics /healthz /readyz on http://", StringComparison.Ordinal));
         var url = line[(line.IndexOf("http://", StringComparison.Ordinal))..].Trim();
-        return await _http.GetStringAsync($"{url}/metrics");
+        // Without the otel_scope_name label OpenTelemetry's exporter adds to every series: "name{labels} value" as written in docs/metrics.md.
+        var text = await _http.GetStringAsync($"{url}/metrics");
+        return Regex.Replace(text, @"otel_scope_name=""[^""]*"",?", "").Replace("{}", "", StringComparison.Ordinal);
     }
 
     /// <summary>The VirtualIpGroup as the API server holds it (null when it is gone), read without kubectl's start-up cost.</summary>

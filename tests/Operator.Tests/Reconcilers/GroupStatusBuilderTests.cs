@@ -111,3 +111,30 @@ public class GroupStatusBuilderTests
         Assert.Contains("edge/vrrp-auth", Of(status, "Ready").Message);
     }
 }
+
+public class GroupEventsTests
+{
+    private static VirtualIpGroupStatus Status(params (string Address, string? Master)[] vips) =>
+        new() { VirtualIPs = vips.Select(v => new VirtualIpStatus { Address = v.Address, MasterNode = v.Master }).ToList() };
+
+    [Fact]
+    public void A_master_moving_between_nodes_is_news_an_election_or_a_loss_is_left_to_the_conditions()
+    {
+        var before = Status(("198.18.0.201", "lb1"), ("198.18.0.202", "lb2"), ("198.18.0.203", null), ("198.18.0.204", "lb1"));
+        var after = Status(("198.18.0.201", "lb2"), ("198.18.0.202", "lb2"), ("198.18.0.203", "lb1"), ("198.18.0.204", null));
+        Assert.Equal(["198.18.0.201: MASTER lb1 -> lb2"], GroupEvents.MasterChanges(before, after));
+        Assert.Empty(GroupEvents.MasterChanges(null, after));
+    }
+
+    [Fact]
+    public void Nginx_rejections_name_the_groups_nodes_and_their_errors_only()
+    {
+        var plan = new GroupPlan("edge/web", [new PlannedInstance("edge/web/0", "edge/web", 51, ["198.18.0.201/32"], ["lb1", "lb2"])], []);
+        NodeReport Report(string node, NginxState state, string? error) =>
+            new(node, true, null, 1, new NodeHaConfigStatus { ObservedGeneration = 1, Nginx = new NginxStatus { State = state, LastError = error } });
+        Assert.Null(GroupEvents.NginxRejections(plan, [Report("lb1", NginxState.Running, null), Report("lb2", NginxState.Running, null)]));
+        Assert.Equal("nginx refused the config on lb2: nginx: [emerg] bad",
+            GroupEvents.NginxRejections(plan, [Report("lb1", NginxState.Running, null), Report("lb2", NginxState.Running, "nginx: [emerg] bad"),
+                Report("lb9", NginxState.Failed, "another group's node")]));
+    }
+}

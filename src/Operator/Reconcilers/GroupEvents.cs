@@ -11,12 +11,16 @@ public static class GroupEvents
     public const string WaitingForRelease = "WaitingForRelease";
     const int MaxErrorLength = 300;
 
-    /// <summary>One note per VIP whose MASTER moved from one node to another ("198.18.0.201: MASTER lb1 -> lb2").</summary>
+    /// <summary>
+    /// One note per VIP with a new master transition (the status counts master changes, not the first election), e.g.
+    /// "198.18.0.201: MASTER is now lb2 (was lb1)". Counted, not compared: a failover often passes through a status with
+    /// no master (the old master's report arrives first), which the previous status alone would hide.
+    /// </summary>
     public static IReadOnlyList<string> MasterChanges(VirtualIpGroupStatus? before, VirtualIpGroupStatus after) =>
         after.VirtualIPs
-            .Select(v => (v.Address, Before: before?.VirtualIPs.FirstOrDefault(b => b.Address == v.Address)?.MasterNode, After: v.MasterNode))
-            .Where(v => v.Before is not null && v.After is not null && v.Before != v.After)
-            .Select(v => $"{v.Address}: MASTER {v.Before} -> {v.After}")
+            .Select(v => (Now: v, Before: before?.VirtualIPs.FirstOrDefault(b => b.Address == v.Address)))
+            .Where(v => v.Now.MasterNode is not null && v.Before is not null && v.Now.Transitions > v.Before.Transitions)
+            .Select(v => $"{v.Now.Address}: MASTER is now {v.Now.MasterNode}" + (v.Before!.MasterNode is { } was && was != v.Now.MasterNode ? $" (was {was})" : ""))
             .ToList();
 
     /// <summary>The group's nodes whose nginx refused the config they were given, with the error; null when none did.</summary>

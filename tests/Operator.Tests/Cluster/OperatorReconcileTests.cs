@@ -268,7 +268,7 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
         Assert.NotNull(group.Status.VirtualIPs[0].LastTransitionTime);
         Assert.Equal(0, group.Status.VirtualIPs[1].Transitions);
         Assert.Equal(conflictSince, ConditionOf(group, "Conflict").LastTransitionTime);
-        await Until(Events, e => e.Any(x => x.Reason == "MasterChanged" && x.Regarding.Kind == "VirtualIpGroup" && x.Note == "198.18.0.201: MASTER lb1 -> lb2"),
+        await Until(Events, e => e.Any(x => x.Reason == "MasterChanged" && x.Regarding.Kind == "VirtualIpGroup" && x.Note == "198.18.0.201: MASTER is now lb2"),
             "a MasterChanged Event");
 
         // Split brain: both report MASTER of web/0.

@@ -114,15 +114,17 @@ public class GroupStatusBuilderTests
 
 public class GroupEventsTests
 {
-    private static VirtualIpGroupStatus Status(params (string Address, string? Master)[] vips) =>
-        new() { VirtualIPs = vips.Select(v => new VirtualIpStatus { Address = v.Address, MasterNode = v.Master }).ToList() };
+    private static VirtualIpGroupStatus Status(params (string Address, string? Master, long Transitions)[] vips) =>
+        new() { VirtualIPs = vips.Select(v => new VirtualIpStatus { Address = v.Address, MasterNode = v.Master, Transitions = v.Transitions }).ToList() };
 
     [Fact]
-    public void A_master_moving_between_nodes_is_news_an_election_or_a_loss_is_left_to_the_conditions()
+    public void A_new_master_transition_is_news_an_election_or_a_loss_is_left_to_the_conditions()
     {
-        var before = Status(("198.18.0.201", "lb1"), ("198.18.0.202", "lb2"), ("198.18.0.203", null), ("198.18.0.204", "lb1"));
-        var after = Status(("198.18.0.201", "lb2"), ("198.18.0.202", "lb2"), ("198.18.0.203", "lb1"), ("198.18.0.204", null));
-        Assert.Equal(["198.18.0.201: MASTER lb1 -> lb2"], GroupEvents.MasterChanges(before, after));
+        // .201 moved lb1 -> lb2; .202 unchanged; .203 got its master back after a status without one (a failover seen in
+        // two steps); .204 lost its master; .205 was elected for the first time (no transition).
+        var before = Status(("198.18.0.201", "lb1", 0), ("198.18.0.202", "lb2", 1), ("198.18.0.203", null, 0), ("198.18.0.204", "lb1", 0), ("198.18.0.205", null, 0));
+        var after = Status(("198.18.0.201", "lb2", 1), ("198.18.0.202", "lb2", 1), ("198.18.0.203", "lb1", 1), ("198.18.0.204", null, 0), ("198.18.0.205", "lb1", 0));
+        Assert.Equal(["198.18.0.201: MASTER is now lb2 (was lb1)", "198.18.0.203: MASTER is now lb1"], GroupEvents.MasterChanges(before, after));
         Assert.Empty(GroupEvents.MasterChanges(null, after));
     }
 

@@ -42,6 +42,11 @@ agent=$(scripts/publish-agent.sh artifacts/image-agent | tail -n 1)
 root=$work/agent/rootfs
 install -D -m 0755 "$agent" "$root/usr/bin/nginx-ha-agent"
 libraries "$root" "$agent"
+# `survey` opens libpcap at run time (dlopen, so ldd does not list it): Debian libpcap0.8, with its own libraries.
+pcap=$(ldconfig -p | awk '/libpcap\.so\.0\.8 / { print $NF; exit }')
+[ -n "$pcap" ] || { echo "build-images.sh: libpcap.so.0.8 not found (scripts/install-deps.sh installs libpcap0.8)" >&2; exit 1; }
+install -D -m 0755 "$(readlink -f "$pcap")" "$root$pcap"
+libraries "$root" "$pcap"
 mkdir -p "$root/etc"
 printf 'root:x:0:0:root:/:/nonexistent\n' > "$root/etc/passwd"
 image nginx-ha-agent "$root" 0 /usr/bin/nginx-ha-agent

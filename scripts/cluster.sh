@@ -10,6 +10,9 @@
 #   scripts/cluster.sh down [DIR]       stop everything `up` started in DIR, by recorded PID
 #   scripts/cluster.sh status [DIR]     PIDs, VmRSS, health
 #   scripts/cluster.sh compact [DIR]    compact etcd and the stand-in's history at their current revisions
+#   scripts/cluster.sh stop-server [DIR]   stop the real API server only (etcd and the front keep running): an
+#                                          API outage as clients see it (the front answers 502 for /apis)
+#   scripts/cluster.sh start-server [DIR]  start it again on the same port (a fresh watch cache)
 #
 # DIR defaults to $CLUSTER_DIR, then (down/status/compact) to the directory of $KUBECONFIG; `up` without
 # either makes a fresh directory under /tmp, so clusters started at the same time never share anything.
@@ -188,10 +191,10 @@ start_etcd() {
   die "etcd did not start; see $d/etcd.log"
 }
 
-start_server() {
+start_server() { # $2: a fixed port (restart), else a free one
   local d=$1 port
   for attempt in 1 2 3; do
-    port=$(free_port)
+    port=${2:-$(free_port)}
     # Flags (PLATFORM-NOTES.md): --kubeconfig points at itself (its core informers need one; they never
     # sync, so /readyz stays 503 and we wait on /healthz); --always-allow (wrapper flag) authorizes every
     # request; the admission plugins that wait on APIs this server does not serve are off.
@@ -202,18 +205,20 @@ start_server() {
       --client-ca-file="$d/pki/ca.crt" --kubeconfig="$d/server.kubeconfig" \
       --always-allow --authentication-skip-lookup --enable-priority-and-fairness=false \
       --disable-admission-plugins=NamespaceLifecycle,MutatingAdmissionPolicy,MutatingAdmissionWebhook,ValidatingAdmissionPolicy,ValidatingAdmissionWebhook \
-      > "$d/apiserver.log" 2>&1 &
+      >> "$d/apiserver.log" 2>&1 &
     echo $! > "$d/apiserver.pid"
     kubeconfig "$d/server.kubeconfig" "https://127.0.0.1:$port" "$d/pki"
     for _ in $(seq 300); do
       alive "$d" apiserver || break
       if curl -sf --cacert "$d/pki/ca.crt" "https://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
-        echo "SERVER_URL=https://127.0.0.1:$port" >> "$d/cluster.env"; return 0
+        [ -n "${2:-}" ] || echo "SERVER_URL=https://127.0.0.1:$port" >> "$d/cluster.env"
+        return 0
       fi
       sleep 0.1
     done
     stop_one "$d" apiserver
     log "server start attempt $attempt failed: $(tail -3 "$d/apiserver.log")"
+    [ -z "${2:-}" ] || sleep 1 # the fixed port may still be in TIME_WAIT's hands or a lingering listener's
   done
   die "the CRD API server did not start; see $d/apiserver.log"
 }
@@ -286,6 +291,24 @@ cmd_down() {
   log "stopped the cluster in $d"
 }
 
+cmd_stop_server() {
+  local d
+  d=$(cluster_dir "${1:-}" find)
+  alive "$d" apiserver || die "no API server runs in $d"
+  stop_one "$d" apiserver
+  log "stopped the API server in $d (etcd and the front still run)"
+}
+
+cmd_start_server() {
+  local d port
+  d=$(cluster_dir "${1:-}" find)
+  alive "$d" apiserver && die "the API server already runs in $d"
+  port=$(sed -n 's/^SERVER_URL=https:\/\/127.0.0.1://p' "$d/cluster.env")
+  [ -n "$port" ] || die "$d/cluster.env: no SERVER_URL (was the cluster started with up?)"
+  start_server "$d" "$port"
+  log "started the API server in $d again on port $port"
+}
+
 cmd_status() {
   local d p
   d=$(cluster_dir "${1:-}" find)
@@ -313,5 +336,7 @@ case "${1:-}" in
   down) cmd_down "${2:-}" ;;
   status) cmd_status "${2:-}" ;;
   compact) cmd_compact "${2:-}" ;;
-  *) sed -n '2,17p' "$0" >&2; exit 2 ;;
+  stop-server) cmd_stop_server "${2:-}" ;;
+  start-server) cmd_start_server "${2:-}" ;;
+  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac

@@ -10,7 +10,8 @@ namespace NginxHa.Core.Resources;
 [Description("A set of virtual IPs kept alive by VRRP (keepalived-compatible) on the nodes a selector picks, in front of an NginxBackendPool.")]
 [PrinterColumn("Mode", ".spec.mode")]
 [PrinterColumn("VIPs", ".spec.virtualIPs")]
-[PrinterColumn("Master", ".status.virtualIPs[*].masterNode", Priority = 1, Description = "The node that is VRRP master of each virtual IP.")]
+// Not .status.virtualIPs[*].masterNode: a printer column shows only the first match of its JSONPath.
+[PrinterColumn("Masters", ".status.masters", Description = "The VRRP master of each virtual IP, in the order of spec.virtualIPs (- for none).")]
 [PrinterColumn("Ready", ".status.conditions[?(@.type==\"Ready\")].status")]
 [PrinterColumn("Age", ".metadata.creationTimestamp", "date")]
 public sealed class VirtualIpGroup : Resource, IValidatable
@@ -160,6 +161,10 @@ public sealed class SecretKeySelector
 public sealed class VirtualIpGroupStatus
 {
     public List<VirtualIpStatus> VirtualIPs { get; set; } = new();
+
+    [Description("The master node of each virtual IP, comma-separated in the order of virtualIPs, - where none: the Masters column of kubectl get.")]
+    public string? Masters { get; set; }
+
     public List<Condition> Conditions { get; set; } = new();
     public long? ObservedGeneration { get; set; }
 }

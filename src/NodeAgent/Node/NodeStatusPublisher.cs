@@ -25,6 +25,7 @@ public sealed class NodeStatusPublisher : IAsyncDisposable
     readonly CancellationTokenSource _stop = new();
     bool _pending;
     bool _writing;
+    bool _final;
     ITimer? _timer;
     DateTimeOffset _nextAllowed = DateTimeOffset.MinValue;
     Task _current = Task.CompletedTask;
@@ -55,7 +56,7 @@ public sealed class NodeStatusPublisher : IAsyncDisposable
     /// <summary>Starts a write now or arms the timer for the next allowed moment. Caller holds the gate.</summary>
     void Schedule()
     {
-        if (_writing || _timer is not null || !_pending || _stop.IsCancellationRequested) return;
+        if (_final || _writing || _timer is not null || !_pending || _stop.IsCancellationRequested) return;
         var wait = _nextAllowed - _time.GetUtcNow();
         if (wait > TimeSpan.Zero)
         {
@@ -98,6 +99,39 @@ public sealed class NodeStatusPublisher : IAsyncDisposable
         {
             _writing = false;
             Schedule();
+        }
+    }
+
+    /// <summary>
+    /// After a clean stop: writes the reconciler's status once more, now, whatever the interval, waiting for a write under
+    /// way first. Without it a stopped agent's last report (MASTER) would stay on its NodeHaConfig and the operator would see
+    /// two masters once the peer takes over. Bounded by <paramref name="timeout"/> (the API server may be away); returns
+    /// whether it was written. Later status changes are not published.
+    /// </summary>
+    public async Task<bool> WriteFinalAsync(TimeSpan timeout)
+    {
+        _reconciler.StatusChanged -= OnChanged;
+        Task current;
+        lock (_gate)
+        {
+            _final = true; // no write starts after this but ours
+            _timer?.Dispose();
+            _timer = null;
+            current = _current;
+        }
+        using var timer = new CancellationTokenSource(timeout, _time);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timer.Token);
+        try
+        {
+            await current.WaitAsync(deadline.Token).ConfigureAwait(false);
+            await _writer.WriteAsync(_reconciler.Status, deadline.Token).ConfigureAwait(false);
+            Interlocked.Increment(ref _writes);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            _log($"status: the final status (nothing held) was not written: {SafeText.Escape(ex is OperationCanceledException ? $"no answer within {timeout.TotalSeconds:0.#} s" : ex.Message)}");
+            return false;
         }
     }
 

@@ -66,6 +66,8 @@ public sealed class StandaloneAgent
 
     /// <summary>At most one status write per this interval: a flapping VIP must not flood the API server.</summary>
     public static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(1);
+    /// <summary>How long a clean stop waits to report that it holds nothing (the VIPs are already handed over).</summary>
+    public static readonly TimeSpan FinalStatusTimeout = TimeSpan.FromSeconds(2);
 
     public async Task<int> RunAsync(CancellationToken stop)
     {
@@ -151,6 +153,8 @@ public sealed class StandaloneAgent
 
         _log("stopping: priority 0 on every instance, VIPs removed, nginx stopped");
         await StopAllAsync(reconciler, nginx);
+        // The VIPs are handed over already; now say so, or the stopped node would still read MASTER to the operator.
+        if (publisher is not null) await publisher.WriteFinalAsync(FinalStatusTimeout);
         _log("stopped");
         return 0;
     }

@@ -1,8 +1,10 @@
 using System.Globalization;
+using System.Net;
 using System.Runtime.InteropServices;
 using k8s;
 using NginxHa.Core.Resources;
 using NginxHa.Operator.Machinery;
+using NginxHa.Operator.Metrics;
 using NginxHa.Operator.Reconcilers;
 
 namespace NginxHa.Operator.Cli;
@@ -12,7 +14,11 @@ public static class RunCommand
 {
     public const string Usage =
         "nginx-ha-operator run [--kubeconfig FILE] [--no-leader-election] [--lease-namespace NS] [--lease-name NAME]\n" +
-        "                          [--identity NAME] [--lease-duration 15s] [--workers 2] [--release-timeout 60s] [--dns-endpoints] [--debug]";
+        "                          [--identity NAME] [--lease-duration 15s] [--workers 2] [--release-timeout 60s] [--dns-endpoints]\n" +
+        "                          [--metrics-address ADDR:PORT|none] [--debug]";
+
+    /// <summary>Where /metrics, /healthz and /readyz are served by default: every address of the pod, port 8080.</summary>
+    public static readonly IPEndPoint DefaultMetricsAddress = new(IPAddress.Any, 8080);
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error, CancellationToken stop = default)
     {
@@ -26,6 +32,7 @@ public static class RunCommand
         var workers = 2;
         var debug = false;
         var dnsEndpoints = false;
+        IPEndPoint? metricsAddress = DefaultMetricsAddress;
 
         for (var i = 0; i < args.Count; i++)
         {
@@ -59,6 +66,12 @@ public static class RunCommand
                         break;
                     case "--debug": debug = true; break;
                     case "--dns-endpoints": dnsEndpoints = true; break;
+                    case "--metrics-address":
+                        var address = Value();
+                        metricsAddress = address is "none" ? null
+                            : IPEndPoint.TryParse(address, out var parsed) && address.Contains(':', StringComparison.Ordinal) && !address.EndsWith(']') ? parsed
+                            : throw new ArgumentException($"--metrics-address: \"{address}\" is not ADDRESS:PORT (like 0.0.0.0:8080 or [::]:8080) or none");
+                        break;
                     default: throw new ArgumentException($"{args[i]}: unknown argument");
                 }
             }
@@ -85,6 +98,7 @@ public static class RunCommand
 
         var log = new OperatorLog(error, TimeProvider.System, debug);
         using var client = new Kubernetes(config); // one client for the whole process
+        using var metrics = new OperatorMetrics();
         // Leases default to a renew deadline of 2/3 and a retry period of 2/15 of the lease duration, as client-go's defaults do.
         var options = new OperatorOptions
         {
@@ -92,6 +106,7 @@ public static class RunCommand
             ReleaseTimeout = releaseTimeout,
             DnsEndpoints = dnsEndpoints,
             Instance = identity,
+            Metrics = metrics,
             LeaderElection = leaderElection
                 ? new LeaderElectionOptions(leaseNamespace, leaseName, identity)
                 {
@@ -114,9 +129,27 @@ public static class RunCommand
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
         log.Info($"operator: starting against {config.Host} as {identity}" + (leaderElection ? $" (Lease {leaseNamespace}/{leaseName})" : " (no leader election)"));
+        await using var server = await StartServerAsync(metricsAddress, metrics, controller, log).ConfigureAwait(false);
         await controller.RunAsync(cts.Token).ConfigureAwait(false);
         log.Info("operator: stopped");
         return 0;
+    }
+
+    /// <summary>Monitoring never stops the operator: a port that cannot be bound is logged and the controllers run without it.</summary>
+    private static async Task<OperatorHttpServer?> StartServerAsync(IPEndPoint? address, OperatorMetrics metrics, OperatorController controller, OperatorLog log)
+    {
+        if (address is null) return null;
+        try
+        {
+            var server = await OperatorHttpServer.StartAsync(address, metrics, controller.Readiness, CancellationToken.None).ConfigureAwait(false);
+            log.Info($"operator: serving /metrics /healthz /readyz on http://{server.EndPoint}");
+            return server;
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or InvalidOperationException)
+        {
+            log.Warn($"operator: cannot listen on {address}: {e.Message}; running without /metrics, /healthz and /readyz");
+            return null;
+        }
     }
 
     private static KubernetesClientConfiguration LoadConfig(string? kubeconfig)

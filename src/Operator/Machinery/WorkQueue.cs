@@ -33,6 +33,9 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
     /// <summary>Keys waiting for a worker (not counting those in process or waiting for a delay).</summary>
     public int Count { get { lock (_lock) return _ready.Count; } }
 
+    /// <summary>The keys waiting for a worker now (for metrics).</summary>
+    public TKey[] Waiting() { lock (_lock) return _ready.ToArray(); }
+
     /// <summary>Failures of the key since it was last forgotten.</summary>
     public int Failures(TKey key) { lock (_lock) return _failures.GetValueOrDefault(key); }
 

@@ -102,6 +102,8 @@ public static class GroupStatusBuilder
             }
         }
 
+        status.Masters = status.VirtualIPs.Count > 0 ? string.Join(",", status.VirtualIPs.Select(v => v.MasterNode ?? "-")) : null;
+
         var planReady = plan?.Condition(ConditionTypes.Ready);
         Condition ready;
         if (plan is null)

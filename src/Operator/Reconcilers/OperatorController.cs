@@ -15,6 +15,8 @@ public sealed record OperatorOptions
     /// <summary>Write external-dns DNSEndpoints for annotated groups (needs the DNSEndpoint CRD).</summary>
     public bool DnsEndpoints { get; init; }
     public string Instance { get; init; } = Environment.MachineName;
+    /// <summary>Reconciles counted and timed, gauges read from the queue, the Lease and the caches; null: none.</summary>
+    public Metrics.OperatorMetrics? Metrics { get; init; }
 }
 
 /// <summary>
@@ -66,6 +68,7 @@ public sealed class OperatorController
         GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time) { ReleaseTimeout = options.ReleaseTimeout, DnsEndpointsEnabled = options.DnsEndpoints };
         PoolReconciler = new NginxBackendPoolReconciler(client, events, _time);
         if (options.LeaderElection is { } election) Election = new LeaderElection(client, election, log, _time);
+        options.Metrics?.Attach(Queue.Waiting, () => Election?.IsLeader ?? _running, Configs.List);
         Subscribe();
     }
 
@@ -75,6 +78,19 @@ public sealed class OperatorController
         secret.Data = secret.Data?.ToDictionary(d => d.Key, _ => Array.Empty<byte>());
         secret.StringData = null;
         return secret;
+    }
+
+    private volatile bool _running;
+
+    /// <summary>Every informer has listed its kind once (the readiness of a replica, leader or not), or what it waits for.</summary>
+    public (bool Ready, string Reason) Readiness()
+    {
+        var waiting = new (string Kind, Task Synced)[]
+        {
+            ("VirtualIpGroups", Groups.Synced), ("NginxBackendPools", Pools.Synced), ("NodeHaConfigs", Configs.Synced),
+            ("Nodes", Nodes.Synced), ("EndpointSlices", EndpointSlices.Synced), ("Secrets", Secrets.Synced),
+        }.Where(w => !w.Synced.IsCompletedSuccessfully).Select(w => w.Kind).ToArray();
+        return waiting.Length == 0 ? (true, "") : (false, $"caches not synced: {string.Join(", ", waiting)}");
     }
 
     public ClusterSnapshot Snapshot() => new(Groups.List(), Pools.List(), Nodes.List(), EndpointSlices.List(), Secrets.List(), Configs.List());
@@ -106,7 +122,24 @@ public sealed class OperatorController
         Queue.Add(PlanKey);
         foreach (var group in Groups.List()) Queue.Add(GroupKey(group.Metadata));
         foreach (var pool in Pools.List()) Queue.Add(PoolKey(pool.Metadata));
-        return WorkQueueWorkers.RunAsync(Queue, _options.Workers, ReconcileAsync, _log, cancellationToken);
+        _running = true;
+        return WorkQueueWorkers.RunAsync(Queue, _options.Workers, _options.Metrics is null ? ReconcileAsync : MeasuredReconcileAsync, _log, cancellationToken);
+    }
+
+    private async Task<ReconcileResult> MeasuredReconcileAsync(string key, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        try
+        {
+            var result = await ReconcileAsync(key, cancellationToken).ConfigureAwait(false);
+            _options.Metrics!.Reconciled(key, _time.GetElapsedTime(started), success: true);
+            return result;
+        }
+        catch (Exception e) when (!(e is OperationCanceledException && cancellationToken.IsCancellationRequested))
+        {
+            _options.Metrics!.Reconciled(key, _time.GetElapsedTime(started), success: false);
+            throw;
+        }
     }
 
     private static string GroupKey(V1ObjectMeta metadata) => GroupKeyPrefix + Kinds.Key(metadata);

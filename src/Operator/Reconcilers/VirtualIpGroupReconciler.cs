@@ -22,6 +22,9 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
     // The DNSEndpoint spec last written per group (only the group's own key touches its entry).
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _dnsWritten = new(StringComparer.Ordinal);
 
+    // The last note per group and reason of the Events written only when their note changes (not on every reconcile).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Group, string Reason), string> _lastNotes = new();
+
     private long _statusWrites;
     public long StatusWrites => Interlocked.Read(ref _statusWrites);
 
@@ -37,6 +40,7 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
             if (holding.Count == 0)
             {
                 await SetFinalizersAsync(group, finalizers.Where(f => f != Kinds.VipsFinalizer).ToList(), cancellationToken).ConfigureAwait(false);
+                foreach (var slot in _lastNotes.Keys.Where(k => k.Group == key)) _lastNotes.TryRemove(slot, out _);
                 await events.RecordAsync(Kinds.Subject(group), EventTypes.Normal, "VipsReleased", "Finalize",
                     "every node reports the virtual IPs released", cancellationToken).ConfigureAwait(false);
                 return ReconcileResult.Done;
@@ -48,8 +52,11 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
                     $"gave up waiting after {ReleaseTimeout.TotalSeconds:0} s for node(s) {string.Join(", ", holding)} to report the virtual IPs released",
                     cancellationToken).ConfigureAwait(false);
                 await SetFinalizersAsync(group, finalizers.Where(f => f != Kinds.VipsFinalizer).ToList(), cancellationToken).ConfigureAwait(false);
+                foreach (var slot in _lastNotes.Keys.Where(k => k.Group == key)) _lastNotes.TryRemove(slot, out _);
                 return ReconcileResult.Done;
             }
+            await RecordOnChangeAsync(group, EventTypes.Normal, GroupEvents.WaitingForRelease, "Finalize",
+                $"waiting for node(s) {string.Join(", ", holding)} to report the virtual IPs released", cancellationToken).ConfigureAwait(false);
             var left = ReleaseTimeout - waited;
             return ReconcileResult.After(left < ReleasePoll ? left : ReleasePoll);
         }
@@ -78,7 +85,13 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
                 group.Metadata.NamespaceProperty, Kinds.VirtualIpGroups, group.Metadata.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref _statusWrites);
             await RecordFlipsAsync(group, status, cancellationToken).ConfigureAwait(false);
+            foreach (var change in GroupEvents.MasterChanges(group.Status, status))
+                await events.RecordAsync(Kinds.Subject(group), EventTypes.Normal, GroupEvents.MasterChanged, "Failover", change, cancellationToken).ConfigureAwait(false);
         }
+        if (GroupEvents.NginxRejections(groupPlan, reports) is { } rejected)
+            await RecordOnChangeAsync(group, EventTypes.Warning, GroupEvents.NginxConfigRejected, "Reconcile", rejected, cancellationToken).ConfigureAwait(false);
+        else
+            _lastNotes.TryRemove((key, GroupEvents.NginxConfigRejected), out _);
         await SyncDnsEndpointAsync(group, DnsEndpoints.Desired(group, status), cancellationToken).ConfigureAwait(false);
         return ReconcileResult.Done;
     }
@@ -136,6 +149,14 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         await client.CustomObjects.PatchNamespacedCustomObjectAsync(patch, ApiGroup.Group, ApiGroup.Version, group.Metadata.NamespaceProperty,
             Kinds.VirtualIpGroups, group.Metadata.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
         log.Info($"VirtualIpGroup {Kinds.Key(group.Metadata)}: finalizers [{string.Join(", ", finalizers)}]");
+    }
+
+    private async Task RecordOnChangeAsync(VirtualIpGroupResource group, string type, string reason, string action, string note, CancellationToken cancellationToken)
+    {
+        var slot = (Kinds.Key(group.Metadata), reason);
+        if (_lastNotes.TryGetValue(slot, out var last) && last == note) return;
+        await events.RecordAsync(Kinds.Subject(group), type, reason, action, note, cancellationToken).ConfigureAwait(false);
+        _lastNotes[slot] = note;
     }
 
     private async Task RecordFlipsAsync(VirtualIpGroupResource group, VirtualIpGroupStatus status, CancellationToken cancellationToken)

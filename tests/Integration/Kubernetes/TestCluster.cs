@@ -23,6 +23,11 @@ public sealed class TestCluster : IDisposable
     public static string RepositoryPath(string relative, [CallerFilePath] string thisFile = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", "..", relative));
 
+    /// <summary>The API server goes away (etcd and the front stay): every client sees errors until <see cref="StartApiServer"/>.</summary>
+    public void StopApiServer() => _cluster.StopApiServer();
+
+    public void StartApiServer() => _cluster.StartApiServer();
+
     /// <summary>Runs kubectl against the cluster; returns exit code and output.</summary>
     public (int ExitCode, string Output, string Error) Run(params string[] arguments) =>
         RequiredTool.Run(Kubectl, ["--kubeconfig", Kubeconfig, .. arguments], TimeSpan.FromSeconds(90));

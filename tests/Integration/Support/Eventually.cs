@@ -16,4 +16,18 @@ public static class Eventually
             await Task.Delay(50);
         }
     }
+
+    public static async Task<T> UntilAsync<T>(Func<Task<T>> probe, Func<T, bool> done, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            T value = await probe();
+            if (done(value))
+                return value;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"{what} within {timeout.TotalSeconds} s; last seen: {value}");
+            await Task.Delay(50);
+        }
+    }
 }

@@ -420,16 +420,49 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
         Assert.Equal("edge/web/0", writer.Written[0].Instances.Single().Name);
     }
 
+    [Fact]
+    public async Task After_a_clean_stop_the_final_status_is_written_at_once_even_within_the_interval()
+    {
+        var writer = new RecordingWriter();
+        await using var publisher = new NodeStatusPublisher(_reconciler, writer, _clock, TimeSpan.FromSeconds(1), l => { lock (_log) _log.Add(l); });
+        await Apply(Config(Instance("edge/web/0", 51)));
+        _instances.Started.Single().Transition(VrrpState.Master, IPAddress.Parse("198.18.0.11"));
+        await WaitFor(() => writer.Written.Count == 1); // the first write; the Master one waits for the interval
+        await _reconciler.StopAsync();
+
+        Assert.True(await publisher.WriteFinalAsync(TimeSpan.FromSeconds(2)));
+        Assert.Equal(2, writer.Written.Count);
+        Assert.Empty(writer.Written[1].Instances); // holds nothing: no MASTER left behind for the operator to count
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        Assert.Equal(2, writer.Written.Count); // and nothing after it
+    }
+
+    [Fact]
+    public async Task The_final_status_gives_up_after_its_timeout_when_the_api_server_does_not_answer()
+    {
+        var writer = new RecordingWriter { Hang = true };
+        await using var publisher = new NodeStatusPublisher(_reconciler, writer, _clock, TimeSpan.FromSeconds(1), l => { lock (_log) _log.Add(l); });
+        await _reconciler.StopAsync();
+        var final = publisher.WriteFinalAsync(TimeSpan.FromSeconds(2));
+        _clock.Advance(TimeSpan.FromMilliseconds(1999));
+        await Task.Delay(20);
+        Assert.False(final.IsCompleted);
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.False(await final.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Contains(_log, l => l == "status: the final status (nothing held) was not written: no answer within 2 s");
+    }
+
     sealed class RecordingWriter : INodeStatusWriter
     {
         public readonly List<NodeHaConfigStatus> Written = [];
         public int FailuresLeft;
+        public bool Hang;
 
-        public Task WriteAsync(NodeHaConfigStatus status, CancellationToken cancellationToken)
+        public async Task WriteAsync(NodeHaConfigStatus status, CancellationToken cancellationToken)
         {
+            if (Hang) await Task.Delay(Timeout.Infinite, cancellationToken);
             if (FailuresLeft-- > 0) throw new HttpRequestException("API server unreachable");
             lock (Written) Written.Add(status);
-            return Task.CompletedTask;
         }
     }
 

@@ -268,6 +268,8 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
         Assert.NotNull(group.Status.VirtualIPs[0].LastTransitionTime);
         Assert.Equal(0, group.Status.VirtualIPs[1].Transitions);
         Assert.Equal(conflictSince, ConditionOf(group, "Conflict").LastTransitionTime);
+        await Until(Events, e => e.Any(x => x.Reason == "MasterChanged" && x.Regarding.Kind == "VirtualIpGroup" && x.Note == "198.18.0.201: MASTER is now lb2"),
+            "a MasterChanged Event");
 
         // Split brain: both report MASTER of web/0.
         await ReportAsync("lb1", ("web/0", VrrpInstanceState.Master), ("web/1", VrrpInstanceState.Backup));
@@ -301,7 +303,9 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
         await Until(() => Config("lb1"), c => c!.Spec.VrrpInstances.Count == 0, "lb1 withdrawn");
         await Until(() => Config("lb2"), c => c!.Spec.VrrpInstances.Count == 0, "lb2 withdrawn");
         await ReportAsync("lb1");
-        await Task.Delay(1000); // lb2 still reports its instance: the group must stay
+        // The operator has seen lb1's release and still waits for lb2, which reports its instance: the group stays.
+        await Until(Events, e => e.Any(x => x.Reason == "WaitingForRelease" && x.Note.StartsWith("waiting for node(s) lb2 ", StringComparison.Ordinal)),
+            "an Event waiting for lb2 alone");
         Assert.NotNull(await GroupObject("web"));
 
         await ReportAsync("lb2");
@@ -414,6 +418,9 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
         Assert.Equal("lb2", rejected.Node);
         Assert.Contains("unknown directive", rejected.Error);
         await Until(Events, e => e.Any(x => x.Reason == "NginxRejected" && x.Regarding.Kind == "NginxBackendPool"), "a NginxRejected Event");
+        // And on the group whose VIPs that node carries, for whoever watches the group.
+        await Until(Events, e => e.Any(x => x.Reason == "NginxConfigRejected" && x.Regarding.Kind == "VirtualIpGroup" && x.Type == "Warning"
+            && x.Note.StartsWith("nginx refused the config on lb2: nginx: [emerg] unknown directive", StringComparison.Ordinal)), "a NginxConfigRejected Event on the group");
     }
 
     private async Task<JsonElement?> DnsEndpoint(string name)

@@ -27,10 +27,11 @@ public sealed class RunCommandTests(RunCommandTests.Server fixture) : IClassFixt
     private static string OperatorDll => Path.Combine(AppContext.BaseDirectory, "nginx-ha-operator.dll");
 
     [Fact]
-    public async Task Run_leads_on_its_Lease_and_on_SIGTERM_stops_gives_the_Lease_up_and_exits_0()
+    public async Task Run_leads_on_its_Lease_serves_metrics_health_and_readiness_and_on_SIGTERM_stops_gives_the_Lease_up_and_exits_0()
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var a in new[] { OperatorDll, "run", "--kubeconfig", _server.KubeconfigPath, "--identity", "op-a", "--lease-name", "run-test", "--lease-duration", "30s" })
+        foreach (var a in new[] { OperatorDll, "run", "--kubeconfig", _server.KubeconfigPath, "--identity", "op-a", "--lease-name", "run-test", "--lease-duration", "30s",
+                     "--metrics-address", "127.0.0.1:0" })
             info.ArgumentList.Add(a);
         info.Environment.Remove("KUBECONFIG");
         using var process = Process.Start(info)!;
@@ -48,6 +49,26 @@ public sealed class RunCommandTests(RunCommandTests.Server fixture) : IClassFixt
             }
             Assert.Equal("op-a", (await client.CoordinationV1.ReadNamespacedLeaseAsync("run-test", "default")).Spec.HolderIdentity);
 
+            // A real scrape with curl: health, readiness (the caches synced before it led) and the leader's metrics.
+            var served = lines.Select(l => System.Text.RegularExpressions.Regex.Match(l, @"serving /metrics /healthz /readyz on (http://127\.0\.0\.1:\d+)"))
+                .FirstOrDefault(m => m.Success) ?? throw new Xunit.Sdk.XunitException($"no metrics address logged:\n{string.Join("\n", lines)}");
+            var url = served.Groups[1].Value;
+            Assert.Equal("200 ok", await Curl($"{url}/healthz"));
+            Assert.Equal("200 ready", await Curl($"{url}/readyz"));
+            var metrics = "";
+            while (!metrics.Contains("nginx_ha_operator_reconciles_total{kind=\"plan\",result=\"success\"", StringComparison.Ordinal))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"no plan reconcile counted:\n{metrics}");
+                // Without the otel_scope_name label OpenTelemetry's exporter adds to every series.
+                metrics = System.Text.RegularExpressions.Regex.Replace(await Curl($"{url}/metrics"), @"otel_scope_name=""[^""]*"",?", "").Replace("{}", "");
+            }
+            Assert.Contains("nginx_ha_operator_is_leader 1", metrics);
+            Assert.Matches(@"nginx_ha_operator_reconcile_duration_seconds_count\{kind=""plan""[^}]*\} [1-9]", metrics);
+            Assert.Contains("nginx_ha_operator_queue_depth{kind=\"virtualipgroup\"", metrics);
+            Assert.Contains("nginx_ha_operator_vips{state=\"no_master\"", metrics);
+            Assert.Contains("nginx_ha_operator_nodehaconfigs_out_of_date", metrics);
+            Assert.Equal("404 not found: /metrics /healthz /readyz", await Curl($"{url}/other"));
+
             Assert.Equal(0, Kill(process.Id, 15)); // SIGTERM
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
             await process.WaitForExitAsync(cts.Token);
@@ -61,7 +82,22 @@ public sealed class RunCommandTests(RunCommandTests.Server fixture) : IClassFixt
         }
     }
 
+    /// <summary>"CODE BODY" (body trimmed) as curl fetched it; curl is what an engineer on call would run.</summary>
+    private static async Task<string> Curl(string url)
+    {
+        var info = new ProcessStartInfo("curl", ["-s", "-m", "5", "-w", "%{http_code} ", "-o", "-", url])
+            { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var curl = Process.Start(info)!;
+        var output = await curl.StandardOutput.ReadToEndAsync();
+        await curl.WaitForExitAsync();
+        Assert.True(curl.ExitCode == 0, $"curl {url} exited {curl.ExitCode}: {await curl.StandardError.ReadToEndAsync()}");
+        // -w prints the code after the body: move it to the front.
+        var trimmed = output.TrimEnd();
+        return $"{trimmed[^3..]} {trimmed[..^3].Trim()}";
+    }
+
     [Theory]
+    [InlineData("--metrics-address", "8080", "--metrics-address: \"8080\" is not ADDRESS:PORT")]
     [InlineData("--workers", "0", "--workers: \"0\" is not a number from 1 to 64")]
     [InlineData("--lease-duration", "soon", "--lease-duration: \"soon\"")]
     [InlineData("--frobnicate", null, "--frobnicate: unknown argument")]

@@ -44,6 +44,7 @@ public class GroupStatusBuilderTests
 
         Assert.Equal(["198.18.0.201 51 lb1 [lb2]", "198.18.0.202 52 lb2 [lb1]"],
             status.VirtualIPs.Select(v => $"{v.Address} {v.Vrid} {v.MasterNode} [{string.Join(",", v.BackupNodes)}]"));
+        Assert.Equal("lb1,lb2", status.Masters); // kubectl get's Masters column
         Assert.Equal(("True", "MasterElected"), (Of(status, "Ready").Status, Of(status, "Ready").Reason));
         Assert.Equal(("False", "Redundant"), (Of(status, "Degraded").Status, Of(status, "Degraded").Reason));
         Assert.All(status.Conditions, c => Assert.Equal(3, c.ObservedGeneration));
@@ -76,6 +77,7 @@ public class GroupStatusBuilderTests
         Assert.Equal(T0.AddMinutes(20), Of(split, "Ready").LastTransitionTime);
         Assert.Equal(T0, Of(split, "Conflict").LastTransitionTime);
         Assert.Null(split.VirtualIPs[1].MasterNode);
+        Assert.Equal("lb2,-", split.Masters);
     }
 
     [Fact]
@@ -107,5 +109,34 @@ public class GroupStatusBuilderTests
         var status = GroupStatusBuilder.Build(group, Plan(), [], authSecretPresent: false, T0);
         Assert.Equal(("False", "SecretMissing"), (Of(status, "Ready").Status, Of(status, "Ready").Reason));
         Assert.Contains("edge/vrrp-auth", Of(status, "Ready").Message);
+    }
+}
+
+public class GroupEventsTests
+{
+    private static VirtualIpGroupStatus Status(params (string Address, string? Master, long Transitions)[] vips) =>
+        new() { VirtualIPs = vips.Select(v => new VirtualIpStatus { Address = v.Address, MasterNode = v.Master, Transitions = v.Transitions }).ToList() };
+
+    [Fact]
+    public void A_new_master_transition_is_news_an_election_or_a_loss_is_left_to_the_conditions()
+    {
+        // .201 moved lb1 -> lb2; .202 unchanged; .203 got its master back after a status without one (a failover seen in
+        // two steps); .204 lost its master; .205 was elected for the first time (no transition).
+        var before = Status(("198.18.0.201", "lb1", 0), ("198.18.0.202", "lb2", 1), ("198.18.0.203", null, 0), ("198.18.0.204", "lb1", 0), ("198.18.0.205", null, 0));
+        var after = Status(("198.18.0.201", "lb2", 1), ("198.18.0.202", "lb2", 1), ("198.18.0.203", "lb1", 1), ("198.18.0.204", null, 0), ("198.18.0.205", "lb1", 0));
+        Assert.Equal(["198.18.0.201: MASTER is now lb2 (was lb1)", "198.18.0.203: MASTER is now lb1"], GroupEvents.MasterChanges(before, after));
+        Assert.Empty(GroupEvents.MasterChanges(null, after));
+    }
+
+    [Fact]
+    public void Nginx_rejections_name_the_groups_nodes_and_their_errors_only()
+    {
+        var plan = new GroupPlan("edge/web", [new PlannedInstance("edge/web/0", "edge/web", 51, ["198.18.0.201/32"], ["lb1", "lb2"])], []);
+        NodeReport Report(string node, NginxState state, string? error) =>
+            new(node, true, null, 1, new NodeHaConfigStatus { ObservedGeneration = 1, Nginx = new NginxStatus { State = state, LastError = error } });
+        Assert.Null(GroupEvents.NginxRejections(plan, [Report("lb1", NginxState.Running, null), Report("lb2", NginxState.Running, null)]));
+        Assert.Equal("nginx refused the config on lb2: nginx: [emerg] bad",
+            GroupEvents.NginxRejections(plan, [Report("lb1", NginxState.Running, null), Report("lb2", NginxState.Running, "nginx: [emerg] bad"),
+                Report("lb9", NginxState.Failed, "another group's node")]));
     }
 }

@@ -45,6 +45,18 @@ public sealed class ClusterFixture : IDisposable
         if (code != 0) throw new InvalidOperationException($"scripts/cluster.sh compact failed: {error}{output}");
     }
 
+    /// <summary>Stops the real API server only (scripts/cluster.sh stop-server): etcd and the front keep running.</summary>
+    public void StopApiServer() => ScriptOk("stop-server", TimeSpan.FromSeconds(30));
+
+    /// <summary>Starts the real API server again on its port (scripts/cluster.sh start-server) and waits until it is healthy.</summary>
+    public void StartApiServer() => ScriptOk("start-server", TimeSpan.FromMinutes(1));
+
+    void ScriptOk(string command, TimeSpan timeout)
+    {
+        var (code, output, error) = Script(command, timeout);
+        if (code != 0) throw new InvalidOperationException($"scripts/cluster.sh {command} failed ({code}): {error}{output}");
+    }
+
     /// <summary>VmRSS in kB of each process the cluster runs (etcd, apiserver, front).</summary>
     public IReadOnlyDictionary<string, long> ResidentKilobytes() =>
         new[] { "etcd", "apiserver", "front" }.ToDictionary(p => p, p =>

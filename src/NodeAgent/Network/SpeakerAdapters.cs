@@ -19,6 +19,14 @@ public sealed class RawSocketTransport(VrrpSocket socket) : IVrrpTransport
         return new VrrpDatagram(packet.Source, packet.Destination, packet.TtlOrHopLimit, packet.Message, QueuedFor(packet.KernelReceivedUtc));
     }
 
+    public bool TryReceiveQueued(out VrrpDatagram datagram)
+    {
+        datagram = default;
+        if (!socket.TryReceiveQueued(out var packet)) return false;
+        datagram = new VrrpDatagram(packet.Source, packet.Destination, packet.TtlOrHopLimit, packet.Message, QueuedFor(packet.KernelReceivedUtc));
+        return true;
+    }
+
     // Both stamps are wall clock, read microseconds apart: their difference survives a clock step. A negative or
     // absurd age (the clock stepped in between) counts as none.
     static TimeSpan QueuedFor(DateTime? kernelReceivedUtc)

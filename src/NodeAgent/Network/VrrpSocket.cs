@@ -52,6 +52,8 @@ public sealed class VrrpSocket : IDisposable
     private readonly Socket _socket;
     private readonly NetworkInterfaceInfo _iface;
     private readonly byte[] _receiveBuffer = new byte[ReceiveBufferSize];
+    // The receive buffers are shared: the receive thread and TryReceiveQueued (the event loop) take turns.
+    private readonly Lock _receiveGate = new();
     private readonly byte[] _receiveControl = new byte[128];
     private readonly byte[] _receiveName = new byte[SocketAddresses.IPv6Size];
 
@@ -212,7 +214,10 @@ public sealed class VrrpSocket : IDisposable
             ct.ThrowIfCancellationRequested();
             if (!_socket.Poll(ReceivePollSlice, SelectMode.SelectRead))
                 continue;
-            var outcome = TryReceive(out ReceivedVrrpPacket packet, out string? dropReason);
+            ReceiveOutcome outcome;
+            ReceivedVrrpPacket packet;
+            string? dropReason;
+            lock (_receiveGate) outcome = TryReceive(out packet, out dropReason);
             if (outcome == ReceiveOutcome.Packet)
                 return packet;
             if (outcome == ReceiveOutcome.Dropped)
@@ -220,9 +225,35 @@ public sealed class VrrpSocket : IDisposable
         }
     }
 
+    /// <summary>
+    /// A VRRP message the kernel already holds, without waiting: false when the socket is empty. The speaker's event
+    /// loop reads what is queued before it acts on a due timer, as keepalived reads a readable socket first, so an
+    /// advert that arrived in time is never beaten by a master-down timer because the receive thread was not scheduled.
+    /// </summary>
+    public bool TryReceiveQueued(out ReceivedVrrpPacket packet)
+    {
+        while (true)
+        {
+            ReceiveOutcome outcome;
+            string? dropReason;
+            lock (_receiveGate) outcome = TryReceive(out packet, out dropReason);
+            switch (outcome)
+            {
+                case ReceiveOutcome.Packet:
+                    return true;
+                case ReceiveOutcome.Empty:
+                    return false;
+                case ReceiveOutcome.Dropped:
+                    PacketDropped?.Invoke(dropReason!);
+                    break;
+            }
+        }
+    }
+
     private static readonly TimeSpan ReceivePollSlice = TimeSpan.FromMilliseconds(50);
 
-    private enum ReceiveOutcome { Packet, Nothing, Dropped }
+    // Nothing: a datagram that is not for us (our own); Empty: the socket holds nothing more.
+    private enum ReceiveOutcome { Packet, Nothing, Dropped, Empty }
 
     private unsafe ReceiveOutcome TryReceive(out ReceivedVrrpPacket packet, out string? dropReason)
     {
@@ -249,7 +280,9 @@ public sealed class VrrpSocket : IDisposable
         if (received < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno is LibC.EAGAIN or LibC.EINTR)
+            if (errno is LibC.EAGAIN)
+                return ReceiveOutcome.Empty;
+            if (errno is LibC.EINTR)
                 return ReceiveOutcome.Nothing;
             throw new SocketException(errno);
         }

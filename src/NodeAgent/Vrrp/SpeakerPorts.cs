@@ -14,6 +14,8 @@ public interface IVrrpTransport : IDisposable
     ValueTask SendAsync(ReadOnlyMemory<byte> vrrpMessage, IPAddress destination, CancellationToken ct);
     /// <summary>Blocks until a message arrives (the speaker calls it from its own receive thread).</summary>
     VrrpDatagram Receive(CancellationToken ct);
+    /// <summary>A message the kernel already holds, without blocking (the event loop, before a due timer).</summary>
+    bool TryReceiveQueued(out VrrpDatagram datagram);
 }
 
 /// <summary>

@@ -167,6 +167,29 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task An_advert_still_queued_in_the_kernel_when_master_down_is_due_is_read_first_and_keeps_it_backup()
+    {
+        var speaker = Start(priority: 100);
+        await WaitFor(() => speaker.State == VrrpState.Backup);
+        Receive(Advert(VrrpVersion.V3, 200));
+        await WaitFor(() => Peer.Equals(speaker.CurrentMaster));
+        var transitions = speaker.Transitions;
+
+        // The master's next advert arrives 100 ms later, but the receive thread is not scheduled to read it; then
+        // the master-down deadline (360.9 ms after the first advert) passes.
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        _transport.HeldByKernel.Enqueue(new VrrpDatagram(Peer, Group, 255, Advert(VrrpVersion.V3, 200), QueuedFor: TimeSpan.FromMilliseconds(270)));
+        _time.Advance(TimeSpan.FromMilliseconds(270));
+        await speaker.IdleAsync();
+
+        Assert.True(_transport.HeldByKernel.IsEmpty);
+        Assert.Equal(VrrpState.Backup, speaker.State);
+        Assert.Equal(transitions, speaker.Transitions);
+        // The advert read off the queue counts from when it arrived (270 ms ago): master down is 360.9 ms after that.
+        await AssertTakesOverBetween(speaker, TimeSpan.FromMilliseconds(90), TimeSpan.FromMilliseconds(91));
+    }
+
+    [Fact]
     public async Task Master_down_timer_counts_from_when_the_advert_came_off_the_wire()
     {
         var speaker = Start(priority: 100);
@@ -410,6 +433,11 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         }
 
         public VrrpDatagram Receive(CancellationToken ct) => Inbound.Reader.ReadAsync(ct).AsTask().GetAwaiter().GetResult();
+
+        /// <summary>Held by the "kernel" but not yet read by the receive thread (which never reads these).</summary>
+        public readonly ConcurrentQueue<VrrpDatagram> HeldByKernel = new();
+
+        public bool TryReceiveQueued(out VrrpDatagram datagram) => HeldByKernel.TryDequeue(out datagram);
 
         public void Dispose() { }
     }

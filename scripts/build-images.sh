@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Builds the container images with buildah from files made on this machine (no image registry is reachable):
-#   localhost/nginx-ha-agent:TAG     FROM scratch: the NativeAOT agent (scripts/publish-agent.sh) and the libraries
-#                                    ldd lists; nothing else (no shell, no libc tools): the smallest attack surface.
+#   localhost/nginx-ha-agent:TAG     FROM scratch: the NativeAOT agent (scripts/publish-agent.sh), the nginx binary it
+#                                    runs `nginx -t` with (the same build as the sidecar's, so a config that passes here
+#                                    loads there) and the libraries ldd lists; no shell, no libc tools.
 #   localhost/nginx-ha-nginx:TAG     FROM scratch: the host's Debian nginx binary, its libraries, mime.types, and
 #                                    dash + grep/sleep/mkdir for the chart's start and preStop scripts; nobody/nogroup.
 #   localhost/nginx-ha-operator:TAG  FROM scratch: the operator published self-contained (JIT; KubernetesClient is not
 #                                    AOT-clean) with the libraries ldd lists for its native parts; runs as 65532.
-#   scripts/build-images.sh [TAG]    TAG defaults to the chart's appVersion; prints each image's name and size
+#   scripts/build-images.sh [TAG [IMAGE...]]  TAG defaults to the chart's appVersion; IMAGE is agent, nginx or operator
+#                                    (default all three); prints each image's name, size and build seconds
 # Needs buildah (apt-get install buildah podman runc; scripts/install-deps.sh does not install them by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TAG=${1:-$(awk '/^appVersion:/{gsub(/"/, "", $2); print $2}' charts/nginx-ha-operator/Chart.yaml)}
+shift || true
+WANT=" ${*:-agent nginx operator} "
+wanted() { [[ $WANT == *" $1 "* ]]; }
 work=$(mktemp -d /tmp/nha-images-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 command -v buildah >/dev/null || { echo "build-images: buildah is required (apt-get install buildah)" >&2; exit 1; }
@@ -34,19 +39,28 @@ image() { # NAME ROOT USER ENTRYPOINT...
   mkdir -p "$root/tmp" "$root/etc"
   printf 'FROM scratch\nCOPY rootfs/ /\nUSER %s\nENTRYPOINT %s\n' "$user" "$entry" > "$root/../Containerfile"
   buildah bud --quiet --layers=false -t "localhost/$name:$TAG" -f "$root/../Containerfile" "$root/.." >/dev/null
-  echo "localhost/$name:$TAG $(buildah inspect --format '{{.Docker.Size}}' "localhost/$name:$TAG" 2>/dev/null || true) $(du -sb "$root" | cut -f1)"
+  echo "localhost/$name:$TAG ${SECONDS}s $(buildah inspect --format '{{.Docker.Size}}' "localhost/$name:$TAG" 2>/dev/null || true) $(du -sb "$root" | cut -f1)"
 }
 
 # Agent.
+if wanted agent; then
+SECONDS=0
 agent=$(scripts/publish-agent.sh artifacts/image-agent | tail -n 1)
 root=$work/agent/rootfs
 install -D -m 0755 "$agent" "$root/usr/bin/nginx-ha-agent"
-libraries "$root" "$agent"
-mkdir -p "$root/etc"
-printf 'root:x:0:0:root:/:/nonexistent\n' > "$root/etc/passwd"
+install -D -m 0755 /usr/sbin/nginx "$root/usr/sbin/nginx"
+install -D -m 0644 /etc/nginx/mime.types "$root/etc/nginx/mime.types"
+libraries "$root" "$agent" /usr/sbin/nginx
+mkdir -p "$root/etc" "$root/var/log/nginx" "$root/var/lib/nginx"
+# nginx -t resolves the workers' user (nobody) like the sidecar's master does.
+printf 'root:x:0:0:root:/:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n' > "$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
 image nginx-ha-agent "$root" 0 /usr/bin/nginx-ha-agent
+fi
 
 # nginx sidecar.
+if wanted nginx; then
+SECONDS=0
 root=$work/nginx/rootfs
 for f in /usr/sbin/nginx /bin/dash /bin/grep /bin/sleep /bin/mkdir; do install -D -m 0755 "$f" "$root$f"; done
 libraries "$root" /usr/sbin/nginx /bin/dash /bin/grep /bin/sleep /bin/mkdir
@@ -56,8 +70,11 @@ mkdir -p "$root/var/lib/nginx" "$root/var/log/nginx" "$root/run"
 printf 'root:x:0:0:root:/:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
 image nginx-ha-nginx "$root" 0 /usr/sbin/nginx
+fi
 
 # Operator.
+if wanted operator; then
+SECONDS=0
 root=$work/operator/rootfs
 dotnet publish src/Operator/NginxHa.Operator.csproj -c Release -r linux-x64 --self-contained -v q -nologo -o "$root/app" >/dev/null
 libraries "$root" "$root/app/nginx-ha-operator" $(find "$root/app" -name '*.so')
@@ -65,3 +82,4 @@ mkdir -p "$root/etc"
 printf 'root:x:0:0:root:/:/nonexistent\nnonroot:x:65532:65532:nonroot:/nonexistent:/nonexistent\n' > "$root/etc/passwd"
 mkdir -p "$root/etc/ssl/certs" && cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/" 2>/dev/null || true
 image nginx-ha-operator "$root" 65532 /app/nginx-ha-operator
+fi

@@ -56,7 +56,7 @@ public sealed class StandaloneAgent
         _handover = new HandoverBook(options.StateDirectory, log);
     }
 
-    string NginxDirectory => Path.Combine(_options.StateDirectory, "nginx");
+    string NginxDirectory => _options.NginxDirectory;
 
     /// <summary>Ready once the first config is applied and every instance has started (/readyz).</summary>
     public Readiness Readiness => Readiness.Of(_metrics, _configApplied);
@@ -71,7 +71,7 @@ public sealed class StandaloneAgent
     {
         await using var nginx = new NginxSupervisor(new NginxSupervisorOptions
         {
-            Mode = NginxSupervisionMode.Child,
+            Mode = _options.NginxMode,
             Paths = NginxSupervisorOptions.PathsUnder(NginxDirectory, _options.NginxBinary),
             Probe = new NginxHealthProbeOptions(new Uri($"http://127.0.0.1:{_options.HealthPort}/healthz"),
                 TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), 3),

@@ -9,7 +9,7 @@
 #                                    AOT-clean) with the libraries ldd lists for its native parts; runs as 65532.
 #   scripts/build-images.sh [TAG [IMAGE...]]  TAG defaults to the chart's appVersion; IMAGE is agent, nginx or operator
 #                                    (default all three); prints each image's name, size and build seconds
-# Needs buildah (apt-get install buildah podman runc; scripts/install-deps.sh does not install them by default).
+# Needs buildah (scripts/install-deps.sh installs it with podman, runc and catatonit for the pod tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TAG=${1:-$(awk '/^appVersion:/{gsub(/"/, "", $2); print $2}' charts/nginx-ha-operator/Chart.yaml)}
@@ -32,14 +32,14 @@ libraries() {
   done
 }
 
-image() { # NAME ROOT USER ENTRYPOINT...
+image() { # NAME ROOT USER ENTRYPOINT...   ($extra: more Containerfile lines after the COPY)
   local name=$1 root=$2 user=$3; shift 3
   local entry
   entry=$(printf '"%s",' "$@"); entry="[${entry%,}]"
   mkdir -p "$root/tmp" "$root/etc"
-  printf 'FROM scratch\nCOPY rootfs/ /\nUSER %s\nENTRYPOINT %s\n' "$user" "$entry" > "$root/../Containerfile"
+  printf 'FROM scratch\nCOPY rootfs/ /\n%sUSER %s\nENTRYPOINT %s\n' "${extra:-}" "$user" "$entry" > "$root/../Containerfile"
   buildah bud --quiet --layers=false -t "localhost/$name:$TAG" -f "$root/../Containerfile" "$root/.." >/dev/null
-  echo "localhost/$name:$TAG ${SECONDS}s $(buildah inspect --format '{{.Docker.Size}}' "localhost/$name:$TAG" 2>/dev/null || true) $(du -sb "$root" | cut -f1)"
+  echo "localhost/$name:$TAG built in ${SECONDS}s, $(du -sb "$root" | cut -f1) bytes"
 }
 
 # Agent.
@@ -50,12 +50,19 @@ root=$work/agent/rootfs
 install -D -m 0755 "$agent" "$root/usr/bin/nginx-ha-agent"
 install -D -m 0755 /usr/sbin/nginx "$root/usr/sbin/nginx"
 install -D -m 0644 /etc/nginx/mime.types "$root/etc/nginx/mime.types"
-libraries "$root" "$agent" /usr/sbin/nginx
+# setsid starts the watchdog (it releases the VIPs if the agent dies).
+install -D -m 0755 /usr/bin/setsid "$root/usr/bin/setsid"
+libraries "$root" "$agent" /usr/sbin/nginx /usr/bin/setsid
 mkdir -p "$root/etc" "$root/var/log/nginx" "$root/var/lib/nginx"
 # nginx -t resolves the workers' user (nobody) like the sidecar's master does.
 printf 'root:x:0:0:root:/:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
-image nginx-ha-agent "$root" 0 /usr/bin/nginx-ha-agent
+# nginx's temp paths (the chart passes --nginx-temp-dir /var/lib/nginx), owned by its worker user and read-only: the
+# agent's `nginx -t` finds them in place and needs no chown (the agent has no CAP_CHOWN).
+mkdir -p "$work/agent/nginx-temp/client_body" "$work/agent/nginx-temp/proxy" "$work/agent/nginx-temp/fastcgi" \
+  "$work/agent/nginx-temp/uwsgi" "$work/agent/nginx-temp/scgi"
+chmod -R 0700 "$work/agent/nginx-temp"
+extra='COPY --chown=65534:65534 nginx-temp/ /var/lib/nginx/\n' image nginx-ha-agent "$root" 0 /usr/bin/nginx-ha-agent
 fi
 
 # nginx sidecar.

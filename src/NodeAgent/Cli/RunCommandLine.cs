@@ -21,6 +21,11 @@ public sealed record RunCommandOptions(IReadOnlyList<string> Files, string Node,
     public string? NginxDirectoryOverride { get; init; }
 
     public string NginxDirectory => NginxDirectoryOverride ?? Path.Combine(StateDirectory, "nginx");
+
+    /// <summary>nginx's temp paths (client_body/, proxy/, ...); null: tmp/ under <see cref="NginxDirectory"/>. In the chart
+    /// each container has its own (the agent's image holds them, owned by nginx's worker user, so that its `nginx -t`
+    /// needs no chown, a capability the agent does not have).</summary>
+    public string? NginxTempDirectory { get; init; }
 }
 
 public static class RunCommandLine
@@ -29,7 +34,7 @@ public static class RunCommandLine
         "usage: nginx-ha-agent run -f FILE [-f FILE ...] --node NAME [--state-dir DIR] [--nginx PATH] [--health-port 18080] " +
         NginxModeUsage + " " + ObservabilityArguments.Usage + " (metrics default 127.0.0.1:9464)";
 
-    internal const string NginxModeUsage = "[--nginx-mode child|sidecar] [--nginx-dir DIR]";
+    internal const string NginxModeUsage = "[--nginx-mode child|sidecar] [--nginx-dir DIR] [--nginx-temp-dir DIR]";
 
     public static RunCommandOptions Parse(IReadOnlyList<string> args) =>
         Parse(args, manifestFiles: true, nodeMeaning: "the name of this host's Node document");
@@ -41,7 +46,7 @@ public static class RunCommandLine
     internal static RunCommandOptions Parse(IReadOnlyList<string> args, bool manifestFiles, string nodeMeaning)
     {
         var files = new List<string>();
-        string? node = null, stateDir = null, nginx = null, nginxDir = null;
+        string? node = null, stateDir = null, nginx = null, nginxDir = null, nginxTemp = null;
         var nginxMode = NginxSupervisionMode.Child;
         int healthPort = 18080;
         IPEndPoint? metricsAddress = ObservabilityArguments.DefaultMetricsAddress;
@@ -70,6 +75,7 @@ public static class RunCommandLine
                     };
                     break;
                 case "--nginx-dir": nginxDir = Value(); break;
+                case "--nginx-temp-dir": nginxTemp = Value(); break;
                 case "--health-port":
                     var text = Value();
                     if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out healthPort) || healthPort is < 1 or > 65535)
@@ -85,12 +91,14 @@ public static class RunCommandLine
         stateDir ??= $"/run/nginx-ha/{node}";
         if (!Path.IsPathFullyQualified(stateDir)) stateDir = Path.GetFullPath(stateDir);
         if (nginxDir is not null && !Path.IsPathFullyQualified(nginxDir)) nginxDir = Path.GetFullPath(nginxDir);
+        if (nginxTemp is not null && !Path.IsPathFullyQualified(nginxTemp)) nginxTemp = Path.GetFullPath(nginxTemp);
         return new RunCommandOptions(files.Select(Path.GetFullPath).ToArray(), node, stateDir, nginx ?? "/usr/sbin/nginx", healthPort)
         {
             MetricsAddress = metricsAddress,
             LogFormat = logFormat,
             NginxMode = nginxMode,
             NginxDirectoryOverride = nginxDir,
+            NginxTempDirectory = nginxTemp?.TrimEnd('/') is { Length: > 0 } t ? t : nginxTemp,
         };
     }
 }

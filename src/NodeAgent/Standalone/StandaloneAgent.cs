@@ -52,6 +52,7 @@ public sealed class StandaloneAgent
         _error = error;
         // The supervisor puts `pid` on nginx's command line, so the rendered config leaves it out.
         _runtime = NginxRuntimeOptions.UnderDirectory(NginxDirectory, options.HealthPort) with { PidFile = null };
+        if (options.NginxTempDirectory is { } temp) _runtime = _runtime with { TempDirectory = temp };
         _source = source ?? new FileConfigSource(options.Files, options.Node, TimeProvider.System, log, options.StateDirectory, _heard);
         _handover = new HandoverBook(options.StateDirectory, log);
     }

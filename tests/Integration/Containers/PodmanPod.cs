@@ -39,8 +39,8 @@ public sealed class PodmanPod : IDisposable
         }
         Directory.CreateDirectory(WorkDirectory);
         // The pause container: the node's network namespace and, when the spec shares it, the pod's PID namespace.
-        Podman("run", "-d", "--name", Infra, "--network", $"ns:/run/netns/{node.Namespace}", "--cap-drop=ALL", "--read-only",
-            "--security-opt", "no-new-privileges", .. Limits, PauseImage);
+        Podman(["run", "-d", "--name", Infra, "--network", $"ns:/run/netns/{node.Namespace}", "--cap-drop=ALL", "--read-only",
+            "--security-opt", "no-new-privileges", .. Limits, PauseImage]);
         _containers.Add(Infra);
     }
 
@@ -73,10 +73,7 @@ public sealed class PodmanPod : IDisposable
         var c = _spec.Container(container);
         var sc = security is null ? c.Security : security(c.Security);
         var env = c.Env.ToDictionary(e => e.Name, e => e.Value ?? FieldRef(e.FieldPath!));
-        var args = new List<string>
-        {
-            "run", "--rm", "--name", ContainerName(container), "--network", $"container:{Infra}", .. Limits,
-        };
+        List<string> args = ["run", "--rm", "--name", ContainerName(container), "--network", $"container:{Infra}", .. Limits];
         if (_spec.ShareProcessNamespace) args.AddRange(["--pid", $"container:{Infra}"]);
         if (sc.RunAsUser is { } user) args.AddRange(["--user", user]);
         if (sc.ReadOnlyRootFilesystem) args.AddRange(["--read-only", "--read-only-tmpfs=false"]);

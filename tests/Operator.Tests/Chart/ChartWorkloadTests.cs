@@ -54,6 +54,7 @@ public sealed class ChartWorkloadTests
         Assert.Equal("sidecar", args[args.IndexOf("--nginx-mode") + 1]);
         Assert.Equal("/run/nginx-ha/nginx", args[args.IndexOf("--nginx-dir") + 1]);
         Assert.Equal("/var/lib/nginx-ha", args[args.IndexOf("--state-dir") + 1]);
+        Assert.Equal("/var/lib/nginx", args[args.IndexOf("--nginx-temp-dir") + 1]); // the agent image's own (no chown for nginx -t)
         var state = Seq(pod, "volumes")!.OfType<YamlMappingNode>().Single(v => Scalar(v, "name") == PrivilegeCheck.AgentStateVolume);
         Assert.Equal("/var/lib/nginx-ha", Scalar(state, "hostPath", "path"));
         Assert.Contains(Seq(agent, "volumeMounts")!.OfType<YamlMappingNode>(), m => Scalar(m, "name") == PrivilegeCheck.AgentStateVolume

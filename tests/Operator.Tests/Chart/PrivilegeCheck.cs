@@ -13,7 +13,7 @@ public static class PrivilegeCheck
     private static readonly Dictionary<string, string[]> AllowedCapabilities = new()
     {
         ["agent"] = ["NET_ADMIN", "NET_RAW"],
-        ["nginx"] = ["NET_BIND_SERVICE", "SETUID", "SETGID"],
+        ["nginx"] = ["NET_BIND_SERVICE", "SETUID", "SETGID", "CHOWN"],
     };
 
     /// <summary>The one hostPath allowed: the agent's state directory (last applied config), for the agent alone.</summary>

@@ -40,19 +40,12 @@ public sealed record ChartDaemonSet(bool HostNetwork, bool ShareProcessNamespace
 
     public static ChartDaemonSet Render(params string[] sets)
     {
-        var home = Directory.CreateTempSubdirectory("nha-helm-");
-        try
-        {
-            string[] args = ["template", "nha", KubeCluster.RepositoryPath("charts/nginx-ha-operator"), "--namespace", "nginx-ha",
-                "--repository-cache", Path.Combine(home.FullName, "cache"), .. sets.SelectMany(s => new[] { "--set", s })];
-            var (exit, output, error) = RequiredTool.Run(HelmBinary, args, TimeSpan.FromMinutes(2));
-            Assert.True(exit == 0, $"helm template exited {exit}: {error}");
-            return Parse(output);
-        }
-        finally
-        {
-            home.Delete(recursive: true);
-        }
+        // A local chart: helm reads no repository or cache for it.
+        string[] args = ["template", "nha", KubeCluster.RepositoryPath("charts/nginx-ha-operator"), "--namespace", "nginx-ha",
+            .. sets.SelectMany(s => new[] { "--set", s })];
+        var (exit, output, error) = RequiredTool.Run(HelmBinary, args, TimeSpan.FromMinutes(2));
+        Assert.True(exit == 0, $"helm template exited {exit}: {error}");
+        return Parse(output);
     }
 
     public static ChartDaemonSet Parse(string manifests)

@@ -7,7 +7,8 @@ namespace NginxHa.Integration.Tests.Standalone;
 /// Issue 11 §4: a rolling upgrade as a DaemonSet update does it (one node at a time: SIGTERM, wait for the exit,
 /// start the agent again, wait until it serves its VIP again, next node) while clients request both VIPs all the time.
 /// The clients are patient like real ones (3 s to connect, so a SYN dropped while a VIP moves is retried after 1 s),
-/// so what counts is failed requests, not the hand-over's latency, which is measured and reported.
+/// so what counts is failed requests, not the hand-over's latency, which is measured and reported. The only failures
+/// allowed are connections in flight on a node when a VIP leaves it (reset by the new holder).
 /// </summary>
 [Collection(FailoverTimingCollection.Name)]
 public sealed class RollingUpgradeTests(ITestOutputHelper output) : IAsyncLifetime
@@ -24,7 +25,7 @@ public sealed class RollingUpgradeTests(ITestOutputHelper output) : IAsyncLifeti
     }
 
     [Fact]
-    public async Task Rolling_restart_of_every_agent_under_client_load_fails_no_request()
+    public async Task Rolling_restart_of_every_agent_under_client_load_fails_no_request_beyond_those_in_flight_at_a_handover()
     {
         using var client1 = new VipProbe(_lab.Client, DualMasterLab.Vip1, SeedManifest.ListenPort, Patient, Patient);
         using var client2 = new VipProbe(_lab.Client, DualMasterLab.Vip2, SeedManifest.ListenPort, Patient, Patient);
@@ -53,10 +54,34 @@ public sealed class RollingUpgradeTests(ITestOutputHelper output) : IAsyncLifeti
         {
             var samples = c.Between(start, end);
             var failed = samples.Where(s => !s.Ok).ToArray();
+            var moves = VipMoves(samples);
+            // A connection open on the node a VIP leaves is reset once the client's packets reach the new holder: that
+            // is a request in flight at a hand-over (the stop's, or the restarted node taking its VIP back). Anything
+            // else (a refused or timed-out connect, a reset away from a move) is a failure the upgrade caused.
+            var inFlight = failed.Where(f => f.Failure is "ConnectionReset" or "empty response"
+                && moves.Any(m => m >= f.At - f.Took - MoveSlack && m <= f.At + MoveSlack)).ToArray();
             var slowest = samples.Where(s => s.Ok).MaxBy(s => s.Took)!;
-            output.WriteLine($"{c.Vip}: {samples.Count} requests, {failed.Length} failed; slowest answer {slowest.Took.TotalMilliseconds:F0} ms " +
-                $"(at +{(slowest.At - start).TotalMilliseconds:F0} ms); longest stretch without an answer {c.LongestGap(start, end).TotalMilliseconds:F0} ms");
-            Assert.True(failed.Length == 0, $"{c.Vip}: failed requests during the rolling upgrade: {c.Describe(start, end, _lab.ByBalancer)}\n{_lab.AgentOutput}");
+            output.WriteLine($"{c.Vip}: {samples.Count} requests, {failed.Length} failed ({inFlight.Length} in flight at one of the " +
+                $"{moves.Count} VIP moves); slowest answer {slowest.Took.TotalMilliseconds:F0} ms; longest stretch without an answer " +
+                $"{c.LongestGap(start, end).TotalMilliseconds:F0} ms");
+            Assert.True(failed.Length == inFlight.Length,
+                $"{c.Vip}: requests failed away from a hand-over: {c.Describe(start, end, _lab.ByBalancer)}\n{_lab.AgentOutput}");
         }
+    }
+
+    // Between the first answer through the new holder and the failure the client saw, on a loaded machine.
+    static readonly TimeSpan MoveSlack = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>When the answering balancer changed: the first answer through the new one.</summary>
+    static List<DateTimeOffset> VipMoves(IReadOnlyList<ProbeSample> samples)
+    {
+        var moves = new List<DateTimeOffset>();
+        ProbeSample? last = null;
+        foreach (var s in samples.Where(s => s.Ok))
+        {
+            if (last is not null && !Equals(last.Via, s.Via)) moves.Add(s.At);
+            last = s;
+        }
+        return moves;
     }
 }

@@ -37,7 +37,7 @@ image() { # NAME ROOT USER ENTRYPOINT...   ($extra: more Containerfile lines aft
   local entry
   entry=$(printf '"%s",' "$@"); entry="[${entry%,}]"
   mkdir -p "$root/tmp" "$root/etc"
-  printf 'FROM scratch\nCOPY rootfs/ /\n%sUSER %s\nENTRYPOINT %s\n' "${extra:-}" "$user" "$entry" > "$root/../Containerfile"
+  printf 'FROM scratch\nCOPY rootfs/ /\n%bUSER %s\nENTRYPOINT %s\n' "${extra:-}" "$user" "$entry" > "$root/../Containerfile"
   buildah bud --quiet --layers=false -t "localhost/$name:$TAG" -f "$root/../Containerfile" "$root/.." >/dev/null
   echo "localhost/$name:$TAG built in ${SECONDS}s, $(du -sb "$root" | cut -f1) bytes"
 }

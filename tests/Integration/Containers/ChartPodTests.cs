@@ -18,8 +18,8 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
     const string KubeconfigInPod = "/var/run/secrets/nginx-ha-test/kubeconfig";
     readonly KubeCluster _k = cluster.Server;
 
-    static ChartDaemonSet Rendered() =>
-        ChartDaemonSet.Render($"agent.image.tag={ContainerImages.Tag}", $"agent.nginxImage.tag={ContainerImages.Tag}");
+    static RenderedPod Rendered() =>
+        RenderedPod.Render("DaemonSet", $"agent.image.tag={ContainerImages.Tag}", $"agent.nginxImage.tag={ContainerImages.Tag}");
 
     /// <summary>The kubeconfig a pod's agent uses to reach the test cluster through the relay into its namespace.</summary>
     static Dictionary<string, string> Credentials(SingleNodeLab lab, LoopbackRelay relay)
@@ -100,5 +100,51 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
         Assert.Contains(agent.Lines, l => l.Contains("missing capability CAP_NET_RAW", StringComparison.Ordinal));
         Assert.DoesNotContain(agent.Lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal) || l.Contains("Unhandled exception"));
         Assert.False(lab.HoldsVip());
+    }
+
+    /// <summary>
+    /// The operator image run from the rendered Deployment (non-root, no capability, read-only root) next to the agent pod:
+    /// the operator plans lb1's NodeHaConfig from a VirtualIpGroup and the agent serves its VIP. Then the uninstall
+    /// order docs/helm.md gives (VirtualIpGroups first, while the operator runs): the group's finalizer waits until the
+    /// agent has released the VIP, the group goes, and the operator deletes the NodeHaConfig: nothing is left behind.
+    /// </summary>
+    [Fact]
+    public async Task ChartOperatorAndAgentPods_ServeAGroupsVip_AndDeletingTheGroupRemovesTheVipAndLeavesNoNodeHaConfig()
+    {
+        var agentSpec = Rendered();
+        var operatorSpec = RenderedPod.Render("Deployment", $"operator.image.tag={ContainerImages.Tag}");
+        var op = operatorSpec.Container("operator").Security;
+        Assert.True(op.RunAsNonRoot && op.Add.Count == 0 && op.ReadOnlyRootFilesystem, $"operator: {op}");
+
+        using var lab = new SingleNodeLab($"co{Environment.ProcessId % 100:00}");
+        _k.Run("delete", "nhc", "lb1", "--ignore-not-found"); // an earlier test's hand-made one
+        using var relay = new LoopbackRelay(lab.Lb1, _k.Url.Port);
+        var credentials = Credentials(lab, relay);
+        File.SetUnixFileMode(credentials.Keys.Single(), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        using var operatorPod = new PodmanPod(operatorSpec, lab.Lb1, "lb1", lab.WorkDirectory, PodName("operator"));
+        using var agentPod = new PodmanPod(agentSpec, lab.Lb1, "lb1", lab.WorkDirectory, PodName("agent"));
+        var operatorProcess = operatorPod.Start("operator", extraArgs: ["--kubeconfig", KubeconfigInPod], extraMounts: credentials);
+        var agent = agentPod.Start("agent", extraArgs: ["--kubeconfig", KubeconfigInPod], extraMounts: credentials);
+        var nginx = agentPod.Start("nginx");
+        try
+        {
+            _k.Ok("apply", "-f", _k.WriteManifest("operator-site.yaml", SingleNodeLab.Site()));
+            await Eventually.Until(lab.HttpStatusThroughVip, s => s.StartsWith("HTTP/1.1 ", StringComparison.Ordinal), TimeSpan.FromSeconds(90),
+                $"the group's VIP is served\noperator:\n{operatorProcess.Output}\nagent:\n{agent.Output}\nnginx:\n{nginx.Output}");
+
+            _k.Ok("delete", "vipg", "web", "-n", "edge", "--wait=false");
+            await Eventually.Until(() => _k.Run("get", "vipg", "-A", "-o", "name").Output.Trim(), s => s.Length == 0, TimeSpan.FromSeconds(60),
+                $"the group is gone once its VIP is released\noperator:\n{operatorProcess.Output}");
+            Assert.False(lab.HoldsVip(), "the finalizer let the group go only after the agent removed its VIP");
+            await Eventually.Until(() => _k.Run("get", "nhc", "-o", "name").Output.Trim(), s => s.Length == 0, TimeSpan.FromSeconds(30),
+                $"no NodeHaConfig is left\noperator:\n{operatorProcess.Output}");
+            Assert.False(operatorProcess.HasExited, $"the operator kept running\n{operatorProcess.Output}");
+        }
+        finally
+        {
+            _k.Run("delete", "vipg", "web", "-n", "edge", "--ignore-not-found", "--wait=false");
+            _k.Run("delete", "nginxbackendpool", "web", "-n", "edge", "--ignore-not-found");
+            _k.Run("delete", "node", "lb1", "--ignore-not-found");
+        }
     }
 }

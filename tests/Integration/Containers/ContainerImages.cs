@@ -8,7 +8,7 @@ using Xunit.Sdk;
 namespace NginxHa.Integration.Tests.Containers;
 
 /// <summary>
-/// The agent and nginx images, built once per test run by the project's own <c>scripts/build-images.sh</c> (buildah,
+/// The agent, nginx and operator images, built once per test run by the project's own <c>scripts/build-images.sh</c> (buildah,
 /// from files made on this machine) under the tag <see cref="Tag"/>, so the tests run what the script ships. A missing
 /// buildah, podman or runc fails the tests (scripts/install-deps.sh installs them).
 /// </summary>
@@ -20,7 +20,7 @@ public sealed class ContainerImages
     {
         foreach (var tool in new[] { "buildah", "podman", "runc" }) RequiredTool.Locate(tool, tool);
         var watch = Stopwatch.StartNew();
-        var (exit, output, error) = RequiredTool.Run(KubeCluster.RepositoryPath("scripts/build-images.sh"), [Tag, "agent", "nginx"],
+        var (exit, output, error) = RequiredTool.Run(KubeCluster.RepositoryPath("scripts/build-images.sh"), [Tag, "agent", "nginx", "operator"],
             TimeSpan.FromMinutes(15));
         Assert.True(exit == 0, $"scripts/build-images.sh exited {exit}:\n{error}\n{output}");
         PodmanPod.BuildPauseImage();

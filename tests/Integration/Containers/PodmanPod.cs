@@ -4,9 +4,9 @@ using NginxHa.Integration.Tests.Support;
 namespace NginxHa.Integration.Tests.Containers;
 
 /// <summary>
-/// Starts a rendered pod (<see cref="ChartDaemonSet"/>) with podman the way a kubelet would, on a "node" that is a
-/// network namespace of a lab: a pause container (catatonit, the kubelet's pause) holds the node's network namespace
-/// (hostNetwork) and the pod's shared process namespace (shareProcessNamespace); each container joins them and runs with
+/// Starts a rendered pod (<see cref="RenderedPod"/>) with podman the way a kubelet would, on a "node" that is a
+/// network namespace of a lab: a pause container (catatonit, the kubelet's pause) holds the network namespace (the
+/// node's for a hostNetwork pod; for another pod the namespace stands for the pod's own network) and the pod's shared process namespace (shareProcessNamespace); each container joins them and runs with
 /// the image, command, args, env ($(VAR) expanded, fieldRefs filled), mounts and exactly the security context of the
 /// spec: user, capabilities dropped/added, read-only root (and no tmpfs podman would add), no-new-privileges, seccomp
 /// (podman's default profile is RuntimeDefault). emptyDirs are directories of the test's; a hostPath is a directory
@@ -16,16 +16,15 @@ public sealed class PodmanPod : IDisposable
 {
     public const string PauseImage = "localhost/nginx-ha-test-pause:" + ContainerImages.Tag;
 
-    readonly ChartDaemonSet _spec;
+    readonly RenderedPod _spec;
     readonly LabNode _node;
     readonly string _nodeName;
     readonly List<string> _containers = [];
     readonly List<ChildProcess> _processes = [];
     readonly Dictionary<string, string> _volumeDirectories = [];
 
-    public PodmanPod(ChartDaemonSet spec, LabNode node, string nodeName, string workDirectory, string name)
+    public PodmanPod(RenderedPod spec, LabNode node, string nodeName, string workDirectory, string name)
     {
-        Assert.True(spec.HostNetwork, "the agent pod uses the node's network (hostNetwork)");
         _spec = spec;
         _node = node;
         _nodeName = nodeName;
@@ -75,7 +74,9 @@ public sealed class PodmanPod : IDisposable
         var env = c.Env.ToDictionary(e => e.Name, e => e.Value ?? FieldRef(e.FieldPath!));
         List<string> args = ["run", "--rm", "--name", ContainerName(container), "--network", $"container:{Infra}", .. Limits];
         if (_spec.ShareProcessNamespace) args.AddRange(["--pid", $"container:{Infra}"]);
-        if (sc.RunAsUser is { } user) args.AddRange(["--user", user]);
+        if (sc.RunAsUser is { } user) args.AddRange(["--user", sc.RunAsGroup is { } group ? $"{user}:{group}" : user]);
+        // The kubelet refuses to start a runAsNonRoot container as uid 0; so does this stand-in.
+        if (sc.RunAsNonRoot) Assert.True(sc.RunAsUser is { } uid && uid != "0", $"{container}: runAsNonRoot needs a non-zero runAsUser here");
         if (sc.ReadOnlyRootFilesystem) args.AddRange(["--read-only", "--read-only-tmpfs=false"]);
         if (!sc.AllowPrivilegeEscalation) args.AddRange(["--security-opt", "no-new-privileges"]);
         Assert.False(sc.Privileged, $"{container}: privileged is not run here");
@@ -113,6 +114,7 @@ public sealed class PodmanPod : IDisposable
         "status.hostIP" => _node.IPv4.ToString(),
         "status.podIP" => _node.IPv4.ToString(), // hostNetwork
         "metadata.name" => Name,
+        "metadata.namespace" => "nginx-ha",
         _ => throw new InvalidOperationException($"fieldRef {path}: not known to this stand-in for the kubelet"),
     };
 

@@ -6,7 +6,8 @@ using YamlDotNet.RepresentationModel;
 namespace NginxHa.Integration.Tests.Containers;
 
 /// <summary>A container's security context as the pod spec states it.</summary>
-public sealed record SecurityContext(string? RunAsUser, bool ReadOnlyRootFilesystem, bool AllowPrivilegeEscalation, bool Privileged,
+/// <param name="RunAsUser">the container's, else the pod's (as the kubelet resolves it); null: the image's USER.</param>
+public sealed record SecurityContext(string? RunAsUser, string? RunAsGroup, bool RunAsNonRoot, bool ReadOnlyRootFilesystem, bool AllowPrivilegeEscalation, bool Privileged,
     IReadOnlyList<string> Drop, IReadOnlyList<string> Add, string? Seccomp);
 
 /// <summary>An env var: a literal value, or a fieldRef path the kubelet fills in.</summary>
@@ -19,11 +20,11 @@ public sealed record Container(string Name, string Image, IReadOnlyList<string>?
 public sealed record Volume(string Name, bool EmptyDir, string? HostPath);
 
 /// <summary>
-/// The agent DaemonSet exactly as <c>helm template</c> renders it (the real helm binary, the chart's defaults plus the
-/// given <c>--set</c>s): the pod's containers with image, command, args, env, security context and mounts. Nothing is
-/// copied by hand: tests start the pod from this.
+/// The pod of a workload (the agent DaemonSet, the operator Deployment) exactly as <c>helm template</c> renders it (the
+/// real helm binary, the chart's defaults plus the given <c>--set</c>s): its containers with image, command, args, env,
+/// security context and mounts. Nothing is copied by hand: tests start the pod from this.
 /// </summary>
-public sealed record ChartDaemonSet(bool HostNetwork, bool ShareProcessNamespace, string? PodSeccomp, IReadOnlyList<Container> Containers,
+public sealed record RenderedPod(bool HostNetwork, bool ShareProcessNamespace, string? PodSeccomp, IReadOnlyList<Container> Containers,
     IReadOnlyList<Volume> Volumes)
 {
     public static string HelmBinary
@@ -38,22 +39,22 @@ public sealed record ChartDaemonSet(bool HostNetwork, bool ShareProcessNamespace
 
     public Container Container(string name) => Containers.Single(c => c.Name == name);
 
-    public static ChartDaemonSet Render(params string[] sets)
+    public static RenderedPod Render(string kind, params string[] sets)
     {
         // A local chart: helm reads no repository or cache for it.
         string[] args = ["template", "nha", KubeCluster.RepositoryPath("charts/nginx-ha-operator"), "--namespace", "nginx-ha",
             .. sets.SelectMany(s => new[] { "--set", s })];
         var (exit, output, error) = RequiredTool.Run(HelmBinary, args, TimeSpan.FromMinutes(2));
         Assert.True(exit == 0, $"helm template exited {exit}: {error}");
-        return Parse(output);
+        return Parse(output, kind);
     }
 
-    public static ChartDaemonSet Parse(string manifests)
+    public static RenderedPod Parse(string manifests, string kind)
     {
         var stream = new YamlStream();
         stream.Load(new StringReader(manifests));
-        var ds = stream.Documents.Select(d => d.RootNode).OfType<YamlMappingNode>().Single(d => Scalar(d, "kind") == "DaemonSet");
-        var pod = Map(ds, "spec", "template", "spec") ?? throw new InvalidOperationException("DaemonSet without a pod spec");
+        var ds = stream.Documents.Select(d => d.RootNode).OfType<YamlMappingNode>().Single(d => Scalar(d, "kind") == kind);
+        var pod = Map(ds, "spec", "template", "spec") ?? throw new InvalidOperationException($"{kind} without a pod spec");
         var containers = Seq(pod, "containers")!.OfType<YamlMappingNode>().Select(c => new Container(
             Scalar(c, "name")!,
             Scalar(c, "image")!,
@@ -62,7 +63,9 @@ public sealed record ChartDaemonSet(bool HostNetwork, bool ShareProcessNamespace
             (Seq(c, "env")?.OfType<YamlMappingNode>() ?? []).Select(e =>
                 new EnvVar(Scalar(e, "name")!, Scalar(e, "value"), Scalar(e, "valueFrom", "fieldRef", "fieldPath"))).ToList(),
             new SecurityContext(
-                Scalar(c, "securityContext", "runAsUser"),
+                Scalar(c, "securityContext", "runAsUser") ?? Scalar(pod, "securityContext", "runAsUser"),
+                Scalar(c, "securityContext", "runAsGroup") ?? Scalar(pod, "securityContext", "runAsGroup"),
+                (Scalar(c, "securityContext", "runAsNonRoot") ?? Scalar(pod, "securityContext", "runAsNonRoot")) == "true",
                 Scalar(c, "securityContext", "readOnlyRootFilesystem") == "true",
                 Scalar(c, "securityContext", "allowPrivilegeEscalation") != "false",
                 Scalar(c, "securityContext", "privileged") == "true",
@@ -73,7 +76,7 @@ public sealed record ChartDaemonSet(bool HostNetwork, bool ShareProcessNamespace
             Strings(c, "lifecycle", "preStop", "exec", "command"))).ToList();
         var volumes = (Seq(pod, "volumes")?.OfType<YamlMappingNode>() ?? []).Select(v =>
             new Volume(Scalar(v, "name")!, Get(v, "emptyDir") is not null, Scalar(v, "hostPath", "path"))).ToList();
-        return new ChartDaemonSet(Scalar(pod, "hostNetwork") == "true", Scalar(pod, "shareProcessNamespace") == "true",
+        return new RenderedPod(Scalar(pod, "hostNetwork") == "true", Scalar(pod, "shareProcessNamespace") == "true",
             Scalar(pod, "securityContext", "seccompProfile", "type"), containers, volumes);
     }
 

@@ -11,8 +11,10 @@
 # Topology: two load balancers on a private bridge (no link to the host, no route out), ActiveActive with 10 VIPs:
 #   bmc<pid>-a (lb-a, 198.18.0.11) and bmc<pid>-b (lb-b, 198.18.0.12), VIPs 198.18.0.201..210, VRRPv3 100 ms.
 # Each agent runs 10 instances (MASTER of 5, BACKUP of 5): it sends 50 adverts/s and receives 50/s, and supervises
-# its nginx. A curl loop in each namespace fetches that agent's /metrics every 5 s. Measured on lb-a: VmRSS at the end,
-# CPU as (utime + stime) over WINDOW seconds from /proc/PID/stat, in percent of one core.
+# its nginx. A curl loop in each namespace fetches that agent's /metrics every 5 s. Measured on lb-a: VmRSS sampled every
+# second over the window (the GC heap breathes with gen0, so one reading at the end is noise: mean and max), RssAnon and
+# RssFile at the end (the binary's mapped pages count in VmRSS), CPU as (utime + stime) over WINDOW seconds from
+# /proc/PID/stat, in percent of one core. Extra environment for the agents (e.g. DOTNET_GCgen0size) passes through.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -80,6 +82,11 @@ EOF
 
 cpu_ticks() { awk '{ print $14 + $15 }' <(sed 's/^.*) //; s/^/x x /' "/proc/$1/stat"); }
 vm_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# Adverts for other VRIDs that lb-a's sockets received and dropped (each instance's raw socket hears every advert on the
+# segment), summed over its instances, from its /metrics.
+foreign_adverts() { { ip netns exec "$ns_a" curl -s --max-time 5 "http://$addr_a:$port/metrics" || true; } \
+  | awk '/^nginx_ha_vrrp_invalid_packets_total\{/ && /reason="unknown_virtual_router_id"/ { s += $NF } END { printf "%d", s }'; }
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 run_mode() { # metrics | none
   local mode=$1 side ns addr pid_a start end ticks rss
@@ -105,24 +112,34 @@ run_mode() { # metrics | none
   sleep "$SETTLE"
   local masters
   masters=$(grep -c -- '-> MASTER' "$work/lb-a.$mode.log" || true)
+  local foreign_start=0 foreign_rate=-
+  [ "$mode" = metrics ] && foreign_start=$(foreign_adverts)
   start=$(cpu_ticks "$pid_a")
-  log "$mode: measuring CPU for ${WINDOW}s"
-  sleep "$WINDOW"
+  log "$mode: measuring CPU and VmRSS for ${WINDOW}s"
+  local samples=() i
+  for ((i = 0; i < WINDOW; i++)); do sleep 1; samples+=("$(vm_rss_kb "$pid_a")"); done
   end=$(cpu_ticks "$pid_a")
   rss=$(vm_rss_kb "$pid_a")
+  local rss_mean rss_max anon file
+  rss_mean=$(printf '%s\n' "${samples[@]}" | awk '{ s += $1 } END { printf "%d", s / NR }')
+  rss_max=$(printf '%s\n' "${samples[@]}" | sort -n | tail -1)
+  anon=$(status_kb "$pid_a" RssAnon)
+  file=$(status_kb "$pid_a" RssFile)
   ticks=$((end - start))
   local hz; hz=$(getconf CLK_TCK)
   local cpu; cpu=$(awk -v t="$ticks" -v hz="$hz" -v w="$WINDOW" 'BEGIN { printf "%.2f", 100 * t / hz / w }')
   local scrape="-"
   if [ "$mode" = metrics ]; then
     scrape=$(ip netns exec "$ns_a" curl -s "http://$addr_a:$port/metrics" | wc -c)
+    foreign_rate=$(awk -v a="$foreign_start" -v b="$(foreign_adverts)" -v w="$WINDOW" 'BEGIN { printf "%.0f", (b - a) / w }')
   fi
-  printf '%s\t%s\t%s\t%s\t%s\n' "$mode" "$rss" "$cpu" "$masters" "$scrape" | tee -a "$work/result.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$rss" "$rss_mean" "$rss_max" "$anon" "$file" "$cpu" "$masters" "$scrape" "$foreign_rate" \
+    | tee -a "$work/result.tsv"
   for pid in "${started_pids[@]}"; do stop_pid "$pid"; done
   started_pids=()
   delete_namespaces
   rm -rf "$work/lb-a" "$work/lb-b"
 }
 
-printf 'mode\tVmRSS_kB\tcpu_percent_of_one_core\tinstances_master_on_lb_a\tscrape_bytes\n'
+printf 'mode\tVmRSS_kB_end\tVmRSS_kB_mean\tVmRSS_kB_max\tRssAnon_kB\tRssFile_kB\tcpu_percent_of_one_core\tinstances_master_on_lb_a\tscrape_bytes\tforeign_vrid_adverts_per_s\n'
 for mode in $MODES; do run_mode "$mode"; done

@@ -86,6 +86,15 @@ children_of() {
   cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -E '^[0-9]+$' || true
 }
 
+# The watchdog process `run` starts for agent PID (docs/agent-faults.md): part of the agent's memory.
+watchdog_of() { # agent-pid
+  local dir
+  for dir in /proc/[0-9]*; do
+    [[ $(tr '\0' ' ' 2>/dev/null <"$dir/cmdline") == *" watchdog --agent-pid $1 "* ]] && echo "${dir#/proc/}"
+  done
+  return 0
+}
+
 vm_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # --- topology --------------------------------------------------------------------------------
@@ -400,6 +409,12 @@ measure_memory() { # impl
   if [ "$impl" = ours ]; then
     master=$(agent_nginx_pid a)
     printf '%s\tagent\t%s\t%s\n' "$impl" "$router_pid_a" "$(vm_rss_kb "$router_pid_a")" >>"$work/memory.tsv"
+    local watchdog
+    watchdog=$(watchdog_of "$router_pid_a")
+    if [ -z "$watchdog" ]; then
+      log "memory $impl: no watchdog process of agent $router_pid_a"; teardown_run; return 1
+    fi
+    printf '%s\tagent watchdog\t%s\t%s\n' "$impl" "$watchdog" "$(vm_rss_kb "$watchdog")" >>"$work/memory.tsv"
   else
     master=$nginx_pid_a
     printf '%s\tkeepalived parent\t%s\t%s\n' "$impl" "$router_pid_a" "$(vm_rss_kb "$router_pid_a")" >>"$work/memory.tsv"
@@ -542,6 +557,7 @@ write_doc() {
       echo "\`vrrp_instance\`s with the same \`vrrp_script\` for keepalived) and nginx (\`worker_processes auto\`) running."
       if [ -z "${AGENT_DLL:-}" ]; then echo "The agent runs as it ships (\`scripts/publish-agent.sh\`: NativeAOT)."
       else echo "The agent runs as a managed build on the .NET runtime (AGENT_DLL=$AGENT_DLL)."; fi
+      echo "The agent's side counts its watchdog process too (\`nginx-ha-agent watchdog\`, which \`run\` starts: docs/agent-faults.md)."
       echo
       print_memory_table
     fi

@@ -53,6 +53,11 @@ install -D -m 0644 /etc/nginx/mime.types "$root/etc/nginx/mime.types"
 # setsid starts the watchdog (it releases the VIPs if the agent dies).
 install -D -m 0755 /usr/bin/setsid "$root/usr/bin/setsid"
 libraries "$root" "$agent" /usr/sbin/nginx /usr/bin/setsid
+# `survey` opens libpcap at run time (dlopen, so ldd does not list it): Debian libpcap0.8, with its own libraries.
+pcap=$(ldconfig -p | awk '/libpcap\.so\.0\.8 / { print $NF; exit }')
+[ -n "$pcap" ] || { echo "build-images.sh: libpcap.so.0.8 not found (scripts/install-deps.sh installs libpcap0.8)" >&2; exit 1; }
+install -D -m 0755 "$(readlink -f "$pcap")" "$root$pcap"
+libraries "$root" "$pcap"
 mkdir -p "$root/etc" "$root/var/log/nginx" "$root/var/lib/nginx"
 # nginx -t resolves the workers' user (nobody) like the sidecar's master does.
 printf 'root:x:0:0:root:/:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n' > "$root/etc/passwd"

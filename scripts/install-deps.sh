@@ -7,6 +7,8 @@ packages=(nginx keepalived tshark libpcap0.8 iproute2 wrk curl procps util-linux
 # it pulls in binutils (ar) and libc6-dev. zlib1g-dev is not
 # needed: .NET 10's NativeAOT runtime pack carries its own static zlib and brotli.
 packages+=(clang)
+# bench/soak.sh: the CPU and memory hogs that run next to the VRRP speakers.
+packages+=(stress-ng)
 # scripts/cluster.sh (the test cluster): certificates, free ports, its build lock, dpkg -x of Debian sid packages.
 packages+=(openssl iproute2 util-linux curl dpkg apt debian-archive-keyring)
 # The alert rules are checked by promtool and fired in a real Prometheus (and delivered by Alertmanager) in the tests;

@@ -10,6 +10,7 @@ public static class Program
                          "  kubernetes the node agent in a cluster: this node's NodeHaConfig -> the same as run; status on it\n" +
                          "  vrrp   one VRRP instance in the foreground\n" +
                          "  status the running agent's instances, states, masters and nginx, as a table\n" +
+                         "  survey who speaks VRRP on a segment: every VRID heard, and conflicts\n" +
                          "  release  remove this host's VIPs left by a dead agent (systemd ExecStopPost)";
 
     public static async Task<int> Main(string[] args)
@@ -37,6 +38,11 @@ public static class Program
                 return 0;
             case "status":
                 return await StatusCommand.RunAsync(args[1..], Console.Out, Console.Error);
+            case "survey" when args.Length > 1 && args[1] is "-h" or "--help":
+                Console.Out.WriteLine(SurveyCommand.Usage);
+                return 0;
+            case "survey":
+                return SurveyCommand.Run(args[1..], Console.Out, Console.Error);
             case "run":
                 return await RunCommand.RunAsync(args[1..], Console.Out, Console.Error);
             case "vrrp":

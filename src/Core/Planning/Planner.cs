@@ -202,7 +202,7 @@ public static class Planner
         var usedAnywhere = new HashSet<int>();
         var active = groups.Where(g => !g.Failed).SelectMany(g => g.Instances.Select(i => (Group: g, Instance: i))).ToList();
         var heardBy = heard.Select(h => (Router: h, Addresses: CanonicalAddresses(h.Addresses))).ToList();
-        string OwnKey(InstanceDraft i) => $"{i.Family}|{string.Join(",", i.Vips.Select(v => v.Vip.Address.ToString()).Order(StringComparer.Ordinal))}";
+        string OwnKey(InstanceDraft i) => $"{i.Family}|{CanonicalAddresses(i.Vips.Select(v => v.Vip.Address.ToString()))}";
         var ours = active.Select(a => OwnKey(a.Instance)).ToHashSet(StringComparer.Ordinal);
         var foreign = heardBy.Where(h => !ours.Contains($"{h.Router.Family}|{h.Addresses}"))
             .Select(h => (h.Router.Family, h.Router.VirtualRouterId)).ToHashSet();
@@ -269,8 +269,14 @@ public static class Planner
         }
     }
 
+    // The link-local address an agent adds to an IPv6 advert (RFC 5798 section 5.2.9) is no VIP of the group: it is left
+    // out on both sides, or our own peer would be heard as a foreign router.
     private static string CanonicalAddresses(IEnumerable<string> addresses) =>
-        string.Join(",", addresses.Select(a => VirtualIp.TryParseAddress(a, out var address) ? address.ToString() : a).Order(StringComparer.Ordinal));
+        string.Join(",", addresses
+            .Select(a => VirtualIp.TryParseAddress(a, out var address)
+                ? (Text: address.ToString(), Added: VirtualRouterLinkLocal.IsDerived(address))
+                : (Text: a, Added: false))
+            .Where(a => !a.Added).Select(a => a.Text).Order(StringComparer.Ordinal));
 
     /// <summary>Every VRID once, starting at <see cref="HomeVirtualRouterId"/> and stepping by one (255 wraps to 1).</summary>
     public static IEnumerable<int> ProbeSequence(string allocationKey)

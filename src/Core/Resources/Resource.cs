@@ -26,7 +26,7 @@ public abstract class Resource
     [YamlDotNet.Serialization.YamlMember(Order = -1)] public ObjectMeta Metadata { get; set; } = new();
 
     /// <summary>"namespace/name" for namespaced objects, "name" otherwise.</summary>
-    [YamlDotNet.Serialization.YamlIgnore]
+    [YamlDotNet.Serialization.YamlIgnore, System.Text.Json.Serialization.JsonIgnore]
     public string DisplayName =>
         string.IsNullOrEmpty(Metadata.Namespace) ? Metadata.Name : $"{Metadata.Namespace}/{Metadata.Name}";
 }

@@ -53,13 +53,13 @@ public static class VrrpCommand
         using var shutdown = ShutdownLatch.OnSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT);
 
         using var metrics = new AgentMetrics();
-        var instanceMetrics = VrrpInstanceMetrics.For(plan, MonotonicTimeProvider.Instance);
+        var instanceMetrics = VrrpInstanceMetrics.For(plan, TimeProvider.System);
         using var registration = metrics.Register(instanceMetrics);
         BuiltSpeaker built;
         try
         {
             var speakerLog = log.ForInstance(plan);
-            built = SpeakerFactory.Build(plan, fault: false, MonotonicTimeProvider.Instance, speakerLog.Write,
+            built = SpeakerFactory.Build(plan, fault: false, TimeProvider.System, speakerLog.Write,
                 new SpeakerObservers(instanceMetrics, speakerLog));
         }
         catch (SpeakerSetupException ex)

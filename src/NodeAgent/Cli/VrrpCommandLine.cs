@@ -119,6 +119,12 @@ public static class VrrpCommandLine
         if (wrongPeer is not null)
             throw new UsageException($"--unicast-peer: \"{wrongPeer}\" is not of the virtual addresses' family");
 
+        // An IPv6 advert lists a link-local address first (RFC 5798 section 5.2.9): added when none is given.
+        var carried = VirtualRouterLinkLocal.Complete(vips, vrid.Value, unicast: peers.Count > 0);
+        if (carried.Count > InstancePlan.MaxAddresses)
+            throw new UsageException($"--vip: {vips.Count} addresses given and the link-local {VirtualRouterLinkLocal.For(vrid.Value)} added " +
+                                     $"(RFC 5798 section 5.2.9), but one VRRP advert carries at most {InstancePlan.MaxAddresses}");
+
         if (version == VrrpVersion.V2)
         {
             if (family != AddressFamily.InterNetwork)
@@ -134,7 +140,7 @@ public static class VrrpCommandLine
                 throw new UsageException("--auth-pass-file: authentication exists only in VRRP version 2 (add --version 2)");
         }
 
-        return new VrrpCommandOptions(iface, vrid.Value, priority.Value, vips, version, advertInterval, authFile,
+        return new VrrpCommandOptions(iface, vrid.Value, priority.Value, carried, version, advertInterval, authFile,
             preempt, preemptDelay, peers, garpRepeat, garpInterval, garpRefresh)
         {
             MetricsAddress = metricsAddress,

@@ -25,8 +25,9 @@ public sealed class VrrpInstanceMetrics : IVrrpSpeakerObserver
     readonly long[] _drops = new long[(int)VrrpDropReasonExtensions.MaxValue + 1];
     readonly long[] _conflicts = new long[3];
     readonly Dictionary<(VrrpState From, VrrpState To, string Reason), long> _transitions = new();
-    readonly Dictionary<IPAddress, (byte Priority, DateTimeOffset Seen)> _peers = new();
+    readonly Dictionary<IPAddress, (byte Priority, MonotonicTime Seen)> _peers = new();
     int _state;
+    // Monotonic (MonotonicTime.Ticks): ages and expiries do not jump with the wall clock.
     long _lastTransitionTicks;
     long _advertsSent, _advertsReceived, _announcements, _splitBrainSeen;
     int _vipsBound;
@@ -40,7 +41,7 @@ public sealed class VrrpInstanceMetrics : IVrrpSpeakerObserver
         Version = version;
         _time = time;
         _timers = new VrrpTimers(priority, advertInterval);
-        _lastTransitionTicks = time.GetUtcNow().UtcTicks;
+        _lastTransitionTicks = MonotonicTime.Now(time).Ticks;
         foreach (var t in TransitionReasons.Possible) _transitions[t] = 0;
     }
 
@@ -66,7 +67,7 @@ public sealed class VrrpInstanceMetrics : IVrrpSpeakerObserver
         public TimeSpan PeerExpiry { get; } = 3 * AdvertInterval + TimeSpan.FromSeconds(1);
     }
 
-    public TimeSpan SinceLastTransition => _time.GetUtcNow() - new DateTimeOffset(Interlocked.Read(ref _lastTransitionTicks), TimeSpan.Zero);
+    public TimeSpan SinceLastTransition => MonotonicTime.Now(_time) - new MonotonicTime(Interlocked.Read(ref _lastTransitionTicks));
     public long AdvertsSent => Interlocked.Read(ref _advertsSent);
     public long AdvertsReceived => Interlocked.Read(ref _advertsReceived);
     public long Announcements => Interlocked.Read(ref _announcements);
@@ -83,7 +84,7 @@ public sealed class VrrpInstanceMetrics : IVrrpSpeakerObserver
     /// <summary>Routers of this virtual router heard within the last master-down interval, with their last priority.</summary>
     public IReadOnlyList<(IPAddress Address, byte Priority)> Peers()
     {
-        var now = _time.GetUtcNow();
+        var now = MonotonicTime.Now(_time);
         lock (_peers)
         {
             foreach (var gone in _peers.Where(p => now - p.Value.Seen > _timers.PeerExpiry).Select(p => p.Key).ToArray())
@@ -98,7 +99,7 @@ public sealed class VrrpInstanceMetrics : IVrrpSpeakerObserver
     public void StateChanged(VrrpState from, VrrpState to, string reason)
     {
         Volatile.Write(ref _state, (int)to);
-        Interlocked.Exchange(ref _lastTransitionTicks, _time.GetUtcNow().UtcTicks);
+        Interlocked.Exchange(ref _lastTransitionTicks, MonotonicTime.Now(_time).Ticks);
         var key = (from, to, TransitionReasons.Classify(reason));
         lock (_transitions) _transitions[key] = _transitions.GetValueOrDefault(key) + 1;
         if (to != VrrpState.Backup) Master = null;
@@ -113,7 +114,7 @@ public sealed class VrrpInstanceMetrics : IVrrpSpeakerObserver
         if (before == VrrpState.Master && after == VrrpState.Master && priority != VrrpInstanceConfig.StopParticipatingPriority)
             Interlocked.Increment(ref _splitBrainSeen);
         if (after == VrrpState.Backup) Master = priority == VrrpInstanceConfig.StopParticipatingPriority ? null : source;
-        var now = _time.GetUtcNow();
+        var now = MonotonicTime.Now(_time);
         lock (_peers)
         {
             if (_peers.ContainsKey(source) || _peers.Count < MaxPeers)

@@ -19,6 +19,27 @@ internal static partial class LinuxProcessApi
     [LibraryImport("libc", EntryPoint = "pidfd_open", SetLastError = true)]
     public static partial int PidfdOpen(int pid, uint flags);
 
+    private const int P_PIDFD = 3;
+    private const int WEXITED = 4;
+    private const int WNOWAIT = 0x01000000;
+    private const int CLD_EXITED = 1;
+
+    [LibraryImport("libc", EntryPoint = "waitid", SetLastError = true)]
+    private static unsafe partial int WaitId(int idType, int id, byte* info, int options);
+
+    /// <summary>
+    /// How an exited child of ours ended, read through its pidfd without reaping it (waitid WNOWAIT), so Process keeps
+    /// its own bookkeeping; null when it is already reaped or not our child.
+    /// </summary>
+    public static unsafe string? PeekExit(int pidfd)
+    {
+        var info = stackalloc byte[128]; // siginfo_t
+        new Span<byte>(info, 128).Clear();
+        if (WaitId(P_PIDFD, pidfd, info, WEXITED | WNOWAIT) != 0) return null;
+        int code = *(int*)(info + 8), status = *(int*)(info + 24); // si_code; si_status after si_pid and si_uid
+        return code == CLD_EXITED ? $"exit code {status}" : $"killed by signal {status}";
+    }
+
     /// <summary>The children of a process (nginx: the master's workers); empty when it is gone.</summary>
     public static int[] ChildPids(int pid)
     {

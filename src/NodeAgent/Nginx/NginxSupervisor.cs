@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -6,41 +7,47 @@ namespace NginxHa.NodeAgent.Nginx;
 
 /// <summary>
 /// Runs (child mode) or watches (sidecar mode) the local nginx, applies rendered configs safely (nginx -t on a
-/// candidate, atomic rename, SIGHUP) and reports health. Decisions live in <see cref="NginxHealthState"/>; this class
-/// only does the I/O. All mutations run under one gate, so config applies, exits, probes and restarts never interleave.
-/// <see cref="HealthChanged"/> handlers run inside that gate: keep them quick (e.g. speaker.SetFault).
+/// candidate, atomic rename, SIGHUP confirmed by new workers) and reports health. One loop thread takes events from
+/// one queue and hands each to <see cref="NginxSupervisorMachine"/>, which decides; this class is the edges: it
+/// spawns, signals, checks, probes and watches, off the loop, and posts what happened back as events. Nothing slow
+/// runs on the loop, so a master's death is handled while nginx -t still runs. <see cref="HealthChanged"/> and
+/// <see cref="MasterExited"/> handlers run on the loop thread: keep them quick (e.g. speaker.SetFault).
 /// </summary>
 public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
 {
     private static readonly TimeSpan StartPollInterval = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan ReloadPollInterval = TimeSpan.FromMilliseconds(10);
     private const int MaxStderrLines = 20;
 
     private readonly NginxSupervisorOptions _options;
     private readonly NginxPaths _paths;
     private readonly TimeProvider _time;
     private readonly Action<string> _log;
-    private readonly NginxHealthState _state;
+    private readonly NginxSupervisorMachine _machine;
     private readonly NginxHttpProbe? _probe;
-    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _lifetime = new();
+    private readonly BlockingCollection<SupervisorEvent> _events = new();
+    private readonly TaskCompletionSource _loopEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<ConfigApplyResult>> _applies = new();
+    // Child processes by generation: the loop spawns, the start wait, the exit handler and the stop use them.
+    private readonly ConcurrentDictionary<long, Process> _children = new();
+    private readonly ConcurrentDictionary<long, PidExitWatch> _exitWatches = new();
 
-    private Process? _childProcess;
-    private volatile int _childPid;
-    private int? _sidecarPid;
-    private int? _lastDeadSidecarPid;
-    private string? _sidecarLookupProblem;
-    private string? _runningConfig;
-    private ITimer? _restartTimer;
-    private long _restartGeneration;
-    private long _masterGeneration;
+    private long _nextApplyId = NginxSupervisorMachine.StartupApply;
+    private int _startRequested;
+    private int _stopRequested;
     private Task _probeLoop = Task.CompletedTask;
     private Task _sidecarLoop = Task.CompletedTask;
-    private bool _started;
-    private volatile bool _stopping;
-    private int _reloadCount;
-    private volatile string? _lastError;
+    private ITimer? _restartTimer; // loop thread only
+
+    // Published after every event, for readers on any thread.
     private volatile NginxHealth _current = NginxHealth.Stopped;
     private volatile string _healthReason = "not started";
+    private volatile string? _lastError;
+    private volatile int _masterPid;
+    private long _masterStarts;
+    private int _reloadCount;
+    private long _probeGeneration;
 
     public NginxSupervisor(NginxSupervisorOptions options, TimeProvider timeProvider, Action<string> log)
     {
@@ -50,18 +57,19 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
         _paths = options.Paths;
         _time = timeProvider;
         _log = log;
-        _state = new NginxHealthState(options.Mode, options.HealthPolicy, timeProvider);
+        _machine = new NginxSupervisorMachine(options.Mode, options.HealthPolicy, timeProvider);
         _probe = options.Probe is { } probe ? new NginxHttpProbe(probe, timeProvider) : null;
     }
 
-    /// <summary>Raised on every health change, in order. Map <see cref="NginxHealthExtensions.RequiresVrrpFault"/> to the speaker.</summary>
+    /// <summary>Raised on every health change, in order, on the supervisor's loop thread. Map
+    /// <see cref="NginxHealthExtensions.RequiresVrrpFault"/> to the speaker.</summary>
     public event Action<NginxHealth>? HealthChanged;
 
     public NginxHealth Current => _current;
 
     /// <summary>
-    /// The master we run or watch exited: raised on the exit's own thread, before <see cref="HealthChanged"/> (which
-    /// waits for the supervisor's gate, held through an apply's nginx -t). Nothing serves until a restart succeeds.
+    /// The master we run or watch exited: raised on the loop thread as the first thing done about the exit, before
+    /// the <see cref="HealthChanged"/> it causes, and never delayed by an apply (nginx -t runs off the loop).
     /// </summary>
     public event Action? MasterExited;
 
@@ -71,14 +79,14 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
     /// <summary>nginx's message for the last rejected config; null once a config is accepted.</summary>
     public string? LastError => _lastError;
 
-    /// <summary>PID of the master we run or watch, if one is known to be alive.</summary>
-    public int? MasterPid => _options.Mode == NginxSupervisionMode.Child ? (_childPid is var pid and > 0 ? pid : null) : _sidecarPid;
+    /// <summary>PID of the master we run or watch, if one is known.</summary>
+    public int? MasterPid => _masterPid is var pid and > 0 ? pid : null;
 
     /// <summary>SIGHUPs sent for accepted config changes.</summary>
     public int ReloadCount => Volatile.Read(ref _reloadCount);
 
     /// <summary>nginx masters started (child mode) or newly found (sidecar mode) so far: the first one plus every restart.</summary>
-    public long MasterStarts => Interlocked.Read(ref _masterGeneration);
+    public long MasterStarts => Interlocked.Read(ref _masterStarts);
 
     public NginxSupervisionMode Mode => _options.Mode;
 
@@ -89,227 +97,204 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
     /// </summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            if (_started) throw new InvalidOperationException("The supervisor was already started.");
-            _started = true;
-            Observe(s => { s.Begin(); return NginxDecision.None; });
-            if (File.Exists(_paths.ConfigPath)) _runningConfig = await File.ReadAllTextAsync(_paths.ConfigPath, cancellationToken);
-
-            if (_options.Mode == NginxSupervisionMode.Sidecar)
-            {
-                _sidecarLoop = Task.Run(() => SidecarLoopAsync(_lifetime.Token));
-            }
-            else
-            {
-                KillLeftoverMaster();
-                if (_runningConfig is null)
-                {
-                    _log($"nginx: no config at {_paths.ConfigPath} yet; waiting for the first one");
-                }
-                else
-                {
-                    var validation = await ValidateAsync(_paths.ConfigPath, cancellationToken);
-                    if (validation is null) await StartChildLoopAsync();
-                    else
-                    {
-                        _runningConfig = null;
-                        _lastError = validation;
-                        _log($"nginx: config in place is rejected by nginx -t: {validation}");
-                        Observe(s => { s.NoUsableConfig(validation); return NginxDecision.None; });
-                    }
-                }
-            }
-            if (_probe is not null) _probeLoop = Task.Run(() => ProbeLoopAsync(_lifetime.Token));
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        if (Interlocked.Exchange(ref _startRequested, 1) == 1) throw new InvalidOperationException("The supervisor was already started.");
+        var inPlace = File.Exists(_paths.ConfigPath) ? await File.ReadAllTextAsync(_paths.ConfigPath, cancellationToken) : null;
+        new Thread(RunLoop) { IsBackground = true, Name = "nginx-supervisor" }.Start();
+        if (_probe is not null) _probeLoop = Task.Run(() => ProbeLoopAsync(_lifetime.Token));
+        var started = Register(NginxSupervisorMachine.StartupApply);
+        Post(new SupervisionStarted(inPlace));
+        await started.WaitAsync(cancellationToken);
     }
 
     /// <summary>
     /// Applies a rendered config: unchanged text does nothing; otherwise the text is written to a 0640 candidate next
     /// to the live config, validated with nginx -t, renamed into place and the master reloaded (child mode: started
     /// when not running). A rejected config leaves the running one untouched and is reported with nginx's message.
+    /// Applies run one after the other; a master's death while one runs is handled at once, and the apply's result
+    /// then says what the new master runs.
     /// </summary>
     public async Task<ConfigApplyResult> ApplyAsync(string renderedConfig, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(renderedConfig);
         if (string.IsNullOrWhiteSpace(renderedConfig))
             return new ConfigApplyResult(ConfigApplyOutcome.Rejected, "rendered config is empty");
-
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            if (!_started || _stopping) throw new InvalidOperationException("ApplyAsync needs a started, not stopped, supervisor.");
-            if (string.Equals(_runningConfig, renderedConfig, StringComparison.Ordinal))
-                return new ConfigApplyResult(ConfigApplyOutcome.Unchanged);
-
-            try
-            {
-                await WriteCandidateAsync(renderedConfig, cancellationToken);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // A full or read-only state dir: the running config is untouched, so it keeps serving.
-                TryDeleteFile(_paths.CandidatePath);
-                var reason = $"cannot write {_paths.CandidatePath}: {e.Message}";
-                _lastError = reason;
-                return new ConfigApplyResult(ConfigApplyOutcome.Rejected, reason);
-            }
-            var rejection = await ValidateAsync(_paths.CandidatePath, cancellationToken);
-            if (rejection is not null)
-            {
-                File.Delete(_paths.CandidatePath);
-                _lastError = rejection;
-                _log($"nginx: config rejected by nginx -t, keeping the running config: {rejection}");
-                if (_options.Mode == NginxSupervisionMode.Child && _runningConfig is null)
-                    Observe(s => { s.NoUsableConfig(rejection); return NginxDecision.None; });
-                return new ConfigApplyResult(ConfigApplyOutcome.Rejected, rejection);
-            }
-
-            // rename(2) within one directory: nginx never reads a half-written file.
-            var previous = _runningConfig;
-            File.Move(_paths.CandidatePath, _paths.ConfigPath, overwrite: true);
-            _runningConfig = renderedConfig;
-            _lastError = null;
-
-            var master = MasterPid;
-            if (master is { } pid)
-            {
-                var workersBefore = LinuxProcessApi.ChildPids(pid);
-                long errorLogLength = FileLength(_paths.ErrorLogPath);
-                if (LinuxProcessApi.TrySignal(pid, LinuxProcessApi.SIGHUP, out var errno))
-                {
-                    Interlocked.Increment(ref _reloadCount);
-                    var failure = await ConfirmReloadAsync(pid, workersBefore, errorLogLength, cancellationToken);
-                    if (failure is null)
-                    {
-                        _log($"nginx: config accepted, reload confirmed by new workers of master pid {pid}");
-                        return new ConfigApplyResult(ConfigApplyOutcome.Reloaded);
-                    }
-                    _lastError = failure;
-                    _log($"nginx: reload failed at runtime, the old config keeps serving: {failure}");
-                    if (previous is not null)
-                    {
-                        // Put the running config back, so a restart starts what serves and the same change can be retried.
-                        await WriteCandidateAsync(previous, CancellationToken.None);
-                        File.Move(_paths.CandidatePath, _paths.ConfigPath, overwrite: true);
-                    }
-                    _runningConfig = previous;
-                    return new ConfigApplyResult(ConfigApplyOutcome.ReloadFailed, failure);
-                }
-                _log($"nginx: config accepted but SIGHUP to master pid {pid} failed (errno {errno}); its exit will be handled");
-            }
-
-            if (_options.Mode == NginxSupervisionMode.Sidecar)
-            {
-                _log("nginx: config accepted; no live sidecar master, it takes effect when nginx starts");
-                return new ConfigApplyResult(ConfigApplyOutcome.WrittenNotRunning);
-            }
-
-            // Child not running (first config, backoff pending, or failed): a new config is worth an immediate start.
-            CancelScheduledStart();
-            await StartChildLoopAsync();
-            return _child is not null
-                ? new ConfigApplyResult(ConfigApplyOutcome.Started)
-                : new ConfigApplyResult(ConfigApplyOutcome.StartFailed, _healthReason);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        if (Volatile.Read(ref _startRequested) == 0 || Volatile.Read(ref _stopRequested) == 1)
+            throw new InvalidOperationException("ApplyAsync needs a started, not stopped, supervisor.");
+        var id = Interlocked.Increment(ref _nextApplyId);
+        var result = Register(id);
+        Post(new ApplyRequested(id, renderedConfig));
+        return await result.WaitAsync(cancellationToken);
     }
 
     /// <summary>Stops supervision; in child mode nginx is asked to quit gracefully, then its process group is killed.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken);
-        Process? child;
-        try
-        {
-            if (_stopping) return;
-            _stopping = true;
-            _lifetime.Cancel();
-            CancelScheduledStart();
-            child = _child;
-            _child = null;
-            _sidecarPid = null;
-        }
-        finally
-        {
-            _gate.Release();
-        }
-
-        await AwaitQuietly(_probeLoop);
-        await AwaitQuietly(_sidecarLoop);
-
-        if (child is not null)
-        {
-            LinuxProcessApi.TrySignal(child.Id, LinuxProcessApi.SIGQUIT, out _);
-            using var grace = new CancellationTokenSource(_options.StopTimeout, _time);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(grace.Token, cancellationToken);
-            try
-            {
-                await child.WaitForExitAsync(linked.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _log($"nginx: master pid {child.Id} did not quit within {_options.StopTimeout.TotalSeconds:0.###} s; killing its process group");
-            }
-            KillProcessGroup(child.Id);
-            child.Dispose();
-        }
-
-        await _gate.WaitAsync(CancellationToken.None);
-        try
-        {
-            Observe(s => { s.Stopped(); return NginxDecision.None; });
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        if (Volatile.Read(ref _startRequested) == 0) return;
+        if (Interlocked.Exchange(ref _stopRequested, 1) == 0) Post(new StopRequested());
+        await _loopEnded.Task.WaitAsync(cancellationToken);
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_started) await StopAsync(CancellationToken.None);
+        if (Volatile.Read(ref _startRequested) == 1) await StopAsync(CancellationToken.None);
         _probe?.Dispose();
         _lifetime.Dispose();
+        _events.Dispose();
+    }
+
+    // ---- the loop ---------------------------------------------------------------------------------------------
+
+    private Task<ConfigApplyResult> Register(long id)
+    {
+        var completion = new TaskCompletionSource<ConfigApplyResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _applies[id] = completion;
+        return completion.Task;
+    }
+
+    /// <summary>From any thread. Events after the loop ended are dropped: nothing is supervised any more.</summary>
+    private void Post(SupervisorEvent e)
+    {
+        try
+        {
+            _events.Add(e);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private void RunLoop()
+    {
+        try
+        {
+            foreach (var e in _events.GetConsumingEnumerable())
+            {
+                IReadOnlyList<SupervisorEffect> effects;
+                try
+                {
+                    effects = _machine.Handle(e);
+                }
+                catch (Exception ex)
+                {
+                    _log($"nginx: handling {e.GetType().Name} failed: {ex.Message}");
+                    continue;
+                }
+                Publish();
+                foreach (var effect in effects)
+                {
+                    try
+                    {
+                        Execute(effect);
+                    }
+                    catch (Exception ex)
+                    {
+                        _log($"nginx: {effect.GetType().Name} failed: {ex.Message}");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _restartTimer?.Dispose();
+            foreach (var pending in _applies.Values) pending.TrySetException(new InvalidOperationException("The supervisor stopped."));
+            _loopEnded.TrySetResult();
+        }
+    }
+
+    private void Publish()
+    {
+        _healthReason = _machine.Reason;
+        _current = _machine.Current;
+        _lastError = _machine.LastError;
+        _masterPid = _machine.MasterPid ?? 0;
+        Interlocked.Exchange(ref _masterStarts, _machine.MasterStarts);
+        Volatile.Write(ref _reloadCount, _machine.ReloadCount);
+        Interlocked.Exchange(ref _probeGeneration, _machine.ProbeGeneration ?? 0);
+    }
+
+    /// <summary>Runs on the loop thread; anything that can take long is started here and runs off the loop.</summary>
+    private void Execute(SupervisorEffect effect)
+    {
+        switch (effect)
+        {
+            case LogLine line:
+                _log(line.Text);
+                break;
+            case RaiseHealthChanged health:
+                Raise(() => HealthChanged?.Invoke(health.Health), "HealthChanged");
+                break;
+            case RaiseMasterExited:
+                Raise(() => MasterExited?.Invoke(), "MasterExited");
+                break;
+            case KillLeftoverMaster:
+                KillLeftover();
+                break;
+            case WatchSidecar:
+                _sidecarLoop = Task.Run(() => SidecarLoopAsync(_lifetime.Token));
+                break;
+            case CheckCandidate check:
+                _ = Task.Run(() => CheckCandidateAsync(check));
+                break;
+            case InstallCandidate:
+                File.Move(_paths.CandidatePath, _paths.ConfigPath, overwrite: true);
+                break;
+            case DiscardCandidate:
+                TryDeleteFile(_paths.CandidatePath);
+                break;
+            case RestoreConfig restore:
+                WriteCandidate(restore.Text);
+                File.Move(_paths.CandidatePath, _paths.ConfigPath, overwrite: true);
+                break;
+            case SpawnChild spawn:
+                Spawn(spawn.Generation);
+                break;
+            case KillProcessGroup kill:
+                KillGroup(kill.Pid);
+                break;
+            case ScheduleStart schedule:
+                _restartTimer?.Dispose();
+                _restartTimer = _time.CreateTimer(_ => Post(new RestartTimerFired(schedule.Timer)), null, schedule.Delay, Timeout.InfiniteTimeSpan);
+                break;
+            case CancelStartTimer:
+                _restartTimer?.Dispose();
+                _restartTimer = null;
+                break;
+            case ReloadMaster reload:
+                _ = Task.Run(() => ReloadAsync(reload));
+                break;
+            case CompleteApply complete:
+                if (_applies.TryRemove(complete.Id, out var waiter)) waiter.TrySetResult(complete.Result);
+                break;
+            case CancelEdges:
+                _lifetime.Cancel();
+                break;
+            case StopMaster stop:
+                _ = Task.Run(() => StopMasterAsync(stop.ChildGeneration));
+                break;
+            case EndLoop:
+                _events.CompleteAdding();
+                break;
+            default:
+                throw new ArgumentException($"unknown supervisor effect {effect.GetType().Name}");
+        }
+    }
+
+    private void Raise(Action raise, string name)
+    {
+        try
+        {
+            raise();
+        }
+        catch (Exception ex)
+        {
+            _log($"nginx: a {name} handler threw: {ex.Message}");
+        }
     }
 
     // ---- child mode -------------------------------------------------------------------------------------------
 
-    /// <summary>The running child; its pid is mirrored for lock-free readers of <see cref="MasterPid"/>.</summary>
-    private Process? _child
-    {
-        get => _childProcess;
-        set
-        {
-            _childProcess = value;
-            _childPid = value?.Id ?? 0;
-        }
-    }
-
-    /// <summary>Starts until a start succeeds, or schedules the next attempt. Caller holds the gate.</summary>
-    private async Task StartChildLoopAsync()
-    {
-        while (!_stopping)
-        {
-            var failure = await TryStartChildAsync();
-            if (failure is null) return;
-            var decision = Observe(s => s.StartFailed(failure));
-            if (decision.Action == SupervisorAction.StartNow) continue;
-            if (decision.Action == SupervisorAction.StartAfterDelay) ScheduleStart(decision.Delay);
-            return;
-        }
-    }
-
-    /// <returns>null when nginx is up, else why not.</returns>
-    private async Task<string?> TryStartChildAsync()
+    /// <summary>Starts nginx through setsid; the start's confirmation runs off the loop and posts its result.</summary>
+    private void Spawn(long generation)
     {
         TryDeleteFile(_paths.PidFilePath); // a stale pid file must not confirm a start
         var stderr = new StderrTail();
@@ -323,10 +308,11 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
         startInfo.ArgumentList.Add(_paths.Binary);
         foreach (var argument in NginxCommandLine.Run(_paths)) startInfo.ArgumentList.Add(argument);
 
-        // A start that fails (exit, [emerg]) wakes the wait below at once: a failed restart must fault the VRRP
+        // A start that fails (exit, [emerg]) wakes the start's wait at once: a failed restart must fault the VRRP
         // instances in milliseconds, not at the next poll.
         var startFailed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
+        int pid = 0;
         process.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is not { Length: > 0 } line) return;
@@ -336,9 +322,16 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
         process.Exited += (_, _) =>
         {
             startFailed.TrySetResult();
-            // Before the gate: an apply may hold it for the length of nginx -t, and VRRP must hear of the death first.
-            if (ReferenceEquals(process, _childProcess) && !_stopping) MasterExited?.Invoke();
-            _ = OnChildExitedAsync(process);
+            if (_exitWatches.TryRemove(generation, out var exitWatch)) exitWatch.Dispose();
+            try
+            {
+                Post(new ChildExited(generation, $"master pid {process.Id} exited ({DescribeExit(process.ExitCode)})"));
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+            {
+                // Disposed by a failed start's wait, which reports that exit itself.
+                Post(new ChildExited(generation, $"master pid {Volatile.Read(ref pid)} exited"));
+            }
         };
         try
         {
@@ -347,57 +340,134 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
         catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
             process.Dispose();
-            return $"cannot run {_options.SetsidBinary} {_paths.Binary}: {ex.Message}";
+            Post(new StartFailed(generation, $"cannot run {_options.SetsidBinary} {_paths.Binary}: {ex.Message}"));
+            return;
         }
+        Volatile.Write(ref pid, process.Id);
+        _children[generation] = process;
+        // The exit reaches the loop from the pidfd's own thread, whatever the thread pool (which raises Process.Exited,
+        // the fallback, second) is busy with.
+        if (PidExitWatch.TryOpen(pid, out var watch, out var watchProblem,
+                w => Post(new ChildExited(generation, $"master pid {w.Pid} exited ({w.PeekExit() ?? "status unknown"})"))))
+            _exitWatches[generation] = watch!;
+        else
+            _log($"nginx: no pidfd for master pid {pid} ({watchProblem}); its exit is seen through Process.Exited");
         process.BeginErrorReadLine();
-        _child = process;
-        _masterGeneration++;
-        var pid = process.Id;
         _log($"nginx: started master pid {pid}");
+        Post(new ChildSpawned(generation, pid));
+        var token = _lifetime.Token;
+        _ = Task.Run(async () =>
+        {
+            Func<StderrTail, string>? failure;
+            try
+            {
+                failure = await WaitForStartAsync(process, pid, stderr, startFailed.Task, token);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return; // stopping: the stop ends this child
+            }
+            catch (Exception ex)
+            {
+                failure = _ => $"waiting for master pid {pid} failed: {ex.Message}";
+            }
+            if (failure is null)
+            {
+                Post(new StartConfirmed(generation, $"master pid {pid} up"));
+                return;
+            }
+            KillGroup(pid);
+            await WaitForStderrAsync(process);
+            if (_children.TryRemove(generation, out _)) process.Dispose();
+            Post(new StartFailed(generation, failure(stderr)));
+        });
+    }
 
+    /// <returns>null when nginx is up (our pid in the pid file, the probe passes), else how to word the failure.</returns>
+    private async Task<Func<StderrTail, string>?> WaitForStartAsync(Process process, int pid, StderrTail stderr, Task startFailed,
+        CancellationToken cancellationToken)
+    {
         var deadline = _time.GetUtcNow() + _options.StartTimeout;
         while (true)
         {
             if (process.HasExited)
             {
-                _child = null;
-                KillProcessGroup(pid);
-                await WaitForStderrAsync(process);
-                var message = NginxErrorOutput.FirstError(stderr.Text) ?? "no message on stderr";
                 var exitCode = process.ExitCode;
-                process.Dispose();
-                return $"nginx exited with code {exitCode} while starting: {message}";
+                return tail => $"nginx exited with code {exitCode} while starting: {NginxErrorOutput.FirstError(tail.Text) ?? "no message on stderr"}";
             }
-            if (stderr.SawEmergency)
-            {
-                _child = null;
-                KillProcessGroup(pid);
-                await WaitForStderrAsync(process);
-                process.Dispose();
-                return $"nginx failed while starting: {NginxErrorOutput.FirstError(stderr.Text)}";
-            }
+            if (stderr.SawEmergency) return tail => $"nginx failed while starting: {NginxErrorOutput.FirstError(tail.Text)}";
             if (ReadPidFile(_paths.PidFilePath) == pid)
             {
-                var probeFailure = _probe is null ? null : await _probe.CheckAsync(_lifetime.Token);
-                if (probeFailure is null)
-                {
-                    var detail = $"master pid {pid} up";
-                    _log($"nginx: {detail}");
-                    Observe(s => { s.StartSucceeded(detail); return NginxDecision.None; });
-                    return null;
-                }
+                var probeFailure = _probe is null ? null : await _probe.CheckAsync(cancellationToken);
+                if (probeFailure is null) return null;
             }
             if (_time.GetUtcNow() >= deadline)
-            {
-                _child = null;
-                KillProcessGroup(pid);
-                await WaitForStderrAsync(process);
-                process.Dispose();
-                return $"master pid {pid} not up within {_options.StartTimeout.TotalSeconds:0.###} s (pid file or health probe)";
-            }
+                return _ => $"master pid {pid} not up within {_options.StartTimeout.TotalSeconds:0.###} s (pid file or health probe)";
             // The pid file and the probe are polled; an exit or an [emerg] line ends the wait early.
-            await Task.WhenAny(startFailed.Task, Task.Delay(StartPollInterval, _time, _lifetime.Token));
-            if (_lifetime.IsCancellationRequested) return "supervisor stopping";
+            await Task.WhenAny(startFailed, Task.Delay(StartPollInterval, _time, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <summary>SIGQUIT, a grace time, then the whole group; the loop ends once this posts StopFinished.</summary>
+    private async Task StopMasterAsync(long? generation)
+    {
+        try
+        {
+            await AwaitQuietly(_probeLoop);
+            await AwaitQuietly(_sidecarLoop);
+            if (generation is { } g && _children.TryRemove(g, out var child))
+            {
+                var pid = child.Id;
+                LinuxProcessApi.TrySignal(pid, LinuxProcessApi.SIGQUIT, out _);
+                using var grace = new CancellationTokenSource(_options.StopTimeout, _time);
+                try
+                {
+                    await child.WaitForExitAsync(grace.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    _log($"nginx: master pid {pid} did not quit within {_options.StopTimeout.TotalSeconds:0.###} s; killing its process group");
+                }
+                KillGroup(pid);
+                child.Dispose();
+            }
+            foreach (var g2 in _exitWatches.Keys)
+                if (_exitWatches.TryRemove(g2, out var watch)) watch.Dispose();
+        }
+        catch (Exception ex)
+        {
+            _log($"nginx: stopping nginx failed: {ex.Message}");
+        }
+        finally
+        {
+            Post(new StopFinished());
+        }
+    }
+
+    /// <summary>SIGHUP, then wait for new workers; the result is posted, judged on the loop against what runs then.</summary>
+    private async Task ReloadAsync(ReloadMaster reload)
+    {
+        var pid = reload.Pid;
+        try
+        {
+            var workersBefore = LinuxProcessApi.ChildPids(pid);
+            long errorLogLength = FileLength(_paths.ErrorLogPath);
+            if (!LinuxProcessApi.TrySignal(pid, LinuxProcessApi.SIGHUP, out var errno))
+            {
+                Post(new ReloadCompleted(reload.Id, reload.Generation, $"SIGHUP to master pid {pid} failed (errno {errno})", Signalled: false,
+                    MasterGone: errno == LinuxProcessApi.ESRCH));
+                return;
+            }
+            var (failure, gone) = await ConfirmReloadAsync(pid, workersBefore, errorLogLength, _lifetime.Token);
+            Post(new ReloadCompleted(reload.Id, reload.Generation, failure, Signalled: true, MasterGone: gone));
+        }
+        catch (OperationCanceledException) when (_lifetime.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            Post(new ReloadCompleted(reload.Id, reload.Generation, $"confirming the reload of master pid {pid} failed: {ex.Message}", Signalled: true, MasterGone: false));
         }
     }
 
@@ -405,23 +475,153 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
     /// null once the master has new workers after a SIGHUP; else why the reload did not take: an [emerg] line in the
     /// error log since the signal (nginx keeps the old workers), the master's exit, or no new workers in time.
     /// </summary>
-    private async Task<string?> ConfirmReloadAsync(int pid, int[] workersBefore, long errorLogOffset, CancellationToken cancellationToken)
+    private async Task<(string? Failure, bool MasterGone)> ConfirmReloadAsync(int pid, int[] workersBefore, long errorLogOffset,
+        CancellationToken cancellationToken)
     {
         var deadline = _time.GetUtcNow() + _options.ReloadTimeout;
         while (true)
         {
-            if (LinuxProcessApi.ChildPids(pid).Except(workersBefore).Any()) return null;
+            if (LinuxProcessApi.ChildPids(pid).Except(workersBefore).Any()) return (null, false);
             var logged = ReadFrom(_paths.ErrorLogPath, errorLogOffset);
             var emergency = logged.Split('\n').FirstOrDefault(NginxErrorOutput.IsEmergency);
-            if (emergency is not null) return NginxErrorOutput.FirstError(emergency);
-            if (!IsNginxMaster(pid)) return $"master pid {pid} exited during the reload";
+            if (emergency is not null) return (NginxErrorOutput.FirstError(emergency), false);
+            if (!IsNginxMaster(pid)) return ($"master pid {pid} exited during the reload", true);
             if (_time.GetUtcNow() >= deadline)
-                return $"no new workers within {_options.ReloadTimeout.TotalSeconds:0.###} s of the reload signal to master pid {pid}";
+                return ($"no new workers within {_options.ReloadTimeout.TotalSeconds:0.###} s of the reload signal to master pid {pid}", false);
             await Task.Delay(ReloadPollInterval, _time, cancellationToken);
         }
     }
 
-    private static readonly TimeSpan ReloadPollInterval = TimeSpan.FromMilliseconds(10);
+    /// <summary>Off the loop: write the candidate (if any) and run nginx -t on it, then post the verdict.</summary>
+    private async Task CheckCandidateAsync(CheckCandidate check)
+    {
+        string? rejection;
+        try
+        {
+            if (check.Text is null) rejection = await ValidateAsync(_paths.ConfigPath, _lifetime.Token);
+            else
+            {
+                try
+                {
+                    WriteCandidate(check.Text);
+                    rejection = await ValidateAsync(_paths.CandidatePath, _lifetime.Token);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // A full or read-only state dir: the running config is untouched, so it keeps serving.
+                    TryDeleteFile(_paths.CandidatePath);
+                    rejection = $"cannot write {_paths.CandidatePath}: {e.Message}";
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_lifetime.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception ex)
+        {
+            rejection = $"checking the config failed: {ex.Message}";
+        }
+        Post(new CandidateChecked(check.Id, rejection));
+    }
+
+    /// <summary>A master left by an earlier agent (its own session, so it outlived it) would hold our ports.</summary>
+    private void KillLeftover()
+    {
+        if (ReadPidFile(_paths.PidFilePath) is not { } pid || !IsNginxMaster(pid)) return;
+        _log($"nginx: killing leftover master pid {pid} from an earlier run (pid file {_paths.PidFilePath})");
+        KillGroup(pid);
+        LinuxProcessApi.TrySignal(pid, LinuxProcessApi.SIGKILL, out _);
+    }
+
+    private static void KillGroup(int groupLeaderPid)
+    {
+        // Our children run through setsid: the master leads a group that holds its workers. While any member lives
+        // the group id cannot be reused, so this never hits an unrelated process.
+        LinuxProcessApi.TrySignal(-groupLeaderPid, LinuxProcessApi.SIGKILL, out _);
+    }
+
+    // ---- sidecar mode -----------------------------------------------------------------------------------------
+
+    private async Task SidecarLoopAsync(CancellationToken cancellationToken)
+    {
+        int? lastDead = null;
+        string? lookupProblem = null;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                using var watch = FindSidecarMaster(lastDead, ref lookupProblem);
+                if (watch is null)
+                {
+                    await Task.Delay(_options.PidFilePollInterval, _time, cancellationToken);
+                    continue;
+                }
+                Post(new SidecarMasterFound(watch.Pid));
+                await watch.Exited.WaitAsync(cancellationToken);
+                lastDead = watch.Pid;
+                Post(new SidecarMasterExited(watch.Pid));
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                _log($"nginx: sidecar watch error: {ex.Message}");
+                await AwaitQuietly(Task.Delay(_options.PidFilePollInterval, _time, cancellationToken));
+            }
+        }
+    }
+
+    private PidExitWatch? FindSidecarMaster(int? lastDead, ref string? lookupProblem)
+    {
+        var pid = ReadPidFile(_paths.PidFilePath);
+        string? problem = null;
+        PidExitWatch? watch = null;
+        if (pid is null) problem = $"no readable pid in {_paths.PidFilePath}";
+        else if (pid == lastDead) problem = $"pid file still names the exited master {pid}";
+        else if (!PidExitWatch.TryOpen(pid.Value, out watch, out var openFailure)) problem = openFailure;
+        // A zombie or a reused pid must not count as a live master.
+        else if (!IsNginxMaster(pid.Value) || watch!.Exited.IsCompleted)
+        {
+            watch!.Dispose();
+            watch = null;
+            problem = $"pid {pid} is not a live nginx master";
+        }
+
+        if (problem != lookupProblem && problem is not null) _log($"nginx: sidecar master not found: {problem}");
+        lookupProblem = problem;
+        return watch;
+    }
+
+    // ---- health probe -----------------------------------------------------------------------------------------
+
+    private async Task ProbeLoopAsync(CancellationToken cancellationToken)
+    {
+        var interval = _options.Probe!.Interval;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(interval, _time, cancellationToken);
+                var generation = Interlocked.Read(ref _probeGeneration);
+                if (generation == 0) continue;
+                var failure = await _probe!.CheckAsync(cancellationToken);
+                Post(new ProbeCompleted(generation, failure));
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                _log($"nginx: health probe loop error: {ex.Message}");
+            }
+        }
+    }
+
+    // ---- config files and validation --------------------------------------------------------------------------
 
     private static long FileLength(string path)
     {
@@ -453,198 +653,7 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
         }
     }
 
-    private async Task OnChildExitedAsync(Process process)
-    {
-        await _gate.WaitAsync(CancellationToken.None);
-        try
-        {
-            // Exits we caused (failed start, stop) are already handled where we caused them.
-            if (!ReferenceEquals(process, _child) || _stopping) return;
-            _child = null;
-            var pid = process.Id;
-            // Orphaned workers keep the listening sockets: clear the whole group before restarting.
-            KillProcessGroup(pid);
-            var reason = $"master pid {pid} exited ({DescribeExit(process.ExitCode)})";
-            _log($"nginx: {reason}");
-            var decision = Observe(s => s.MasterExited(reason));
-            process.Dispose();
-            if (decision.Action == SupervisorAction.StartNow) await StartChildLoopAsync();
-            else if (decision.Action == SupervisorAction.StartAfterDelay) ScheduleStart(decision.Delay);
-        }
-        catch (Exception ex)
-        {
-            _log($"nginx: handling the exit of nginx failed: {ex.Message}");
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    private void ScheduleStart(TimeSpan delay)
-    {
-        CancelScheduledStart();
-        var generation = ++_restartGeneration;
-        _log($"nginx: next start attempt in {delay.TotalSeconds:0.###} s");
-        _restartTimer = _time.CreateTimer(_ => _ = RunScheduledStartAsync(generation), null, delay, Timeout.InfiniteTimeSpan);
-    }
-
-    private void CancelScheduledStart()
-    {
-        _restartGeneration++;
-        _restartTimer?.Dispose();
-        _restartTimer = null;
-    }
-
-    private async Task RunScheduledStartAsync(long generation)
-    {
-        await _gate.WaitAsync(CancellationToken.None);
-        try
-        {
-            if (generation != _restartGeneration || _stopping || _child is not null) return;
-            _restartTimer?.Dispose();
-            _restartTimer = null;
-            await StartChildLoopAsync();
-        }
-        catch (Exception ex)
-        {
-            _log($"nginx: scheduled start failed: {ex.Message}");
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    /// <summary>A master left by an earlier agent (its own session, so it outlived it) would hold our ports.</summary>
-    private void KillLeftoverMaster()
-    {
-        if (ReadPidFile(_paths.PidFilePath) is not { } pid || !IsNginxMaster(pid)) return;
-        _log($"nginx: killing leftover master pid {pid} from an earlier run (pid file {_paths.PidFilePath})");
-        KillProcessGroup(pid);
-        LinuxProcessApi.TrySignal(pid, LinuxProcessApi.SIGKILL, out _);
-    }
-
-    private static void KillProcessGroup(int groupLeaderPid)
-    {
-        // Our children run through setsid: the master leads a group that holds its workers. While any member lives
-        // the group id cannot be reused, so this never hits an unrelated process.
-        LinuxProcessApi.TrySignal(-groupLeaderPid, LinuxProcessApi.SIGKILL, out _);
-    }
-
-    // ---- sidecar mode -----------------------------------------------------------------------------------------
-
-    private async Task SidecarLoopAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await WatchSidecarOnceAsync(cancellationToken);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                _log($"nginx: sidecar watch error: {ex.Message}");
-                await AwaitQuietly(Task.Delay(_options.PidFilePollInterval, _time, cancellationToken));
-            }
-        }
-    }
-
-    /// <summary>Finds a master and waits for its exit, or waits one poll interval when there is none.</summary>
-    private async Task WatchSidecarOnceAsync(CancellationToken cancellationToken)
-    {
-        using var watch = FindSidecarMaster();
-        if (watch is null)
-        {
-            await Task.Delay(_options.PidFilePollInterval, _time, cancellationToken);
-            return;
-        }
-
-        await UnderGateAsync(() =>
-        {
-            if (_stopping) return;
-            _sidecarPid = watch.Pid;
-            _masterGeneration++;
-            _log($"nginx: watching sidecar master pid {watch.Pid}");
-            Observe(s => { s.SidecarMasterFound(watch.Pid); return NginxDecision.None; });
-        });
-        await watch.Exited.WaitAsync(cancellationToken);
-        if (!_stopping) MasterExited?.Invoke();
-        await UnderGateAsync(() =>
-        {
-            if (_stopping) return;
-            _sidecarPid = null;
-            _lastDeadSidecarPid = watch.Pid;
-            var reason = $"sidecar master pid {watch.Pid} exited";
-            _log($"nginx: {reason}");
-            Observe(s => s.MasterExited(reason));
-        });
-    }
-
-    private PidExitWatch? FindSidecarMaster()
-    {
-        var pid = ReadPidFile(_paths.PidFilePath);
-        string? problem = null;
-        PidExitWatch? watch = null;
-        if (pid is null) problem = $"no readable pid in {_paths.PidFilePath}";
-        else if (pid == _lastDeadSidecarPid) problem = $"pid file still names the exited master {pid}";
-        else if (!PidExitWatch.TryOpen(pid.Value, out watch, out var openFailure)) problem = openFailure;
-        // A zombie or a reused pid must not count as a live master.
-        else if (!IsNginxMaster(pid.Value) || watch!.Exited.IsCompleted)
-        {
-            watch!.Dispose();
-            watch = null;
-            problem = $"pid {pid} is not a live nginx master";
-        }
-
-        if (problem != _sidecarLookupProblem && problem is not null) _log($"nginx: sidecar master not found: {problem}");
-        _sidecarLookupProblem = problem;
-        return watch;
-    }
-
-    // ---- health probe -----------------------------------------------------------------------------------------
-
-    private async Task ProbeLoopAsync(CancellationToken cancellationToken)
-    {
-        var interval = _options.Probe!.Interval;
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(interval, _time, cancellationToken);
-                if (!_state.WantsProbe) continue;
-                var generation = Volatile.Read(ref _masterGeneration);
-                var failure = await _probe!.CheckAsync(cancellationToken);
-                await UnderGateAsync(() =>
-                {
-                    // A result about a master that has since been replaced says nothing about the new one.
-                    if (generation != _masterGeneration || _stopping) return;
-                    var decision = Observe(s => failure is null ? s.ProbeSucceeded() : s.ProbeFailed(failure));
-                    if (decision.Action == SupervisorAction.KillMaster && _child is { } child)
-                    {
-                        _log($"nginx: killing unresponsive master pid {child.Id}; its exit triggers the restart");
-                        KillProcessGroup(child.Id);
-                    }
-                });
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                _log($"nginx: health probe loop error: {ex.Message}");
-            }
-        }
-    }
-
-    // ---- config files and validation --------------------------------------------------------------------------
-
-    private async Task WriteCandidateAsync(string text, CancellationToken cancellationToken)
+    private void WriteCandidate(string text)
     {
         if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("nginx supervision needs Linux (pidfd, signals, file modes).");
         var directory = Path.GetDirectoryName(_paths.ConfigPath)!;
@@ -658,8 +667,8 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
             // Never world-readable: the config may name secret files (TLS keys, htpasswd).
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead,
         };
-        await using var stream = new FileStream(_paths.CandidatePath, options);
-        await stream.WriteAsync(Encoding.UTF8.GetBytes(text), cancellationToken);
+        using var stream = new FileStream(_paths.CandidatePath, options);
+        stream.Write(Encoding.UTF8.GetBytes(text));
         stream.Flush(flushToDisk: true);
     }
 
@@ -703,40 +712,6 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
     }
 
     // ---- helpers ----------------------------------------------------------------------------------------------
-
-    private NginxDecision Observe(Func<NginxHealthState, NginxDecision> input)
-    {
-        var before = _state.Current;
-        var decision = input(_state);
-        _healthReason = _state.Reason;
-        _current = _state.Current;
-        if (before != _state.Current)
-        {
-            _log($"nginx: health {before} -> {_state.Current}: {_state.Reason}");
-            try
-            {
-                HealthChanged?.Invoke(_state.Current);
-            }
-            catch (Exception ex)
-            {
-                _log($"nginx: a HealthChanged handler threw: {ex.Message}");
-            }
-        }
-        return decision;
-    }
-
-    private async Task UnderGateAsync(Action action)
-    {
-        await _gate.WaitAsync(CancellationToken.None);
-        try
-        {
-            action();
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
 
     private static async Task WaitForStderrAsync(Process process)
     {

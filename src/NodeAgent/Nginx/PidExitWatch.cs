@@ -4,8 +4,9 @@ using NginxHa.NodeAgent.Platform;
 namespace NginxHa.NodeAgent.Nginx;
 
 /// <summary>
-/// Event-driven exit watch of a process that is not our child (sidecar nginx in a shared process namespace):
-/// pidfd_open + poll on a dedicated thread. kill -0 is no use here: an unreaped zombie still answers it.
+/// Event-driven exit watch: pidfd_open + poll on a dedicated thread. For a process that is not our child (sidecar nginx
+/// in a shared process namespace) kill -0 is no use: an unreaped zombie still answers it. For our own child it reports
+/// the exit on its own thread, without waiting for the thread pool that raises Process.Exited.
 /// </summary>
 internal sealed class PidExitWatch : IDisposable
 {
@@ -13,11 +14,13 @@ internal sealed class PidExitWatch : IDisposable
     private readonly int _wakeFd;
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread _thread;
+    private readonly Action<PidExitWatch>? _onExited;
     private int _disposed;
 
-    private PidExitWatch(int pid, int pidfd, int wakeFd)
+    private PidExitWatch(int pid, int pidfd, int wakeFd, Action<PidExitWatch>? onExited)
     {
         Pid = pid;
+        _onExited = onExited;
         _pidfd = pidfd;
         _wakeFd = wakeFd;
         _thread = new Thread(WaitLoop) { IsBackground = true, Name = $"pidfd-watch-{pid}" };
@@ -29,7 +32,8 @@ internal sealed class PidExitWatch : IDisposable
     /// <summary>Completes when the process exits (or has already exited: a zombie's pidfd is readable at once).</summary>
     public Task Exited => _exited.Task;
 
-    public static bool TryOpen(int pid, out PidExitWatch? watch, out string reason)
+    /// <param name="onExited">Runs on the watch's own thread the moment the process exits; it must not dispose the watch.</param>
+    public static bool TryOpen(int pid, out PidExitWatch? watch, out string reason, Action<PidExitWatch>? onExited = null)
     {
         watch = null;
         var pidfd = LinuxProcessApi.PidfdOpen(pid, 0);
@@ -47,7 +51,7 @@ internal sealed class PidExitWatch : IDisposable
             reason = $"eventfd failed with errno {errno}";
             return false;
         }
-        watch = new PidExitWatch(pid, pidfd, wakeFd);
+        watch = new PidExitWatch(pid, pidfd, wakeFd, onExited);
         reason = "";
         return true;
     }
@@ -66,11 +70,18 @@ internal sealed class PidExitWatch : IDisposable
                 _exited.TrySetException(new IOException($"poll on pidfd of {Pid} failed with errno {Marshal.GetLastPInvokeError()}"));
                 return;
             }
-            if ((fds[0].ReturnedEvents & Posix.POLLIN) != 0) _exited.TrySetResult();
+            if ((fds[0].ReturnedEvents & Posix.POLLIN) != 0)
+            {
+                _onExited?.Invoke(this);
+                _exited.TrySetResult();
+            }
             // Woken by Dispose, or the process exited: either way this thread is done.
             return;
         }
     }
+
+    /// <summary>Our child's exit status (exit code or signal), read without reaping it; null when not available.</summary>
+    public string? PeekExit() => LinuxProcessApi.PeekExit(_pidfd);
 
     public unsafe void Dispose()
     {

@@ -242,7 +242,7 @@ public sealed class NodeReconciler : IAsyncDisposable
 
     void OnNginxHealth(NginxHealth health)
     {
-        // May run inside the supervisor's own lock: only flip the flag and post to the instances' queues.
+        // Runs on the supervisor's loop thread: only flip the flag and post to the instances' queues.
         if (health == NginxHealth.Restarting)
         {
             _log($"nginx: {health}");

@@ -29,7 +29,7 @@ public sealed class StandaloneAgent
     readonly AgentMetrics _metrics;
     readonly LineLog _lineLog;
     volatile bool _configApplied;
-    readonly HeardRouters _heard = new(MonotonicTimeProvider.Instance);
+    readonly HeardRouters _heard = new(TimeProvider.System);
     readonly HandoverBook _handover;
 
     /// <summary>
@@ -79,7 +79,7 @@ public sealed class StandaloneAgent
         }, TimeProvider.System, _log);
         _metrics.Nginx.Attach(nginx);
         await using var reconciler = new NodeReconciler(_runtime, SystemHostFacts.Instance,
-            new SpeakerInstanceHost(MonotonicTimeProvider.Instance, _log, _shutdown, _metrics, _heard, _handover, _lineLog),
+            new SpeakerInstanceHost(TimeProvider.System, _log, _shutdown, _metrics, _heard, _handover, _lineLog),
             new MeasuredNginxTarget(nginx, _metrics.Nginx), TimeProvider.System, _log);
         await using var publisher = _statusWriter is null ? null
             : new NodeStatusPublisher(reconciler, _statusWriter, TimeProvider.System, StatusInterval, _log);

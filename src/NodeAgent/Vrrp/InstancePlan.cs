@@ -57,9 +57,12 @@ public sealed record InstancePlan(
             problem = Fail("virtualIPs", "no virtual address");
             return null;
         }
-        if (vips.Count > MaxAddresses)
+        var unicast = instance.UnicastPeers.Count > 0;
+        var carried = vips.Count + (VirtualRouterLinkLocal.AddsAddress(vips, unicast) ? 1 : 0);
+        if (carried > MaxAddresses)
         {
-            problem = Fail("virtualIPs", $"{vips.Count} addresses, but one VRRP advert carries at most {MaxAddresses}");
+            problem = Fail("virtualIPs", $"{vips.Count} addresses" + (carried > vips.Count ? " and the added link-local one" : "") +
+                $", but one VRRP advert carries at most {MaxAddresses}");
             return null;
         }
         if (!Duration.TryParse(instance.AdvertisementInterval, out var interval, out var intervalProblem))
@@ -91,7 +94,9 @@ public sealed record InstancePlan(
         var iface = instance.Interface;
         if (string.IsNullOrEmpty(iface))
         {
-            iface = InterfaceSelector.Select(vips[0].Address, hostAddresses, out var reason);
+            // A link-local VIP names no subnet: the first routable one picks the interface.
+            var routable = vips.FirstOrDefault(v => !v.Address.IsIPv6LinkLocal, vips[0]);
+            iface = InterfaceSelector.Select(routable.Address, hostAddresses, out var reason);
             if (iface is null)
             {
                 problem = Fail("interface", reason!);
@@ -100,7 +105,7 @@ public sealed record InstancePlan(
         }
 
         return new InstancePlan(instance.Name, iface, instance.Version == 2 ? VrrpVersion.V2 : VrrpVersion.V3,
-            (byte)instance.VirtualRouterId, (byte)instance.Priority, interval, instance.Preempt, preemptDelay, vips, peers,
-            authData);
+            (byte)instance.VirtualRouterId, (byte)instance.Priority, interval, instance.Preempt, preemptDelay,
+            VirtualRouterLinkLocal.Complete(vips, (byte)instance.VirtualRouterId, unicast), peers, authData);
     }
 }

@@ -8,10 +8,10 @@ public sealed class LogRateLimiter(TimeSpan period)
 {
     public static readonly TimeSpan DefaultPeriod = TimeSpan.FromSeconds(10);
 
-    readonly Dictionary<string, (DateTimeOffset Last, long Suppressed)> _keys = new();
+    readonly Dictionary<string, (MonotonicTime Last, long Suppressed)> _keys = new();
 
     /// <summary>True when a line for <paramref name="key"/> may be written now; <paramref name="suppressed"/> is how many were held back since the last one.</summary>
-    public bool TryLog(string key, DateTimeOffset now, out long suppressed)
+    public bool TryLog(string key, MonotonicTime now, out long suppressed)
     {
         if (_keys.TryGetValue(key, out var entry) && now - entry.Last < period)
         {

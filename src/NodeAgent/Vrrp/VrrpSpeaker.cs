@@ -21,7 +21,9 @@ public sealed record VrrpSpeakerOptions(
 /// <summary>
 /// Runs one VRRP instance: feeds "advert received" and "timer fired" into <see cref="VrrpStateMachine"/>
 /// from a single event loop and carries out the actions it returns (send adverts, bind and announce VIPs,
-/// release them). All time comes from the injected <see cref="TimeProvider"/>.
+/// release them). All time comes from the injected <see cref="TimeProvider"/>: deadlines are
+/// <see cref="MonotonicTime"/>s read from its <see cref="TimeProvider.GetTimestamp"/>, and the loop waits the same way
+/// whatever the provider (see <see cref="NextEvent"/>).
 /// </summary>
 public sealed class VrrpSpeaker
 {
@@ -46,7 +48,7 @@ public sealed class VrrpSpeaker
     readonly IVrrpSpeakerObserver _observer;
     bool _linkDown;
     int _gratuitousLeft;
-    DateTimeOffset? _nextGratuitous;
+    MonotonicTime? _nextGratuitous;
     volatile VrrpState _state = VrrpState.Initialize;
 
     public VrrpSpeaker(VrrpSpeakerOptions options, IVrrpTransport transport, IVirtualAddressTable addresses,
@@ -61,7 +63,7 @@ public sealed class VrrpSpeaker
         _announcer = announcer;
         _time = time;
         _log = log;
-        _machine = new VrrpStateMachine(options.Instance, time);
+        _machine = new VrrpStateMachine(options.Instance);
         _vipAddresses = options.VirtualAddresses.Select(v => v.Address).ToArray();
         _rules = new VrrpReceiveRules(options.Instance.Version, options.Instance.VirtualRouterId, _vipAddresses,
             options.Instance.AdvertInterval, options.AuthType, options.AuthData,
@@ -152,12 +154,10 @@ public sealed class VrrpSpeaker
     {
         using var ioStop = new CancellationTokenSource();
         using var wake = _wake = new EventLoopSignal(shutdown);
-        // The wait's timerfd counts CLOCK_MONOTONIC, the clock MonotonicTimeProvider reads, so with that provider
-        // the wait alone meets every deadline. A provider timer would add a timer-thread and pool wake right after
-        // each advert, just when a SIGTERM's hand-over needs the CPU. Any other provider (a fake clock in tests)
-        // keeps its timer: only it knows when its time reaches a deadline.
-        using var timer = _time is MonotonicTimeProvider ? null : _time.CreateTimer(_ => Post(TimerEvent.Instance), null,
-            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        // Armed for the next deadline, always: only the provider knows when its time reaches a deadline (a fake
+        // clock's Advance). With the system clock the loop's own kernel-timed wait normally gets there first and
+        // re-arms it for the deadline after, so it seldom fires (NextEvent).
+        using var timer = _time.CreateTimer(_ => Post(TimerEvent.Instance), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         using var stopRegistration = stop.Register(() => Post(StopEvent.Instance));
 
         Rehearse();
@@ -177,8 +177,8 @@ public sealed class VrrpSpeaker
                 _linkDown = true;
                 _log($"{_options.Name}: no carrier at start: FAULT until the link is up");
             }
-            if (_faultRequested || _linkDown) Execute(_machine.SetFault(true));
-            Execute(_machine.Startup());
+            if (_faultRequested || _linkDown) Execute(_machine.SetFault(Now(), true));
+            Execute(_machine.Startup(Now()));
             Reschedule(timer);
             while (true)
             {
@@ -207,11 +207,29 @@ public sealed class VrrpSpeaker
             }
             if (_state == VrrpState.Master)
                 ReleaseAddresses();
+            foreach (var idle in _idleProbes) idle.TrySetCanceled();
+            while (_events.TryDequeue(out var left))
+                if (left is IdleProbeEvent probe) probe.Idle.TrySetCanceled();
         }
     }
 
     /// <summary>How long before a backup's deadline its thread wakes to spin (bench/takeover-delay.sh).</summary>
     static readonly TimeSpan TakeOverSpin = TimeSpan.FromMicroseconds(250);
+
+    /// <summary>
+    /// Completes once the loop has handled every event posted before this call, and everything due by then, and
+    /// waits for the next one: with a fake clock, the point at which "nothing happened by now" is a fact rather than
+    /// a guess about how long to sleep. Cancelled if the loop ends first.
+    /// </summary>
+    internal Task IdleAsync()
+    {
+        var idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(new IdleProbeEvent(idle));
+        return idle.Task;
+    }
+
+    // Idle probes taken from the queue, answered when the loop next blocks with nothing due.
+    readonly List<TaskCompletionSource> _idleProbes = [];
 
     void Post(Event e)
     {
@@ -219,44 +237,81 @@ public sealed class VrrpSpeaker
         _wake?.Signal();
     }
 
+    MonotonicTime Now() => MonotonicTime.Now(_time);
+
     /// <summary>
-    /// The next event, or a timer event when the earliest timer is due. The wait itself is the timer: the
-    /// thread wakes at the deadline, to the microsecond, with no timer thread or pool hop in between (that cost
-    /// milliseconds of failover on a busy machine). With a provider other than <see cref="MonotonicTimeProvider"/>
-    /// its <see cref="ITimer"/> also posts timer events, which is what drives a fake clock in tests; a timer event
-    /// with nothing due is a no-op.
+    /// The next event, or a timer event when the earliest deadline is due by the provider's clock. One path for
+    /// every provider: the thread waits on a kernel timer (timerfd) for the time left by that clock, and the
+    /// provider's <see cref="ITimer"/>, armed for the same deadline, posts a timer event. With the system clock the
+    /// kernel wait wakes the thread at the deadline, to the microsecond, with no timer thread or pool hop in between
+    /// (that cost milliseconds of failover on a busy machine). With a fake clock the wait's length means nothing,
+    /// and the timer's event on Advance is what wakes it. Either way nothing fires before the clock says so: a wake
+    /// (or a timer event) with nothing due only waits again (or is a no-op).
     /// </summary>
     Event NextEvent()
     {
         while (true)
         {
-            if (_events.TryDequeue(out var e)) return e;
+            if (_events.TryDequeue(out var e))
+            {
+                if (e is not IdleProbeEvent probe) return e;
+                _idleProbes.Add(probe.Idle);
+                continue;
+            }
             if (_wake!.ShutdownRequested) return StopEvent.Instance;
             var due = NextDue();
             if (due is null)
             {
+                AnswerIdleProbes();
                 _wake!.Wait(null);
                 continue;
             }
-            var wait = due.Value - _time.GetUtcNow();
+            var wait = due.Value - Now();
             if (wait <= TimeSpan.Zero) return TimerEvent.Instance;
-            if (_state == VrrpState.Backup && _time is MonotonicTimeProvider)
+            AnswerIdleProbes();
+            if (_state != VrrpState.Backup)
             {
-                // A backup reaches its master-down deadline only when the master is gone (each advert moves it a
-                // whole interval away); its one other deadline, the end of a preempt delay, comes once after start.
-                // Wake a little early and spin up to it, so the take-over does not wait for an idle CPU to come back.
-                // An event during the spin is taken first.
-                if (wait > TakeOverSpin && _wake!.Wait(wait - TakeOverSpin)) continue;
-                while (_events.IsEmpty && _time.GetUtcNow() < due.Value) Thread.SpinWait(16);
+                _wake!.Wait(wait);
                 continue;
             }
-            if (!_wake!.Wait(wait)) return TimerEvent.Instance;
+            // A backup reaches its master-down deadline only when the master is gone (each advert moves it a whole
+            // interval away); its one other deadline, the end of a preempt delay, comes once after start. It wakes a
+            // little early and spins up to it, so the take-over does not wait for an idle CPU to come back. An event
+            // during the spin is taken first.
+            if (wait > TakeOverSpin)
+            {
+                _wake!.Wait(wait - TakeOverSpin);
+                continue;
+            }
+            // A clock that stands still while we spin (a fake one) only moves by its own hand: its timer's event.
+            if (!SpinUntil(due.Value)) _wake!.Wait(null);
         }
     }
 
-    DateTimeOffset? NextDue()
+    void AnswerIdleProbes()
     {
-        DateTimeOffset? due = _machine.NextTimerDue;
+        if (_idleProbes.Count == 0) return;
+        foreach (var idle in _idleProbes) idle.TrySetResult();
+        _idleProbes.Clear();
+    }
+
+    /// <summary>Spins until an event comes or <paramref name="due"/> is reached (true), or the clock stops moving (false).</summary>
+    bool SpinUntil(MonotonicTime due)
+    {
+        var last = Now();
+        while (_events.IsEmpty && last < due)
+        {
+            Thread.SpinWait(16);
+            var now = Now();
+            if (now == last) return false;
+            last = now;
+        }
+        return true;
+    }
+
+    MonotonicTime? NextDue()
+    {
+        MonotonicTime? due = _machine.NextTimerDue;
         if (_nextGratuitous is { } garp && (due is null || garp < due)) due = garp;
         return due;
     }
@@ -278,24 +333,19 @@ public sealed class VrrpSpeaker
         if (VrrpPacket.TryRead(buffer, source, destination, out var decoded) == VrrpDropReason.Ok)
             VrrpReceiveValidator.Validate(decoded!, VrrpPacket.RequiredTtl, _rules);
 
-        var clock = new RehearsalClock(_time.GetUtcNow());
-        var machine = new VrrpStateMachine(instance, clock);
-        machine.Startup();
-        machine.OnAdvertisementReceived(source, VrrpInstanceConfig.AddressOwnerPriority, instance.AdvertInterval);
-        machine.OnAdvertisementReceived(source, VrrpInstanceConfig.StopParticipatingPriority, instance.AdvertInterval);
-        clock.Advance(machine.MasterDownInterval);
-        machine.OnTimerFired();
-        machine.OnAdvertisementReceived(source, 1, instance.AdvertInterval);
-        machine.SetFault(true);
-        machine.SetFault(false);
+        // The machine takes time as input, so a scratch one runs through a take-over on made-up instants.
+        var now = Now();
+        var machine = new VrrpStateMachine(instance);
+        machine.Startup(now);
+        machine.OnAdvertisementReceived(now, source, VrrpInstanceConfig.AddressOwnerPriority, instance.AdvertInterval);
+        machine.OnAdvertisementReceived(now, source, VrrpInstanceConfig.StopParticipatingPriority, instance.AdvertInterval, now);
+        now += machine.MasterDownInterval;
+        machine.OnTimerFired(now);
+        machine.OnAdvertisementReceived(now, source, 1, instance.AdvertInterval);
+        machine.SetFault(now, true);
+        machine.SetFault(now, false);
         machine.Shutdown();
-    }
-
-    sealed class RehearsalClock(DateTimeOffset start) : TimeProvider
-    {
-        DateTimeOffset _now = start;
-        public override DateTimeOffset GetUtcNow() => _now;
-        public void Advance(TimeSpan by) => _now += by;
+        SpinUntil(Now()); // compiled too: a backup enters it 250 us before its take-over
     }
 
     void Handle(Event e)
@@ -306,9 +356,9 @@ public sealed class VrrpSpeaker
                 OnDatagram(p.Datagram, p.ArrivedAt);
                 break;
             case TimerEvent:
-                var now = _time.GetUtcNow();
+                var now = Now();
                 if (_machine.NextTimerDue is { } due && due <= now)
-                    Execute(_machine.OnTimerFired());
+                    Execute(_machine.OnTimerFired(now));
                 if (_nextGratuitous is { } garp && garp <= now)
                     SendGratuitous();
                 break;
@@ -321,7 +371,7 @@ public sealed class VrrpSpeaker
                 _observer.Announced(1);
                 break;
             case FaultEvent:
-                Execute(_machine.SetFault(_faultRequested || _linkDown));
+                Execute(_machine.SetFault(Now(), _faultRequested || _linkDown));
                 break;
             case ReconfigureEvent r:
                 Reconfigured(r.Options);
@@ -331,7 +381,7 @@ public sealed class VrrpSpeaker
                 // take-over, whose gratuitous ARP brings back hosts that followed the peer meanwhile.
                 _linkDown = !l.Up;
                 _log($"{_options.Name}: link {(l.Up ? "up" : "down")}");
-                Execute(_machine.SetFault(_faultRequested || _linkDown));
+                Execute(_machine.SetFault(Now(), _faultRequested || _linkDown));
                 break;
         }
     }
@@ -350,7 +400,7 @@ public sealed class VrrpSpeaker
         _log($"{options.Name}: changed in place (priority {a.Priority} -> {b.Priority}, advert interval " +
              $"{a.AdvertInterval.TotalMilliseconds}ms -> {b.AdvertInterval.TotalMilliseconds}ms, preempt {a.Preempt} -> {b.Preempt}" +
              (added.Length > 0 ? $", VIPs added: {string.Join(" ", added)}" : "") + $"); still {Name(_state)}");
-        Execute(_machine.Reconfigure(b));
+        Execute(_machine.Reconfigure(Now(), b));
         if (_state == VrrpState.Master && added.Length > 0)
         {
             foreach (var vip in added) TryAddress(vip, add: true);
@@ -359,7 +409,7 @@ public sealed class VrrpSpeaker
         }
     }
 
-    void OnDatagram(VrrpDatagram d, DateTimeOffset arrivedAt)
+    void OnDatagram(VrrpDatagram d, MonotonicTime arrivedAt)
     {
         if (d.Source.Equals(_transport.SourceAddress)) return;
         var reason = VrrpPacket.TryRead(d.Message.Span, d.Source, d.Destination, out var advert);
@@ -377,7 +427,7 @@ public sealed class VrrpSpeaker
         if (_rules.PreviousAddresses is not null && VrrpReceiveValidator.ListsCurrentAddresses(advert!, _rules))
             _rules = _rules with { PreviousAddresses = null };
         var before = _state;
-        Execute(_machine.OnAdvertisementReceived(d.Source, advert!.Priority, advert.AdvertInterval, arrivedAt));
+        Execute(_machine.OnAdvertisementReceived(Now(), d.Source, advert!.Priority, advert.AdvertInterval, arrivedAt));
         _observer.AdvertAccepted(d.Source, advert.Priority, before, _state);
     }
 
@@ -386,7 +436,7 @@ public sealed class VrrpSpeaker
         Drops.Increment(reason);
         // Other routers' VRIDs share the multicast group: counted, never logged.
         if (reason == VrrpDropReason.UnknownVirtualRouterId) return;
-        if (!_logLimit.TryLog(reason.ToString(), _time.GetUtcNow(), out _)) return;
+        if (!_logLimit.TryLog(reason.ToString(), Now(), out _)) return;
         _log($"{_options.Name}: dropped an advertisement from {source}: {reason.Describe()} ({reason}; dropped so far for this reason: {Drops[reason]})");
     }
 
@@ -417,7 +467,7 @@ public sealed class VrrpSpeaker
                     // at most). No longer limit: a second split soon after the first must be repaired as fast.
                     if (_nextGratuitous is null)
                     {
-                        if (_logLimit.TryLog("lower-priority master", _time.GetUtcNow(), out var heldBack))
+                        if (_logLimit.TryLog("lower-priority master", Now(), out var heldBack))
                             _log($"{_options.Name}: another router acts as MASTER with a lower priority; announcing our addresses again" +
                                  (heldBack > 0 ? $" (also {heldBack} time(s) since the last such line)" : ""));
                         _gratuitousLeft = _options.GratuitousRepeat;
@@ -481,7 +531,7 @@ public sealed class VrrpSpeaker
         {
             _log($"{_options.Name}: gratuitous announcement failed: {ex.Message}");
         }
-        var now = _time.GetUtcNow();
+        var now = Now();
         if (--_gratuitousLeft > 0)
             _nextGratuitous = now + _options.GratuitousInterval;
         else
@@ -513,16 +563,15 @@ public sealed class VrrpSpeaker
         }
     }
 
-    void Reschedule(ITimer? timer)
+    void Reschedule(ITimer timer)
     {
-        if (timer is null) return;
         var due = NextDue();
         if (due is null)
         {
             timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             return;
         }
-        var wait = due.Value - _time.GetUtcNow();
+        var wait = due.Value - Now();
         timer.Change(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
     }
 
@@ -534,7 +583,7 @@ public sealed class VrrpSpeaker
             try
             {
                 var datagram = _transport.Receive(ct);
-                Post(new PacketEvent(datagram, _time.GetUtcNow() - datagram.QueuedFor));
+                Post(new PacketEvent(datagram, Now() - datagram.QueuedFor));
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -596,13 +645,14 @@ public sealed class VrrpSpeaker
 
     abstract record Event;
     sealed record FailedEvent(string What, Exception Error) : Event;
-    sealed record PacketEvent(VrrpDatagram Datagram, DateTimeOffset ArrivedAt) : Event;
+    sealed record PacketEvent(VrrpDatagram Datagram, MonotonicTime ArrivedAt) : Event;
     sealed record TimerEvent : Event { public static readonly TimerEvent Instance = new(); }
     sealed record StopEvent : Event { public static readonly StopEvent Instance = new(); }
     sealed record RemovedEvent(IPAddress Address) : Event;
     sealed record FaultEvent(bool Fault) : Event;
     sealed record LinkEvent(bool Up) : Event;
     sealed record ReconfigureEvent(VrrpSpeakerOptions Options) : Event;
+    sealed record IdleProbeEvent(TaskCompletionSource Idle) : Event;
 }
 
 /// <summary>A speaker stopped because one of its loops failed; the VIPs were released on the way out.</summary>

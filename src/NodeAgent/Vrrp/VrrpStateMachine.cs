@@ -4,9 +4,10 @@ namespace NginxHa.NodeAgent.Vrrp;
 
 /// <summary>
 /// The VRRP state machine of one virtual router: RFC 5798 section 6.4 (v3) and RFC 3768 section 6.4 (v2),
-/// plus keepalived's FAULT state and preempt delay. Pure: it owns no threads, sockets or timers. The driver
-/// feeds it "advert received" and "timer fired" events, executes the returned <see cref="VrrpAction"/>s in
-/// order, and calls <see cref="OnTimerFired"/> when <see cref="NextTimerDue"/> is reached. Not thread-safe:
+/// plus keepalived's FAULT state and preempt delay. Pure: it owns no threads, sockets, timers or clock. The driver
+/// feeds it "advert received" and "timer fired" events, each with the current <see cref="MonotonicTime"/>, executes
+/// the returned <see cref="VrrpAction"/>s in order, and calls <see cref="OnTimerFired"/> when <see cref="NextTimerDue"/>
+/// is reached. Production and tests drive it the same way; only where "now" comes from differs. Not thread-safe:
 /// the driver serializes calls.
 /// </summary>
 public sealed class VrrpStateMachine
@@ -14,29 +15,26 @@ public sealed class VrrpStateMachine
     private static readonly IReadOnlyList<VrrpAction> NoActions = [];
 
     private VrrpInstanceConfig _config;
-    private readonly TimeProvider _time;
 
     // RFC timers, held as absolute deadlines; null = not running.
-    private DateTimeOffset? _adverTimerDue;
-    private DateTimeOffset? _masterDownTimerDue;
+    private MonotonicTime? _adverTimerDue;
+    private MonotonicTime? _masterDownTimerDue;
     // Set while Master_Down_Timer runs Skew_Time after a priority-0 advert, so the take-over says which timer it was.
     private bool _masterResigned;
-    private DateTimeOffset? _preemptDelayDue;
+    private MonotonicTime? _preemptDelayDue;
 
     // A master answers a lower-priority advert at most once per advert interval: a flood of them (valid, or spoofed
     // with a valid VRID) must not become a flood of adverts from us.
-    private DateTimeOffset? _nextLowerPriorityAnswer;
+    private MonotonicTime? _nextLowerPriorityAnswer;
 
     // The external "cannot serve" condition; survives Shutdown so a later Startup enters Fault directly.
     private bool _faulted;
 
-    public VrrpStateMachine(VrrpInstanceConfig config, TimeProvider time)
+    public VrrpStateMachine(VrrpInstanceConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        ArgumentNullException.ThrowIfNull(time);
         config.Validate();
         _config = config;
-        _time = time;
         MasterAdverInterval = config.AdvertInterval;
     }
 
@@ -65,20 +63,18 @@ public sealed class VrrpStateMachine
     public long Transitions { get; private set; }
 
     /// <summary>When the preempt delay ends, while it runs (null otherwise).</summary>
-    public DateTimeOffset? PreemptDelayDue => _preemptDelayDue;
+    public MonotonicTime? PreemptDelayDue => _preemptDelayDue;
 
     /// <summary>When the driver must call <see cref="OnTimerFired"/> next; null when no timer runs.</summary>
-    public DateTimeOffset? NextTimerDue => State switch
+    public MonotonicTime? NextTimerDue => State switch
     {
         VrrpState.Master => _adverTimerDue,
         VrrpState.Backup => Earliest(_masterDownTimerDue, _preemptDelayDue),
         _ => null,
     };
 
-    private DateTimeOffset Now => _time.GetUtcNow();
-
     /// <summary>RFC 6.4.1 Startup event. Valid only in Initialize.</summary>
-    public IReadOnlyList<VrrpAction> Startup()
+    public IReadOnlyList<VrrpAction> Startup(MonotonicTime now)
     {
         if (State != VrrpState.Initialize)
             throw new InvalidOperationException($"Startup is only valid in state Initialize; the instance is in {State}.");
@@ -87,7 +83,7 @@ public sealed class VrrpStateMachine
         if (_faulted)
             Transition(actions, VrrpState.Fault, "startup while faulted");
         else
-            Start(actions, "startup");
+            Start(actions, now, "startup");
         return actions;
     }
 
@@ -96,8 +92,8 @@ public sealed class VrrpStateMachine
     /// count from <paramref name="receivedAt"/> (when it came off the wire) if given and not in the future:
     /// the time the packet then spent reaching this call does not delay a take-over.
     /// </summary>
-    public IReadOnlyList<VrrpAction> OnAdvertisementReceived(IPAddress source, byte priority, TimeSpan advertInterval,
-        DateTimeOffset? receivedAt = null)
+    public IReadOnlyList<VrrpAction> OnAdvertisementReceived(MonotonicTime now, IPAddress source, byte priority,
+        TimeSpan advertInterval, MonotonicTime? receivedAt = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         if (source.AddressFamily != _config.PrimaryAddress.AddressFamily)
@@ -107,7 +103,6 @@ public sealed class VrrpStateMachine
         if (_config.Version == VrrpVersion.V3 && advertInterval <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(advertInterval), advertInterval, "A VRRPv3 advert interval must be positive.");
 
-        var now = Now;
         var arrival = receivedAt is { } at && at < now ? at : now;
         return State switch
         {
@@ -118,9 +113,8 @@ public sealed class VrrpStateMachine
     }
 
     /// <summary>Acts on every timer due at the current time; no actions when none is due.</summary>
-    public IReadOnlyList<VrrpAction> OnTimerFired()
+    public IReadOnlyList<VrrpAction> OnTimerFired(MonotonicTime now)
     {
-        var now = Now;
         var actions = new List<VrrpAction>();
         switch (State)
         {
@@ -132,7 +126,7 @@ public sealed class VrrpStateMachine
                 if (_preemptDelayDue <= now)
                     _preemptDelayDue = null;
                 if (_masterDownTimerDue <= now)
-                    BecomeMaster(actions, _masterResigned ? "the master resigned with priority 0; Skew_Time expired" : "master down timer expired");
+                    BecomeMaster(actions, now, _masterResigned ? "the master resigned with priority 0; Skew_Time expired" : "master down timer expired");
                 break;
         }
 
@@ -145,7 +139,7 @@ public sealed class VrrpStateMachine
     /// Master_Down_Timer stands (the next advert restarts it with the new Skew_Time). The version, VRID, primary
     /// address and the address-owner role cannot change in place.
     /// </summary>
-    public IReadOnlyList<VrrpAction> Reconfigure(VrrpInstanceConfig config)
+    public IReadOnlyList<VrrpAction> Reconfigure(MonotonicTime now, VrrpInstanceConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
@@ -161,7 +155,7 @@ public sealed class VrrpStateMachine
             MasterAdverInterval = config.AdvertInterval;
         if (State == VrrpState.Master && (previous.Priority != config.Priority || previous.AdvertInterval != config.AdvertInterval))
         {
-            _adverTimerDue = Now + config.AdvertInterval;
+            _adverTimerDue = now + config.AdvertInterval;
             return [new VrrpAction.SendAdvertisement(config.Priority)];
         }
         return NoActions;
@@ -184,7 +178,7 @@ public sealed class VrrpStateMachine
     /// (no adverts, never master). false: the instance starts again as at Startup.
     /// In Initialize only the condition is recorded; Startup then enters Fault.
     /// </summary>
-    public IReadOnlyList<VrrpAction> SetFault(bool fault)
+    public IReadOnlyList<VrrpAction> SetFault(MonotonicTime now, bool fault)
     {
         if (fault == _faulted)
             return NoActions;
@@ -198,14 +192,14 @@ public sealed class VrrpStateMachine
         }
         else if (!fault && State == VrrpState.Fault)
         {
-            Start(actions, "fault cleared");
+            Start(actions, now, "fault cleared");
         }
 
         return actions;
     }
 
-    private IReadOnlyList<VrrpAction> BackupReceived(IPAddress source, byte priority, TimeSpan advertInterval, DateTimeOffset now,
-        DateTimeOffset arrival)
+    private IReadOnlyList<VrrpAction> BackupReceived(IPAddress source, byte priority, TimeSpan advertInterval, MonotonicTime now,
+        MonotonicTime arrival)
     {
         if (priority == VrrpInstanceConfig.StopParticipatingPriority)
         {
@@ -227,8 +221,8 @@ public sealed class VrrpStateMachine
         return NoActions;
     }
 
-    private IReadOnlyList<VrrpAction> MasterReceived(IPAddress source, byte priority, TimeSpan advertInterval, DateTimeOffset now,
-        DateTimeOffset arrival)
+    private IReadOnlyList<VrrpAction> MasterReceived(IPAddress source, byte priority, TimeSpan advertInterval, MonotonicTime now,
+        MonotonicTime arrival)
     {
         if (priority == VrrpInstanceConfig.StopParticipatingPriority)
         {
@@ -269,14 +263,13 @@ public sealed class VrrpStateMachine
     }
 
     // Entering service from Initialize or Fault: RFC 6.4.1.
-    private void Start(List<VrrpAction> actions, string reason)
+    private void Start(List<VrrpAction> actions, MonotonicTime now, string reason)
     {
-        var now = Now;
         MasterAdverInterval = _config.AdvertInterval;
         _preemptDelayDue = _config.Preempt && _config.PreemptDelay > TimeSpan.Zero ? now + _config.PreemptDelay : null;
         if (_config.IsAddressOwner)
         {
-            BecomeMaster(actions, $"{reason} as address owner (priority {VrrpInstanceConfig.AddressOwnerPriority})");
+            BecomeMaster(actions, now, $"{reason} as address owner (priority {VrrpInstanceConfig.AddressOwnerPriority})");
             return;
         }
 
@@ -285,12 +278,12 @@ public sealed class VrrpStateMachine
         Transition(actions, VrrpState.Backup, reason);
     }
 
-    private void BecomeMaster(List<VrrpAction> actions, string reason)
+    private void BecomeMaster(List<VrrpAction> actions, MonotonicTime now, string reason)
     {
         actions.Add(new VrrpAction.SendAdvertisement(_config.Priority));
         actions.Add(new VrrpAction.AcquireAddresses());
         _masterDownTimerDue = null; _masterResigned = false;
-        _adverTimerDue = Now + _config.AdvertInterval;
+        _adverTimerDue = now + _config.AdvertInterval;
         MasterAdverInterval = _config.AdvertInterval; // we are the master now
         CurrentMaster = _config.PrimaryAddress;
         Transition(actions, VrrpState.Master, reason);
@@ -325,9 +318,9 @@ public sealed class VrrpStateMachine
             MasterAdverInterval = advertInterval;
     }
 
-    private bool PreemptDelayRunning(DateTimeOffset now) => _preemptDelayDue > now;
+    private bool PreemptDelayRunning(MonotonicTime now) => _preemptDelayDue > now;
 
-    private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) =>
+    private static MonotonicTime? Earliest(MonotonicTime? a, MonotonicTime? b) =>
         a is null ? b : b is null ? a : (a < b ? a : b);
 
     /// <summary>Compares two addresses of one family as unsigned big-endian numbers (RFC 5798 section 6.4.3).</summary>

@@ -153,6 +153,24 @@ public class PlannerVridPropertyTests
     }
 
     [Fact]
+    public void OurOwnIPv6PeerHeardWithItsAddedLinkLocalAddressIsNotForeignAndItsVridIsAdopted()
+    {
+        // The agent adds fe80::200:5eff:fe00:2XX in front of an IPv6 list (RFC 5798 section 5.2.9): the peer's adverts carry
+        // it, and the group does not list it. Counted as foreign, the group would move off the VRID its peer runs.
+        var home = Planner.HomeVirtualRouterId("edge/web6");
+        var heard = new[] { new HeardVirtualRouter("IPv6", home, [VirtualRouterLinkLocal.For((byte)home).ToString(), "fd00::100"]) };
+
+        var fresh = Planner.Plan(new PlanInput([Group("web6", Mode.ActivePassive, "fd00::100/64")], [], Nodes(2), null, heard));
+
+        Assert.Equal($"{home}", Vrids(fresh, "edge/web6"));
+        Assert.Equal(ConditionStatus.False, fresh.GroupFor("edge/web6").Condition(ConditionTypes.Conflict).Status);
+
+        var adopted = Planner.Plan(new PlanInput([Group("web6", Mode.ActivePassive, "fd00::100/64")], [], Nodes(2), null,
+            [new HeardVirtualRouter("IPv6", 77, [VirtualRouterLinkLocal.For(77).ToString(), "fd00::100"])]));
+        Assert.Equal("77", Vrids(adopted, "edge/web6"));
+    }
+
+    [Fact]
     public void InstanceAdoptsTheVridHeardWithExactlyItsVips()
     {
         var heard = new[] { new HeardVirtualRouter("IPv4", 200, ["198.18.1.2", "198.18.1.1"]) };

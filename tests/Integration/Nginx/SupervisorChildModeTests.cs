@@ -126,9 +126,9 @@ public sealed class SupervisorChildModeTests(ITestOutputHelper output) : IAsyncL
     }
 
     [Fact]
-    public async Task A_master_killed_during_nginx_t_is_reported_before_the_check_ends()
+    public async Task A_master_killed_during_nginx_t_reaches_vrrp_before_the_check_ends_and_the_apply_reloads_the_new_master()
     {
-        // nginx -t takes 2 s here (a wrapper sleeps first), so the apply holds the supervisor's gate that long.
+        // nginx -t takes 2 s here (a wrapper sleeps first); it runs off the supervisor's loop, so the death is handled at once.
         var wrapper = Path.Combine(_site.Prefix, "slow-check-nginx");
         await File.WriteAllTextAsync(wrapper,
             $"#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = -t ] && sleep 2; done\nexec {SupervisorTestSite.NginxBinary} \"$@\"\n");
@@ -138,6 +138,7 @@ public sealed class SupervisorChildModeTests(ITestOutputHelper output) : IAsyncL
         var master = supervisor.MasterPid!.Value;
         var exited = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
         supervisor.MasterExited += () => exited.TrySetResult(_site.Health.Now);
+        var mark = _site.Health.Count;
 
         var apply = supervisor.ApplyAsync(_site.Config("two"), CancellationToken.None);
         await Task.Delay(TimeSpan.FromMilliseconds(300));
@@ -146,10 +147,20 @@ public sealed class SupervisorChildModeTests(ITestOutputHelper output) : IAsyncL
         SupervisorTestSite.Signal(master, SIGKILL);
 
         var reportedAt = await exited.Task.WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.False(apply.IsCompleted, "the death must be reported while nginx -t still runs");
-        output.WriteLine($"kill -9 during nginx -t -> MasterExited after {(reportedAt - killedAt).TotalMilliseconds:0.0} ms");
+        var restartingAt = await _site.Health.WaitForAsync(NginxHealth.Restarting, mark, TimeSpan.FromSeconds(5));
+        var healthyAt = await _site.Health.WaitForAsync(NginxHealth.Healthy, mark, TimeSpan.FromSeconds(5));
+        Assert.False(apply.IsCompleted, "the death and the restart must be handled while nginx -t still runs");
+        output.WriteLine($"kill -9 during nginx -t -> MasterExited after {(reportedAt - killedAt).TotalMilliseconds:0.0} ms, " +
+            $"Restarting after {(restartingAt - killedAt).TotalMilliseconds:0.0} ms, Healthy after {(healthyAt - killedAt).TotalMilliseconds:0.0} ms");
         Assert.True(reportedAt - killedAt < TimeSpan.FromMilliseconds(500), $"reported after {reportedAt - killedAt}");
-        await apply;
+        Assert.True(reportedAt <= restartingAt, "MasterExited comes before the health change it causes");
+
+        // The check ends after the restart: its config is judged against the new master and reloaded into it.
+        var result = await apply;
+        Assert.Equal(ConfigApplyOutcome.Reloaded, result.Outcome);
+        Assert.NotEqual(master, supervisor.MasterPid);
+        await _site.WaitForBodyAsync("two", TimeSpan.FromSeconds(5));
+        Assert.Equal([NginxHealth.Restarting, NginxHealth.Healthy], _site.Health.Since(mark));
     }
 
     [Fact]

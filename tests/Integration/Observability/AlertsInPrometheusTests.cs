@@ -4,7 +4,8 @@ namespace NginxHa.Integration.Tests.Observability;
 
 /// <summary>
 /// The shipped alert rules in a real Prometheus scraping two real agents in network namespaces: a forced flap fires
-/// VipFlapping, a VRRP cut fires VipSplitBrain and healing resolves it, a single clean failover fires nothing.
+/// VipFlapping, a VRRP cut fires VipSplitBrain and healing resolves it (and a real Alertmanager delivers both, with
+/// the alert's labels, to a webhook), a single clean failover fires nothing.
 /// </summary>
 public sealed class AlertsInPrometheusTests
 {
@@ -44,9 +45,9 @@ public sealed class AlertsInPrometheusTests
     }
 
     [Fact]
-    public async Task Cutting_VRRP_between_two_live_nodes_fires_VipSplitBrain_and_healing_resolves_it()
+    public async Task Cutting_VRRP_between_two_live_nodes_fires_VipSplitBrain_and_healing_resolves_it_through_Alertmanager()
     {
-        using var lab = await PrometheusLab.StartAsync("obssplit");
+        using var lab = await PrometheusLab.StartAsync("obssplit", alertmanager: true);
         try
         {
             var cutAt = DateTimeOffset.UtcNow;
@@ -60,6 +61,11 @@ public sealed class AlertsInPrometheusTests
             Assert.Equal("51", split.Labels["vrid"]);
             Assert.Equal("critical", split.Labels["severity"]);
             Assert.Equal(2, lab.Query("nginx_ha_vrrp_state == 2").Count);
+            var notified = await lab.WaitForNotificationAsync(a => a.Status == "firing" && a.Labels["alertname"] == "VipSplitBrain",
+                TimeSpan.FromSeconds(30), "Alertmanager delivers VipSplitBrain to the webhook");
+            Assert.Equal(("51", "vrid 51", "critical"), (notified.Labels["vrid"], notified.Labels["vrrp_instance"], notified.Labels["severity"]));
+            Assert.Equal("docs/alerts.md#vipsplitbrain", notified.Annotations["runbook"]);
+            Assert.Contains("VRID 51", notified.Annotations["summary"]);
 
             var healAt = DateTimeOffset.UtcNow;
             lab.HealVrrp(0);
@@ -68,6 +74,9 @@ public sealed class AlertsInPrometheusTests
             await lab.Agent(1).WaitForStateAsync("BACKUP", StateTimeout, after: healAt);
             await Eventually.Until(lab.Alerts, alerts => alerts.All(a => a.Name != "VipSplitBrain"), TimeSpan.FromSeconds(30),
                 "VipSplitBrain resolves after the heal");
+            var resolved = await lab.WaitForNotificationAsync(a => a.Status == "resolved" && a.Labels["alertname"] == "VipSplitBrain",
+                TimeSpan.FromSeconds(30), "Alertmanager delivers the resolved VipSplitBrain");
+            Assert.Equal("51", resolved.Labels["vrid"]);
             Assert.Equal(PrometheusLab.Priorities[0], (byte)lab.Query("nginx_ha_vrrp_priority and nginx_ha_vrrp_state == 2").Single().Value);
         }
         catch (Exception ex) when (ex is TimeoutException or Xunit.Sdk.XunitException)

@@ -8,20 +8,26 @@ namespace NginxHa.Integration.Tests.Observability;
 /// <summary>
 /// Two agents (`nginx-ha-agent vrrp`, VRID 51, 100 ms adverts, metrics on their lab address) and a real Debian
 /// Prometheus in a third namespace that scrapes them every second and evaluates the shipped rules
-/// (deploy/prometheus/nginx-ha-rules.yaml) every second. Its API is asked through curl inside that namespace.
-/// Dispose stops the agents and Prometheus (by PID) and removes the namespaces and files.
+/// (deploy/prometheus/nginx-ha-rules.yaml) every second. Its API is asked through curl inside that namespace. With
+/// Alertmanager, Prometheus sends its alerts to a real Debian Alertmanager in the same namespace, whose webhook
+/// receiver (<see cref="WebhookReceiver"/>) is the test's. Dispose stops the agents, Prometheus and Alertmanager (by PID)
+/// and removes the namespaces and files.
 /// </summary>
 public sealed class PrometheusLab : IDisposable
 {
     public const int MetricsPort = 9464;
     public const string Vip = "198.18.0.100/24";
+    // Inside the monitor namespace, which only this lab uses: fixed ports cannot meet another test's.
     const string PrometheusAddress = "127.0.0.1:9090";
+    const string AlertmanagerAddress = "127.0.0.1:9093";
 
     readonly NetworkLab _lab;
     readonly string _directory;
     readonly AgentProcess?[] _agents = new AgentProcess?[2];
     readonly List<AgentProcess> _stopped = [];
     ChildProcess? _prometheus;
+    ChildProcess? _alertmanager;
+    WebhookReceiver? _webhook;
 
     public static readonly byte[] Priorities = [150, 100];
 
@@ -38,14 +44,20 @@ public sealed class PrometheusLab : IDisposable
     public AgentProcess Agent(int i) => _agents[i] ?? throw new InvalidOperationException($"agent {i} is not running");
     public string Target(int i) => $"{Node(i).IPv4}:{MetricsPort}";
 
-    /// <summary>The lab with both agents running (agent 0 MASTER) and Prometheus scraping both.</summary>
-    public static async Task<PrometheusLab> StartAsync(string prefix)
+    /// <summary>The notifications Alertmanager delivered (only with <c>alertmanager: true</c>).</summary>
+    public WebhookReceiver Webhook => _webhook ?? throw new InvalidOperationException("the lab runs without Alertmanager");
+
+    /// <summary>The lab with both agents running (agent 0 MASTER) and Prometheus scraping both; with
+    /// <paramref name="alertmanager"/>, Prometheus's alerts go to a real Alertmanager and from there to <see cref="Webhook"/>.</summary>
+    public static async Task<PrometheusLab> StartAsync(string prefix, bool alertmanager = false)
     {
         RequiredTool.Locate("prometheus", "prometheus");
         RequiredTool.Locate("curl", "curl");
+        if (alertmanager) RequiredTool.Locate("prometheus-alertmanager", "prometheus-alertmanager");
         var lab = new PrometheusLab(prefix);
         try
         {
+            if (alertmanager) await lab.StartAlertmanagerAsync();
             lab.StartAgent(0);
             await lab.Agent(0).WaitForStateAsync("MASTER", TimeSpan.FromSeconds(10));
             lab.StartAgent(1);
@@ -75,6 +87,7 @@ public sealed class PrometheusLab : IDisposable
     async Task StartPrometheusAsync()
     {
         string config = Path.Combine(_directory, "prometheus.yml");
+        string alerting = _alertmanager is null ? "" : "alerting: {alertmanagers: [{static_configs: [{targets: ['" + AlertmanagerAddress + "']}]}]}";
         File.WriteAllText(config, $"""
             global:
               scrape_interval: 1s
@@ -82,6 +95,7 @@ public sealed class PrometheusLab : IDisposable
               evaluation_interval: 1s
             rule_files:
               - {RulesFile}
+            {alerting}
             scrape_configs:
               - job_name: nginx-ha-agent
                 static_configs:
@@ -93,6 +107,36 @@ public sealed class PrometheusLab : IDisposable
             "prometheus is ready");
         await Eventually.Until(TargetsUp, up => up == 2, TimeSpan.FromSeconds(30), "prometheus scrapes both agents");
     }
+
+    /// <summary>Alertmanager routes every alert at once (1 s group wait and interval) to the webhook, resolved ones too.</summary>
+    async Task StartAlertmanagerAsync()
+    {
+        _webhook = new WebhookReceiver(Monitor);
+        string config = Path.Combine(_directory, "alertmanager.yml");
+        File.WriteAllText(config, $"""
+            route:
+              receiver: test
+              group_by: [alertname, vrrp_instance, vrid]
+              group_wait: 1s
+              group_interval: 1s
+              repeat_interval: 1h
+            receivers:
+              - name: test
+                webhook_configs:
+                  - url: {_webhook.Url}
+                    send_resolved: true
+            """);
+        _alertmanager = Monitor.Start("prometheus-alertmanager", $"--config.file={config}",
+            $"--storage.path={Path.Combine(_directory, "alertmanager")}", $"--web.listen-address={AlertmanagerAddress}",
+            "--cluster.listen-address=");
+        await Eventually.Until(() => Monitor.TryExec("curl", "-sS", "--max-time", "5", $"http://{AlertmanagerAddress}/-/ready").StandardOutput,
+            r => r.Contains("OK", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "alertmanager is ready");
+    }
+
+    /// <summary>Waits for a webhook notification with an alert that satisfies <paramref name="match"/>.</summary>
+    public async Task<WebhookReceiver.NotifiedAlert> WaitForNotificationAsync(Func<WebhookReceiver.NotifiedAlert, bool> match,
+        TimeSpan timeout, string what) =>
+        (await Eventually.Until(() => Webhook.Notifications.SelectMany(n => n.Alerts).FirstOrDefault(match), a => a is not null, timeout, what))!;
 
     int TargetsUp()
     {
@@ -163,13 +207,16 @@ public sealed class PrometheusLab : IDisposable
         {
             alerts = ex.Message;
         }
-        return $"alerts: {alerts}\n" + string.Join("\n", _agents.Concat(_stopped).Where(a => a is not null)
+        var notified = _webhook is null ? "" : $"webhook notifications: {string.Join("\n  ", _webhook.Notifications)}\n" +
+            $"--- alertmanager ---\n{_alertmanager?.Output}\n";
+        return $"alerts: {alerts}\n{notified}" + string.Join("\n", _agents.Concat(_stopped).Where(a => a is not null)
             .Select(a => $"--- {a!.Process.Name} ---\n{a.Process.Output}"));
     }
 
     public void Dispose()
     {
         foreach (var a in _agents.Concat(_stopped)) a?.Dispose();
+        _webhook?.Dispose();
         try
         {
             _lab.Dispose();

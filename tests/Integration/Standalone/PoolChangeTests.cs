@@ -131,8 +131,11 @@ public sealed class PoolChangeTests(ITestOutputHelper output) : IAsyncLifetime
             var until = DateTimeOffset.UtcNow;
             foreach (var probe in _lab.Probes)
             {
+                // Every answer comes from the last good config (web1). A probe whose connection nginx accepted but whose
+                // answer took longer than the probe's 300 ms read timeout (a loaded CI machine) is no sign of a change:
+                // that nginx was not touched is proven below by its unchanged master PID and the absence of a reload.
                 var answers = probe.Between(since, until);
-                Assert.True(answers.Count > 0 && answers.All(s => s.Ok && s.Backend == "web1"),
+                Assert.True(answers.Count(s => s.Ok) > 0 && answers.All(s => (s.Ok && s.Backend == "web1") || s.Failure == "read timeout"),
                     $"{probe.Vip} after the invalid change ({path}): {probe.Describe(since, until)}");
             }
             foreach (var node in _lab.Balancers)

@@ -20,7 +20,10 @@ public sealed class PacketCapture : IDisposable
     private static extern uint IfNameToIndex(string name);
 
     /// <summary>Opens a capture on <paramref name="interfaceName"/> in the calling thread's namespace.</summary>
-    public static PacketCapture Open(string interfaceName)
+    public static PacketCapture Open(string interfaceName) => new(OpenSocket(interfaceName));
+
+    /// <summary>The bound AF_PACKET socket itself, for a reader that blocks on a thread of its own.</summary>
+    public static Socket OpenSocket(string interfaceName)
     {
         int index = (int)IfNameToIndex(interfaceName);
         if (index == 0)
@@ -29,7 +32,7 @@ public sealed class PacketCapture : IDisposable
         try
         {
             socket.Bind(new CaptureEndPoint(index));
-            return new PacketCapture(socket);
+            return socket;
         }
         catch
         {
@@ -57,6 +60,16 @@ public sealed class PacketCapture : IDisposable
         {
             throw new TimeoutException($"no matching frame within {timeout.TotalSeconds} s");
         }
+    }
+
+    /// <summary>
+    /// Blocks until a frame arrives (its length) or <paramref name="timeout"/> passes (0): for capture threads of
+    /// their own, whose timing must not depend on the thread pool.
+    /// </summary>
+    public int Receive(byte[] buffer, TimeSpan timeout)
+    {
+        if (!_socket.Poll(timeout, SelectMode.SelectRead)) return 0;
+        return _socket.Receive(buffer);
     }
 
     public void Dispose() => _socket.Dispose();

@@ -23,7 +23,9 @@ public sealed class KeepalivedAdvertDecodeTests : IDisposable
     private static readonly VrrpReceiveRules V3Ipv4Rules = new(VrrpVersion.V3, 52,
         [IPAddress.Parse("198.18.1.20"), IPAddress.Parse("198.18.1.21"), IPAddress.Parse("198.18.1.22")],
         TimeSpan.FromSeconds(1), VrrpAuthType.None, default);
-    private static readonly VrrpReceiveRules V3Ipv6Rules = new(VrrpVersion.V3, 53, [IPAddress.Parse("fd00:1::53")],
+    // The virtual router's link-local address first (RFC 5798 section 5.2.9), as the agent plans it for VRID 53.
+    private static readonly VrrpReceiveRules V3Ipv6Rules = new(VrrpVersion.V3, 53,
+        [NginxHa.Core.Resources.VirtualRouterLinkLocal.For(53), IPAddress.Parse("fd00:1::53")],
         TimeSpan.FromSeconds(1), VrrpAuthType.None, default);
 
     private readonly string _namespace = $"pk-ka-{Environment.ProcessId}-{Random.Shared.Next(100_000)}";
@@ -142,6 +144,7 @@ public sealed class KeepalivedAdvertDecodeTests : IDisposable
             advert_int 1
             version 3
             virtual_ipaddress {
+                fe80::200:5eff:fe00:235/64
                 fd00:1::53/64
             }
         }

@@ -79,6 +79,39 @@ public sealed class VrrpWireFormatTsharkTests : IDisposable
         Assert.True(rows[3].ChecksumStatus == TsharkRow.ChecksumGood, rows[3].Raw);
     }
 
+    [Fact]
+    public void TsharkDecodesOurUnsolicitedNeighborAdvertisementsWithGoodChecksums()
+    {
+        var mac = System.Net.NetworkInformation.PhysicalAddress.Parse("02-00-C6-12-00-02");
+        IPAddress[] targets = [IPAddress.Parse("fd00::100"), NginxHa.Core.Resources.VirtualRouterLinkLocal.For(52), IPAddress.Parse("fd00::ffff:1")];
+        var frames = targets.Select((target, i) =>
+        {
+            var frame = new byte[NodeAgent.Network.Announce.UnsolicitedNeighborAdvertisementFrame.Size];
+            NodeAgent.Network.Announce.UnsolicitedNeighborAdvertisementFrame.Write(frame, mac, target, isRouter: i == 2);
+            return (CaptureStart.AddMilliseconds(i), frame);
+        }).ToList();
+        var corrupted = (byte[])frames[0].frame.Clone();
+        corrupted[14 + 40 + 3] ^= 0x01; // low ICMPv6 checksum byte
+        frames.Add((CaptureStart.AddMilliseconds(10), corrupted));
+
+        var rows = NeighborAdvertisementDissector.Dissect(frames);
+
+        Assert.Equal(frames.Count, rows.Count);
+        for (int i = 0; i < targets.Length; i++)
+        {
+            var row = rows[i];
+            Assert.True(row.Protocols == "eth:ethertype:ipv6:icmpv6", row.Raw);
+            Assert.True(row.Clean, row.Raw);
+            Assert.True((row.Type, row.Code, row.HopLimit) == ("136", "0", "255"), row.Raw);
+            Assert.True((row.Source, row.Destination, row.EthernetDestination) == (targets[i].ToString(), "ff02::1", "33:33:00:00:00:01"), row.Raw);
+            Assert.True(row.Target == targets[i].ToString(), row.Raw);
+            Assert.True(row.Override && !row.Solicited && row.Router == (i == 2), row.Raw);
+            Assert.True((row.OptionType, row.LinkAddress, row.EthernetSource) == ("2", "0200c6120002", "02:00:c6:12:00:02"), row.Raw);
+        }
+        Assert.True(rows[^1].ChecksumStatus == NeighborAdvertisementDissector.ChecksumBad, rows[^1].Raw);
+        Assert.True(rows[^1].ExpertSeverities.Any(s => s >= NeighborAdvertisementDissector.ExpertWarning), rows[^1].Raw);
+    }
+
     private static Frame Build(VrrpAdvertisement advert, IPAddress source)
     {
         IPAddress destination = source.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork

@@ -48,8 +48,32 @@ public class VrrpCommandLineTests
     public void Ipv6_vips_default_to_a_full_prefix()
     {
         var o = Parse("--interface eth0 --vrid 1 --priority 100 --vip fd00::8 --advert-interval 100ms");
-        Assert.Equal(new VirtualIp(IPAddress.Parse("fd00::8"), 128), o.VirtualAddresses[0]);
+        Assert.Equal(new VirtualIp(IPAddress.Parse("fd00::8"), 128), o.VirtualAddresses[1]);
         Assert.Equal(TimeSpan.FromMilliseconds(100), o.AdvertInterval);
+    }
+
+    [Fact]
+    public void An_ipv6_instance_without_a_link_local_vip_advertises_the_virtual_routers_one_first()
+    {
+        // RFC 5798 section 5.2.9; fe80::200:5eff:fe00:233 is the EUI-64 address of the VRID 51 router MAC 00-00-5E-00-02-33.
+        var o = Parse("--interface eth0 --vrid 51 --priority 100 --vip fd00::100/64 --vip fd00::101/64");
+        Assert.Equal(["fe80::200:5eff:fe00:233/64", "fd00::100/64", "fd00::101/64"], o.VirtualAddresses.Select(v => v.ToString()));
+
+        var given = Parse("--interface eth0 --vrid 51 --priority 100 --vip fd00::100/64 --vip fe80::1/64");
+        Assert.Equal(["fe80::1/64", "fd00::100/64"], given.VirtualAddresses.Select(v => v.ToString()));
+
+        var unicast = Parse("--interface eth0 --vrid 51 --priority 100 --vip fd00::100/64 --unicast-peer fd00::2");
+        Assert.Equal(["fd00::100/64"], unicast.VirtualAddresses.Select(v => v.ToString()));
+    }
+
+    [Fact]
+    public void The_added_link_local_counts_toward_the_advert_limit_of_255()
+    {
+        var vips = string.Join(' ', Enumerable.Range(1, 255).Select(i => $"--vip fd00::1:{i:x}/64"));
+        var ex = Assert.Throws<UsageException>(() => Parse($"--interface eth0 --vrid 51 --priority 100 {vips}"));
+        Assert.Equal("--vip: 255 addresses given and the link-local fe80::200:5eff:fe00:233 added (RFC 5798 section 5.2.9), " +
+                     "but one VRRP advert carries at most 255", ex.Message);
+        Assert.Equal(255, Parse($"--interface eth0 --vrid 51 --priority 100 {vips.Replace("fd00::1:1/64", "fe80::1/64")}").VirtualAddresses.Count);
     }
 
     [Theory]

@@ -4,7 +4,7 @@ namespace NginxHa.NodeAgent.Tests.Hardening;
 
 public sealed class LogRateLimiterTests
 {
-    static readonly DateTimeOffset T0 = new(2026, 12, 2, 0, 0, 0, TimeSpan.Zero);
+    static readonly MonotonicTime T0 = new(TimeSpan.FromDays(3).Ticks);
 
     [Fact]
     public void One_line_per_key_per_period_and_the_next_line_counts_what_was_held_back()

@@ -1,5 +1,5 @@
 using System.Net;
-using Microsoft.Extensions.Time.Testing;
+using NginxHa.NodeAgent.Tests.Vrrp;
 using NginxHa.NodeAgent.Vrrp;
 
 namespace NginxHa.NodeAgent.Tests.Hardening;
@@ -14,27 +14,27 @@ public sealed class LowerPriorityAnswerLimitTests
     static readonly IPAddress Lower = IPAddress.Parse("198.18.0.1");
     static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
 
-    readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
+    readonly TestClock _time = new();
 
     VrrpStateMachine Master()
     {
-        var machine = new VrrpStateMachine(new VrrpInstanceConfig(VrrpVersion.V3, 51, 200, Interval, Self), _time);
-        machine.Startup();
-        _time.SetUtcNow(machine.NextTimerDue!.Value);
-        machine.OnTimerFired();
+        var machine = new VrrpStateMachine(new VrrpInstanceConfig(VrrpVersion.V3, 51, 200, Interval, Self));
+        machine.Startup(_time.Now);
+        _time.Set(machine.NextTimerDue!.Value);
+        machine.OnTimerFired(_time.Now);
         Assert.Equal(VrrpState.Master, machine.State);
         return machine;
     }
 
     int Answers(VrrpStateMachine machine, int adverts) =>
-        Enumerable.Range(0, adverts).Sum(_ => machine.OnAdvertisementReceived(Lower, 100, Interval).OfType<VrrpAction.SendAdvertisement>().Count());
+        Enumerable.Range(0, adverts).Sum(_ => machine.OnAdvertisementReceived(_time.Now, Lower, 100, Interval).OfType<VrrpAction.SendAdvertisement>().Count());
 
     [Fact]
     public void The_first_lower_priority_advert_is_answered_at_once()
     {
         var machine = Master();
         Assert.Equal([new VrrpAction.SendAdvertisement(200), new VrrpAction.AnnounceAddresses()],
-            machine.OnAdvertisementReceived(Lower, 100, Interval));
+            machine.OnAdvertisementReceived(_time.Now, Lower, 100, Interval));
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using System.Net;
-using Microsoft.Extensions.Time.Testing;
 using NginxHa.NodeAgent.Metrics;
+using NginxHa.NodeAgent.Tests.Vrrp;
 using NginxHa.NodeAgent.Vrrp;
 using static NginxHa.NodeAgent.Vrrp.VrrpState;
 
@@ -10,19 +10,19 @@ namespace NginxHa.NodeAgent.Tests.Metrics;
 public sealed class TransitionReasonsTests
 {
     static readonly IPAddress Self = IPAddress.Parse("198.18.0.2");
-    readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 2, 6, 0, 0, TimeSpan.Zero));
+    readonly TestClock _time = new();
     readonly List<VrrpAction.StateChanged> _seen = [];
 
     VrrpStateMachine Machine(byte priority = 100) =>
-        new(new VrrpInstanceConfig(VrrpVersion.V3, 51, priority, TimeSpan.FromMilliseconds(100), Self), _time);
+        new(new VrrpInstanceConfig(VrrpVersion.V3, 51, priority, TimeSpan.FromMilliseconds(100), Self));
 
     void Record(IReadOnlyList<VrrpAction> actions) => _seen.AddRange(actions.OfType<VrrpAction.StateChanged>());
 
     void ToMaster(VrrpStateMachine m)
     {
-        Record(m.Startup());
+        Record(m.Startup(_time.Now));
         _time.Advance(m.MasterDownInterval);
-        Record(m.OnTimerFired());
+        Record(m.OnTimerFired(_time.Now));
     }
 
     [Fact]
@@ -30,17 +30,17 @@ public sealed class TransitionReasonsTests
     {
         var a = Machine();
         ToMaster(a);                                                                          // startup, master down
-        Record(a.OnAdvertisementReceived(IPAddress.Parse("198.18.0.9"), 200, TimeSpan.FromMilliseconds(100))); // higher priority
-        Record(a.SetFault(true));                                                              // backup -> fault
-        Record(a.SetFault(false));                                                             // fault cleared
+        Record(a.OnAdvertisementReceived(_time.Now, IPAddress.Parse("198.18.0.9"), 200, TimeSpan.FromMilliseconds(100))); // higher priority
+        Record(a.SetFault(_time.Now, true));                                                              // backup -> fault
+        Record(a.SetFault(_time.Now, false));                                                             // fault cleared
         Record(a.Shutdown());                                                                  // backup -> initialize
 
         var b = Machine();
         ToMaster(b);
-        Record(b.OnAdvertisementReceived(IPAddress.Parse("198.18.0.9"), 100, TimeSpan.FromMilliseconds(100))); // equal, higher address
+        Record(b.OnAdvertisementReceived(_time.Now, IPAddress.Parse("198.18.0.9"), 100, TimeSpan.FromMilliseconds(100))); // equal, higher address
         _time.Advance(b.MasterDownInterval);
-        Record(b.OnTimerFired());
-        Record(b.SetFault(true));                                                              // master -> fault
+        Record(b.OnTimerFired(_time.Now));
+        Record(b.SetFault(_time.Now, true));                                                              // master -> fault
         Record(b.Shutdown());                                                                  // fault -> initialize
 
         var c = Machine();
@@ -48,13 +48,13 @@ public sealed class TransitionReasonsTests
         Record(c.Shutdown());                                                                  // master -> initialize
 
         var faulted = Machine();
-        Record(faulted.SetFault(true));
-        Record(faulted.Startup());                                                             // startup while faulted
+        Record(faulted.SetFault(_time.Now, true));
+        Record(faulted.Startup(_time.Now));                                                             // startup while faulted
 
         var owner = Machine(priority: 255);
-        Record(owner.Startup());                                                               // owner: straight to master
-        Record(owner.SetFault(true));
-        Record(owner.SetFault(false));                                                         // fault cleared as owner
+        Record(owner.Startup(_time.Now));                                                               // owner: straight to master
+        Record(owner.SetFault(_time.Now, true));
+        Record(owner.SetFault(_time.Now, false));                                                         // fault cleared as owner
 
         var kinds = _seen.Select(s => (s.From, s.To, Reason: TransitionReasons.Classify(s.Reason))).ToList();
         Assert.DoesNotContain(kinds, k => k.Reason == TransitionReasons.Other);

@@ -97,11 +97,20 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
     [Fact]
     public async Task A_health_change_during_an_instance_start_is_not_lost()
     {
-        // nginx fails while the host is opening the instance's sockets: the new instance must end up faulted.
-        _instances.DuringStart = () => Task.Run(() => _nginx.Set(NginxHealth.Failed)).Wait(TimeSpan.FromMilliseconds(200));
+        // nginx fails (on the supervisor's thread) while the host is opening the instance's sockets. The start returns
+        // only once that change is under way: blocked on the reconciler's lock (registration and fault check are one
+        // step) or already done (they are not, and the new instance would miss it).
+        Thread? change = null;
+        _instances.DuringStart = () =>
+        {
+            change = new Thread(() => _nginx.Set(NginxHealth.Failed));
+            change.Start();
+            Assert.True(SpinWait.SpinUntil(() => change.ThreadState is ThreadState.WaitSleepJoin or ThreadState.Stopped, TimeSpan.FromSeconds(10)));
+        };
         await Apply(Config(Instance("edge/web/0", 51)));
+        change!.Join();
         var instance = Assert.Single(_instances.Started);
-        await WaitFor(() => instance.StartedInFault || instance.Faults.LastOrDefault());
+        Assert.True(instance.StartedInFault || instance.Faults.LastOrDefault(), "the instance started during the change is in FAULT");
     }
 
     [Fact]
@@ -330,7 +339,7 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
     {
         await Apply(Config(Instance("edge/web/0", 51)));
         var instance = _instances.Started.Single();
-        _nginx.Exit(); // the supervisor is in nginx -t: its Restarting comes only afterwards
+        _nginx.Exit(); // no health change follows (yet): the exit alone starts the hand-over budget
         _clock.Advance(Skew200);
         Assert.Equal([true], instance.Faults);
     }
@@ -459,7 +468,7 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
         public event Action<NginxHealth>? HealthChanged;
         public event Action? MasterExited;
 
-        /// <summary>The master dies; the supervisor's health change may come later (its gate is held by nginx -t).</summary>
+        /// <summary>The master dies; the supervisor raises this before the health change it causes.</summary>
         public void Exit() => MasterExited?.Invoke();
 
         public void Set(NginxHealth health)

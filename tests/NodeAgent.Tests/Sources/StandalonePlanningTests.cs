@@ -163,6 +163,24 @@ public sealed class StandalonePlanningTests : IDisposable
     }
 
     [Fact]
+    public void An_ipv6_instance_advertises_a_link_local_address_first_and_picks_its_interface_by_the_routable_vip()
+    {
+        // RFC 5798 section 5.2.9. The added address is the VRID 60 router's (fe80::200:5eff:fe00:23c); the group lists only
+        // fd00::100, so nginx and status never see it. A given link-local VIP names no subnet: fd00::100 picks eth0.
+        var added = InstancePlan.From(new CoreInstance { Name = "edge/v6/0", VirtualRouterId = 60, Priority = 200, VirtualIPs = ["fd00::100/64"] },
+            ReadOnlyMemory<byte>.Empty, Host, out var problem);
+        Assert.Null(problem);
+        Assert.Equal("eth0", added!.Interface);
+        Assert.Equal(["fe80::200:5eff:fe00:23c/64", "fd00::100/64"], added.VirtualAddresses.Select(v => v.ToString()));
+
+        var given = InstancePlan.From(new CoreInstance { Name = "edge/v6/0", VirtualRouterId = 60, Priority = 200, VirtualIPs = ["fe80::60/64", "fd00::100/64"] },
+            ReadOnlyMemory<byte>.Empty, Host, out problem);
+        Assert.Null(problem);
+        Assert.Equal("eth0", given!.Interface);
+        Assert.Equal(["fe80::60/64", "fd00::100/64"], given.VirtualAddresses.Select(v => v.ToString()));
+    }
+
+    [Fact]
     public void An_instance_whose_password_the_source_did_not_resolve_is_refused()
     {
         var instance = new CoreInstance

@@ -1,5 +1,4 @@
 using System.Net;
-using Microsoft.Extensions.Time.Testing;
 using NginxHa.NodeAgent.Vrrp;
 
 namespace NginxHa.NodeAgent.Tests.Vrrp;
@@ -43,7 +42,7 @@ public sealed class VrrpInstanceConfigTests
         Assert.Equal(field, error.ParamName);
         Assert.Contains(field, error.Message);
 
-        var fromConstructor = Assert.Throws<ArgumentException>(() => new VrrpStateMachine(config, new FakeTimeProvider()));
+        var fromConstructor = Assert.Throws<ArgumentException>(() => new VrrpStateMachine(config));
         Assert.Equal(field, fromConstructor.ParamName);
     }
 
@@ -64,7 +63,7 @@ public sealed class VrrpInstanceConfigTests
             (VrrpVersion)version, vrid, priority, TimeSpan.FromTicks(intervalTicks), IPAddress.Parse(address));
 
         config.Validate();
-        var machine = new VrrpStateMachine(config, new FakeTimeProvider());
+        var machine = new VrrpStateMachine(config);
         Assert.Equal(VrrpState.Initialize, machine.State);
         Assert.Equal(config.AdvertInterval, machine.MasterAdverInterval);
     }

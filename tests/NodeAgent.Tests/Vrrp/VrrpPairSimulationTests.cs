@@ -1,5 +1,4 @@
 using System.Net;
-using Microsoft.Extensions.Time.Testing;
 using NginxHa.NodeAgent.Vrrp;
 
 namespace NginxHa.NodeAgent.Tests.Vrrp;
@@ -10,10 +9,10 @@ namespace NginxHa.NodeAgent.Tests.Vrrp;
 /// </summary>
 public sealed class VrrpPairSimulationTests
 {
-    private static readonly DateTimeOffset T0 = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly MonotonicTime T0 = TestClock.DefaultStart;
 
-    private readonly FakeTimeProvider _time = new(T0);
-    private readonly List<(DateTimeOffset At, string Router, VrrpAction Action)> _log = [];
+    private readonly TestClock _time = new();
+    private readonly List<(MonotonicTime At, string Router, VrrpAction Action)> _log = [];
 
     private sealed record Router(string Name, VrrpStateMachine Machine);
 
@@ -25,8 +24,8 @@ public sealed class VrrpPairSimulationTests
         var a = new Router("a", Machine(version, 200, "198.18.0.1"));
         var b = new Router("b", Machine(version, 100, "198.18.0.2"));
 
-        Deliver(a, b, a.Machine.Startup());
-        Deliver(b, a, b.Machine.Startup());
+        Deliver(a, b, a.Machine.Startup(_time.Now));
+        Deliver(b, a, b.Machine.Startup(_time.Now));
 
         // a's Master_Down_Interval (3 s + 56/256 s) ends before b's (3 s + 156/256 s): a wins the election.
         var aTakesOver = T0 + TimeSpan.FromTicks(32_187_500);
@@ -38,7 +37,7 @@ public sealed class VrrpPairSimulationTests
         Assert.Equal(1, b.Machine.Transitions);
 
         // a shuts down: priority 0, and b takes over after its Skew_Time (156/256 s), not Master_Down_Interval.
-        var shutdownAt = _time.GetUtcNow();
+        var shutdownAt = _time.Now;
         Deliver(a, b, a.Machine.Shutdown());
         RunUntil(a, b, shutdownAt + TimeSpan.FromSeconds(5));
         Assert.Equal(VrrpState.Master, b.Machine.State);
@@ -46,8 +45,8 @@ public sealed class VrrpPairSimulationTests
         Assert.Equal(shutdownAt + TimeSpan.FromTicks(6_093_750), bTakesOver);
 
         // a returns: b's lower-priority adverts are discarded, a preempts at its Master_Down_Interval and b yields.
-        var restartAt = _time.GetUtcNow();
-        Deliver(a, b, a.Machine.Startup());
+        var restartAt = _time.Now;
+        Deliver(a, b, a.Machine.Startup(_time.Now));
         RunUntil(a, b, restartAt + TimeSpan.FromSeconds(10));
         Assert.Equal(VrrpState.Master, a.Machine.State);
         Assert.Equal(VrrpState.Backup, b.Machine.State);
@@ -62,39 +61,39 @@ public sealed class VrrpPairSimulationTests
     }
 
     private VrrpStateMachine Machine(VrrpVersion version, byte priority, string address) =>
-        new(new VrrpInstanceConfig(version, 9, priority, TimeSpan.FromSeconds(1), IPAddress.Parse(address)), _time);
+        new(new VrrpInstanceConfig(version, 9, priority, TimeSpan.FromSeconds(1), IPAddress.Parse(address)));
 
-    private void RunUntil(Router a, Router b, DateTimeOffset end)
+    private void RunUntil(Router a, Router b, MonotonicTime end)
     {
         while (true)
         {
             var next = Earliest(a.Machine.NextTimerDue, b.Machine.NextTimerDue);
             if (next is null || next > end)
                 break;
-            _time.SetUtcNow(next.Value);
-            Deliver(a, b, a.Machine.OnTimerFired());
-            Deliver(b, a, b.Machine.OnTimerFired());
+            _time.Set(next.Value);
+            Deliver(a, b, a.Machine.OnTimerFired(_time.Now));
+            Deliver(b, a, b.Machine.OnTimerFired(_time.Now));
             Assert.False(a.Machine.State == VrrpState.Master && b.Machine.State == VrrpState.Master,
-                $"both routers master at {_time.GetUtcNow():O}");
+                $"both routers master at {_time.Now:O}");
         }
 
-        _time.SetUtcNow(end);
+        _time.Set(end);
     }
 
     private void Deliver(Router from, Router to, IReadOnlyList<VrrpAction> actions)
     {
         foreach (var action in actions)
         {
-            _log.Add((_time.GetUtcNow(), from.Name, action));
+            _log.Add((_time.Now, from.Name, action));
             if (action is VrrpAction.SendAdvertisement send)
             {
                 var replies = to.Machine.OnAdvertisementReceived(
-                    from.Machine.Config.PrimaryAddress, send.Priority, from.Machine.Config.AdvertInterval);
+                    _time.Now, from.Machine.Config.PrimaryAddress, send.Priority, from.Machine.Config.AdvertInterval);
                 Deliver(to, from, replies);
             }
         }
     }
 
-    private static DateTimeOffset? Earliest(DateTimeOffset? x, DateTimeOffset? y) =>
+    private static MonotonicTime? Earliest(MonotonicTime? x, MonotonicTime? y) =>
         x is null ? y : y is null ? x : (x < y ? x : y);
 }

@@ -24,6 +24,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     readonly ConcurrentQueue<string> _log = new();
     readonly CancellationTokenSource _stop = new();
     readonly FakeLink _link = new();
+    readonly AcceptCounter _observer = new();
     VrrpSpeaker? _speaker;
     Task? _run;
 
@@ -34,7 +35,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         var instance = new VrrpInstanceConfig(version, 51, priority, interval, Self);
         var auth = password is null ? ReadOnlyMemory<byte>.Empty : VrrpSimplePassword.ToAuthData(password);
         var options = new VrrpSpeakerOptions("vrid 51", instance, [Vip], auth, garpRepeat, garpInterval);
-        _speaker = new VrrpSpeaker(options, _transport, _addresses, _announcer, _time, _log.Enqueue, _link);
+        _speaker = new VrrpSpeaker(options, _transport, _addresses, _announcer, _time, _log.Enqueue, _link, _observer);
         _run = _speaker.RunAsync(_stop.Token, shutdown);
         return _speaker;
     }
@@ -61,7 +62,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     async Task AssertTakesOverBetween(VrrpSpeaker speaker, TimeSpan before, TimeSpan after)
     {
         _time.Advance(before);
-        await Task.Delay(100); // real time for the speaker to act, were its timer (wrongly) due
+        await speaker.IdleAsync(); // everything due by now was handled
         Assert.Equal(VrrpState.Backup, speaker.State);
         _time.Advance(after - before);
         await WaitFor(() => speaker.State == VrrpState.Master);
@@ -110,7 +111,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         await WaitFor(() => _announcer.Count >= 1);
         await AdvanceUntil(() => _announcer.Count == 3, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(200));
         _time.Advance(TimeSpan.FromSeconds(1));
-        await Task.Delay(20);
+        await speaker.IdleAsync();
         Assert.Equal(3, _announcer.Count);
         Assert.Contains(_log, l => l.Contains("BACKUP -> MASTER"));
     }
@@ -151,14 +152,17 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     {
         var speaker = Start(priority: 100);
         await WaitFor(() => speaker.State == VrrpState.Backup);
+        var transitions = speaker.Transitions;
         for (int i = 0; i < 20; i++)
         {
+            var accepted = _observer.Accepted;
             Receive(Advert(VrrpVersion.V3, 200));
-            await WaitFor(() => _transport.Inbound.Reader.Count == 0);
-            await Task.Delay(5);
+            await WaitFor(() => _observer.Accepted > accepted);
             _time.Advance(TimeSpan.FromMilliseconds(100));
+            await speaker.IdleAsync();
+            Assert.Equal(VrrpState.Backup, speaker.State);
         }
-        Assert.Equal(VrrpState.Backup, speaker.State);
+        Assert.Equal(transitions, speaker.Transitions);
         Assert.Empty(_addresses.Bound);
     }
 
@@ -320,7 +324,7 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
 
         // An nginx fault cleared meanwhile must not bring the instance back while the link is down.
         speaker.SetFault(false);
-        await Task.Delay(50);
+        await speaker.IdleAsync();
         Assert.Equal(VrrpState.Fault, speaker.State);
 
         _link.Changes.Writer.TryWrite(true);
@@ -370,14 +374,17 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         await WaitFor(() => speaker.State == VrrpState.Backup);
         speaker.Reconfigure(speaker.Options with { VirtualAddresses = [Vip, new VirtualIp(IPAddress.Parse("198.18.0.101"), 24)] });
         await WaitFor(() => speaker.Options.VirtualAddresses.Count == 2 && _log.Any(l => l.Contains("changed in place")));
+        var transitions = speaker.Transitions;
         for (int i = 0; i < 20; i++)
         {
+            var accepted = _observer.Accepted;
             Receive(Advert(VrrpVersion.V3, 200));
-            await WaitFor(() => _transport.Inbound.Reader.Count == 0);
-            await Task.Delay(5);
+            await WaitFor(() => _observer.Accepted > accepted);
             _time.Advance(TimeSpan.FromMilliseconds(100));
+            await speaker.IdleAsync();
+            Assert.Equal(VrrpState.Backup, speaker.State);
         }
-        Assert.Equal(VrrpState.Backup, speaker.State);
+        Assert.Equal(transitions, speaker.Transitions);
         Assert.Equal(0, speaker.Drops.Total);
     }
 
@@ -424,6 +431,19 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
 
         public ValueTask<IPAddress> WaitForRemovalAsync(CancellationToken ct) => _removals.Reader.ReadAsync(ct);
         public void Dispose() { }
+    }
+
+    /// <summary>Counts adverts the speaker's loop accepted (after it acted on them).</summary>
+    sealed class AcceptCounter : IVrrpSpeakerObserver
+    {
+        int _accepted;
+        public int Accepted => Volatile.Read(ref _accepted);
+        public void StateChanged(VrrpState from, VrrpState to, string reason) { }
+        public void AdvertSent(byte priority) { }
+        public void AdvertAccepted(IPAddress source, byte priority, VrrpState before, VrrpState after) => Interlocked.Increment(ref _accepted);
+        public void AdvertDropped(VrrpDropReason reason, IPAddress source, VrrpAdvertisement? advert) { }
+        public void AddressesBound(int count) { }
+        public void Announced(int count) { }
     }
 
     sealed class FakeLink : ILinkMonitor

@@ -1,5 +1,4 @@
 using System.Net;
-using Microsoft.Extensions.Time.Testing;
 using NginxHa.NodeAgent.Vrrp;
 
 namespace NginxHa.NodeAgent.Tests.Vrrp;
@@ -39,8 +38,8 @@ public sealed class VrrpStateMachinePropertyTests
         var config = new VrrpInstanceConfig(
             version, 7, priority, interval, self, Preempt: random.Next(2) == 0,
             PreemptDelay: TimeSpan.FromMilliseconds(random.Next(3) == 0 ? 0 : random.Next(1, 8000)));
-        var time = new FakeTimeProvider(new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        var machine = new VrrpStateMachine(config, time);
+        var time = new TestClock();
+        var machine = new VrrpStateMachine(config);
         IPAddress[] peers = [IPAddress.Parse("198.18.0.9"), IPAddress.Parse("198.18.0.11"), IPAddress.Parse("198.18.0.200")];
 
         var acquired = false;
@@ -99,18 +98,18 @@ public sealed class VrrpStateMachinePropertyTests
             var label = $"seed {seed} step {step}";
             if (machine.State == VrrpState.Initialize && roll < 30)
             {
-                Apply(machine.Startup(), label + " Startup");
+                Apply(machine.Startup(time.Now), label + " Startup");
             }
             else if (roll < 30)
             {
                 // The driver sleeps until the next timer (or a bit less/more) and fires.
-                var due = machine.NextTimerDue ?? time.GetUtcNow() + TimeSpan.FromMilliseconds(random.Next(1, 3000));
+                var due = machine.NextTimerDue ?? time.Now + TimeSpan.FromMilliseconds(random.Next(1, 3000));
                 var jitter = TimeSpan.FromTicks(random.Next(-2, 3));
                 var target = due + jitter;
-                if (target > time.GetUtcNow())
-                    time.SetUtcNow(target);
-                Apply(machine.OnTimerFired(), label + " OnTimerFired");
-                Assert.True(machine.NextTimerDue is null || machine.NextTimerDue > time.GetUtcNow(), $"{label}: a timer is still overdue");
+                if (target > time.Now)
+                    time.Set(target);
+                Apply(machine.OnTimerFired(time.Now), label + " OnTimerFired");
+                Assert.True(machine.NextTimerDue is null || machine.NextTimerDue > time.Now, $"{label}: a timer is still overdue");
             }
             else if (roll < 40)
             {
@@ -128,11 +127,11 @@ public sealed class VrrpStateMachinePropertyTests
                     _ => (byte)random.Next(1, 256),
                 };
                 var advertInterval = version == VrrpVersion.V2 ? interval : TimeSpan.FromMilliseconds(10 * random.Next(1, 300));
-                Apply(machine.OnAdvertisementReceived(source, advertPriority, advertInterval), label + " Advert");
+                Apply(machine.OnAdvertisementReceived(time.Now, source, advertPriority, advertInterval), label + " Advert");
             }
             else if (roll < 96)
             {
-                Apply(machine.SetFault(random.Next(2) == 0), label + " SetFault");
+                Apply(machine.SetFault(time.Now, random.Next(2) == 0), label + " SetFault");
             }
             else
             {

@@ -1,5 +1,4 @@
 using System.Net;
-using Microsoft.Extensions.Time.Testing;
 using NginxHa.NodeAgent.Vrrp;
 using static NginxHa.NodeAgent.Vrrp.VrrpState;
 
@@ -16,28 +15,27 @@ public sealed class VrrpStateMachineTests
     private static readonly TimeSpan Down100At1s = TimeSpan.FromTicks(36_093_750);     // 3 s + 156/256 s
     private static readonly TimeSpan Down150At1s = TimeSpan.FromTicks(34_140_625);     // 3 s + 106/256 s
 
-    private static readonly DateTimeOffset T0 = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly MonotonicTime T0 = TestClock.DefaultStart;
     private static readonly TimeSpan OneTick = TimeSpan.FromTicks(1);
 
-    private readonly FakeTimeProvider _time = new(T0);
+    private readonly TestClock _time = new();
 
-    private DateTimeOffset Now => _time.GetUtcNow();
+    private MonotonicTime Now => _time.Now;
 
     private VrrpStateMachine Machine(
         VrrpVersion version, byte priority, int intervalMs = 1000, bool preempt = true, int preemptDelayMs = 0,
         string self = Self) =>
         new(new VrrpInstanceConfig(
                 version, 51, priority, TimeSpan.FromMilliseconds(intervalMs), IPAddress.Parse(self), preempt,
-                TimeSpan.FromMilliseconds(preemptDelayMs)),
-            _time);
+                TimeSpan.FromMilliseconds(preemptDelayMs)));
 
     private static VrrpAction Send(byte priority) => new VrrpAction.SendAdvertisement(priority);
     private static readonly VrrpAction Acquire = new VrrpAction.AcquireAddresses();
     private static readonly VrrpAction Release = new VrrpAction.ReleaseAddresses();
     private static VrrpAction Changed(VrrpState from, VrrpState to, string reason) => new VrrpAction.StateChanged(from, to, reason);
 
-    private static IReadOnlyList<VrrpAction> Advert(VrrpStateMachine machine, string source, byte priority, int intervalMs = 1000) =>
-        machine.OnAdvertisementReceived(IPAddress.Parse(source), priority, TimeSpan.FromMilliseconds(intervalMs));
+    private IReadOnlyList<VrrpAction> Advert(VrrpStateMachine machine, string source, byte priority, int intervalMs = 1000) =>
+        machine.OnAdvertisementReceived(_time.Now, IPAddress.Parse(source), priority, TimeSpan.FromMilliseconds(intervalMs));
 
     /// <summary>Drives a fresh machine into <paramref name="target"/> the way a real driver would.</summary>
     private void Reach(VrrpStateMachine machine, VrrpState target)
@@ -47,21 +45,21 @@ public sealed class VrrpStateMachineTests
             case Initialize:
                 break;
             case Backup:
-                machine.Startup();
+                machine.Startup(_time.Now);
                 if (machine.State == Master)
                     Advert(machine, "198.18.0.200", 255); // an owner yields only to an equal owner with a higher address
                 break;
             case Master:
-                machine.Startup();
+                machine.Startup(_time.Now);
                 if (machine.State == Backup)
                 {
-                    _time.SetUtcNow(machine.NextTimerDue!.Value);
-                    machine.OnTimerFired();
+                    _time.Set(machine.NextTimerDue!.Value);
+                    machine.OnTimerFired(_time.Now);
                 }
                 break;
             case Fault:
                 Reach(machine, Backup);
-                machine.SetFault(true);
+                machine.SetFault(_time.Now, true);
                 break;
         }
 
@@ -106,7 +104,7 @@ public sealed class VrrpStateMachineTests
     {
         var machine = Machine(version, 255, intervalMs);
 
-        var actions = machine.Startup();
+        var actions = machine.Startup(_time.Now);
 
         Assert.Equal([Send(255), Acquire, Changed(Initialize, Master, "startup as address owner (priority 255)")], actions);
         Assert.Equal(Master, machine.State);
@@ -124,7 +122,7 @@ public sealed class VrrpStateMachineTests
     {
         var machine = Machine(version, priority);
 
-        var actions = machine.Startup();
+        var actions = machine.Startup(_time.Now);
 
         Assert.Equal([Changed(Initialize, Backup, "startup")], actions);
         Assert.Equal(Backup, machine.State);
@@ -137,9 +135,9 @@ public sealed class VrrpStateMachineTests
     public void Startup_Twice_ThrowsNamingTheState()
     {
         var machine = Machine(VrrpVersion.V3, 100);
-        machine.Startup();
+        machine.Startup(_time.Now);
 
-        var error = Assert.Throws<InvalidOperationException>(() => machine.Startup());
+        var error = Assert.Throws<InvalidOperationException>(() => machine.Startup(_time.Now));
         Assert.Contains("Backup", error.Message);
     }
 
@@ -152,7 +150,7 @@ public sealed class VrrpStateMachineTests
 
         Assert.Empty(Advert(machine, Peer, 200));
         _time.Advance(TimeSpan.FromMinutes(1));
-        Assert.Empty(machine.OnTimerFired());
+        Assert.Empty(machine.OnTimerFired(_time.Now));
         Assert.Equal(Initialize, machine.State);
         Assert.Null(machine.NextTimerDue);
         Assert.Null(machine.CurrentMaster);
@@ -167,14 +165,14 @@ public sealed class VrrpStateMachineTests
     public void Backup_BecomesMaster_ExactlyAtMasterDownInterval(VrrpVersion version)
     {
         var machine = Machine(version, 100);
-        machine.Startup();
+        machine.Startup(_time.Now);
 
         _time.Advance(Down100At1s - OneTick);
-        Assert.Empty(machine.OnTimerFired());
+        Assert.Empty(machine.OnTimerFired(_time.Now));
         Assert.Equal(Backup, machine.State);
 
         _time.Advance(OneTick);
-        var actions = machine.OnTimerFired();
+        var actions = machine.OnTimerFired(_time.Now);
 
         Assert.Equal([Send(100), Acquire, Changed(Backup, Master, "master down timer expired")], actions);
         Assert.Equal(Master, machine.State);
@@ -189,12 +187,12 @@ public sealed class VrrpStateMachineTests
     public void Backup_AdvertsFromBetterMaster_KeepPushingTheTimerOut(VrrpVersion version)
     {
         var machine = Machine(version, 100);
-        machine.Startup();
+        machine.Startup(_time.Now);
 
         for (var second = 1; second <= 10; second++)
         {
             _time.Advance(TimeSpan.FromSeconds(1));
-            Assert.Empty(machine.OnTimerFired());
+            Assert.Empty(machine.OnTimerFired(_time.Now));
             Assert.Empty(Advert(machine, Peer, 200));
             Assert.Equal(Now + Down100At1s, machine.NextTimerDue);
         }
@@ -210,7 +208,7 @@ public sealed class VrrpStateMachineTests
     public void Backup_PriorityZero_TakesOverAfterSkewTime(VrrpVersion version)
     {
         var machine = Machine(version, 100);
-        machine.Startup();
+        machine.Startup(_time.Now);
         _time.Advance(TimeSpan.FromSeconds(1));
         Advert(machine, Peer, 200);
         _time.Advance(TimeSpan.FromMilliseconds(500));
@@ -222,11 +220,11 @@ public sealed class VrrpStateMachineTests
         Assert.Null(machine.CurrentMaster);
 
         _time.Advance(Skew100At1s - OneTick);
-        Assert.Empty(machine.OnTimerFired());
+        Assert.Empty(machine.OnTimerFired(_time.Now));
         Assert.Equal(Backup, machine.State);
 
         _time.Advance(OneTick);
-        Assert.Equal([Send(100), Acquire, Changed(Backup, Master, "the master resigned with priority 0; Skew_Time expired")], machine.OnTimerFired());
+        Assert.Equal([Send(100), Acquire, Changed(Backup, Master, "the master resigned with priority 0; Skew_Time expired")], machine.OnTimerFired(_time.Now));
         Assert.Equal(resignedAt + Skew100At1s + TimeSpan.FromSeconds(1), machine.NextTimerDue);
     }
 
@@ -234,14 +232,14 @@ public sealed class VrrpStateMachineTests
     public void Advert_after_a_resignation_restores_the_master_down_timer_and_its_reason()
     {
         var machine = Machine(VrrpVersion.V3, 100);
-        machine.Startup();
+        machine.Startup(_time.Now);
         Advert(machine, Peer, 200);
         Advert(machine, Peer, 0);
         Advert(machine, Peer, 200); // the master came back before Skew_Time ran out
 
         _time.Advance(TimeSpan.FromSeconds(10));
 
-        Assert.Equal([Send(100), Acquire, Changed(Backup, Master, "master down timer expired")], machine.OnTimerFired());
+        Assert.Equal([Send(100), Acquire, Changed(Backup, Master, "master down timer expired")], machine.OnTimerFired(_time.Now));
     }
 
     public static TheoryData<VrrpVersion, long, long> IntervalLearning => new()
@@ -256,7 +254,7 @@ public sealed class VrrpStateMachineTests
     public void Backup_LearnsMasterAdverInterval_OnlyInV3(VrrpVersion version, long learnedTicks, long downTicks)
     {
         var machine = Machine(version, 100, intervalMs: 1000);
-        machine.Startup();
+        machine.Startup(_time.Now);
         _time.Advance(TimeSpan.FromMilliseconds(250));
 
         Assert.Empty(Advert(machine, Peer, 200, intervalMs: 100));
@@ -267,8 +265,8 @@ public sealed class VrrpStateMachineTests
         Assert.Equal(expectedDue, machine.NextTimerDue);
 
         // The fast master falls silent: we take over at the learned Master_Down_Interval, then advertise at our own 1 s.
-        _time.SetUtcNow(expectedDue);
-        Assert.Equal([Send(100), Acquire, Changed(Backup, Master, "master down timer expired")], machine.OnTimerFired());
+        _time.Set(expectedDue);
+        Assert.Equal([Send(100), Acquire, Changed(Backup, Master, "master down timer expired")], machine.OnTimerFired(_time.Now));
         Assert.Equal(TimeSpan.FromSeconds(1), machine.MasterAdverInterval);
         Assert.Equal(expectedDue + TimeSpan.FromSeconds(1), machine.NextTimerDue);
     }
@@ -295,7 +293,7 @@ public sealed class VrrpStateMachineTests
         VrrpVersion version, bool preempt, byte advertPriority, bool accepted)
     {
         var machine = Machine(version, 150, preempt: preempt);
-        machine.Startup();
+        machine.Startup(_time.Now);
         _time.Advance(TimeSpan.FromSeconds(1));
 
         Assert.Empty(Advert(machine, Peer, advertPriority));
@@ -310,8 +308,8 @@ public sealed class VrrpStateMachineTests
         {
             Assert.Equal(T0 + Down150At1s, machine.NextTimerDue);
             Assert.Null(machine.CurrentMaster);
-            _time.SetUtcNow(T0 + Down150At1s);
-            Assert.Equal([Send(150), Acquire, Changed(Backup, Master, "master down timer expired")], machine.OnTimerFired());
+            _time.Set(T0 + Down150At1s);
+            Assert.Equal([Send(150), Acquire, Changed(Backup, Master, "master down timer expired")], machine.OnTimerFired(_time.Now));
         }
     }
 
@@ -322,39 +320,39 @@ public sealed class VrrpStateMachineTests
     {
         var machine = Machine(version, 150, preemptDelayMs: 10_000);
         var delayEnds = T0 + TimeSpan.FromSeconds(10);
-        machine.Startup();
+        machine.Startup(_time.Now);
 
         Assert.Equal(delayEnds, machine.PreemptDelayDue);
         Assert.Equal(T0 + Down150At1s, machine.NextTimerDue);
 
         for (var second = 1; second <= 9; second++)
         {
-            _time.SetUtcNow(T0 + TimeSpan.FromSeconds(second));
-            Assert.Empty(machine.OnTimerFired());
+            _time.Set(T0 + TimeSpan.FromSeconds(second));
+            Assert.Empty(machine.OnTimerFired(_time.Now));
             Assert.Empty(Advert(machine, Peer, 100));
             Assert.Equal(IPAddress.Parse(Peer), machine.CurrentMaster);
             var masterDown = Now + Down150At1s;
             Assert.Equal(masterDown < delayEnds ? masterDown : delayEnds, machine.NextTimerDue);
         }
 
-        _time.SetUtcNow(delayEnds - OneTick);
-        Assert.Empty(machine.OnTimerFired());
+        _time.Set(delayEnds - OneTick);
+        Assert.Empty(machine.OnTimerFired(_time.Now));
         Assert.Equal(delayEnds, machine.PreemptDelayDue);
 
-        _time.SetUtcNow(delayEnds);
-        Assert.Empty(machine.OnTimerFired());
+        _time.Set(delayEnds);
+        Assert.Empty(machine.OnTimerFired(_time.Now));
         Assert.Null(machine.PreemptDelayDue);
         var lastAcceptedDown = T0 + TimeSpan.FromSeconds(9) + Down150At1s;
         Assert.Equal(lastAcceptedDown, machine.NextTimerDue);
 
         // Preemption resumes: the lower master's adverts no longer hold the timer back.
         Assert.Empty(Advert(machine, Peer, 100));
-        _time.SetUtcNow(T0 + TimeSpan.FromSeconds(11));
+        _time.Set(T0 + TimeSpan.FromSeconds(11));
         Assert.Empty(Advert(machine, Peer, 100));
         Assert.Equal(lastAcceptedDown, machine.NextTimerDue);
 
-        _time.SetUtcNow(lastAcceptedDown);
-        Assert.Equal([Send(150), Acquire, Changed(Backup, Master, "master down timer expired")], machine.OnTimerFired());
+        _time.Set(lastAcceptedDown);
+        Assert.Equal([Send(150), Acquire, Changed(Backup, Master, "master down timer expired")], machine.OnTimerFired(_time.Now));
     }
 
     [Theory]
@@ -363,7 +361,7 @@ public sealed class VrrpStateMachineTests
     public void Backup_PreemptDelay_IsIgnoredWithoutPreempt(VrrpVersion version)
     {
         var machine = Machine(version, 150, preempt: false, preemptDelayMs: 10_000);
-        machine.Startup();
+        machine.Startup(_time.Now);
 
         Assert.Null(machine.PreemptDelayDue);
         Assert.Equal(T0 + Down150At1s, machine.NextTimerDue);
@@ -375,17 +373,17 @@ public sealed class VrrpStateMachineTests
     public void Backup_PreemptDelay_RestartsWhenFaultClears(VrrpVersion version)
     {
         var machine = Machine(version, 150, preemptDelayMs: 10_000);
-        machine.Startup();
-        _time.SetUtcNow(T0 + TimeSpan.FromSeconds(1));
-        machine.SetFault(true);
+        machine.Startup(_time.Now);
+        _time.Set(T0 + TimeSpan.FromSeconds(1));
+        machine.SetFault(_time.Now, true);
         Assert.Null(machine.PreemptDelayDue);
 
-        _time.SetUtcNow(T0 + TimeSpan.FromSeconds(30));
-        Assert.Equal([Changed(Fault, Backup, "fault cleared")], machine.SetFault(false));
+        _time.Set(T0 + TimeSpan.FromSeconds(30));
+        Assert.Equal([Changed(Fault, Backup, "fault cleared")], machine.SetFault(_time.Now, false));
         Assert.Equal(T0 + TimeSpan.FromSeconds(40), machine.PreemptDelayDue);
         Assert.Equal(T0 + TimeSpan.FromSeconds(30) + Down150At1s, machine.NextTimerDue);
 
-        _time.SetUtcNow(T0 + TimeSpan.FromSeconds(31));
+        _time.Set(T0 + TimeSpan.FromSeconds(31));
         Assert.Empty(Advert(machine, Peer, 100));
         Assert.Equal(IPAddress.Parse(Peer), machine.CurrentMaster);
         Assert.Equal(Now + Down150At1s, machine.NextTimerDue);
@@ -401,7 +399,7 @@ public sealed class VrrpStateMachineTests
         _time.Advance(TimeSpan.FromSeconds(1));
         var arrived = Now - TimeSpan.FromMilliseconds(3); // the packet waited 3 ms before it reached the machine
 
-        Assert.Empty(machine.OnAdvertisementReceived(IPAddress.Parse(Peer), 200, TimeSpan.FromSeconds(1), arrived));
+        Assert.Empty(machine.OnAdvertisementReceived(_time.Now, IPAddress.Parse(Peer), 200, TimeSpan.FromSeconds(1), arrived));
 
         Assert.Equal(arrived + Down100At1s, machine.NextTimerDue);
     }
@@ -413,7 +411,7 @@ public sealed class VrrpStateMachineTests
         Reach(machine, Backup);
         var arrived = Now - TimeSpan.FromMilliseconds(2);
 
-        machine.OnAdvertisementReceived(IPAddress.Parse(Peer), 0, TimeSpan.FromSeconds(1), arrived);
+        machine.OnAdvertisementReceived(_time.Now, IPAddress.Parse(Peer), 0, TimeSpan.FromSeconds(1), arrived);
 
         Assert.Equal(arrived + Skew100At1s, machine.NextTimerDue);
     }
@@ -424,7 +422,7 @@ public sealed class VrrpStateMachineTests
         var machine = Machine(VrrpVersion.V2, 100);
         Reach(machine, Backup);
 
-        machine.OnAdvertisementReceived(IPAddress.Parse(Peer), 200, TimeSpan.FromSeconds(1), Now + TimeSpan.FromSeconds(5));
+        machine.OnAdvertisementReceived(_time.Now, IPAddress.Parse(Peer), 200, TimeSpan.FromSeconds(1), Now + TimeSpan.FromSeconds(5));
 
         Assert.Equal(Now + Down100At1s, machine.NextTimerDue);
     }
@@ -435,7 +433,7 @@ public sealed class VrrpStateMachineTests
         var machine = Machine(VrrpVersion.V2, 200);
         Reach(machine, Master);
 
-        var actions = machine.OnAdvertisementReceived(IPAddress.Parse(Peer), 0, TimeSpan.FromSeconds(1), Now - TimeSpan.FromMilliseconds(40));
+        var actions = machine.OnAdvertisementReceived(_time.Now, IPAddress.Parse(Peer), 0, TimeSpan.FromSeconds(1), Now - TimeSpan.FromMilliseconds(40));
 
         Assert.Equal([Send(200)], actions);
         Assert.Equal(Now + TimeSpan.FromSeconds(1), machine.NextTimerDue); // the advert goes out now
@@ -448,7 +446,7 @@ public sealed class VrrpStateMachineTests
         Reach(machine, Master);
         var arrived = Now - TimeSpan.FromMilliseconds(1);
 
-        machine.OnAdvertisementReceived(IPAddress.Parse(Peer), 200, TimeSpan.FromSeconds(1), arrived);
+        machine.OnAdvertisementReceived(_time.Now, IPAddress.Parse(Peer), 200, TimeSpan.FromSeconds(1), arrived);
 
         Assert.Equal(Backup, machine.State);
         Assert.Equal(arrived + Down100At1s, machine.NextTimerDue);
@@ -472,20 +470,20 @@ public sealed class VrrpStateMachineTests
     {
         var interval = TimeSpan.FromMilliseconds(intervalMs);
         var machine = Machine(version, 255, intervalMs);
-        machine.Startup();
+        machine.Startup(_time.Now);
 
         for (var round = 1; round <= 3; round++)
         {
-            _time.SetUtcNow(T0 + round * interval - OneTick);
-            Assert.Empty(machine.OnTimerFired());
-            _time.SetUtcNow(T0 + round * interval);
-            Assert.Equal([Send(255)], machine.OnTimerFired());
+            _time.Set(T0 + round * interval - OneTick);
+            Assert.Empty(machine.OnTimerFired(_time.Now));
+            _time.Set(T0 + round * interval);
+            Assert.Equal([Send(255)], machine.OnTimerFired(_time.Now));
             Assert.Equal(T0 + (round + 1) * interval, machine.NextTimerDue);
         }
 
         // A late driver sends once and restarts the timer from now.
         _time.Advance(interval * 2.5);
-        Assert.Equal([Send(255)], machine.OnTimerFired());
+        Assert.Equal([Send(255)], machine.OnTimerFired(_time.Now));
         Assert.Equal(Now + interval, machine.NextTimerDue);
         Assert.Equal(Master, machine.State);
     }
@@ -613,7 +611,7 @@ public sealed class VrrpStateMachineTests
     public void Advert_V3WithZeroInterval_IsRejectedNamingTheInterval()
     {
         var machine = Machine(VrrpVersion.V3, 100);
-        machine.Startup();
+        machine.Startup(_time.Now);
 
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => Advert(machine, Peer, 200, intervalMs: 0));
         Assert.Equal("advertInterval", error.ParamName);
@@ -643,7 +641,7 @@ public sealed class VrrpStateMachineTests
         var transitionsBefore = machine.Transitions;
         _time.Advance(TimeSpan.FromMilliseconds(700));
 
-        var entering = machine.SetFault(true);
+        var entering = machine.SetFault(_time.Now, true);
 
         IReadOnlyList<VrrpAction> expectedEntering = from switch
         {
@@ -659,20 +657,20 @@ public sealed class VrrpStateMachineTests
         Assert.Equal(transitionsBefore + (from is Master or Backup ? 1 : 0), machine.Transitions);
 
         // While faulted: no adverts, no timers, never master.
-        Assert.Empty(machine.SetFault(true));
+        Assert.Empty(machine.SetFault(_time.Now, true));
         Assert.Empty(Advert(machine, Peer, 0));
         Assert.Empty(Advert(machine, Peer, 1));
         _time.Advance(TimeSpan.FromMinutes(5));
-        Assert.Empty(machine.OnTimerFired());
+        Assert.Empty(machine.OnTimerFired(_time.Now));
         Assert.Equal(faultState, machine.State);
 
         if (from == Initialize)
         {
-            Assert.Equal([Changed(Initialize, Fault, "startup while faulted")], machine.Startup());
+            Assert.Equal([Changed(Initialize, Fault, "startup while faulted")], machine.Startup(_time.Now));
             Assert.Null(machine.NextTimerDue);
         }
 
-        var leaving = machine.SetFault(false);
+        var leaving = machine.SetFault(_time.Now, false);
 
         if (priority == 255)
         {
@@ -687,7 +685,7 @@ public sealed class VrrpStateMachineTests
             Assert.Null(machine.CurrentMaster);
         }
 
-        Assert.Empty(machine.SetFault(false));
+        Assert.Empty(machine.SetFault(_time.Now, false));
     }
 
     [Theory]
@@ -715,10 +713,10 @@ public sealed class VrrpStateMachineTests
         Assert.Empty(machine.Shutdown());
         Assert.Empty(Advert(machine, Peer, 200));
         _time.Advance(TimeSpan.FromMinutes(1));
-        Assert.Empty(machine.OnTimerFired());
+        Assert.Empty(machine.OnTimerFired(_time.Now));
 
         // It can start again; a fault condition outlives the shutdown.
-        var restart = machine.Startup();
+        var restart = machine.Startup(_time.Now);
         var expectedRestart = (from, priority) switch
         {
             (Fault, _) => Changed(Initialize, Fault, "startup while faulted"),
@@ -734,13 +732,13 @@ public sealed class VrrpStateMachineTests
         var machine = Machine(VrrpVersion.V3, 100);
         var changes = new List<VrrpAction>();
 
-        changes.AddRange(machine.Startup());                      // Initialize -> Backup
+        changes.AddRange(machine.Startup(_time.Now));                      // Initialize -> Backup
         changes.AddRange(AdvanceAndFireOn(machine, Down100At1s)); // Backup -> Master
         changes.AddRange(AdvanceAndFireOn(machine, TimeSpan.FromSeconds(1))); // advert only
         changes.AddRange(Advert(machine, Peer, 200));             // Master -> Backup
         changes.AddRange(Advert(machine, Peer, 200));             // no change
-        changes.AddRange(machine.SetFault(true));                 // Backup -> Fault
-        changes.AddRange(machine.SetFault(false));                // Fault -> Backup
+        changes.AddRange(machine.SetFault(_time.Now, true));                 // Backup -> Fault
+        changes.AddRange(machine.SetFault(_time.Now, false));                // Fault -> Backup
         changes.AddRange(machine.Shutdown());                     // Backup -> Initialize
 
         Assert.Equal(6, machine.Transitions);
@@ -750,6 +748,6 @@ public sealed class VrrpStateMachineTests
     private IReadOnlyList<VrrpAction> AdvanceAndFireOn(VrrpStateMachine machine, TimeSpan delta)
     {
         _time.Advance(delta);
-        return machine.OnTimerFired();
+        return machine.OnTimerFired(_time.Now);
     }
 }

@@ -24,7 +24,14 @@ public sealed class AgentPairTests : IDisposable
         await first.WaitForStateAsync("MASTER", TimeSpan.FromSeconds(10));
         var second = _lab.StartAgent(_lab.Router1, [.. common, "--priority", "100"]);
         await second.WaitForStateAsync("BACKUP", TimeSpan.FromSeconds(10));
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        // The backup stays quiet while the master's adverts span its Master_Down_Interval with intervals to spare.
+        using (var wire = new VrrpWire(_lab.Client, 61))
+        {
+            long since = Stopwatch.GetTimestamp();
+            int adverts = (int)Math.Ceiling(MasterDown(100) / Interval) + 3;
+            await wire.WaitForAdvertsAsync(a => a.Priority == 200, "of the master (priority 200)", adverts, since, TimeSpan.FromSeconds(10));
+            Assert.DoesNotContain(wire.Adverts, a => a.At >= since && a.Priority == 100);
+        }
         Assert.False(second.EnteredSince("MASTER", DateTimeOffset.MinValue), second.Process.Output);
         Assert.Equal("n0", await _lab.ReadBannerAsync(vip));
 

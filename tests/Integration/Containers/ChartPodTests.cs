@@ -36,6 +36,19 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
         return new() { [file] = KubeconfigInPod };
     }
 
+    /// <summary>Waits until nginx answers through the VIP; on timeout the containers' output as it is then.</summary>
+    static async Task Served(SingleNodeLab lab, TimeSpan timeout, string what, params ChildProcess[] containers)
+    {
+        try
+        {
+            await Eventually.Until(lab.HttpStatusThroughVip, s => s.StartsWith("HTTP/1.1 ", StringComparison.Ordinal), timeout, what);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}\n" + string.Join("\n", containers.Select(c => $"=== {c.Name} ===\n{c.Output}")), e);
+        }
+    }
+
     static string PodName(string what) => $"nha-{what}-{Guid.NewGuid().ToString("N")[..6]}";
 
     [Fact]
@@ -56,8 +69,7 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
         var agent = pod.Start("agent", extraArgs: ["--kubeconfig", KubeconfigInPod], extraMounts: Credentials(lab, relay));
         var nginx = pod.Start("nginx");
 
-        await Eventually.Until(lab.HttpStatusThroughVip, s => s.StartsWith("HTTP/1.1 ", StringComparison.Ordinal), TimeSpan.FromSeconds(60),
-            $"the client reaches the sidecar's nginx through the VIP\nagent:\n{agent.Output}\nnginx:\n{nginx.Output}");
+        await Served(lab, TimeSpan.FromSeconds(60), "the client reaches the sidecar's nginx through the VIP", agent, nginx);
         Assert.True(lab.HoldsVip());
         // The agent runs no nginx of its own: it watches the sidecar's master through the pid file on the shared volume.
         Assert.Contains(agent.Lines, l => l.Contains("watching sidecar master pid", StringComparison.Ordinal));
@@ -129,8 +141,7 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
         try
         {
             _k.Ok("apply", "-f", _k.WriteManifest("operator-site.yaml", SingleNodeLab.Site()));
-            await Eventually.Until(lab.HttpStatusThroughVip, s => s.StartsWith("HTTP/1.1 ", StringComparison.Ordinal), TimeSpan.FromSeconds(90),
-                $"the group's VIP is served\noperator:\n{operatorProcess.Output}\nagent:\n{agent.Output}\nnginx:\n{nginx.Output}");
+            await Served(lab, TimeSpan.FromSeconds(90), "the group's VIP is served", operatorProcess, agent, nginx);
 
             _k.Ok("delete", "vipg", "web", "-n", "edge", "--wait=false");
             await Eventually.Until(() => _k.Run("get", "vipg", "-A", "-o", "name").Output.Trim(), s => s.Length == 0, TimeSpan.FromSeconds(60),

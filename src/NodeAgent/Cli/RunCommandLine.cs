@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using NginxHa.NodeAgent.Nginx;
 
 namespace NginxHa.NodeAgent.Cli;
 
@@ -10,13 +11,30 @@ public sealed record RunCommandOptions(IReadOnlyList<string> Files, string Node,
     public IPEndPoint? MetricsAddress { get; init; } = ObservabilityArguments.DefaultMetricsAddress;
 
     public LogFormat LogFormat { get; init; }
+
+    /// <summary>Child: the agent runs nginx. Sidecar: nginx runs in another container of the pod (shared process
+    /// namespace); the agent writes its config and finds its master through the pid file.</summary>
+    public NginxSupervisionMode NginxMode { get; init; } = NginxSupervisionMode.Child;
+
+    /// <summary>nginx's prefix (conf/, logs/, tmp/, secrets/): the state dir's nginx/ unless --nginx-dir says where (the
+    /// chart puts it on a memory-backed volume shared with the sidecar, the state dir on the host).</summary>
+    public string? NginxDirectoryOverride { get; init; }
+
+    public string NginxDirectory => NginxDirectoryOverride ?? Path.Combine(StateDirectory, "nginx");
+
+    /// <summary>nginx's temp paths (client_body/, proxy/, ...); null: tmp/ under <see cref="NginxDirectory"/>. In the chart
+    /// each container has its own (the agent's image holds them, owned by nginx's worker user, so that its `nginx -t`
+    /// needs no chown, a capability the agent does not have).</summary>
+    public string? NginxTempDirectory { get; init; }
 }
 
 public static class RunCommandLine
 {
     public const string Usage =
         "usage: nginx-ha-agent run -f FILE [-f FILE ...] --node NAME [--state-dir DIR] [--nginx PATH] [--health-port 18080] " +
-        ObservabilityArguments.Usage + " (metrics default 127.0.0.1:9464)";
+        NginxModeUsage + " " + ObservabilityArguments.Usage + " (metrics default 127.0.0.1:9464)";
+
+    internal const string NginxModeUsage = "[--nginx-mode child|sidecar] [--nginx-dir DIR] [--nginx-temp-dir DIR]";
 
     public static RunCommandOptions Parse(IReadOnlyList<string> args) =>
         Parse(args, manifestFiles: true, nodeMeaning: "the name of this host's Node document");
@@ -28,7 +46,8 @@ public static class RunCommandLine
     internal static RunCommandOptions Parse(IReadOnlyList<string> args, bool manifestFiles, string nodeMeaning)
     {
         var files = new List<string>();
-        string? node = null, stateDir = null, nginx = null;
+        string? node = null, stateDir = null, nginx = null, nginxDir = null, nginxTemp = null;
+        var nginxMode = NginxSupervisionMode.Child;
         int healthPort = 18080;
         IPEndPoint? metricsAddress = ObservabilityArguments.DefaultMetricsAddress;
         var logFormat = LogFormat.Text;
@@ -47,6 +66,16 @@ public static class RunCommandLine
                 case "--node": node = Value(); break;
                 case "--state-dir": stateDir = Value(); break;
                 case "--nginx": nginx = Value(); break;
+                case "--nginx-mode":
+                    nginxMode = Value() switch
+                    {
+                        "child" => NginxSupervisionMode.Child,
+                        "sidecar" => NginxSupervisionMode.Sidecar,
+                        var other => throw new UsageException($"{name}: \"{other}\" is not child or sidecar"),
+                    };
+                    break;
+                case "--nginx-dir": nginxDir = Value(); break;
+                case "--nginx-temp-dir": nginxTemp = Value(); break;
                 case "--health-port":
                     var text = Value();
                     if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out healthPort) || healthPort is < 1 or > 65535)
@@ -61,10 +90,15 @@ public static class RunCommandLine
         if (node is null) throw new UsageException($"--node: required ({nodeMeaning})");
         stateDir ??= $"/run/nginx-ha/{node}";
         if (!Path.IsPathFullyQualified(stateDir)) stateDir = Path.GetFullPath(stateDir);
+        if (nginxDir is not null && !Path.IsPathFullyQualified(nginxDir)) nginxDir = Path.GetFullPath(nginxDir);
+        if (nginxTemp is not null && !Path.IsPathFullyQualified(nginxTemp)) nginxTemp = Path.GetFullPath(nginxTemp);
         return new RunCommandOptions(files.Select(Path.GetFullPath).ToArray(), node, stateDir, nginx ?? "/usr/sbin/nginx", healthPort)
         {
             MetricsAddress = metricsAddress,
             LogFormat = logFormat,
+            NginxMode = nginxMode,
+            NginxDirectoryOverride = nginxDir,
+            NginxTempDirectory = nginxTemp?.TrimEnd('/') is { Length: > 0 } t ? t : nginxTemp,
         };
     }
 }

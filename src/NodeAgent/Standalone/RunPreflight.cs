@@ -32,7 +32,9 @@ public static class RunPreflight
         if (StartupPreflight.NginxBinary(options.NginxBinary) is { } nginx)
             failures.Add(nginx);
 
-        if (!leftoverNginx)
+        // Sidecar mode: nginx binds the ports in its own container (the agent lacks NET_BIND_SERVICE there), and one
+        // that is taken shows as a sidecar that does not start, which keeps the instances in FAULT.
+        if (!leftoverNginx && options.NginxMode == Nginx.NginxSupervisionMode.Child)
         {
             if (StartupPreflight.TcpPortFree(IPAddress.Loopback, options.HealthPort, "--health-port, nginx's /healthz",
                     "choose another --health-port") is { } health)

@@ -52,11 +52,12 @@ public sealed class StandaloneAgent
         _error = error;
         // The supervisor puts `pid` on nginx's command line, so the rendered config leaves it out.
         _runtime = NginxRuntimeOptions.UnderDirectory(NginxDirectory, options.HealthPort) with { PidFile = null };
+        if (options.NginxTempDirectory is { } temp) _runtime = _runtime with { TempDirectory = temp };
         _source = source ?? new FileConfigSource(options.Files, options.Node, TimeProvider.System, log, options.StateDirectory, _heard);
         _handover = new HandoverBook(options.StateDirectory, log);
     }
 
-    string NginxDirectory => Path.Combine(_options.StateDirectory, "nginx");
+    string NginxDirectory => _options.NginxDirectory;
 
     /// <summary>Ready once the first config is applied and every instance has started (/readyz).</summary>
     public Readiness Readiness => Readiness.Of(_metrics, _configApplied);
@@ -73,7 +74,7 @@ public sealed class StandaloneAgent
     {
         await using var nginx = new NginxSupervisor(new NginxSupervisorOptions
         {
-            Mode = NginxSupervisionMode.Child,
+            Mode = _options.NginxMode,
             Paths = NginxSupervisorOptions.PathsUnder(NginxDirectory, _options.NginxBinary),
             Probe = new NginxHealthProbeOptions(new Uri($"http://127.0.0.1:{_options.HealthPort}/healthz"),
                 TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), 3),

@@ -124,12 +124,15 @@ public sealed class SingleNodeLab : IDisposable
     }
 
     /// <summary>The status line nginx answers on the VIP from the client, or the connection error.</summary>
-    public string HttpStatusThroughVip() => Client.Run(() =>
+    public string HttpStatusThroughVip() => HttpStatusAt(Vip);
+
+    /// <summary>The status line nginx answers on <paramref name="address"/>:80 from the client, or the connection error.</summary>
+    public string HttpStatusAt(IPAddress address) => Client.Run(() =>
     {
         try
         {
             using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 2000, SendTimeout = 2000 };
-            socket.Connect(new IPEndPoint(Vip, ListenPort));
+            socket.Connect(new IPEndPoint(address, ListenPort));
             socket.Send(Encoding.ASCII.GetBytes("GET / HTTP/1.0\r\nHost: test\r\n\r\n"));
             var buffer = new byte[256];
             int read = socket.Receive(buffer);

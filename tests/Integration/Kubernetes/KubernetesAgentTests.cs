@@ -18,7 +18,7 @@ public sealed class KubernetesAgentTests(CrdCluster cluster)
 {
     readonly TestCluster _k = cluster.Server;
 
-    string NodeHaConfigJson()
+    internal static string NodeHaConfigJson()
     {
         // The operator's planner on the lab's site: the NodeHaConfig it would write for lb1.
         var set = ManifestLoader.LoadText("site.yaml", SingleNodeLab.Site());

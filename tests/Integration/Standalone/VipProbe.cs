@@ -13,6 +13,9 @@ public sealed record ProbeSample(DateTimeOffset At, string? Backend, IPAddress? 
 {
     public bool Ok => Failure is null;
 
+    /// <summary>From the connect to the answer (or the failure).</summary>
+    public TimeSpan Took { get; init; }
+
     public override string ToString() => Ok ? $"{Backend} via {Via}" : Failure!;
 }
 
@@ -23,8 +26,10 @@ public sealed record ProbeSample(DateTimeOffset At, string? Backend, IPAddress? 
 public sealed class VipProbe : IDisposable
 {
     // Far above a SYN round trip between namespaces, even on a busy machine; a dropped SYN is retried only after 1 s.
-    static readonly TimeSpan ConnectTimeout = TimeSpan.FromMilliseconds(100);
-    const int ReadTimeoutMilliseconds = 300;
+    static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromMilliseconds(100);
+    const int DefaultReadTimeoutMilliseconds = 300;
+    readonly TimeSpan ConnectTimeout;
+    readonly int ReadTimeoutMilliseconds;
     static readonly TimeSpan Cadence = TimeSpan.FromMilliseconds(10);
 
     readonly IPEndPoint _endpoint;
@@ -34,8 +39,12 @@ public sealed class VipProbe : IDisposable
     const int Loops = 2;
     readonly Task[] _loops;
 
-    public VipProbe(LabNode client, IPAddress vip, int port)
+    /// <param name="connectTimeout">default 100 ms (a gap meter); a patient client (seconds) outlasts a dropped SYN's
+    /// 1 s retry the way browsers and load generators do, so only real failures count.</param>
+    public VipProbe(LabNode client, IPAddress vip, int port, TimeSpan? connectTimeout = null, TimeSpan? readTimeout = null)
     {
+        ConnectTimeout = connectTimeout ?? DefaultConnectTimeout;
+        ReadTimeoutMilliseconds = (int)(readTimeout?.TotalMilliseconds ?? DefaultReadTimeoutMilliseconds);
         Vip = vip;
         _endpoint = new IPEndPoint(vip, port);
         byte[] request = Encoding.ASCII.GetBytes($"GET / HTTP/1.1\r\nHost: {vip}\r\nConnection: close\r\n\r\n");
@@ -111,7 +120,8 @@ public sealed class VipProbe : IDisposable
     {
         while (!_stop.IsCancellationRequested)
         {
-            var sample = ProbeOnce(request);
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var sample = ProbeOnce(request) with { Took = System.Diagnostics.Stopwatch.GetElapsedTime(started) };
             lock (_gate) _samples.Add(sample);
             _stop.Token.WaitHandle.WaitOne(Cadence);
         }

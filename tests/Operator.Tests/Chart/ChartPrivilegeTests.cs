@@ -27,6 +27,8 @@ public sealed class ChartPrivilegeTests
     [InlineData("writable root", "root filesystem is not read-only")]
     [InlineData("operator as root", "container operator: may run as root")]
     [InlineData("secret writes", "writes secrets")]
+    [InlineData("another hostPath", "hostPath volume root")]
+    [InlineData("nginx on the state hostPath", "container nginx: mounts the agent's hostPath state")]
     public async Task Privilege_check_catches_a_manifest_asking_for_more(string change, string expected)
     {
         var docs = Helm.Documents(await Helm.TemplateAsync());
@@ -47,6 +49,13 @@ public sealed class ChartPrivilegeTests
             case "privilege escalation": Map(agent, "securityContext")!.Children[new YamlScalarNode("allowPrivilegeEscalation")] = new YamlScalarNode("true"); break;
             case "writable root": Map(nginx, "securityContext")!.Children.Remove(new YamlScalarNode("readOnlyRootFilesystem")); break;
             case "operator as root": Map(op, "securityContext")!.Children[new YamlScalarNode("runAsUser")] = new YamlScalarNode("0"); break;
+            case "another hostPath":
+                Seq(ds, "spec", "template", "spec", "volumes")!.Add(new YamlMappingNode(
+                    "name", "root", "hostPath", new YamlMappingNode("path", "/")));
+                break;
+            case "nginx on the state hostPath":
+                Seq(nginx, "volumeMounts")!.Add(new YamlMappingNode("name", PrivilegeCheck.AgentStateVolume, "mountPath", "/state"));
+                break;
             case "secret writes":
                 role.Children[new YamlScalarNode("rules")] = new YamlSequenceNode(new YamlMappingNode(
                     "apiGroups", new YamlSequenceNode(new YamlScalarNode("")), "resources", new YamlSequenceNode(new YamlScalarNode("secrets")),

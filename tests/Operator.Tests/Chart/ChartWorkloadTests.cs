@@ -50,6 +50,15 @@ public sealed class ChartWorkloadTests
         var agent = ChartPrivilegeTests.Container(ds, "agent");
         var args = Args(agent);
         Assert.Equal(["kubernetes", "--node", "$(NODE_NAME)"], args.Take(3));
+        // Sidecar mode: the agent writes nginx's files where the sidecar reads them; its own state is on the node.
+        Assert.Equal("sidecar", args[args.IndexOf("--nginx-mode") + 1]);
+        Assert.Equal("/run/nginx-ha/nginx", args[args.IndexOf("--nginx-dir") + 1]);
+        Assert.Equal("/var/lib/nginx-ha", args[args.IndexOf("--state-dir") + 1]);
+        Assert.Equal("/var/lib/nginx", args[args.IndexOf("--nginx-temp-dir") + 1]); // the agent image's own (no chown for nginx -t)
+        var state = Seq(pod, "volumes")!.OfType<YamlMappingNode>().Single(v => Scalar(v, "name") == PrivilegeCheck.AgentStateVolume);
+        Assert.Equal("/var/lib/nginx-ha", Scalar(state, "hostPath", "path"));
+        Assert.Contains(Seq(agent, "volumeMounts")!.OfType<YamlMappingNode>(), m => Scalar(m, "name") == PrivilegeCheck.AgentStateVolume
+            && Scalar(m, "mountPath") == "/var/lib/nginx-ha");
         Assert.Equal("spec.nodeName", Scalar(Seq(agent, "env")!.OfType<YamlMappingNode>().Single(e => Scalar(e, "name") == "NODE_NAME"), "valueFrom", "fieldRef", "fieldPath"));
         Assert.Equal(["NET_ADMIN", "NET_RAW"], Seq(agent, "securityContext", "capabilities", "add")!.OfType<YamlScalarNode>().Select(s => s.Value));
         Assert.Null(Get(agent, "lifecycle", "preStop")); // SIGTERM at once starts the priority-0 handover
@@ -61,7 +70,7 @@ public sealed class ChartWorkloadTests
         Assert.NotNull(Map(Seq(pod, "volumes")!.OfType<YamlMappingNode>().Single(v => Scalar(v, "name") == MountOf(agent)), "emptyDir"));
         var start = string.Join(" ", Seq(nginx, "command")!.OfType<YamlScalarNode>().Select(s => s.Value));
         Assert.Contains("pid /run/nginx-ha/nginx/logs/nginx.pid;", start);
-        Assert.Contains("-c conf/nginx.conf", start);
+        Assert.Contains("-c conf/nginx.conf -e stderr", start); // no write to the image's /var/log/nginx (read-only root)
 
         // nginx's preStop waits for the agent to be gone, within the grace period.
         var preStop = string.Join(" ", Seq(nginx, "lifecycle", "preStop", "exec", "command")!.OfType<YamlScalarNode>().Select(s => s.Value));

@@ -3,7 +3,7 @@ using YamlDotNet.RepresentationModel;
 namespace NginxHa.Operator.Tests.Chart;
 
 /// <summary>
-/// What the chart may ask for (issue 11): no privileged container, no host PID/IPC or host paths, capabilities
+/// What the chart may ask for (issue 11): no privileged container, no host PID/IPC, no host paths but the agent's state directory, capabilities
 /// dropped, only NET_ADMIN and NET_RAW added to the agent (and the nginx container's own three), no privilege
 /// escalation, read-only root filesystems, seccomp RuntimeDefault, and RBAC without wildcards or escalation verbs.
 /// Returns one line per violation.
@@ -13,8 +13,11 @@ public static class PrivilegeCheck
     private static readonly Dictionary<string, string[]> AllowedCapabilities = new()
     {
         ["agent"] = ["NET_ADMIN", "NET_RAW"],
-        ["nginx"] = ["NET_BIND_SERVICE", "SETUID", "SETGID"],
+        ["nginx"] = ["NET_BIND_SERVICE", "SETUID", "SETGID", "CHOWN"],
     };
+
+    /// <summary>The one hostPath allowed: the agent's state directory (last applied config), for the agent alone.</summary>
+    public const string AgentStateVolume = "state";
 
     private static readonly string[] WorkloadKinds = ["Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job", "CronJob", "Pod"];
     private static readonly string[] ForbiddenVerbs = ["*", "escalate", "bind", "impersonate"];
@@ -46,9 +49,15 @@ public static class PrivilegeCheck
             if (Scalar(pod, hostField) == "true") found.Add($"{name}: {hostField}: true");
         var isAgent = kind == "DaemonSet";
         if (Scalar(pod, "hostNetwork") == "true" && !isAgent) found.Add($"{name}: hostNetwork outside the agent DaemonSet");
+        var stateVolume = (string?)null;
         if (Seq(pod, "volumes") is { } volumes)
             foreach (var v in volumes.OfType<YamlMappingNode>())
-                if (v.Children.ContainsKey("hostPath")) found.Add($"{name}: hostPath volume {Scalar(v, "name")}");
+            {
+                if (!v.Children.ContainsKey("hostPath")) continue;
+                // One exception: the agent's state directory, mounted by the agent container alone.
+                if (isAgent && stateVolume is null && Scalar(v, "name") == AgentStateVolume) stateVolume = AgentStateVolume;
+                else found.Add($"{name}: hostPath volume {Scalar(v, "name")}");
+            }
         var podSeccomp = Scalar(pod, "securityContext", "seccompProfile", "type");
         var containers = (Seq(pod, "containers")?.OfType<YamlMappingNode>() ?? [])
             .Concat(Seq(pod, "initContainers")?.OfType<YamlMappingNode>() ?? []).ToList();
@@ -57,6 +66,9 @@ public static class PrivilegeCheck
         {
             var cname = Scalar(c, "name") ?? "?";
             var where = $"{name} container {cname}";
+            if (stateVolume is not null && cname != "agent"
+                && Seq(c, "volumeMounts")?.OfType<YamlMappingNode>().Any(m => Scalar(m, "name") == stateVolume) == true)
+                found.Add($"{where}: mounts the agent's hostPath {stateVolume}");
             if (Scalar(c, "securityContext", "privileged") == "true") found.Add($"{where}: privileged");
             if (Scalar(c, "securityContext", "allowPrivilegeEscalation") != "false") found.Add($"{where}: allowPrivilegeEscalation is not false");
             if (Scalar(c, "securityContext", "readOnlyRootFilesystem") != "true") found.Add($"{where}: root filesystem is not read-only");

@@ -58,7 +58,8 @@ public sealed class RollingUpgradeTests(ITestOutputHelper output) : IAsyncLifeti
             // A connection open on the node a VIP leaves is reset once the client's packets reach the new holder: that
             // is a request in flight at a hand-over (the stop's, or the restarted node taking its VIP back). Anything
             // else (a refused or timed-out connect, a reset away from a move) is a failure the upgrade caused.
-            var inFlight = failed.Where(f => f.Failure is "ConnectionReset" or "empty response"
+            // Its answer may also be lost on the way (a read timeout): still a request that was open while the VIP moved.
+            var inFlight = failed.Where(f => f.Failure is "ConnectionReset" or "empty response" or "read timeout"
                 && moves.Any(m => m >= f.At - f.Took - MoveSlack && m <= f.At + MoveSlack)).ToArray();
             var slowest = samples.Where(s => s.Ok).MaxBy(s => s.Took)!;
             output.WriteLine($"{c.Vip}: {samples.Count} requests, {failed.Length} failed ({inFlight.Length} in flight at one of the " +

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using NginxHa.Integration.Tests.Support;
 using NginxHa.Integration.Tests.Vrrp.Interop;
 using Xunit.Abstractions;
@@ -81,8 +82,18 @@ public sealed class DualMasterFailoverTests(ITestOutputHelper output) : IAsyncLi
                     // The agent's log reaches us through a pipe, possibly after the probe saw the VIP move: wait for the line.
                     await node.Agent.Process.WaitForLineAsync(l => l.Contains("VRRP instances in FAULT", StringComparison.Ordinal),
                         TimeSpan.FromSeconds(5), brokenAt);
-                    // While nginx stays down the node must not take the VIP back.
-                    await Task.Delay(TimeSpan.FromSeconds(1));
+                    // While nginx stays down the node must not take the VIP back: it stays silent (FAULT) on both VRIDs
+                    // while the peer, now master of both, sends 10 adverts on each (1 s at 100 ms, well past the node's
+                    // Master_Down_Interval and any preemption).
+                    using (var vrid51 = new VrrpWire(_lab.Client, 51))
+                    using (var vrid52 = new VrrpWire(_lab.Client, 52))
+                    {
+                        long watchFrom = Stopwatch.GetTimestamp();
+                        await vrid51.WaitForAdvertsAsync(peer.Address, 10, watchFrom, TimeSpan.FromSeconds(10));
+                        await vrid52.WaitForAdvertsAsync(peer.Address, 10, watchFrom, TimeSpan.FromSeconds(10));
+                        Assert.Empty(vrid51.From(node.Address, watchFrom));
+                        Assert.Empty(vrid52.From(node.Address, watchFrom));
+                    }
                     var strays = probe.Between(moved.At, DateTimeOffset.UtcNow).Where(s => s.Ok && !peer.Address.Equals(s.Via)).ToArray();
                     if (strays.Length > 0 || node.Holds(probe.Vip))
                         _violations.Add($"{node.Name} without nginx still served or held {probe.Vip}: {DescribeByBalancer(probe, moved.At, DateTimeOffset.UtcNow)}");

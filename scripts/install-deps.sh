@@ -18,7 +18,7 @@ packages+=(prometheus prometheus-alertmanager nftables)
 # npm, or the nodejs package when it already carries npm).
 packages+=(unzip)
 # Container images (scripts/build-images.sh, buildah) run with podman under runc in the chart pod tests
-# (tests/Integration/Containers); catatonit is the pods' pause container.
+# (tests/Integration/Containers, on branch chart2 until they pass); catatonit is the pods' pause container.
 packages+=(buildah podman runc catatonit)
 command -v npm >/dev/null || packages+=(npm)
 missing=()

@@ -183,25 +183,7 @@ public sealed class ClusterDualMasterLab : IDisposable
     public string Output => string.Join("\n", Balancers.Select(b => $"=== {b.Name} ===\n{b.Output}")
         .Concat(Operators.Select(o => $"=== {o.Name} ===\n{string.Join('\n', o.Lines.TakeLast(60))}")));
 
-    public async Task WaitForBackendsAsync()
-    {
-        foreach (var web in new[] { Web1, Web2 })
-        {
-            await Eventually.Until(() => Client.Run(() =>
-            {
-                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                try
-                {
-                    socket.Connect(new IPEndPoint(web.IPv4, BackendServers.Port));
-                    return true;
-                }
-                catch (SocketException)
-                {
-                    return false;
-                }
-            }), up => up, TimeSpan.FromSeconds(10), $"the backend nginx on {web.Namespace} accepts connections");
-        }
-    }
+    public Task WaitForBackendsAsync() => BackendServers.WaitUntilServingAsync(Client, Web1, Web2);
 
     T Own<T>(T owned) where T : IDisposable
     {
@@ -297,7 +279,7 @@ public sealed class KubernetesNode : IDisposable
     {
         int? nginx = NginxMasterPid();
         Agent.Crash();
-        if (nginx is { } pid) KillProcessGroup(pid);
+        if (nginx is { } pid) StandaloneNode.KillProcessGroup(pid);
         await Agent.Process.WaitForExitAsync(StopTimeout);
     }
 
@@ -307,28 +289,9 @@ public sealed class KubernetesNode : IDisposable
     public int? NginxMasterPid()
     {
         if (!File.Exists(NginxPidFile)) return null;
-        if (!int.TryParse(File.ReadAllText(NginxPidFile).Trim(), out int pid) || !IsNginxMaster(pid)) return null;
+        if (!int.TryParse(File.ReadAllText(NginxPidFile).Trim(), out int pid) || !StandaloneNode.IsNginxMaster(pid)) return null;
         _nginxMasters.Add(pid);
         return pid;
-    }
-
-    static bool IsNginxMaster(int pid)
-    {
-        try
-        {
-            string stat = File.ReadAllText($"/proc/{pid}/stat");
-            if (stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z')) return false;
-            return File.ReadAllText($"/proc/{pid}/cmdline").StartsWith("nginx: master process", StringComparison.Ordinal);
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
-
-    static void KillProcessGroup(int master)
-    {
-        if (IsNginxMaster(master)) ChildProcess.SignalPid(-master, ChildProcess.SIGKILL);
     }
 
     public void Dispose()
@@ -340,7 +303,7 @@ public sealed class KubernetesNode : IDisposable
             catch (Exception e) when (e is TimeoutException or InvalidOperationException) { failures.Add(e.Message); }
         }
         NginxMasterPid();
-        foreach (int pid in _nginxMasters) KillProcessGroup(pid);
+        foreach (int pid in _nginxMasters) StandaloneNode.KillProcessGroup(pid);
         foreach (var run in _runs) run.Dispose();
         _relay.Dispose();
         if (failures.Count > 0) throw new InvalidOperationException($"{Name}: cleanup: {string.Join("; ", failures)}");

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using NginxHa.Integration.Tests.Support;
 
 namespace NginxHa.Integration.Tests.Standalone;
@@ -33,5 +35,26 @@ public static class BackendServers
             """);
         var process = node.Start(nginx, "-p", prefix + "/", "-e", Path.Combine(prefix, "error.log"), "-c", config, "-g", "daemon off;");
         return process;
+    }
+
+    /// <summary>Waits until each web node's nginx accepts connections from <paramref name="client"/>.</summary>
+    public static async Task WaitUntilServingAsync(LabNode client, params LabNode[] webs)
+    {
+        foreach (var web in webs)
+        {
+            await Eventually.Until(() => client.Run(() =>
+            {
+                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                try
+                {
+                    socket.Connect(new IPEndPoint(web.IPv4, Port));
+                    return true;
+                }
+                catch (SocketException)
+                {
+                    return false;
+                }
+            }), up => up, TimeSpan.FromSeconds(10), $"the backend nginx on {web.Namespace} accepts connections");
+        }
     }
 }

@@ -122,25 +122,7 @@ public sealed class DualMasterLab : IDisposable
         return process;
     }
 
-    async Task WaitForBackendsAsync()
-    {
-        foreach (var web in new[] { Web1, Web2 })
-        {
-            await Eventually.Until(() => Client.Run(() =>
-            {
-                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                try
-                {
-                    socket.Connect(new IPEndPoint(web.IPv4, BackendServers.Port));
-                    return true;
-                }
-                catch (SocketException)
-                {
-                    return false;
-                }
-            }), up => up, TimeSpan.FromSeconds(10), $"the backend nginx on {web.Namespace} accepts connections");
-        }
-    }
+    Task WaitForBackendsAsync() => BackendServers.WaitUntilServingAsync(Client, Web1, Web2);
 
     T Own<T>(T owned) where T : IDisposable
     {

@@ -134,7 +134,7 @@ public sealed class StandaloneNode : IDisposable
         Node.Exec("ip", "-4", "-o", "addr", "show", "dev", Node.InterfaceName).StandardOutput.Contains($" {address}/", StringComparison.Ordinal);
 
     /// <summary>Checked through /proc so a reused pid is never signalled: nginx titles its master "nginx: master process ...".</summary>
-    static bool IsNginxMaster(int pid)
+    internal static bool IsNginxMaster(int pid)
     {
         try
         {
@@ -149,7 +149,7 @@ public sealed class StandaloneNode : IDisposable
     }
 
     /// <summary>nginx runs through setsid, so its master leads a group holding its workers.</summary>
-    static void KillProcessGroup(int master)
+    internal static void KillProcessGroup(int master)
     {
         if (IsNginxMaster(master)) ChildProcess.SignalPid(-master, ChildProcess.SIGKILL);
     }

@@ -321,18 +321,7 @@ write_doc() {
     print_wire_table
     echo "$end"
   )
-  mkdir -p "$(dirname "$doc")"
-  [ -f "$doc" ] || printf '# Benchmarks\n' >"$doc"
-  if grep -qF "$begin" "$doc"; then
-    # Replace the previous section in place; other benchmarks' sections stay as they are.
-    SECTION="$section" awk -v b="$begin" -v e="$end" '
-      $0 == b { print ENVIRON["SECTION"]; skip = 1; next }
-      $0 == e { skip = 0; next }
-      !skip { print }' "$doc" >"$doc.new"
-    mv "$doc.new" "$doc"
-  else
-    printf '\n%s\n' "$section" >>"$doc"
-  fi
+  replace_doc_section "$doc" "$begin" "$end" "$section"
   log "wrote $doc"
 }
 

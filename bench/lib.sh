@@ -56,3 +56,20 @@ connect_to_bridge() { # bridge-namespace namespace port address
   ip -n "$2" addr add "$4/$prefix" dev eth0
   ip -n "$2" link set eth0 up
 }
+
+# Puts SECTION (which starts with BEGIN and ends with END) into DOC: in place of the previous one, or at the end.
+# Other benchmarks' sections stay as they are.
+replace_doc_section() { # doc begin end section
+  local doc=$1 begin=$2 end=$3 section=$4
+  mkdir -p "$(dirname "$doc")"
+  [ -f "$doc" ] || printf '# Benchmarks\n' >"$doc"
+  if grep -qF "$begin" "$doc"; then
+    SECTION="$section" awk -v b="$begin" -v e="$end" '
+      $0 == b { print ENVIRON["SECTION"]; skip = 1; next }
+      $0 == e { skip = 0; next }
+      !skip { print }' "$doc" >"$doc.new"
+    mv "$doc.new" "$doc"
+  else
+    printf '\n%s\n' "$section" >>"$doc"
+  fi
+}

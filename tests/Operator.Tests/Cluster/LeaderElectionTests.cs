@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using k8s;
 using NginxHa.Operator.Machinery;
 
 namespace NginxHa.Operator.Tests.Cluster;
@@ -66,6 +67,25 @@ public sealed class LeaderElectionTests(LeaderElectionTests.Server fixture) : IC
         return DateTime.UtcNow;
     }
 
+    /// <summary>How often some replica has logged that it saw <paramref name="leader"/> lead (each elector logs it once per change it observes).</summary>
+    private int SeenLeading(string leader) =>
+        System.Text.RegularExpressions.Regex.Matches(_logText.ToString(), $"the leader is {leader}\\b").Count;
+
+    /// <summary>Waits until the Lease, read from the server, was renewed by <paramref name="holder"/> at or after <paramref name="after"/>.</summary>
+    private async Task UntilRenewed(string lease, string holder, DateTime after, double seconds)
+    {
+        var client = _server.Client(null);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(seconds);
+        while (true)
+        {
+            var spec = (await client.CoordinationV1.ReadNamespacedLeaseAsync(lease, "default")).Spec;
+            if (spec.HolderIdentity == holder && spec.RenewTime >= after) return;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"Lease {lease} renewed by {holder} after {after:O} within {seconds} s (holder {spec.HolderIdentity}, renewed {spec.RenewTime:O}); log:\n{_logText}");
+            await Task.Delay(50);
+        }
+    }
+
     [Fact]
     public async Task Only_one_replica_leads_and_the_other_takes_over_after_the_lease_when_the_leader_is_cut_off()
     {
@@ -74,7 +94,9 @@ public sealed class LeaderElectionTests(LeaderElectionTests.Server fixture) : IC
         var a = Start("cut-off", "a", relayA.Port, TimeSpan.FromSeconds(4), timeline);
         await Until(() => a.Running, "a leads", 20);
         var b = Start("cut-off", "b", null, TimeSpan.FromSeconds(4), timeline);
-        await Task.Delay(TimeSpan.FromSeconds(5)); // longer than the lease: b must keep waiting while a renews
+        // b must keep waiting while a renews: once b has seen a lead, a renews past a whole lease duration from then.
+        var bSawA = await Until(() => SeenLeading("a") >= 2, "b sees a lead", 20);
+        await UntilRenewed("cut-off", "a", bSawA + TimeSpan.FromSeconds(4.5), 20);
         Assert.False(b.Running);
         Assert.True(a.Running);
 
@@ -87,7 +109,9 @@ public sealed class LeaderElectionTests(LeaderElectionTests.Server fixture) : IC
         Assert.InRange(took.TotalSeconds, 2, 12);
 
         relayA.Accept(); // a's own retry loop keeps it a candidate after its API errors; it does not lead while b does
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        var seenB = SeenLeading("b");
+        await Until(() => SeenLeading("b") > seenB, "a reaches the server again and sees b lead", 20);
+        await UntilRenewed("cut-off", "b", DateTime.UtcNow, 10); // and b renews after that
         Assert.False(a.Running);
         b.Stop.Cancel();
         await b.Run.WaitAsync(TimeSpan.FromSeconds(10));
@@ -104,7 +128,7 @@ public sealed class LeaderElectionTests(LeaderElectionTests.Server fixture) : IC
         var a = Start("release", "a", null, TimeSpan.FromSeconds(30), timeline);
         await Until(() => a.Running, "a leads", 20);
         var b = Start("release", "b", null, TimeSpan.FromSeconds(30), timeline);
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await Until(() => SeenLeading("a") >= 2, "b sees a lead", 20);
         Assert.False(b.Running);
 
         var stopAt = DateTime.UtcNow;

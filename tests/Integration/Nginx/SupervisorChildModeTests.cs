@@ -130,8 +130,9 @@ public sealed class SupervisorChildModeTests(ITestOutputHelper output) : IAsyncL
     {
         // nginx -t takes 2 s here (a wrapper sleeps first); it runs off the supervisor's loop, so the death is handled at once.
         var wrapper = Path.Combine(_site.Prefix, "slow-check-nginx");
+        var checkStarted = Path.Combine(_site.Prefix, "check-started");
         await File.WriteAllTextAsync(wrapper,
-            $"#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = -t ] && sleep 2; done\nexec {SupervisorTestSite.NginxBinary} \"$@\"\n");
+            $"#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = -t ] && touch {checkStarted} && sleep 2; done\nexec {SupervisorTestSite.NginxBinary} \"$@\"\n");
         File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var supervisor = await _site.StartSupervisorAsync(_site.Options(NginxSupervisionMode.Child, binary: wrapper));
         await supervisor.ApplyAsync(_site.Config("one"), CancellationToken.None);
@@ -140,8 +141,11 @@ public sealed class SupervisorChildModeTests(ITestOutputHelper output) : IAsyncL
         supervisor.MasterExited += () => exited.TrySetResult(_site.Health.Now);
         var mark = _site.Health.Count;
 
+        File.Delete(checkStarted); // the first apply's check made it
         var apply = supervisor.ApplyAsync(_site.Config("two"), CancellationToken.None);
-        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        var waitUntil = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!File.Exists(checkStarted) && DateTime.UtcNow < waitUntil) await Task.Delay(10);
+        Assert.True(File.Exists(checkStarted), "the second apply's nginx -t did not start");
         Assert.False(apply.IsCompleted, "nginx -t should still be running");
         var killedAt = _site.Health.Now;
         SupervisorTestSite.Signal(master, SIGKILL);

@@ -127,7 +127,11 @@ public sealed class PoolChangeTests(ITestOutputHelper output) : IAsyncLifetime
                         && l.Contains(Path.GetFileName(_lab.ManifestPath) + ":", StringComparison.Ordinal),
                     ReloadTimeout, since);
             }
-            await Task.Delay(TimeSpan.FromSeconds(1));
+            // The probes keep asking after both nodes rejected the change: five answers each, whatever they are, are judged.
+            var rejectedAt = DateTimeOffset.UtcNow;
+            foreach (var probe in _lab.Probes)
+                await probe.WaitForAsync(s => probe.Between(rejectedAt, s.At).Count >= 5, rejectedAt, TimeSpan.FromSeconds(10),
+                    "five answers after the rejection");
             var until = DateTimeOffset.UtcNow;
             foreach (var probe in _lab.Probes)
             {

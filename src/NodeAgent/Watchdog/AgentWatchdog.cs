@@ -132,7 +132,7 @@ public static class AgentWatchdog
         var iface = NetworkInterfaces.Get(instance.Interface);
         var family = instance.VirtualAddresses[0].Address.AddressFamily;
         using var socket = VrrpSocket.Open(iface, family, instance.UnicastPeers);
-        var auth = instance.PasswordFile is null ? ReadOnlyMemory<byte>.Empty : VrrpPasswordFile.Read(instance.PasswordFile);
+        var auth = instance.AuthData;
         var advert = new VrrpAdvertisement(instance.Version, instance.VirtualRouterId, 0, instance.AdvertInterval,
             instance.VirtualAddresses.Select(v => v.Address).ToArray(),
             auth.IsEmpty ? VrrpAuthType.None : VrrpAuthType.SimpleText, auth);

@@ -20,7 +20,10 @@ public sealed class DualMasterLab : IDisposable
     readonly List<IDisposable> _owned = [];
     readonly string _workDirectory;
 
-    public DualMasterLab(string prefix)
+    readonly string? _vrrp;
+
+    /// <param name="vrrpAuthPassword">Run VRRPv2 with PASS authentication and this password (from a 0600 file) instead of v3.</param>
+    public DualMasterLab(string prefix, string? vrrpAuthPassword = null)
     {
         RequiredTool.Locate("nginx", "nginx");
         _workDirectory = Directory.CreateTempSubdirectory($"{prefix}-seed000-").FullName;
@@ -34,6 +37,13 @@ public sealed class DualMasterLab : IDisposable
             Web2 = _network.Nodes[3];
             Client = _network.Nodes[4];
             ManifestPath = Path.Combine(_workDirectory, "seed-000.yaml");
+            if (vrrpAuthPassword is not null)
+            {
+                var passwordFile = Path.Combine(_workDirectory, "vrrp-password");
+                File.WriteAllText(passwordFile, vrrpAuthPassword);
+                File.SetUnixFileMode(passwordFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                _vrrp = SeedManifest.V2PassVrrp(passwordFile);
+            }
             Lb1 = Own(new StandaloneNode("lb1", _network.Nodes[0], ManifestPath, Path.Combine(_workDirectory, "lb1")));
             Lb2 = Own(new StandaloneNode("lb2", _network.Nodes[1], ManifestPath, Path.Combine(_workDirectory, "lb2")));
             BackendServers.Start(Web1, "web1", _workDirectory);
@@ -74,7 +84,7 @@ public sealed class DualMasterLab : IDisposable
 
     public void WriteManifest(IReadOnlyList<PoolServer> servers) =>
         SeedManifest.WriteAtomically(ManifestPath, SeedManifest.Render(
-            Balancers.Select(b => (b.Name, b.Address.ToString())).ToArray(), VirtualIPs, servers));
+            Balancers.Select(b => (b.Name, b.Address.ToString())).ToArray(), VirtualIPs, servers, _vrrp));
 
     /// <summary>Starts both agents and waits until each VIP is served by its preferred master.</summary>
     public async Task StartAsync()

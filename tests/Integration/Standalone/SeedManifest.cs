@@ -19,7 +19,14 @@ public static class SeedManifest
     public const string AdvertisementInterval = "100ms";
     public static readonly TimeSpan Advertisement = TimeSpan.FromMilliseconds(100);
 
-    public static string Render(IReadOnlyList<(string Name, string Address)> nodes, IReadOnlyList<string> virtualIPs, IReadOnlyList<PoolServer> servers)
+    /// <summary>The seed's VRRP settings: v3 at 100 ms.</summary>
+    public static readonly string DefaultVrrp = $"{{version: 3, advertisementInterval: {AdvertisementInterval}}}";
+
+    /// <summary>VRRPv2 with PASS authentication from <paramref name="passwordFile"/> (v2 intervals are whole seconds).</summary>
+    public static string V2PassVrrp(string passwordFile) => $"{{version: 2, advertisementInterval: 1s, authPasswordFile: {passwordFile}}}";
+
+    public static string Render(IReadOnlyList<(string Name, string Address)> nodes, IReadOnlyList<string> virtualIPs, IReadOnlyList<PoolServer> servers,
+        string? vrrp = null)
     {
         var text = new StringBuilder();
         foreach (var (name, address) in nodes)
@@ -72,9 +79,7 @@ public static class SeedManifest
                   role: edge
               interface: eth0
               virtualRouterIds: [51, 52]
-              vrrp:
-                version: 3
-                advertisementInterval: {AdvertisementInterval}
+              vrrp: {vrrp ?? DefaultVrrp}
               backendPoolRef: {Name}
 
             """);

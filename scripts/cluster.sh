@@ -70,7 +70,7 @@ fetch() {
   log "fetch done in $((SECONDS - t0))s: $("$ROOT/usr/lib/go-1.27/bin/go" version), $("$ROOT/usr/bin/etcd" --version | head -1)"
 }
 
-build_stamp() { cat "$repo/tests/TestCluster/RealServer/main.go" "$CACHE/versions.txt" 2>/dev/null | sha256sum | cut -d' ' -f1; }
+build_stamp() { cat "$repo"/tests/TestCluster/RealServer/*.go "$CACHE/versions.txt" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 
 build_server() {
   local t0=$SECONDS
@@ -78,8 +78,8 @@ build_server() {
   export GO111MODULE=off GOTOOLCHAIN=local GOPROXY=off GOFLAGS= CGO_ENABLED=0 GOTELEMETRY=off
   export GOCACHE=$CACHE/gocache PATH=$ROOT/usr/lib/go-1.27/bin:$PATH
   local src=$CACHE/gopath/src/nginxha/apiext-standalone
-  mkdir -p "$src" "$BIN"
-  cp "$repo/tests/TestCluster/RealServer/main.go" "$src/main.go"
+  rm -rf "$src"; mkdir -p "$src" "$BIN"
+  cp "$repo"/tests/TestCluster/RealServer/*.go "$src/"
   log "building the CRD API server (GOPATH mode, offline; about 3 minutes on a cold cache)"
   (cd "$CACHE" && go build -trimpath -ldflags='-s -w' -o "$BIN/apiext-standalone.new" nginxha/apiext-standalone) \
     || die "go build of the CRD API server failed"
@@ -197,14 +197,19 @@ start_server() { # $2: a fixed port (restart), else a free one
     port=${2:-$(free_port)}
     # Flags (PLATFORM-NOTES.md): --kubeconfig points at itself (its core informers need one; they never
     # sync, so /readyz stays 503 and we wait on /healthz); --always-allow (wrapper flag) authorizes every
-    # request; the admission plugins that wait on APIs this server does not serve are off.
+    # request; the admission plugins that wait on APIs this server does not serve are off. The upstream
+    # ValidatingAdmissionPolicy plugin is on: its informers read Namespaces and the policies through the front
+    # (wrapper flag --policy-admission-front-port-file; wait_policy_admission waits until it is ready), and
+    # --test-service-account-tokens gives tests service account users with a node claim.
     "$BIN/apiext-standalone" \
       --etcd-servers="$(sed -n 's/^ETCD_ENDPOINT=//p' "$d/cluster.env")" \
       --bind-address=127.0.0.1 --secure-port="$port" \
       --tls-cert-file="$d/pki/server.crt" --tls-private-key-file="$d/pki/server.key" \
       --client-ca-file="$d/pki/ca.crt" --kubeconfig="$d/server.kubeconfig" \
       --always-allow --authentication-skip-lookup --enable-priority-and-fairness=false \
-      --disable-admission-plugins=NamespaceLifecycle,MutatingAdmissionPolicy,MutatingAdmissionWebhook,ValidatingAdmissionPolicy,ValidatingAdmissionWebhook \
+      --disable-admission-plugins=NamespaceLifecycle,MutatingAdmissionPolicy,MutatingAdmissionWebhook,ValidatingAdmissionWebhook \
+      --enable-admission-plugins=ValidatingAdmissionPolicy --policy-admission-front-port-file="$d/front.port" \
+      --test-service-account-tokens \
       >> "$d/apiserver.log" 2>&1 &
     echo $! > "$d/apiserver.pid"
     kubeconfig "$d/server.kubeconfig" "https://127.0.0.1:$port" "$d/pki"
@@ -244,6 +249,17 @@ start_front() {
   die "the stand-in and front did not start; see $d/front.log"
 }
 
+wait_policy_admission() { # until then the ValidatingAdmissionPolicy plugin holds every write (up to 10 s, then 403)
+  local d=$1 url
+  url=$(sed -n 's/^SERVER_URL=//p' "$d/cluster.env")
+  for _ in $(seq 300); do
+    curl -sf --cacert "$d/pki/ca.crt" "$url/readyz/nha-policy-admission" >/dev/null 2>&1 && return 0
+    alive "$d" apiserver || break
+    sleep 0.1
+  done
+  die "ValidatingAdmissionPolicy admission did not become ready: $(curl -s --cacert "$d/pki/ca.crt" "$url/readyz/nha-policy-admission?verbose" | tail -3); see $d/apiserver.log"
+}
+
 apply_builtin_crds() {
   local d=$1
   "$KUBECTL" --kubeconfig "$d/server.kubeconfig" apply -f "$BUILTIN_CRDS" >/dev/null \
@@ -266,6 +282,7 @@ cmd_up() {
   start_server "$d"; lap server
   apply_builtin_crds "$d"; lap crds
   start_front "$d"; lap front
+  wait_policy_admission "$d"; lap admission
   # Plain http on 127.0.0.1: kubectl, helm and KubernetesClient all take it (the front talks TLS to the server).
   kubeconfig "$d/kubeconfig" "$(sed -n 's/^FRONT_URL=//p' "$d/cluster.env")" ""
   trap - EXIT
@@ -306,6 +323,7 @@ cmd_start_server() {
   port=$(sed -n 's/^SERVER_URL=https:\/\/127.0.0.1://p' "$d/cluster.env")
   [ -n "$port" ] || die "$d/cluster.env: no SERVER_URL (was the cluster started with up?)"
   start_server "$d" "$port"
+  wait_policy_admission "$d"
   log "started the API server in $d again on port $port"
 }
 

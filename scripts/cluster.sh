@@ -228,14 +228,18 @@ start_server() { # $2: a fixed port (restart), else a free one
   die "the CRD API server did not start; see $d/apiserver.log"
 }
 
-start_front() {
-  local d=$1 port
+launch_front() { # returns at once: the front starts while the stand-in CRDs are applied (wait_front)
+  local d=$1
   [ -f "$FRONT_DLL" ] || die "the stand-in is not built: run scripts/cluster.sh build"
   rm -f "$d/front.port"
   dotnet "$FRONT_DLL" --upstream "$(sed -n 's/^SERVER_URL=//p' "$d/cluster.env")" \
     --ca "$d/pki/ca.crt" --cert "$d/pki/admin.crt" --key "$d/pki/admin.key" --port-file "$d/front.port" \
     > "$d/front.log" 2>&1 &
   echo $! > "$d/front.pid"
+}
+
+wait_front() {
+  local d=$1 port
   for _ in $(seq 300); do
     alive "$d" front || break
     if [ -s "$d/front.port" ]; then
@@ -280,8 +284,9 @@ cmd_up() {
   certs "$d"; lap certs
   start_etcd "$d"; lap etcd
   start_server "$d"; lap server
+  launch_front "$d"
   apply_builtin_crds "$d"; lap crds
-  start_front "$d"; lap front
+  wait_front "$d"; lap front
   wait_policy_admission "$d"; lap admission
   # Plain http on 127.0.0.1: kubectl, helm and KubernetesClient all take it (the front talks TLS to the server).
   kubeconfig "$d/kubeconfig" "$(sed -n 's/^FRONT_URL=//p' "$d/cluster.env")" ""

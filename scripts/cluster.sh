@@ -71,6 +71,9 @@ fetch() {
 }
 
 build_stamp() { cat "$repo"/tests/TestCluster/RealServer/*.go "$CACHE/versions.txt" 2>/dev/null | sha256sum | cut -d' ' -f1; }
+# One binary per source hash: worktrees with different wrapper sources share the cache without rebuilding each
+# other's binary (or starting one with flags it does not know).
+server_bin() { echo "$BIN/apiext-standalone-$(build_stamp | cut -c1-16)"; }
 
 build_server() {
   local t0=$SECONDS
@@ -81,11 +84,13 @@ build_server() {
   rm -rf "$src"; mkdir -p "$src" "$BIN"
   cp "$repo"/tests/TestCluster/RealServer/*.go "$src/"
   log "building the CRD API server (GOPATH mode, offline; about 3 minutes on a cold cache)"
-  (cd "$CACHE" && go build -trimpath -ldflags='-s -w' -o "$BIN/apiext-standalone.new" nginxha/apiext-standalone) \
+  local bin; bin=$(server_bin)
+  (cd "$CACHE" && go build -trimpath -ldflags='-s -w' -o "$bin.new" nginxha/apiext-standalone) \
     || die "go build of the CRD API server failed"
-  mv "$BIN/apiext-standalone.new" "$BIN/apiext-standalone"
-  build_stamp > "$BIN/stamp"
-  log "built in $((SECONDS - t0))s: $BIN/apiext-standalone"
+  mv "$bin.new" "$bin"
+  # keep the four newest (73 MB each)
+  ls -t "$BIN"/apiext-standalone-* 2>/dev/null | grep -v '\.new$' | tail -n +5 | xargs -r rm -f
+  log "built in $((SECONDS - t0))s: $bin"
 }
 
 build_front() {
@@ -100,8 +105,8 @@ cmd_build() {
   mkdir -p "$CACHE"
   exec 9>"$CACHE/.lock"
   flock 9 # concurrent builds (several test runs starting at once) wait for the first
-  if [ -x "$BIN/apiext-standalone" ] && [ -x "$ROOT/usr/bin/etcd" ] && [ "$(cat "$BIN/stamp" 2>/dev/null)" = "$(build_stamp)" ]; then
-    log "server is current: $BIN/apiext-standalone (sid versions in $CACHE/versions.txt)"
+  if [ -x "$(server_bin)" ] && [ -x "$ROOT/usr/bin/etcd" ]; then
+    log "server is current: $(server_bin) (sid versions in $CACHE/versions.txt)"
   else
     [ -x "$ROOT/usr/bin/etcd" ] && [ -s "$CACHE/versions.txt" ] || fetch
     build_server
@@ -201,7 +206,7 @@ start_server() { # $2: a fixed port (restart), else a free one
     # ValidatingAdmissionPolicy plugin is on: its informers read Namespaces and the policies through the front
     # (wrapper flag --policy-admission-front-port-file; wait_policy_admission waits until it is ready), and
     # --test-service-account-tokens gives tests service account users with a node claim.
-    "$BIN/apiext-standalone" \
+    "$(server_bin)" \
       --etcd-servers="$(sed -n 's/^ETCD_ENDPOINT=//p' "$d/cluster.env")" \
       --bind-address=127.0.0.1 --secure-port="$port" \
       --tls-cert-file="$d/pki/server.crt" --tls-private-key-file="$d/pki/server.key" \
@@ -276,7 +281,7 @@ cmd_up() {
   local d t0=$SECONDS
   d=$(cluster_dir "${1:-}" create)
   [ -f "$d/cluster.env" ] && alive "$d" apiserver && die "a cluster already runs in $d (scripts/cluster.sh down $d)"
-  [ -x "$BIN/apiext-standalone" ] || die "not built: run scripts/cluster.sh build"
+  [ -x "$(server_bin)" ] || die "not built (or tests/TestCluster/RealServer changed since): run scripts/cluster.sh build"
   : > "$d/cluster.env"
   trap 'log "up failed; stopping what started"; cmd_down "$d" >/dev/null 2>&1 || true' EXIT
   local t=$EPOCHREALTIME phases=""

@@ -70,7 +70,10 @@ fetch() {
   log "fetch done in $((SECONDS - t0))s: $("$ROOT/usr/lib/go-1.27/bin/go" version), $("$ROOT/usr/bin/etcd" --version | head -1)"
 }
 
-build_stamp() { cat "$repo/tests/TestCluster/RealServer/main.go" "$CACHE/versions.txt" 2>/dev/null | sha256sum | cut -d' ' -f1; }
+build_stamp() { cat "$repo"/tests/TestCluster/RealServer/*.go "$CACHE/versions.txt" 2>/dev/null | sha256sum | cut -d' ' -f1; }
+# One binary per source hash: worktrees with different wrapper sources share the cache without rebuilding each
+# other's binary (or starting one with flags it does not know).
+server_bin() { echo "$BIN/apiext-standalone-$(build_stamp | cut -c1-16)"; }
 
 build_server() {
   local t0=$SECONDS
@@ -78,14 +81,16 @@ build_server() {
   export GO111MODULE=off GOTOOLCHAIN=local GOPROXY=off GOFLAGS= CGO_ENABLED=0 GOTELEMETRY=off
   export GOCACHE=$CACHE/gocache PATH=$ROOT/usr/lib/go-1.27/bin:$PATH
   local src=$CACHE/gopath/src/nginxha/apiext-standalone
-  mkdir -p "$src" "$BIN"
-  cp "$repo/tests/TestCluster/RealServer/main.go" "$src/main.go"
+  rm -rf "$src"; mkdir -p "$src" "$BIN"
+  cp "$repo"/tests/TestCluster/RealServer/*.go "$src/"
   log "building the CRD API server (GOPATH mode, offline; about 3 minutes on a cold cache)"
-  (cd "$CACHE" && go build -trimpath -ldflags='-s -w' -o "$BIN/apiext-standalone.new" nginxha/apiext-standalone) \
+  local bin; bin=$(server_bin)
+  (cd "$CACHE" && go build -trimpath -ldflags='-s -w' -o "$bin.new" nginxha/apiext-standalone) \
     || die "go build of the CRD API server failed"
-  mv "$BIN/apiext-standalone.new" "$BIN/apiext-standalone"
-  build_stamp > "$BIN/stamp"
-  log "built in $((SECONDS - t0))s: $BIN/apiext-standalone"
+  mv "$bin.new" "$bin"
+  # keep the four newest (73 MB each)
+  ls -t "$BIN"/apiext-standalone-* 2>/dev/null | grep -v '\.new$' | tail -n +5 | xargs -r rm -f
+  log "built in $((SECONDS - t0))s: $bin"
 }
 
 build_front() {
@@ -100,8 +105,8 @@ cmd_build() {
   mkdir -p "$CACHE"
   exec 9>"$CACHE/.lock"
   flock 9 # concurrent builds (several test runs starting at once) wait for the first
-  if [ -x "$BIN/apiext-standalone" ] && [ -x "$ROOT/usr/bin/etcd" ] && [ "$(cat "$BIN/stamp" 2>/dev/null)" = "$(build_stamp)" ]; then
-    log "server is current: $BIN/apiext-standalone (sid versions in $CACHE/versions.txt)"
+  if [ -x "$(server_bin)" ] && [ -x "$ROOT/usr/bin/etcd" ]; then
+    log "server is current: $(server_bin) (sid versions in $CACHE/versions.txt)"
   else
     [ -x "$ROOT/usr/bin/etcd" ] && [ -s "$CACHE/versions.txt" ] || fetch
     build_server
@@ -197,14 +202,19 @@ start_server() { # $2: a fixed port (restart), else a free one
     port=${2:-$(free_port)}
     # Flags (PLATFORM-NOTES.md): --kubeconfig points at itself (its core informers need one; they never
     # sync, so /readyz stays 503 and we wait on /healthz); --always-allow (wrapper flag) authorizes every
-    # request; the admission plugins that wait on APIs this server does not serve are off.
-    "$BIN/apiext-standalone" \
+    # request; the admission plugins that wait on APIs this server does not serve are off. The upstream
+    # ValidatingAdmissionPolicy plugin is on: its informers read Namespaces and the policies through the front
+    # (wrapper flag --policy-admission-front-port-file; wait_policy_admission waits until it is ready), and
+    # --test-service-account-tokens gives tests service account users with a node claim.
+    "$(server_bin)" \
       --etcd-servers="$(sed -n 's/^ETCD_ENDPOINT=//p' "$d/cluster.env")" \
       --bind-address=127.0.0.1 --secure-port="$port" \
       --tls-cert-file="$d/pki/server.crt" --tls-private-key-file="$d/pki/server.key" \
       --client-ca-file="$d/pki/ca.crt" --kubeconfig="$d/server.kubeconfig" \
       --always-allow --authentication-skip-lookup --enable-priority-and-fairness=false \
-      --disable-admission-plugins=NamespaceLifecycle,MutatingAdmissionPolicy,MutatingAdmissionWebhook,ValidatingAdmissionPolicy,ValidatingAdmissionWebhook \
+      --disable-admission-plugins=NamespaceLifecycle,MutatingAdmissionPolicy,MutatingAdmissionWebhook,ValidatingAdmissionWebhook \
+      --enable-admission-plugins=ValidatingAdmissionPolicy --policy-admission-front-port-file="$d/front.port" \
+      --test-service-account-tokens \
       >> "$d/apiserver.log" 2>&1 &
     echo $! > "$d/apiserver.pid"
     kubeconfig "$d/server.kubeconfig" "https://127.0.0.1:$port" "$d/pki"
@@ -223,14 +233,18 @@ start_server() { # $2: a fixed port (restart), else a free one
   die "the CRD API server did not start; see $d/apiserver.log"
 }
 
-start_front() {
-  local d=$1 port
+launch_front() { # returns at once: the front starts while the stand-in CRDs are applied (wait_front)
+  local d=$1
   [ -f "$FRONT_DLL" ] || die "the stand-in is not built: run scripts/cluster.sh build"
   rm -f "$d/front.port"
   dotnet "$FRONT_DLL" --upstream "$(sed -n 's/^SERVER_URL=//p' "$d/cluster.env")" \
     --ca "$d/pki/ca.crt" --cert "$d/pki/admin.crt" --key "$d/pki/admin.key" --port-file "$d/front.port" \
     > "$d/front.log" 2>&1 &
   echo $! > "$d/front.pid"
+}
+
+wait_front() {
+  local d=$1 port
   for _ in $(seq 300); do
     alive "$d" front || break
     if [ -s "$d/front.port" ]; then
@@ -242,6 +256,17 @@ start_front() {
   done
   tail -20 "$d/front.log" >&2
   die "the stand-in and front did not start; see $d/front.log"
+}
+
+wait_policy_admission() { # until then the ValidatingAdmissionPolicy plugin holds every write (up to 10 s, then 403)
+  local d=$1 url
+  url=$(sed -n 's/^SERVER_URL=//p' "$d/cluster.env")
+  for _ in $(seq 300); do
+    curl -sf --cacert "$d/pki/ca.crt" "$url/readyz/nha-policy-admission" >/dev/null 2>&1 && return 0
+    alive "$d" apiserver || break
+    sleep 0.1
+  done
+  die "ValidatingAdmissionPolicy admission did not become ready: $(curl -s --cacert "$d/pki/ca.crt" "$url/readyz/nha-policy-admission?verbose" | tail -3); see $d/apiserver.log"
 }
 
 apply_builtin_crds() {
@@ -256,7 +281,7 @@ cmd_up() {
   local d t0=$SECONDS
   d=$(cluster_dir "${1:-}" create)
   [ -f "$d/cluster.env" ] && alive "$d" apiserver && die "a cluster already runs in $d (scripts/cluster.sh down $d)"
-  [ -x "$BIN/apiext-standalone" ] || die "not built: run scripts/cluster.sh build"
+  [ -x "$(server_bin)" ] || die "not built (or tests/TestCluster/RealServer changed since): run scripts/cluster.sh build"
   : > "$d/cluster.env"
   trap 'log "up failed; stopping what started"; cmd_down "$d" >/dev/null 2>&1 || true' EXIT
   local t=$EPOCHREALTIME phases=""
@@ -264,8 +289,10 @@ cmd_up() {
   certs "$d"; lap certs
   start_etcd "$d"; lap etcd
   start_server "$d"; lap server
+  launch_front "$d"
   apply_builtin_crds "$d"; lap crds
-  start_front "$d"; lap front
+  wait_front "$d"; lap front
+  wait_policy_admission "$d"; lap admission
   # Plain http on 127.0.0.1: kubectl, helm and KubernetesClient all take it (the front talks TLS to the server).
   kubeconfig "$d/kubeconfig" "$(sed -n 's/^FRONT_URL=//p' "$d/cluster.env")" ""
   trap - EXIT
@@ -306,6 +333,7 @@ cmd_start_server() {
   port=$(sed -n 's/^SERVER_URL=https:\/\/127.0.0.1://p' "$d/cluster.env")
   [ -n "$port" ] || die "$d/cluster.env: no SERVER_URL (was the cluster started with up?)"
   start_server "$d" "$port"
+  wait_policy_admission "$d"
   log "started the API server in $d again on port $port"
 }
 

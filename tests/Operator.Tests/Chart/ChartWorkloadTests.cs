@@ -34,6 +34,37 @@ public sealed class ChartWorkloadTests
         Assert.Contains("--no-leader-election", Args(single));
     }
 
+    [Theory]
+    [InlineData(null, "8080")]
+    [InlineData("9090", "9090")]
+    public async Task Operator_serves_metrics_on_the_named_port_and_its_probes_ask_healthz_and_readyz_there(string? port, string expected)
+    {
+        var op = ChartPrivilegeTests.Container(Kind(await Render(port is null ? [] : ["--set", $"operator.metricsPort={port}"]), "Deployment"), "operator");
+        var args = Args(op);
+        Assert.Equal($"0.0.0.0:{expected}", args[args.IndexOf("--metrics-address") + 1]);
+        AssertProbesOnNamedPort(op, expected);
+    }
+
+    [Fact]
+    public async Task Agent_probes_ask_healthz_and_readyz_on_its_metrics_port()
+    {
+        var agent = ChartPrivilegeTests.Container(Kind(await Render("--set", "agent.metricsPort=9500"), "DaemonSet"), "agent");
+        var args = Args(agent);
+        Assert.Equal("$(NODE_IP):9500", args[args.IndexOf("--metrics-address") + 1]);
+        AssertProbesOnNamedPort(agent, "9500");
+    }
+
+    /// <summary>What a kubelet does with the probes: the port name resolves to the container port the server binds.</summary>
+    private static void AssertProbesOnNamedPort(YamlMappingNode container, string port)
+    {
+        var metrics = Seq(container, "ports")!.OfType<YamlMappingNode>().Single(p => Scalar(p, "name") == "metrics");
+        Assert.Equal(port, Scalar(metrics, "containerPort"));
+        Assert.Equal("/healthz", Scalar(container, "livenessProbe", "httpGet", "path"));
+        Assert.Equal("metrics", Scalar(container, "livenessProbe", "httpGet", "port"));
+        Assert.Equal("/readyz", Scalar(container, "readinessProbe", "httpGet", "path"));
+        Assert.Equal("metrics", Scalar(container, "readinessProbe", "httpGet", "port"));
+    }
+
     [Fact]
     public async Task Agent_daemonset_has_host_network_sidecar_nginx_and_one_node_at_a_time_updates()
     {
@@ -108,15 +139,15 @@ public sealed class ChartWorkloadTests
     }
 
     [Fact]
-    public async Task Admission_policy_limits_the_agent_to_its_own_node_by_the_token_node_claim()
+    public async Task Admission_policy_matches_the_agent_account_is_bound_to_deny_and_can_be_turned_off()
     {
+        // What the policy allows and denies is evaluated for real in ChartAdmissionTests (the test cluster runs the
+        // upstream admission plugin); here only the shape helm renders.
         var docs = await Render();
         var policy = Kind(docs, "ValidatingAdmissionPolicy");
         Assert.Equal("request.userInfo.username == 'system:serviceaccount:nginx-ha:nha-nginx-ha-operator-agent'",
             Scalar(Seq(policy, "spec", "matchConditions")![0], "expression"));
-        var rule = Scalar(Seq(policy, "spec", "validations")![0], "expression")!;
-        Assert.Contains("request.subResource == 'status'", rule);
-        Assert.Contains("request.userInfo.extra['authentication.kubernetes.io/node-name'].exists(n, n == request.name)", rule);
+        Assert.Equal("Fail", Scalar(policy, "spec", "failurePolicy"));
         Assert.Equal("Deny", Scalar(Seq(Kind(docs, "ValidatingAdmissionPolicyBinding"), "spec", "validationActions")![0]));
         Assert.DoesNotContain(await Render("--set", "admissionPolicy.enabled=false"), d => Scalar(d, "kind") == "ValidatingAdmissionPolicy");
     }
@@ -127,8 +158,15 @@ public sealed class ChartWorkloadTests
         var off = await Render();
         Assert.DoesNotContain(off, d => Scalar(d, "kind") is "PodMonitor" or "PrometheusRule");
         var on = await Render("--set", "monitoring.podMonitor.enabled=true", "--set", "monitoring.prometheusRule.enabled=true");
-        var monitor = Kind(on, "PodMonitor");
-        Assert.Equal("metrics", Scalar(Seq(monitor, "spec", "podMetricsEndpoints")![0], "port"));
+        // One PodMonitor per component, each scraping its pods' named port as the job the alert rules select.
+        foreach (var (component, job) in new[] { ("agent", "nginx-ha-agent"), ("operator", "nginx-ha-operator") })
+        {
+            var monitor = Kind(on, "PodMonitor", $"-{component}");
+            Assert.Equal(component, Scalar(monitor, "spec", "selector", "matchLabels", "app.kubernetes.io/component"));
+            var endpoint = Seq(monitor, "spec", "podMetricsEndpoints")![0];
+            Assert.Equal("metrics", Scalar(endpoint, "port"));
+            Assert.Equal(job, Scalar(Seq(endpoint, "relabelings")![0], "replacement"));
+        }
         var rule = Kind(on, "PrometheusRule");
         Assert.Contains(Seq(rule, "spec", "groups")!.OfType<YamlMappingNode>(), g => Scalar(g, "name") == "nginx-ha.vrrp");
     }

@@ -14,6 +14,7 @@ public sealed class HelmLintTests
 
     [Theory]
     [InlineData("agent.metricsPort=0", "/agent/metricsPort")]
+    [InlineData("operator.metricsPort=80", "/operator/metricsPort")]
     [InlineData("agent.nginxCapabilities[0]=NET_RAW", "/agent/nginxCapabilities/0")]
     [InlineData("operator.leaderElection.leaseDuration=fifteen", "/operator/leaderElection/leaseDuration")]
     [InlineData("operator.replicas=0", "/operator/replicas")]

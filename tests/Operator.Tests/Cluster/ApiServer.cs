@@ -67,6 +67,46 @@ public sealed class ApiServer : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// A kubeconfig (mode 0600) that talks to the real server directly (TLS, not the front) as a service account,
+    /// with a test token (tests/TestCluster/RealServer/tokens.go): the server authenticates it as kube-apiserver
+    /// authenticates a pod-bound token, with the node claim (user extra authentication.kubernetes.io/node-name)
+    /// when <paramref name="node"/> is given. The ValidatingAdmissionPolicy plugin sees that user.
+    /// </summary>
+    public async Task<string> ServiceAccountKubeconfigAsync(string serviceAccountNamespace, string serviceAccount, string? node)
+    {
+        var token = $"nha-test-sa:{serviceAccountNamespace}:{serviceAccount}" + (node is null ? "" : ":" + node);
+        var path = Path.Combine(_dir, $"sa-{serviceAccount}-{node ?? "no-node"}.kubeconfig");
+        var yaml = $"""
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: real-server
+              cluster:
+                server: "{Env("SERVER_URL")}"
+                certificate-authority: "{Path.Combine(_dir, "pki", "ca.crt")}"
+            users:
+            - name: sa
+              user:
+                token: "{token}"
+            contexts:
+            - name: sa
+              context:
+                cluster: real-server
+                user: sa
+            current-context: sa
+
+            """;
+        await File.WriteAllTextAsync(path, "", CancellationToken.None);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await File.WriteAllTextAsync(path, yaml);
+        return path;
+    }
+
+    /// <summary>kubectl with another kubeconfig: its exit code and stdout + stderr, whatever the exit code.</summary>
+    public async Task<(int ExitCode, string Output)> KubectlAsAsync(string kubeconfig, params string[] args) =>
+        await Run("kubectl", ["--kubeconfig", kubeconfig, .. args], TimeSpan.FromSeconds(60), check: false, withErrors: true);
+
     public KubernetesClientConfiguration Config(int? viaPort = null)
     {
         var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(KubeconfigPath);

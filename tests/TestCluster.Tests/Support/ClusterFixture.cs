@@ -28,6 +28,7 @@ public sealed class ClusterFixture : IDisposable
         var env = File.ReadAllLines(Path.Combine(Directory, "cluster.env"))
             .Select(l => l.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
         Url = new Uri(env["FRONT_URL"]);
+        ServerUrl = new Uri(env["SERVER_URL"]);
         EtcdEndpoint = env["ETCD_ENDPOINT"];
     }
 
@@ -35,6 +36,8 @@ public sealed class ClusterFixture : IDisposable
     public string Directory { get; }
     public string Kubeconfig { get; }
     public Uri Url { get; }
+    /// <summary>The real server itself (TLS, the cluster's CA), not the front: where test service account tokens work.</summary>
+    public Uri ServerUrl { get; }
     public string EtcdEndpoint { get; }
     public TimeSpan StartTime { get; }
 
@@ -68,6 +71,14 @@ public sealed class ClusterFixture : IDisposable
 
     public (int Code, string Output, string Error) Kubectl(params string[] args) =>
         Run("kubectl", ["--kubeconfig", Kubeconfig, .. args], TimeSpan.FromMinutes(1));
+
+    /// <summary>
+    /// kubectl against the real server as a service account: a test token nha-test-sa:NAMESPACE:NAME[:NODE]
+    /// (tests/TestCluster/RealServer/tokens.go; unsigned names, nothing secret).
+    /// </summary>
+    public (int Code, string Output, string Error) KubectlWithToken(string token, params string[] args) =>
+        Run("kubectl", ["--kubeconfig", "/dev/null", "--server", ServerUrl.ToString(), "--certificate-authority",
+            Path.Combine(Directory, "pki", "ca.crt"), "--token", token, .. args], TimeSpan.FromMinutes(1));
 
     (int, string, string) Script(string command, TimeSpan timeout) =>
         Run(Path.Combine(RepoRoot, "scripts", "cluster.sh"), [command, Directory], timeout);

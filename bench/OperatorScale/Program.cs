@@ -11,7 +11,9 @@ using NginxHa.Bench.OperatorScale;
 // operator-scale: issue 9 section 5 against a running test cluster (bench/operator-scale.sh starts one).
 // Creates the nodes, pools and groups, plays the agents, starts the operator as a process, measures, stops it.
 const string Usage = "operator-scale --kubeconfig FILE --operator PATH [--nodes 200] [--groups 500] [--pools 500] [--rack-size 4]\n" +
-                     "               [--changes 100] [--operator-log FILE] [--markdown FILE] [--json FILE]";
+                     "               [--changes 100] [--operator-log FILE] [--markdown FILE] [--json FILE]\n" +
+                     "operator-scale --plan-cost ROUNDS [--nodes 200] [--groups 500] [--pools 500] [--rack-size 4]   (CPU per plan, no cluster)";
+var planCostRounds = 0;
 string? kubeconfig = null, operatorPath = null, operatorLog = null, markdown = null, json = null;
 var options = new ScaleOptions();
 try
@@ -37,8 +39,15 @@ try
             case "--pools": options = options with { Pools = Number() }; break;
             case "--rack-size": options = options with { RackSize = Number() }; break;
             case "--changes": options = options with { Changes = Number() }; break;
+            case "--plan-cost": planCostRounds = Number(); break;
             default: throw new ArgumentException($"{args[i]}: unknown argument");
         }
+    }
+    if (planCostRounds > 0)
+    {
+        if (options.Problems().FirstOrDefault() is { } bad) throw new ArgumentException(bad);
+        Console.WriteLine(PlanCost.Measure(options, planCostRounds));
+        return 0;
     }
     if (kubeconfig is null) throw new ArgumentException("--kubeconfig is required");
     if (operatorPath is null) throw new ArgumentException("--operator is required (the nginx-ha-operator executable)");
@@ -63,12 +72,12 @@ async Task<IReadOnlyDictionary<string, long>> RequestCounts(CancellationToken ct
 }
 
 using var stop = new CancellationTokenSource();
-var run = new ScaleRun(client, options, Log, RequestCounts);
+Process? op = null;
+var run = new ScaleRun(client, options, Log, RequestCounts, () => op is null ? TimeSpan.Zero : Cpu(op.Id));
 await run.CreateAsync(stop.Token);
 var watching = await run.WatchAsync(stop.Token);
 
 var metricsPort = FreePort();
-Process? op = null;
 StreamWriter? opLog = operatorLog is null ? null : new StreamWriter(operatorLog) { AutoFlush = true };
 var rss = new List<(double Seconds, long RssKb)>();
 var clock = Stopwatch.StartNew();
@@ -138,6 +147,19 @@ static long Status(int pid, string field)
     catch (IOException) { return 0; }
 }
 
+// utime + stime of a process, from /proc/PID/stat (fields 14 and 15, in clock ticks of 100 Hz on Linux).
+static TimeSpan Cpu(int pid)
+{
+    try
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds(ticks / 100.0);
+    }
+    catch (IOException) { return TimeSpan.Zero; }
+}
+
 static int FreePort()
 {
     using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -156,19 +178,6 @@ async Task<string> PlanMetricsAsync(int port)
         return string.Join('\n', lines);
     }
     catch (HttpRequestException e) { return $"(no /metrics: {e.Message})"; }
-}
-
-/// <summary>Marks the simulator's own requests (agents' status writes, the benchmark's changes) apart from the operator's in the front's counts.</summary>
-sealed class SimulatorUserAgent : DelegatingHandler
-{
-    public const string Product = Report.SimulatorUserAgentName;
-
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        request.Headers.UserAgent.Clear();
-        request.Headers.UserAgent.ParseAdd(Product + "/1");
-        return base.SendAsync(request, cancellationToken);
-    }
 }
 
 static class Signal

@@ -149,6 +149,6 @@ public sealed class ScaleModel
         var vipPatch = k8s.KubernetesJson.Serialize(new { spec = new { virtualIPs = _groupVips[target] } });
         return new ScaleChange(k, $"group {GroupName(target)}: VIP {old} -> {vip}", VirtualIpGroup.KindName, _options.Namespace,
             Kinds.VirtualIpGroups, GroupName(target), vipPatch, NodesOfRack(RackOfGroup(target)).ToHashSet(StringComparer.Ordinal),
-            spec => spec.VrrpInstances.Any(i => i.VirtualIPs.Contains(vip)));
+            spec => spec.VrrpInstances.Any(i => i.VirtualIPs.Any(a => a == vip || a.StartsWith(vip + "/", StringComparison.Ordinal)))); // the config carries ADDRESS/PREFIX
     }
 }

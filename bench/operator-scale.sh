@@ -47,6 +47,9 @@ fi
 
 work=$(mktemp -d /tmp/nha-operator-scale.XXXXXX)
 cluster=$work/cluster
+# Run copies: a build during the run (someone else's tests) must not replace the binaries under a running process.
+cp -r "$(dirname "$operator")" "$work/operator-bin" && operator=$work/operator-bin/nginx-ha-operator
+cp -r "$(dirname "$sim")" "$work/sim-bin" && sim=$work/sim-bin/operator-scale
 cleanup() {
   "$repo/scripts/cluster.sh" down "$cluster" >/dev/null 2>&1 || true # every process by its recorded PID
   if [ -n "${KEEP_WORK:-}" ]; then log "kept $work"; else rm -rf "$work"; fi

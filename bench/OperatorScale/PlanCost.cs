@@ -30,6 +30,7 @@ public static class PlanCost
         var snapshot = empty with { Configs = configs };
         var (input, plan, compare, cpu) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
         using var self = Process.GetCurrentProcess();
+        var (validate, alloc) = (new List<double>(), new List<double>());
         for (var round = 0; round < rounds; round++)
         {
             self.Refresh();
@@ -44,12 +45,18 @@ public static class PlanCost
             var cached = configs.ToDictionary(c => c.Metadata.Name);
             var differ = result.NodeConfigs.Count(c => !NodeHaConfigReconciler.SameSpec(cached[c.Spec.NodeName].Spec, c.Spec));
             compare.Add(clock.Elapsed.TotalMilliseconds);
+            clock.Restart();
+            foreach (var g in planInput.Groups) g.Validate().ToList();
+            validate.Add(clock.Elapsed.TotalMilliseconds);
+            clock.Restart();
+            VrrpAllocation.FromNodeHaConfigs(configs.Select(c => new NodeHaConfig { Metadata = new ObjectMeta { Name = c.Metadata.Name }, Spec = c.Spec }));
+            alloc.Add(clock.Elapsed.TotalMilliseconds);
             self.Refresh();
             cpu.Add((self.TotalProcessorTime - cpuBefore).TotalMilliseconds);
             if (differ != 0) throw new InvalidOperationException($"{differ} node(s) planned differently from the configs in force");
         }
         string Stat(List<double> v) => $"median {Report.Percentile(v, 50):F1} ms, max {v.Max():F1} ms";
         return $"plan cost over {rounds} rounds ({options.Nodes} nodes, {options.Groups} groups, {options.Pools} pools), first round included in max:\n" +
-               $"  snapshot -> planner input: {Stat(input)}\n  Planner.Plan: {Stat(plan)}\n  planned vs cached specs ({configs.Count} nodes): {Stat(compare)}\n  process CPU time for all three: {Stat(cpu)}";
+               $"  snapshot -> planner input: {Stat(input)}\n  Planner.Plan: {Stat(plan)}\n  planned vs cached specs ({configs.Count} nodes): {Stat(compare)}\n  process CPU time for all three: {Stat(cpu)}\n  validate groups {Stat(validate)}\n  allocations {Stat(alloc)}";
     }
 }

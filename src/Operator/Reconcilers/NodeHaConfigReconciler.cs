@@ -75,8 +75,9 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log, 
             await DeleteAsync(name, cancellationToken).ConfigureAwait(false);
             return;
         }
-        if (current is not null && SameSpec(current.Spec, desired.Spec)) return;
-        if (_applied.TryGetValue(name, out var applied) && applied.Spec == KubernetesJson.Serialize(desired.Spec)
+        var desiredJson = KubernetesJson.Serialize(desired.Spec);
+        if (current is not null && SameAsCached(current.Spec, desiredJson)) return;
+        if (_applied.TryGetValue(name, out var applied) && applied.Spec == desiredJson
             && (current?.Metadata.Generation ?? 0) < applied.Generation) return; // our write is on its way into the cache
         await ApplyAsync(desired, cancellationToken).ConfigureAwait(false);
     }
@@ -92,6 +93,12 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log, 
     }
 
     public static bool SameSpec(NodeHaConfigSpec a, NodeHaConfigSpec b) => KubernetesJson.Serialize(a) == KubernetesJson.Serialize(b);
+
+    // A cached spec never changes (an update brings a new object), so its JSON is made once, not on every plan.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<NodeHaConfigSpec, string> CachedJson = new();
+
+    private static bool SameAsCached(NodeHaConfigSpec cached, string desiredJson) =>
+        CachedJson.GetValue(cached, spec => KubernetesJson.Serialize(spec)) == desiredJson;
 
     private async Task ApplyAsync(NodeHaConfig desired, CancellationToken cancellationToken)
     {

@@ -75,8 +75,8 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 cat "$work/report.txt"
 [ -s "$work/table.md" ] || { tail -30 "$work/sim.log" >&2; tail -30 "$work/operator.log" >&2; die "operator-scale failed ($status)"; }
 cluster_rss=$(for p in etcd apiserver front; do
-  printf '%s %s MB, ' "$p" "$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$(cat "$cluster/$p.pid")/status" 2>/dev/null)"
-done)
+  printf '%s %s MB\n' "$p" "$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$(cat "$cluster/$p.pid")/status" 2>/dev/null)"
+done | paste -sd, - | sed 's/,/, /g')
 
 if [ -n "$DOC" ]; then
   begin="<!-- bench/operator-scale.sh: begin -->" end="<!-- bench/operator-scale.sh: end -->"
@@ -90,7 +90,7 @@ if [ -n "$DOC" ]; then
     echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`$command_line\` (commit $(git -C "$repo" rev-parse --short HEAD))."
     echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), shared with other jobs:"
     echo "load average $load_before at the start, $load_after at the end. Everything ran on it: etcd, the CRD API server, the"
-    echo "stand-in and front, the operator (JIT, one process, no leader election) and the simulator ($cluster_rss at the end)."
+    echo "stand-in and front, the operator (JIT, one process, no leader election) and the simulator (VmRSS at the end: $cluster_rss)."
     echo
     cat "$work/table.md"
     echo

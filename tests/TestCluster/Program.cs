@@ -23,11 +23,13 @@ foreach (var ns in new[] { "default", "kube-system", "kube-public", "kube-node-l
 var api = new ResourceApi(store, TimeProvider.System, options.BookmarkInterval);
 string address = "";
 var discovery = new Discovery(upstream, () => address);
+var requests = new RequestCounter(); // test-only: API requests by client, verb and resource (bench/operator-scale.sh)
 
 app.Run(async ctx =>
 {
     var path = ctx.Request.Path.Value ?? "/";
     var get = ctx.Request.Method == "GET";
+    if (!path.StartsWith("/_testcluster/", StringComparison.Ordinal)) requests.Count(ctx.Request);
     switch (path.TrimEnd('/'))
     {
         case "/api" when get: await ResourceApi.Write(ctx, 200, discovery.CoreVersions()); return;
@@ -39,6 +41,9 @@ app.Run(async ctx =>
             // The real server's /readyz stays 503 (informers for APIs it does not serve): ready means healthy here.
             ctx.Request.Path = "/healthz";
             await upstream.Forward(ctx);
+            return;
+        case "/_testcluster/requests" when get:
+            await ResourceApi.Write(ctx, 200, requests.Snapshot());
             return;
         case "/_testcluster/compact" when ctx.Request.Method == "POST":
             await ResourceApi.Write(ctx, 200, new JsonObject { ["compactedAt"] = store.Compact() });

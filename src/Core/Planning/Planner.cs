@@ -31,10 +31,11 @@ public static class Planner
         var nodes = input.Nodes.GroupBy(n => n.Metadata.Name, StringComparer.Ordinal).Select(g => g.First())
             .OrderBy(n => n.Metadata.Name, StringComparer.Ordinal).ToList();
         var previous = input.PreviousAllocations ?? [];
+        var previousByGroup = previous.ToLookup(a => a.Group, StringComparer.Ordinal); // one pass, not one per group
 
         var groups = input.Groups.GroupBy(Key, StringComparer.Ordinal).Select(g => g.First())
             .OrderBy(Key, StringComparer.Ordinal)
-            .Select(g => Prepare(g, nodes, previous, errors))
+            .Select(g => Prepare(g, nodes, previousByGroup[Key(g)].ToList(), errors))
             .ToList();
 
         ResolveConflicts(groups, ConflictKind.VirtualIp, errors);
@@ -95,7 +96,7 @@ public static class Planner
         public string SegmentText => $"{Family} on {(Interface.Length == 0 ? "the default interface" : $"interface {FieldRules.Quote(Interface)}")}";
     }
 
-    private static GroupDraft Prepare(VirtualIpGroup resource, List<Node> nodes, IReadOnlyList<VrrpAllocation> previous, List<ValidationError> errors)
+    private static GroupDraft Prepare(VirtualIpGroup resource, List<Node> nodes, IReadOnlyList<VrrpAllocation> ownAllocations, List<ValidationError> errors)
     {
         var draft = new GroupDraft(resource, Key(resource))
         {
@@ -114,7 +115,6 @@ public static class Planner
         var spec = resource.Spec;
         var vips = spec.VirtualIPs.Select((text, index) => (Vip: ParseValid(text), SpecIndex: index)).ToList();
         var vipSets = spec.Mode == VirtualIpGroupMode.ActivePassive ? [vips] : vips.Select(v => new List<(VirtualIp, int)> { v }).ToList();
-        var ownAllocations = previous.Where(a => a.Group == draft.Key).ToList();
         for (var index = 0; index < vipSets.Count; index++)
         {
             var set = vipSets[index];

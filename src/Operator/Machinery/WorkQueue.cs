@@ -6,6 +6,8 @@ namespace NginxHa.Operator.Machinery;
 /// <item>a key added several times before a worker takes it is processed once (de-duplication);</item>
 /// <item>a key is never handed to two workers at once: added while in process, it is queued again only
 /// when the worker is <see cref="Done"/> with it;</item>
+/// <item>keys the <c>urgent</c> predicate picks are handed out before every other waiting key (the operator's
+/// <c>plan</c>, which writes the nodes' configs, does not wait behind hundreds of status keys);</item>
 /// <item><see cref="AddRateLimited"/> re-adds a failed key after an exponential backoff per key, reset by
 /// <see cref="Forget"/>; <see cref="AddAfter"/> re-adds after a fixed delay (timers from the injected clock).</item>
 /// </list>
@@ -17,6 +19,8 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
     private readonly TimeProvider _time;
     private readonly Backoff _retryBackoff;
     private readonly Queue<TKey> _ready = new();
+    private readonly Queue<TKey> _urgentReady = new();
+    private readonly Func<TKey, bool>? _urgent;
     private readonly HashSet<TKey> _dirty = new();
     private readonly HashSet<TKey> _processing = new();
     private readonly Dictionary<TKey, int> _failures = new();
@@ -24,17 +28,21 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
     private readonly SemaphoreSlim _available = new(0);
     private bool _shutDown;
 
-    public WorkQueue(TimeProvider time, Backoff? retryBackoff = null)
+    public WorkQueue(TimeProvider time, Backoff? retryBackoff = null, Func<TKey, bool>? urgent = null)
     {
         _time = time;
+        _urgent = urgent;
         _retryBackoff = retryBackoff ?? new Backoff(TimeSpan.FromMilliseconds(5), TimeSpan.FromSeconds(300));
     }
 
     /// <summary>Keys waiting for a worker (not counting those in process or waiting for a delay).</summary>
-    public int Count { get { lock (_lock) return _ready.Count; } }
+    public int Count { get { lock (_lock) return _urgentReady.Count + _ready.Count; } }
 
     /// <summary>The keys waiting for a worker now (for metrics).</summary>
-    public TKey[] Waiting() { lock (_lock) return _ready.ToArray(); }
+    public TKey[] Waiting() { lock (_lock) return [.. _urgentReady, .. _ready]; }
+
+    /// <summary>Caller holds the lock.</summary>
+    private void Enqueue(TKey key) => (_urgent?.Invoke(key) == true ? _urgentReady : _ready).Enqueue(key);
 
     /// <summary>Failures of the key since it was last forgotten.</summary>
     public int Failures(TKey key) { lock (_lock) return _failures.GetValueOrDefault(key); }
@@ -46,7 +54,7 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
             if (_shutDown || !_dirty.Add(key)) return;
             if (_waiting.Remove(key, out var waiting)) waiting.Timer.Dispose();
             if (_processing.Contains(key)) return; // queued again by Done
-            _ready.Enqueue(key);
+            Enqueue(key);
         }
         _available.Release();
     }
@@ -108,8 +116,8 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
             await _available.WaitAsync(cancellationToken).ConfigureAwait(false);
             lock (_lock)
             {
-                if (_ready.Count == 0) continue;
-                var key = _ready.Dequeue();
+                if (_urgentReady.Count + _ready.Count == 0) continue;
+                var key = _urgentReady.Count > 0 ? _urgentReady.Dequeue() : _ready.Dequeue();
                 _dirty.Remove(key);
                 _processing.Add(key);
                 return key;
@@ -125,7 +133,7 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
             _processing.Remove(key);
             if (_dirty.Contains(key) && !_shutDown)
             {
-                _ready.Enqueue(key);
+                Enqueue(key);
                 requeued = true;
             }
         }

@@ -54,15 +54,17 @@ public sealed class OperatorController
         _options = options;
         _log = log;
         _time = time ?? TimeProvider.System;
-        var informer = options.Informer;
+        // The operator never reads managedFields: dropping them keeps every cached object smaller (client-go's informers do the same).
+        var informer = options.Informer with { Transform = Compose(options.Informer.Transform, WithoutManagedFields) };
         Groups = new(ApiListWatch.Custom<VirtualIpGroupResource>(client, ApiGroup.Group, ApiGroup.Version, Kinds.VirtualIpGroups), log, _time, informer);
         Pools = new(ApiListWatch.Custom<NginxBackendPoolResource>(client, ApiGroup.Group, ApiGroup.Version, Kinds.NginxBackendPools), log, _time, informer);
         Configs = new(ApiListWatch.Custom<NodeHaConfigResource>(client, ApiGroup.Group, ApiGroup.Version, Kinds.NodeHaConfigs), log, _time, informer);
         Nodes = new(ApiListWatch.Nodes(client), log, _time, informer);
         EndpointSlices = new(ApiListWatch.EndpointSlices(client), log, _time, informer);
         // The operator checks that referenced Secrets and keys exist; it never needs their values.
-        Secrets = new(ApiListWatch.Secrets(client), log, _time, informer with { Transform = WithoutValues });
-        Queue = new WorkQueue<string>(_time);
+        Secrets = new(ApiListWatch.Secrets(client), log, _time, informer with { Transform = Compose(informer.Transform, WithoutValues) });
+        // plan writes the nodes' configs: it goes before the status keys every plan queues (hundreds at scale).
+        Queue = new WorkQueue<string>(_time, urgent: key => key == PlanKey);
         var events = new EventRecorder(client, Kinds.FieldManager, options.Instance, log, _time);
         ConfigReconciler = new NodeHaConfigReconciler(client, log);
         GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time) { ReleaseTimeout = options.ReleaseTimeout, DnsEndpointsEnabled = options.DnsEndpoints };
@@ -70,6 +72,15 @@ public sealed class OperatorController
         if (options.LeaderElection is { } election) Election = new LeaderElection(client, election, log, _time);
         options.Metrics?.Attach(Queue.Waiting, () => Election?.IsLeader ?? _running, Configs.List);
         Subscribe();
+    }
+
+    private static Func<object, object> Compose(Func<object, object>? first, Func<object, object> then) =>
+        first is null ? then : item => then(first(item));
+
+    public static object WithoutManagedFields(object item)
+    {
+        if (item is IMetadata<V1ObjectMeta> { Metadata: { } metadata }) metadata.ManagedFields = null;
+        return item;
     }
 
     private static object WithoutValues(object item)
@@ -176,7 +187,9 @@ public sealed class OperatorController
         {
             // Our own status writes change neither generation nor the metadata that matters: no requeue.
             if (type == InformerEventType.Modified && old is not null && !MetadataOrSpecChanged(old.Metadata, group.Metadata)) return;
-            Queue.Add(PlanKey);
+            // Adding our finalizer or an annotation changes nothing the planner reads: re-planning 500 groups for each of
+            // 500 finalizers cost most of the initial reconcile at scale.
+            if (type != InformerEventType.Modified || old is null || PlanInputChanged(old.Metadata, group.Metadata)) Queue.Add(PlanKey);
             Queue.Add(GroupKey(group.Metadata));
         });
         Pools.OnChange((type, old, pool) =>
@@ -234,6 +247,14 @@ public sealed class OperatorController
         || !(old.Finalizers ?? []).SequenceEqual(current.Finalizers ?? [])
         || Json(old.Labels) != Json(current.Labels)
         || Json(old.Annotations) != Json(current.Annotations); // the DNSEndpoint annotations
+
+    /// <summary>What the plan reads of a group besides its spec: labels, deletion, and the finalizers of a group being deleted
+    /// (a deleted group waiting for its agents keeps its nodes' configs).</summary>
+    public static bool PlanInputChanged(V1ObjectMeta old, V1ObjectMeta current) =>
+        old.Generation != current.Generation
+        || old.DeletionTimestamp != current.DeletionTimestamp
+        || (current.DeletionTimestamp is not null && !(old.Finalizers ?? []).SequenceEqual(current.Finalizers ?? []))
+        || Json(old.Labels) != Json(current.Labels);
 
     private static bool NodeChanged(V1Node old, V1Node current) =>
         Json(old.Metadata.Labels) != Json(current.Metadata.Labels)

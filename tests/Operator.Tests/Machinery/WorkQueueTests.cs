@@ -29,6 +29,35 @@ public class WorkQueueTests
     }
 
     [Fact]
+    public async Task An_urgent_key_is_handed_out_before_keys_that_were_waiting_longer()
+    {
+        using var queue = new WorkQueue<string>(_time, urgent: k => k == "plan");
+        queue.Add("a");
+        queue.Add("b");
+        queue.Add("plan");
+        queue.Add("c");
+        Assert.Equal(["plan", "a", "b", "c"], queue.Waiting());
+        queue.Done(await Take(queue)); // plan
+        Assert.Equal("a", await Take(queue));
+        queue.Add("plan");
+        Assert.Equal("plan", await Take(queue));
+        Assert.Equal("b", await Take(queue));
+    }
+
+    [Fact]
+    public async Task An_urgent_key_requeued_by_Done_goes_before_the_others()
+    {
+        using var queue = new WorkQueue<string>(_time, urgent: k => k == "plan");
+        queue.Add("plan");
+        var key = await Take(queue);
+        queue.Add("a");
+        queue.Add("plan"); // while in process
+        queue.Done(key);
+        Assert.Equal("plan", await Take(queue));
+        Assert.Equal("a", await Take(queue));
+    }
+
+    [Fact]
     public async Task A_key_added_while_in_process_waits_for_Done_and_is_then_handed_out_once()
     {
         using var queue = new WorkQueue<string>(_time);

@@ -1,0 +1,117 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
+using NginxHa.Core.Resources;
+using NginxHa.Operator.Machinery;
+using NginxHa.Operator.Reconcilers;
+
+namespace NginxHa.Operator.Tests.Reconcilers;
+
+/// <summary>The plan's writes against a client whose requests never leave the process: what is written, and how many at once.</summary>
+public class NodeHaConfigReconcilerTests
+{
+    /// <summary>Answers every server-side apply with the applied object at generation 1; counts requests and the most in flight.</summary>
+    private sealed class ApplyServer(int releaseAt) : DelegatingHandler
+    {
+        private readonly TaskCompletionSource _enoughInFlight = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _inFlight, _maxInFlight, _requests;
+        public int MaxInFlight => Volatile.Read(ref _maxInFlight);
+        public int Requests => Volatile.Read(ref _requests);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _requests);
+            var now = Interlocked.Increment(ref _inFlight);
+            InterlockedMax(ref _maxInFlight, now);
+            if (now >= releaseAt) _enoughInFlight.TrySetResult();
+            try
+            {
+                // Held until releaseAt requests are in flight together: one at a time never gets there.
+                await _enoughInFlight.Task.WaitAsync(TimeSpan.FromSeconds(20), cancellationToken);
+                var body = JsonNode.Parse(await request.Content!.ReadAsStringAsync(cancellationToken))!.AsObject();
+                body["metadata"]!["generation"] = 1;
+                return new HttpResponseMessage(HttpStatusCode.OK) { RequestMessage = request, Content = new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json") };
+            }
+            finally { Interlocked.Decrement(ref _inFlight); }
+        }
+
+        private static void InterlockedMax(ref int target, int value)
+        {
+            int seen;
+            while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen) { }
+        }
+    }
+
+    private static ClusterSnapshot Snapshot(int nodes, IReadOnlyList<NodeHaConfigResource>? configs = null) => new(
+        [new VirtualIpGroupResource
+        {
+            Metadata = new V1ObjectMeta { Name = "web", NamespaceProperty = "edge", Generation = 1 },
+            Spec = new VirtualIpGroupSpec
+            {
+                Mode = VirtualIpGroupMode.ActivePassive, VirtualIPs = ["198.18.0.201"],
+                NodeSelector = new LabelSelector { MatchLabels = new() { ["role"] = "edge" } },
+            },
+        }],
+        [],
+        Enumerable.Range(1, nodes).Select(i => new V1Node
+        {
+            Metadata = new V1ObjectMeta { Name = $"lb{i}", Labels = new Dictionary<string, string> { ["role"] = "edge" } },
+            Status = new V1NodeStatus { Addresses = [new V1NodeAddress { Type = "InternalIP", Address = $"198.18.0.{10 + i}" }] },
+        }).ToList(),
+        [], [], configs ?? []);
+
+    private static (IKubernetes Client, ApplyServer Server) Client(int releaseAt)
+    {
+        var server = new ApplyServer(releaseAt);
+        return (new Kubernetes(new KubernetesClientConfiguration { Host = "http://127.0.0.1:1" }, server), server);
+    }
+
+    [Fact]
+    public async Task The_nodes_configs_are_written_in_parallel_up_to_the_limit()
+    {
+        var (client, server) = Client(releaseAt: 3);
+        using var _ = client;
+        var reconciler = new NodeHaConfigReconciler(client, new OperatorLog(TextWriter.Null, TimeProvider.System), concurrency: 3);
+        await reconciler.ReconcileAsync(Snapshot(nodes: 8), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(8, reconciler.Applies);
+        Assert.Equal(8, server.Requests);
+        Assert.Equal(3, server.MaxInFlight);
+    }
+
+    [Fact]
+    public async Task Only_the_configs_that_differ_from_the_cache_are_written()
+    {
+        var (client, server) = Client(releaseAt: 1);
+        using var _ = client;
+        var reconciler = new NodeHaConfigReconciler(client, new OperatorLog(TextWriter.Null, TimeProvider.System));
+        var plan = await reconciler.ReconcileAsync(Snapshot(nodes: 4), CancellationToken.None);
+        Assert.Equal(4, server.Requests);
+        // The cache now holds what was written, except lb2's, which someone edited.
+        var configs = plan.NodeConfigs.Select(c => new NodeHaConfigResource
+        {
+            Metadata = new V1ObjectMeta { Name = c.Spec.NodeName, Generation = 1 },
+            Spec = KubernetesJson.Deserialize<NodeHaConfigSpec>(KubernetesJson.Serialize(c.Spec)),
+        }).ToList();
+        configs.Single(c => c.Metadata.Name == "lb2").Spec.VrrpInstances[0].Priority = 1;
+        await reconciler.ReconcileAsync(Snapshot(nodes: 4, configs), CancellationToken.None);
+        Assert.Equal(5, server.Requests);
+        Assert.Equal(5, reconciler.Applies);
+    }
+
+    [Fact]
+    public async Task A_cache_that_holds_only_a_backups_new_config_does_not_move_the_preferred_master()
+    {
+        var (client, server) = Client(releaseAt: 1);
+        using var _ = client;
+        var reconciler = new NodeHaConfigReconciler(client, new OperatorLog(TextWriter.Null, TimeProvider.System));
+        var first = await reconciler.ReconcileAsync(Snapshot(nodes: 3), CancellationToken.None);
+        Assert.Equal(3, server.Requests);
+        // The watch has delivered lb2's config (a backup) but not yet lb1's (the preferred master) nor lb3's.
+        var lb2 = first.NodeConfigs.Single(c => c.Spec.NodeName == "lb2");
+        var cached = new NodeHaConfigResource { Metadata = new V1ObjectMeta { Name = "lb2", Generation = 1 }, Spec = lb2.Spec };
+        var second = await reconciler.ReconcileAsync(Snapshot(nodes: 3, [cached]), CancellationToken.None);
+        Assert.Equal(3, server.Requests); // nothing rewritten
+        Assert.Equal(first.NodeConfigs.Select(c => KubernetesJson.Serialize(c.Spec)), second.NodeConfigs.Select(c => KubernetesJson.Serialize(c.Spec)));
+    }
+}

@@ -30,7 +30,9 @@ public sealed class LeaseHeartbeat(KubeApiClient api, string ns, string node, Ti
     /// <summary>Renews now, then every <see cref="RenewInterval"/> until cancelled. API errors are logged once per outage.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        while (!cancellationToken.IsCancellationRequested)
+        // A fixed cadence from the start: a slow request does not push the next renewal later.
+        using var ticks = new PeriodicTimer(RenewInterval, time);
+        do
         {
             try
             {
@@ -48,14 +50,19 @@ public sealed class LeaseHeartbeat(KubeApiClient api, string ns, string node, Ti
                 _failing = true;
                 _known = null;
             }
-            try
-            {
-                await Task.Delay(RenewInterval, time, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+        }
+        while (await WaitAsync(ticks, cancellationToken));
+    }
+
+    static async Task<bool> WaitAsync(PeriodicTimer ticks, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ticks.WaitForNextTickAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 

@@ -32,6 +32,8 @@ public sealed class ChartWorkloadTests
 
         var single = ChartPrivilegeTests.Container(Kind(await Render("--set", "operator.leaderElection.enabled=false"), "Deployment"), "operator");
         Assert.Contains("--no-leader-election", Args(single));
+        // Without leader election the operator still watches the agents' heartbeat Leases in the release namespace.
+        Assert.Equal("nginx-ha", Args(single)[Args(single).IndexOf("--lease-namespace") + 1]);
     }
 
     [Fact]
@@ -60,6 +62,11 @@ public sealed class ChartWorkloadTests
         Assert.Contains(Seq(agent, "volumeMounts")!.OfType<YamlMappingNode>(), m => Scalar(m, "name") == PrivilegeCheck.AgentStateVolume
             && Scalar(m, "mountPath") == "/var/lib/nginx-ha");
         Assert.Equal("spec.nodeName", Scalar(Seq(agent, "env")!.OfType<YamlMappingNode>().Single(e => Scalar(e, "name") == "NODE_NAME"), "valueFrom", "fieldRef", "fieldPath"));
+        // The heartbeat Lease beside the operator's, with the chart's duration.
+        Assert.Equal("metadata.namespace", Scalar(Seq(agent, "env")!.OfType<YamlMappingNode>().Single(e => Scalar(e, "name") == "POD_NAMESPACE"), "valueFrom", "fieldRef", "fieldPath"));
+        var agentArgs = Args(agent);
+        Assert.Equal("$(POD_NAMESPACE)", agentArgs[agentArgs.IndexOf("--lease-namespace") + 1]);
+        Assert.Equal("20s", agentArgs[agentArgs.IndexOf("--heartbeat-duration") + 1]);
         Assert.Equal(["NET_ADMIN", "NET_RAW"], Seq(agent, "securityContext", "capabilities", "add")!.OfType<YamlScalarNode>().Select(s => s.Value));
         Assert.Null(Get(agent, "lifecycle", "preStop")); // SIGTERM at once starts the priority-0 handover
 
@@ -98,7 +105,15 @@ public sealed class ChartWorkloadTests
         Assert.Equal("""
             apiGroups=coordination.k8s.io;resources=leases;resourceNames=nginx-ha-operator;verbs=get,update
             apiGroups=coordination.k8s.io;resources=leases;resourceNames=;verbs=create
-            """, Rules(Kind(docs, "Role")));
+            """, Rules(Kind(docs, "Role", "-leader-election")));
+        Assert.Equal("""
+            apiGroups=coordination.k8s.io;resources=leases;resourceNames=;verbs=list,watch
+            """, Rules(Kind(docs, "Role", "-operator-heartbeats")));
+        Assert.Equal("""
+            apiGroups=coordination.k8s.io;resources=leases;resourceNames=;verbs=get,create,update
+            """, Rules(Kind(docs, "Role", "-agent-heartbeat")));
+        Assert.Equal("nha-nginx-ha-operator-agent", Scalar(Seq(Kind(docs, "RoleBinding", "-agent-heartbeat"), "subjects")![0], "name"));
+        Assert.Equal("nha-nginx-ha-operator", Scalar(Seq(Kind(docs, "RoleBinding", "-operator-heartbeats"), "subjects")![0], "name"));
         Assert.Equal("""
             apiGroups=nginx-ha.io;resources=nodehaconfigs;resourceNames=;verbs=get,list,watch
             apiGroups=nginx-ha.io;resources=nodehaconfigs/status;resourceNames=;verbs=patch
@@ -114,9 +129,15 @@ public sealed class ChartWorkloadTests
         var policy = Kind(docs, "ValidatingAdmissionPolicy");
         Assert.Equal("request.userInfo.username == 'system:serviceaccount:nginx-ha:nha-nginx-ha-operator-agent'",
             Scalar(Seq(policy, "spec", "matchConditions")![0], "expression"));
+        Assert.Contains("request.userInfo.extra['authentication.kubernetes.io/node-name']", Scalar(Seq(policy, "spec", "variables")![0], "expression"));
         var rule = Scalar(Seq(policy, "spec", "validations")![0], "expression")!;
-        Assert.Contains("request.subResource == 'status'", rule);
-        Assert.Contains("request.userInfo.extra['authentication.kubernetes.io/node-name'].exists(n, n == request.name)", rule);
+        Assert.Contains("request.subResource == 'status' && variables.nodes.exists(n, n == request.name)", rule);
+        // The heartbeat Lease: only nginx-ha-agent-NODE, held by NODE, never deleted.
+        Assert.Equal(["nginx-ha.io", "coordination.k8s.io"], Seq(policy, "spec", "matchConstraints", "resourceRules")!.OfType<YamlMappingNode>()
+            .Select(r => Scalar(Seq(r, "apiGroups")![0])));
+        Assert.Contains("variables.nodes.exists(n, request.name == 'nginx-ha-agent-' + n &&", rule);
+        Assert.Contains("object.spec.holderIdentity == n", rule);
+        Assert.Contains("request.operation != 'DELETE'", rule);
         Assert.Equal("Deny", Scalar(Seq(Kind(docs, "ValidatingAdmissionPolicyBinding"), "spec", "validationActions")![0]));
         Assert.DoesNotContain(await Render("--set", "admissionPolicy.enabled=false"), d => Scalar(d, "kind") == "ValidatingAdmissionPolicy");
     }

@@ -225,13 +225,7 @@ public sealed class OperatorController
             if (type == InformerEventType.Deleted) Heartbeats.Forget(lease);
             else Heartbeats.Observe(lease);
         });
-        Heartbeats.Changed += node =>
-        {
-            if (Configs.Get(node) is not { } config) return;
-            var groups = config.Spec.VrrpInstances.Select(i => i.Group)
-                .Concat(config.Status?.Instances.Select(i => GroupOfInstance(i.Name)) ?? []);
-            foreach (var group in groups.Where(g => g.Length > 0).Distinct()) Queue.Add(GroupKeyPrefix + group);
-        };
+        Heartbeats.Changed += node => _ = OnHeartbeatChangedAsync(node);
         Secrets.OnChange((_, _, secret) =>
         {
             var ns = secret.Metadata.NamespaceProperty;
@@ -239,6 +233,38 @@ public sealed class OperatorController
             foreach (var group in Groups.List().Where(g => g.Metadata.NamespaceProperty == ns && g.Spec.Vrrp.AuthSecretRef?.Name == secret.Metadata.Name))
                 Queue.Add(GroupKey(group.Metadata));
         });
+    }
+
+    /// <summary>
+    /// A heartbeat expired, came back or was first seen: re-judge the node's groups. An expiry seen by the leader is first
+    /// confirmed by reading the Lease: a watch that stopped delivering (until its watchdog re-opens it) must not make every
+    /// node look dead. A renewal found that way counts as seen now and raises this again as a comeback.
+    /// </summary>
+    private async Task OnHeartbeatChangedAsync(string node)
+    {
+        if ((Election?.IsLeader ?? _running) && !Heartbeats.Reporting(node, Heartbeats.Now))
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5), _time);
+                var lease = await _client.CoordinationV1.ReadNamespacedLeaseAsync(AgentLeases.LeaseName(node), _options.HeartbeatNamespace,
+                    cancellationToken: timeout.Token).ConfigureAwait(false);
+                Heartbeats.Observe(lease);
+                if (Heartbeats.Reporting(node, Heartbeats.Now))
+                {
+                    _log.Info($"heartbeat: Lease {_options.HeartbeatNamespace}/{AgentLeases.LeaseName(node)} was renewed but the watch did not say so");
+                    return;
+                }
+            }
+            catch (Exception e) when (e is k8s.Autorest.HttpOperationException or HttpRequestException or OperationCanceledException)
+            {
+                _log.Debug($"heartbeat: reading Lease {AgentLeases.LeaseName(node)}: {OperatorLog.Describe(e)}");
+            }
+        }
+        if (Configs.Get(node) is not { } config) return;
+        var groups = config.Spec.VrrpInstances.Select(i => i.Group)
+            .Concat(config.Status?.Instances.Select(i => GroupOfInstance(i.Name)) ?? []);
+        foreach (var group in groups.Where(g => g.Length > 0).Distinct()) Queue.Add(GroupKeyPrefix + group);
     }
 
     private static string Json(object? value) => value is null ? "null" : KubernetesJson.Serialize(value);

@@ -107,7 +107,7 @@ public sealed class ChartWorkloadTests
             apiGroups=coordination.k8s.io;resources=leases;resourceNames=;verbs=create
             """, Rules(Kind(docs, "Role", "-leader-election")));
         Assert.Equal("""
-            apiGroups=coordination.k8s.io;resources=leases;resourceNames=;verbs=list,watch
+            apiGroups=coordination.k8s.io;resources=leases;resourceNames=;verbs=get,list,watch
             """, Rules(Kind(docs, "Role", "-operator-heartbeats")));
         Assert.Equal("""
             apiGroups=coordination.k8s.io;resources=leases;resourceNames=;verbs=get,create,update

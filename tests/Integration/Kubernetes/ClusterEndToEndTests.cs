@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using NginxHa.Integration.Tests.Standalone;
 using NginxHa.Integration.Tests.Support;
 
@@ -8,7 +9,7 @@ namespace NginxHa.Integration.Tests.Kubernetes;
 /// namespaces, nginx serves both VIPs to a client that probes them all along. One lab per test (the steps of one story
 /// share it); the cluster is this class's own, because one test stops its API server.
 /// </summary>
-public sealed class ClusterEndToEndTests(CrdCluster cluster) : IClassFixture<CrdCluster>
+public sealed class ClusterEndToEndTests(CrdCluster cluster, ITestOutputHelper output) : IClassFixture<CrdCluster>
 {
     readonly TestCluster _k = cluster.Server;
     static string Prefix(string tag) => $"{tag}{Environment.ProcessId % 100:00}";
@@ -146,6 +147,7 @@ public sealed class ClusterEndToEndTests(CrdCluster cluster) : IClassFixture<Crd
             bound + TimeSpan.FromSeconds(20), "lb2 the only master, Ready, and Degraded/NodeNotReporting naming lb1");
         var latency = DateTimeOffset.UtcNow - killed;
         Assert.True(latency <= bound, $"the status showed it {latency.TotalSeconds:0.0} s after the SIGKILL (bound {bound.TotalSeconds:0} s): {seen}\n{lab.Output}");
+        output.WriteLine($"SIGKILL to status (lb2 only master, NodeNotReporting lb1): {latency.TotalSeconds:0.00} s; heartbeat {ClusterDualMasterLab.HeartbeatDuration.TotalSeconds:0} s");
         // The heartbeat did it: lb1's stale report still says MASTER of VIP 1's instance.
         Assert.Contains("edge/web/0=Master", lab.Reported("lb1"));
         Assert.Contains("heartbeat expired", seen.Degraded);

@@ -113,7 +113,7 @@ public sealed class ChartWorkloadTests
             apiGroups=coordination.k8s.io;resources=leases;resourceNames=;verbs=get,create,update
             """, Rules(Kind(docs, "Role", "-agent-heartbeat")));
         Assert.Equal("nha-nginx-ha-operator-agent", Scalar(Seq(Kind(docs, "RoleBinding", "-agent-heartbeat"), "subjects")![0], "name"));
-        Assert.Equal("nha-nginx-ha-operator", Scalar(Seq(Kind(docs, "RoleBinding", "-operator-heartbeats"), "subjects")![0], "name"));
+        Assert.Equal("nha-nginx-ha-operator-operator", Scalar(Seq(Kind(docs, "RoleBinding", "-operator-heartbeats"), "subjects")![0], "name"));
         Assert.Equal("""
             apiGroups=nginx-ha.io;resources=nodehaconfigs;resourceNames=;verbs=get,list,watch
             apiGroups=nginx-ha.io;resources=nodehaconfigs/status;resourceNames=;verbs=patch

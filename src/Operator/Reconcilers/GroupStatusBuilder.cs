@@ -43,7 +43,8 @@ public static class GroupStatusBuilder
     public static VirtualIpGroupStatus Build(VirtualIpGroupResource group, GroupPlan? plan, IReadOnlyList<NodeReport> reports,
         bool authSecretPresent, DateTimeOffset now)
     {
-        var stamp = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, now.Second, TimeSpan.Zero); // times in whole seconds
+        var utc = now.UtcDateTime;
+        var stamp = new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, utc.Minute, utc.Second, TimeSpan.Zero); // times in whole seconds
         var previous = group.Status ?? new VirtualIpGroupStatus();
         var generation = group.Metadata.Generation;
         var status = new VirtualIpGroupStatus { ObservedGeneration = generation };

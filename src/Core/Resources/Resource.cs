@@ -6,6 +6,9 @@ public static class ApiGroup
     public const string Group = "nginx-ha.io";
     public const string Version = "v1alpha1";
     public const string ApiVersion = Group + "/" + Version;
+
+    /// <summary>The agents' heartbeat Leases are named this plus the node's name (written by the agent, read by the operator).</summary>
+    public const string AgentLeasePrefix = "nginx-ha-agent-";
 }
 
 /// <summary>The subset of Kubernetes ObjectMeta that manifests and the planner use.</summary>

@@ -1,3 +1,5 @@
+using NginxHa.Core.Resources;
+using NginxHa.Core.Text;
 using NginxHa.NodeAgent.Kubernetes;
 using NginxHa.NodeAgent.Sources;
 using NginxHa.NodeAgent.Standalone;
@@ -5,7 +7,9 @@ using NginxHa.NodeAgent.Standalone;
 namespace NginxHa.NodeAgent.Cli;
 
 /// <summary>Options of <c>nginx-ha-agent kubernetes</c>: the agent applying its node's NodeHaConfig.</summary>
-public sealed record KubernetesCommandOptions(RunCommandOptions Run, string? Kubeconfig);
+/// <param name="LeaseNamespace">Where the heartbeat Lease is renewed: the operator's namespace.</param>
+/// <param name="HeartbeatDuration">The heartbeat Lease's duration; renewed every quarter of it.</param>
+public sealed record KubernetesCommandOptions(RunCommandOptions Run, string? Kubeconfig, string LeaseNamespace, TimeSpan HeartbeatDuration);
 
 /// <summary>
 /// <c>nginx-ha-agent kubernetes --node NAME ...</c>: the node agent in Kubernetes mode. The same agent as
@@ -14,26 +18,44 @@ public sealed record KubernetesCommandOptions(RunCommandOptions Run, string? Kub
 public static class KubernetesCommand
 {
     public const string Usage =
-        "usage: nginx-ha-agent kubernetes --node NAME [--kubeconfig FILE] [--state-dir DIR] [--nginx PATH] [--health-port 18080] " +
-        RunCommandLine.NginxModeUsage + " " + ObservabilityArguments.Usage + " (metrics default 127.0.0.1:9464; without --kubeconfig: the pod's service account)";
+        "usage: nginx-ha-agent kubernetes --node NAME [--kubeconfig FILE] [--lease-namespace NS] [--heartbeat-duration 20s] [--state-dir DIR] [--nginx PATH] [--health-port 18080] " +
+        RunCommandLine.NginxModeUsage + " " + ObservabilityArguments.Usage + " (metrics default 127.0.0.1:9464; without --kubeconfig: the pod's service account; --lease-namespace default: $POD_NAMESPACE, else default)";
 
     public static KubernetesCommandOptions Parse(IReadOnlyList<string> args)
     {
-        // --kubeconfig is this command's own; everything else is parsed as `run` parses it, without manifest files.
+        // --kubeconfig, --lease-namespace and --heartbeat-duration are this command's own; everything else is parsed as
+        // `run` parses it, without manifest files.
         string? kubeconfig = null;
+        var leaseNamespace = Environment.GetEnvironmentVariable("POD_NAMESPACE") is { Length: > 0 } podNamespace ? podNamespace : "default";
+        var heartbeat = LeaseHeartbeat.DefaultDuration;
         var rest = new List<string>();
         for (int i = 0; i < args.Count; i++)
         {
-            if (args[i] != "--kubeconfig")
+            string name = args[i];
+            if (name is not ("--kubeconfig" or "--lease-namespace" or "--heartbeat-duration"))
             {
-                rest.Add(args[i]);
+                rest.Add(name);
                 continue;
             }
-            if (i + 1 >= args.Count || args[i + 1].StartsWith('-')) throw new UsageException("--kubeconfig: a value is required");
-            kubeconfig = Path.GetFullPath(args[++i]);
+            if (i + 1 >= args.Count || args[i + 1].StartsWith('-')) throw new UsageException($"{name}: a value is required");
+            var value = args[++i];
+            switch (name)
+            {
+                case "--kubeconfig": kubeconfig = Path.GetFullPath(value); break;
+                case "--lease-namespace":
+                    leaseNamespace = System.Text.RegularExpressions.Regex.IsMatch(value, "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$") ? value
+                        : throw new UsageException($"{name}: \"{SafeText.Escape(value, 80)}\" is not a namespace name (lower-case letters, digits and '-', at most 63)");
+                    break;
+                default:
+                    heartbeat = Duration.TryParse(value, out var parsed, out var reason) && parsed >= TimeSpan.FromSeconds(2) && parsed <= TimeSpan.FromHours(1)
+                                && parsed.Ticks % TimeSpan.TicksPerSecond == 0
+                        ? parsed
+                        : throw new UsageException($"{name}: \"{SafeText.Escape(value, 80)}\" {reason ?? "is not whole seconds from 2s to 1h"}");
+                    break;
+            }
         }
         var run = RunCommandLine.Parse(rest, manifestFiles: false, nodeMeaning: "the name of this node's NodeHaConfig");
-        return new KubernetesCommandOptions(run, kubeconfig);
+        return new KubernetesCommandOptions(run, kubeconfig, leaseNamespace, heartbeat);
     }
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error)
@@ -62,7 +84,8 @@ public static class KubernetesCommand
         {
             var source = new KubernetesConfigSource(api, run.Node, new LastConfigStore(run.StateDirectory), TimeProvider.System, log.Write);
             var writer = new KubernetesStatusWriter(api, run.Node, () => source.Generation);
-            return new StandaloneAgent(run, log, error, shutdown, metrics, source, writer);
+            var heartbeat = new LeaseHeartbeat(api, options.LeaseNamespace, run.Node, options.HeartbeatDuration, TimeProvider.System, log.Write);
+            return new StandaloneAgent(run, log, error, shutdown, metrics, source, writer, heartbeat.RunAsync);
         });
     }
 

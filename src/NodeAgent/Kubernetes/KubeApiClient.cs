@@ -21,8 +21,9 @@ public sealed class KubeApiException(HttpStatusCode status, string message) : Ex
 }
 
 /// <summary>
-/// The three calls the agent makes, over plain HTTP/1.1 and System.Text.Json source generation (KubernetesClient's
-/// reflection JSON does not trim): list/watch one NodeHaConfig, get a Secret, merge-patch a NodeHaConfig's status.
+/// The calls the agent makes, over plain HTTP/1.1 and System.Text.Json source generation (KubernetesClient's
+/// reflection JSON does not trim): list/watch one NodeHaConfig, get a Secret, merge-patch a NodeHaConfig's status, and
+/// get/create/replace its heartbeat Lease.
 /// </summary>
 public sealed class KubeApiClient : IDisposable
 {
@@ -105,6 +106,37 @@ public sealed class KubeApiClient : IDisposable
         var content = new StringContent(body, Encoding.UTF8);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/merge-patch+json");
         await SendForJsonAsync(HttpMethod.Patch, $"{Resource}/{Uri.EscapeDataString(name)}/status", content, cancellationToken);
+    }
+
+    static string LeasePath(string ns, string? name = null) =>
+        $"/apis/coordination.k8s.io/v1/namespaces/{Uri.EscapeDataString(ns)}/leases" + (name is null ? "" : "/" + Uri.EscapeDataString(name));
+
+    /// <summary>The Lease as the server holds it, or null when there is none.</summary>
+    public async Task<JsonObject?> GetLeaseAsync(string ns, string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await SendForJsonAsync(HttpMethod.Get, LeasePath(ns, name), null, cancellationToken)).AsObject();
+        }
+        catch (KubeApiException ex) when (ex.Status == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Creates the Lease (409 Conflict when it exists).</summary>
+    public async Task<JsonObject> CreateLeaseAsync(string ns, JsonObject lease, CancellationToken cancellationToken) =>
+        (await SendForJsonAsync(HttpMethod.Post, LeasePath(ns), Json(lease), cancellationToken)).AsObject();
+
+    /// <summary>Replaces the Lease; its metadata.resourceVersion makes the write conditional (409 Conflict when it moved).</summary>
+    public async Task<JsonObject> ReplaceLeaseAsync(string ns, string name, JsonObject lease, CancellationToken cancellationToken) =>
+        (await SendForJsonAsync(HttpMethod.Put, LeasePath(ns, name), Json(lease), cancellationToken)).AsObject();
+
+    static StringContent Json(JsonNode body)
+    {
+        var content = new StringContent(body.ToJsonString(), Encoding.UTF8);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return content;
     }
 
     static NodeHaConfigObject ToObject(JsonNode item)

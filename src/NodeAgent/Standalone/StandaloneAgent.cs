@@ -31,6 +31,7 @@ public sealed class StandaloneAgent
     volatile bool _configApplied;
     readonly HeardRouters _heard = new(TimeProvider.System);
     readonly HandoverBook _handover;
+    readonly Func<CancellationToken, Task>? _heartbeat;
 
     /// <summary>
     /// <paramref name="lineLog"/>: the command's log; speakers' lines carry their instance, VRID and VIPs (in JSON, as fields).
@@ -38,10 +39,14 @@ public sealed class StandaloneAgent
     /// <paramref name="metrics"/>: what /metrics and /status report (instances, nginx, rejected configs).
     /// <paramref name="source"/>: where the config comes from; the manifest files of the options when null (Kubernetes
     /// mode gives its NodeHaConfig source). <paramref name="statusWriter"/>: where the status goes (Kubernetes mode).
+    /// <paramref name="heartbeat"/>: runs for the agent's whole life, from start until after the final status (Kubernetes
+    /// mode: the Lease that tells the operator this node's status is current).
     /// </summary>
     public StandaloneAgent(RunCommandOptions options, LineLog lineLog, TextWriter error, ShutdownLatch? shutdown = null,
-        AgentMetrics? metrics = null, INodeConfigSource? source = null, INodeStatusWriter? statusWriter = null)
+        AgentMetrics? metrics = null, INodeConfigSource? source = null, INodeStatusWriter? statusWriter = null,
+        Func<CancellationToken, Task>? heartbeat = null)
     {
+        _heartbeat = heartbeat;
         Action<string> log = lineLog.Write;
         _lineLog = lineLog;
         _statusWriter = statusWriter;
@@ -71,6 +76,22 @@ public sealed class StandaloneAgent
     public static readonly TimeSpan FinalStatusTimeout = TimeSpan.FromSeconds(2);
 
     public async Task<int> RunAsync(CancellationToken stop)
+    {
+        if (_heartbeat is null) return await RunAgentAsync(stop);
+        using var beating = new CancellationTokenSource();
+        var heartbeat = Task.Run(() => _heartbeat(beating.Token), CancellationToken.None);
+        try
+        {
+            return await RunAgentAsync(stop);
+        }
+        finally
+        {
+            await beating.CancelAsync();
+            await heartbeat.ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    async Task<int> RunAgentAsync(CancellationToken stop)
     {
         await using var nginx = new NginxSupervisor(new NginxSupervisorOptions
         {

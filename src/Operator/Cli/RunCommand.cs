@@ -106,6 +106,7 @@ public static class RunCommand
             ReleaseTimeout = releaseTimeout,
             DnsEndpoints = dnsEndpoints,
             Instance = identity,
+            HeartbeatNamespace = leaseNamespace, // the agents' heartbeat Leases live beside ours
             Metrics = metrics,
             LeaderElection = leaderElection
                 ? new LeaderElectionOptions(leaseNamespace, leaseName, identity)

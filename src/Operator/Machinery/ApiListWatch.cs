@@ -26,6 +26,11 @@ public static class ApiListWatch
         (b, c, l, rv, t, w, ct) => client.DiscoveryV1.ListEndpointSliceForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: b,
             continueParameter: c, limit: l, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
 
+    /// <summary>The Leases of one namespace (the agents' heartbeats live beside the operator's own Lease).</summary>
+    public static IListWatch<V1Lease> Leases(IKubernetes client, string ns) => new Typed<V1Lease, V1LeaseList>($"leases in {ns}",
+        (b, c, l, rv, t, w, ct) => client.CoordinationV1.ListNamespacedLeaseWithHttpMessagesAsync(ns, allowWatchBookmarks: b, continueParameter: c,
+            limit: l, resourceVersion: rv, timeoutSeconds: t, watch: w, cancellationToken: ct));
+
     /// <summary>A custom resource of any group, across all namespaces (or cluster-scoped), optionally narrowed by a field selector.</summary>
     public static IListWatch<T> Custom<T>(IKubernetes client, string group, string version, string plural, string? fieldSelector = null)
         where T : IKubernetesObject<V1ObjectMeta> =>

@@ -25,6 +25,7 @@ public sealed class OperatorMetrics : IDisposable
     Func<IReadOnlyList<string>> _queuedKeys = () => [];
     Func<bool> _isLeader = () => false;
     Func<IReadOnlyList<NodeHaConfigResource>> _configs = () => [];
+    HeartbeatTracker? _heartbeats;
 
     /// <summary><paramref name="meterName"/>: tests run several in one process; a listener subscribes by name.</summary>
     public OperatorMetrics(string meterName = MeterName)
@@ -42,16 +43,28 @@ public sealed class OperatorMetrics : IDisposable
             description: "Virtual IPs by how many nodes report MASTER of them: no_master, one_master, several_masters");
         _meter.CreateObservableGauge("nginx_ha_operator_nodehaconfigs_out_of_date", () => OutOfDate(_configs()),
             description: "NodeHaConfigs whose agent has not yet reported applying the current generation");
+        _meter.CreateObservableGauge("nginx_ha_operator_agent_heartbeat_expired", HeartbeatsExpired,
+            description: "Per node with a heartbeat Lease: 1 when the agent's Lease expired (its reports are not counted), else 0");
     }
 
     public string Name { get; }
 
-    /// <summary>Where the gauges read from: the queue's waiting keys, whether this replica leads, the NodeHaConfig cache.</summary>
-    public void Attach(Func<IReadOnlyList<string>> queuedKeys, Func<bool> isLeader, Func<IReadOnlyList<NodeHaConfigResource>> configs)
+    /// <summary>Where the gauges read from: the queue's waiting keys, whether this replica leads, the NodeHaConfig cache, the
+    /// agents' heartbeats.</summary>
+    public void Attach(Func<IReadOnlyList<string>> queuedKeys, Func<bool> isLeader, Func<IReadOnlyList<NodeHaConfigResource>> configs,
+        HeartbeatTracker? heartbeats = null)
     {
         _queuedKeys = queuedKeys;
         _isLeader = isLeader;
         _configs = configs;
+        _heartbeats = heartbeats;
+    }
+
+    IEnumerable<Measurement<int>> HeartbeatsExpired()
+    {
+        if (_heartbeats is not { } heartbeats) return [];
+        var now = heartbeats.Now;
+        return heartbeats.Snapshot().Select(h => new Measurement<int>(h.Value.ExpiredAt(now) ? 1 : 0, new KeyValuePair<string, object?>("node", h.Key)));
     }
 
     public static string KindOf(string key) =>
@@ -77,7 +90,9 @@ public sealed class OperatorMetrics : IDisposable
 
     IEnumerable<Measurement<int>> Vips()
     {
-        var counts = VipsByState(_configs());
+        var heartbeats = _heartbeats;
+        var now = heartbeats?.Now ?? default;
+        var counts = VipsByState(_configs(), heartbeats is null ? null : node => heartbeats.Reporting(node, now));
         return
         [
             new(counts.NoMaster, new KeyValuePair<string, object?>("state", "no_master")),
@@ -88,9 +103,10 @@ public sealed class OperatorMetrics : IDisposable
 
     /// <summary>
     /// Pure: every VIP of every planned instance, by how many nodes report MASTER of its instance. As in the group status,
-    /// a report counts only once its agent has applied the current generation.
+    /// a report counts only once its agent has applied the current generation, and only while <paramref name="reporting"/>
+    /// says the node's heartbeat is alive (a SIGKILLed agent's last MASTER is no split brain).
     /// </summary>
-    public static VipCounts VipsByState(IEnumerable<NodeHaConfigResource> configs)
+    public static VipCounts VipsByState(IEnumerable<NodeHaConfigResource> configs, Func<string, bool>? reporting = null)
     {
         var vips = new Dictionary<string, int>(StringComparer.Ordinal);
         var masters = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -98,6 +114,7 @@ public sealed class OperatorMetrics : IDisposable
         {
             foreach (var instance in config.Spec?.VrrpInstances ?? []) vips[instance.Name] = instance.VirtualIPs.Count;
             if (config.Status is not { } status || status.ObservedGeneration != config.Metadata.Generation) continue;
+            if (reporting is not null && !reporting(config.Metadata.Name)) continue;
             foreach (var reported in status.Instances.Where(i => i.State == VrrpInstanceState.Master))
                 masters[reported.Name] = masters.GetValueOrDefault(reported.Name) + 1;
         }

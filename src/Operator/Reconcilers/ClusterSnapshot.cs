@@ -9,6 +9,7 @@ namespace NginxHa.Operator.Reconcilers;
 /// What the informer caches hold at one moment, and its pure translation into the planner's input:
 /// Nodes reduced to name, labels and addresses; pools with a Service get the ready endpoints of its
 /// EndpointSlices as their servers; groups being deleted are left out, which withdraws their VIPs.
+/// <c>Heartbeats</c>: the agents' heartbeat Leases by node, for the status only (a heartbeat never moves the plan).
 /// </summary>
 public sealed record ClusterSnapshot(
     IReadOnlyList<VirtualIpGroupResource> Groups,
@@ -16,7 +17,8 @@ public sealed record ClusterSnapshot(
     IReadOnlyList<V1Node> Nodes,
     IReadOnlyList<V1EndpointSlice> EndpointSlices,
     IReadOnlyList<V1Secret> Secrets,
-    IReadOnlyList<NodeHaConfigResource> Configs)
+    IReadOnlyList<NodeHaConfigResource> Configs,
+    IReadOnlyDictionary<string, Heartbeat> Heartbeats)
 {
     public const string ServiceNameLabel = "kubernetes.io/service-name";
 

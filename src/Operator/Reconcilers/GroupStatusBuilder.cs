@@ -26,20 +26,25 @@ public static class GroupReasons
     };
 }
 
-/// <summary>What the agents report, as the status builder needs it.</summary>
-public sealed record NodeReport(string Node, bool Ready, NodeHaConfigSpec? Spec, long? Generation, NodeHaConfigStatus? Status);
+/// <summary>What the agents report, as the status builder needs it. <paramref name="Heartbeat"/>: the agent's heartbeat
+/// Lease as the operator saw it, null when the node has none (its report then counts as it is).</summary>
+public sealed record NodeReport(string Node, bool Ready, NodeHaConfigSpec? Spec, long? Generation, NodeHaConfigStatus? Status,
+    Heartbeat? Heartbeat = null);
 
 /// <summary>
 /// Pure: the status of one VirtualIpGroup from its plan, the agents' reports on their NodeHaConfigs and the
 /// previous status. Per VIP the MASTER node (the node reporting MASTER of the VIP's instance), the backups,
 /// and the number of master changes seen; conditions Ready, Degraded and Conflict, each with observedGeneration
-/// and a lastTransitionTime that moves only when the condition's status flips.
+/// and a lastTransitionTime that moves only when the condition's status flips. A node whose heartbeat expired at
+/// <c>now</c> (SIGKILLed agent, dead node) is not reporting: its last report, MASTER or not, no longer counts.
 /// </summary>
 public static class GroupStatusBuilder
 {
     public static VirtualIpGroupStatus Build(VirtualIpGroupResource group, GroupPlan? plan, IReadOnlyList<NodeReport> reports,
         bool authSecretPresent, DateTimeOffset now)
     {
+        var utc = now.UtcDateTime;
+        var stamp = new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, utc.Minute, utc.Second, TimeSpan.Zero); // times in whole seconds
         var previous = group.Status ?? new VirtualIpGroupStatus();
         var generation = group.Metadata.Generation;
         var status = new VirtualIpGroupStatus { ObservedGeneration = generation };
@@ -49,6 +54,7 @@ public static class GroupStatusBuilder
         var multipleMasters = new List<string>();
         var notReporting = new SortedSet<string>(StringComparer.Ordinal);
         var notReady = new SortedSet<string>(StringComparer.Ordinal);
+        var silent = new SortedDictionary<string, Heartbeat>(StringComparer.Ordinal);
 
         foreach (var instance in plan?.Instances ?? [])
         {
@@ -63,6 +69,11 @@ public static class GroupStatusBuilder
                     continue;
                 }
                 if (!report.Ready) notReady.Add(node);
+                if (report.Heartbeat is { } heartbeat && heartbeat.ExpiredAt(now))
+                {
+                    silent[node] = heartbeat;
+                    continue;
+                }
                 var reported = report.Status?.Instances.FirstOrDefault(i => i.Name == instance.Name);
                 // A report counts only once the agent has applied the config we wrote (observedGeneration).
                 if (reported is null || report.Status?.ObservedGeneration != report.Generation)
@@ -97,7 +108,7 @@ public static class GroupStatusBuilder
                     MasterNode = master,
                     BackupNodes = backups.Order(StringComparer.Ordinal).ToList(),
                     Transitions = (before?.Transitions ?? 0) + (changed && before?.LastTransitionTime is not null ? 1 : 0), // the first election is no transition
-                    LastTransitionTime = changed ? masterSince ?? now : before?.LastTransitionTime,
+                    LastTransitionTime = changed ? masterSince ?? stamp : before?.LastTransitionTime,
                 });
             }
         }
@@ -121,8 +132,14 @@ public static class GroupStatusBuilder
             ready = New(ConditionTypes.Ready, true, GroupReasons.MasterElected, $"every virtual IP has one MASTER ({status.VirtualIPs.Count} virtual IPs)");
 
         var degradations = new List<(string Reason, string Message)>();
-        if (notReporting.Count > 0)
-            degradations.Add((GroupReasons.NodeNotReporting, $"no current status from node(s) {string.Join(", ", notReporting)}"));
+        if (notReporting.Count > 0 || silent.Count > 0)
+            degradations.Add((GroupReasons.NodeNotReporting, string.Join("; ", new[]
+            {
+                notReporting.Count > 0 ? $"no current status from node(s) {string.Join(", ", notReporting)}" : null,
+                // No age in the text: the status would change on every reconcile.
+                silent.Count > 0 ? "heartbeat expired, last report not counted: " + string.Join(", ",
+                    silent.Select(s => $"{s.Key} (Lease {AgentLeases.LeaseName(s.Key)} not renewed within {s.Value.Duration.TotalSeconds:0} s)")) : null,
+            }.OfType<string>())));
         if (notReady.Count > 0)
             degradations.Add((GroupReasons.NodeNotReady, $"node(s) {string.Join(", ", notReady)} not Ready"));
         var planDegraded = plan?.Condition(ConditionTypes.Degraded);
@@ -140,7 +157,7 @@ public static class GroupStatusBuilder
         {
             condition.ObservedGeneration = generation;
             var before = previous.Conditions.FirstOrDefault(c => c.Type == condition.Type);
-            condition.LastTransitionTime = before is not null && before.Status == condition.Status ? before.LastTransitionTime ?? now : now;
+            condition.LastTransitionTime = before is not null && before.Status == condition.Status ? before.LastTransitionTime ?? stamp : stamp;
             status.Conditions.Add(condition);
         }
         return status;

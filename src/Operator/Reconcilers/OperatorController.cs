@@ -15,6 +15,8 @@ public sealed record OperatorOptions
     /// <summary>Write external-dns DNSEndpoints for annotated groups (needs the DNSEndpoint CRD).</summary>
     public bool DnsEndpoints { get; init; }
     public string Instance { get; init; } = Environment.MachineName;
+    /// <summary>Where the agents' heartbeat Leases (<c>nginx-ha-agent-NODE</c>) are watched: the operator's own namespace.</summary>
+    public string HeartbeatNamespace { get; init; } = "default";
     /// <summary>Reconciles counted and timed, gauges read from the queue, the Lease and the caches; null: none.</summary>
     public Metrics.OperatorMetrics? Metrics { get; init; }
 }
@@ -42,6 +44,8 @@ public sealed class OperatorController
     public ResourceInformer<V1Node> Nodes { get; }
     public ResourceInformer<V1EndpointSlice> EndpointSlices { get; }
     public ResourceInformer<V1Secret> Secrets { get; }
+    public ResourceInformer<V1Lease> Leases { get; }
+    public HeartbeatTracker Heartbeats { get; }
     public WorkQueue<string> Queue { get; }
     public NodeHaConfigReconciler ConfigReconciler { get; }
     public VirtualIpGroupReconciler GroupReconciler { get; }
@@ -63,6 +67,8 @@ public sealed class OperatorController
         EndpointSlices = new(ApiListWatch.EndpointSlices(client), log, _time, informer);
         // The operator checks that referenced Secrets and keys exist; it never needs their values.
         Secrets = new(ApiListWatch.Secrets(client), log, _time, informer with { Transform = Compose(informer.Transform, WithoutValues) });
+        Leases = new(ApiListWatch.Leases(client, options.HeartbeatNamespace), log, _time, informer);
+        Heartbeats = new HeartbeatTracker(_time);
         // plan writes the nodes' configs: it goes before the status keys every plan queues (hundreds at scale).
         Queue = new WorkQueue<string>(_time, urgent: key => key == PlanKey);
         var events = new EventRecorder(client, Kinds.FieldManager, options.Instance, log, _time);
@@ -70,7 +76,7 @@ public sealed class OperatorController
         GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time) { ReleaseTimeout = options.ReleaseTimeout, DnsEndpointsEnabled = options.DnsEndpoints };
         PoolReconciler = new NginxBackendPoolReconciler(client, events, _time);
         if (options.LeaderElection is { } election) Election = new LeaderElection(client, election, log, _time);
-        options.Metrics?.Attach(Queue.Waiting, () => Election?.IsLeader ?? _running, Configs.List);
+        options.Metrics?.Attach(Queue.Waiting, () => Election?.IsLeader ?? _running, Configs.List, Heartbeats);
         Subscribe();
     }
 
@@ -100,11 +106,13 @@ public sealed class OperatorController
         {
             ("VirtualIpGroups", Groups.Synced), ("NginxBackendPools", Pools.Synced), ("NodeHaConfigs", Configs.Synced),
             ("Nodes", Nodes.Synced), ("EndpointSlices", EndpointSlices.Synced), ("Secrets", Secrets.Synced),
+            ("Leases", Leases.Synced),
         }.Where(w => !w.Synced.IsCompletedSuccessfully).Select(w => w.Kind).ToArray();
         return waiting.Length == 0 ? (true, "") : (false, $"caches not synced: {string.Join(", ", waiting)}");
     }
 
-    public ClusterSnapshot Snapshot() => new(Groups.List(), Pools.List(), Nodes.List(), EndpointSlices.List(), Secrets.List(), Configs.List());
+    public ClusterSnapshot Snapshot() => new(Groups.List(), Pools.List(), Nodes.List(), EndpointSlices.List(), Secrets.List(), Configs.List(),
+        Heartbeats.Snapshot());
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -112,10 +120,11 @@ public sealed class OperatorController
         {
             Groups.RunAsync(cancellationToken), Pools.RunAsync(cancellationToken), Configs.RunAsync(cancellationToken),
             Nodes.RunAsync(cancellationToken), EndpointSlices.RunAsync(cancellationToken), Secrets.RunAsync(cancellationToken),
+            Leases.RunAsync(cancellationToken),
         };
         try
         {
-            await Task.WhenAll(Groups.Synced, Pools.Synced, Configs.Synced, Nodes.Synced, EndpointSlices.Synced, Secrets.Synced)
+            await Task.WhenAll(Groups.Synced, Pools.Synced, Configs.Synced, Nodes.Synced, EndpointSlices.Synced, Secrets.Synced, Leases.Synced)
                 .WaitAsync(cancellationToken).ConfigureAwait(false);
             _log.Info("operator: caches synced");
             if (Election is null) await LeadAsync(cancellationToken).ConfigureAwait(false);
@@ -223,6 +232,13 @@ public sealed class OperatorController
             var ns = slice.Metadata.NamespaceProperty;
             if (Pools.List().Any(p => p.Metadata.NamespaceProperty == ns && p.Spec.Backends.Service?.Name == service)) Queue.Add(PlanKey);
         });
+        // Heartbeats: a renewal changes nothing; a heartbeat that expires (a timer) or comes back re-judges the node's groups.
+        Leases.OnChange((type, _, lease) =>
+        {
+            if (type == InformerEventType.Deleted) Heartbeats.Forget(lease);
+            else Heartbeats.Observe(lease);
+        });
+        Heartbeats.Changed += node => _ = OnHeartbeatChangedAsync(node);
         Secrets.OnChange((_, _, secret) =>
         {
             var ns = secret.Metadata.NamespaceProperty;
@@ -230,6 +246,38 @@ public sealed class OperatorController
             foreach (var group in Groups.List().Where(g => g.Metadata.NamespaceProperty == ns && g.Spec.Vrrp.AuthSecretRef?.Name == secret.Metadata.Name))
                 Queue.Add(GroupKey(group.Metadata));
         });
+    }
+
+    /// <summary>
+    /// A heartbeat expired, came back or was first seen: re-judge the node's groups. An expiry seen by the leader is first
+    /// confirmed by reading the Lease: a watch that stopped delivering (until its watchdog re-opens it) must not make every
+    /// node look dead. A renewal found that way counts as seen now and raises this again as a comeback.
+    /// </summary>
+    private async Task OnHeartbeatChangedAsync(string node)
+    {
+        if ((Election?.IsLeader ?? _running) && !Heartbeats.Reporting(node, Heartbeats.Now))
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5), _time);
+                var lease = await _client.CoordinationV1.ReadNamespacedLeaseAsync(AgentLeases.LeaseName(node), _options.HeartbeatNamespace,
+                    cancellationToken: timeout.Token).ConfigureAwait(false);
+                Heartbeats.Observe(lease);
+                if (Heartbeats.Reporting(node, Heartbeats.Now))
+                {
+                    _log.Info($"heartbeat: Lease {_options.HeartbeatNamespace}/{AgentLeases.LeaseName(node)} was renewed but the watch did not say so");
+                    return;
+                }
+            }
+            catch (Exception e) when (e is k8s.Autorest.HttpOperationException or HttpRequestException or OperationCanceledException)
+            {
+                _log.Debug($"heartbeat: reading Lease {AgentLeases.LeaseName(node)}: {OperatorLog.Describe(e)}");
+            }
+        }
+        if (Configs.Get(node) is not { } config) return;
+        var groups = config.Spec.VrrpInstances.Select(i => i.Group)
+            .Concat(config.Status?.Instances.Select(i => GroupOfInstance(i.Name)) ?? []);
+        foreach (var group in groups.Where(g => g.Length > 0).Distinct()) Queue.Add(GroupKeyPrefix + group);
     }
 
     private static string Json(object? value) => value is null ? "null" : KubernetesJson.Serialize(value);

@@ -72,11 +72,11 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         if (groupPlan is null) return ReconcileResult.After(ReleasePoll); // not planned yet: the plan key runs first
         var nodes = snapshot.Nodes.ToDictionary(n => n.Metadata.Name, StringComparer.Ordinal);
         var reports = snapshot.Configs.Select(c => new NodeReport(c.Metadata.Name,
-            nodes.TryGetValue(c.Metadata.Name, out var node) && ClusterSnapshot.IsReady(node), c.Spec, c.Metadata.Generation, c.Status)).ToList();
+            nodes.TryGetValue(c.Metadata.Name, out var node) && ClusterSnapshot.IsReady(node), c.Spec, c.Metadata.Generation, c.Status,
+            snapshot.Heartbeats.GetValueOrDefault(c.Metadata.Name))).ToList();
         var secretRef = group.Spec.Vrrp.AuthSecretRef;
         var secretPresent = secretRef is null || snapshot.SecretHasKey(group.Metadata.NamespaceProperty, secretRef.Name, secretRef.Key);
-        var now = time.GetUtcNow();
-        var status = GroupStatusBuilder.Build(group, groupPlan, reports, secretPresent, new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, now.Second, TimeSpan.Zero));
+        var status = GroupStatusBuilder.Build(group, groupPlan, reports, secretPresent, time.GetUtcNow());
 
         if (group.Status is null || KubernetesJson.Serialize(group.Status) != KubernetesJson.Serialize(status))
         {

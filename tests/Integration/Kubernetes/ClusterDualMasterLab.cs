@@ -22,6 +22,8 @@ public sealed class ClusterDualMasterLab : IDisposable
     public static readonly IPAddress Vip1 = IPAddress.Parse("198.18.0.201");
     public static readonly IPAddress Vip2 = IPAddress.Parse("198.18.0.202");
     public static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(6);
+    /// <summary>The agents' heartbeat Lease (renewed every second); the operator stops counting a node's report this long after its last renewal.</summary>
+    public static readonly TimeSpan HeartbeatDuration = TimeSpan.FromSeconds(4);
 
     readonly TestCluster _cluster;
     readonly NetworkLab _network;
@@ -136,6 +138,29 @@ public sealed class ClusterDualMasterLab : IDisposable
         if (response.StatusCode == HttpStatusCode.NotFound) return null;
         response.EnsureSuccessStatusCode();
         return JsonNode.Parse(response.Content.ReadAsStringAsync().GetAwaiter().GetResult());
+    }
+
+    /// <summary>"STATUS REASON: MESSAGE" of the group's condition of that type, read as in <see cref="Masters"/>.</summary>
+    public string Condition(string type)
+    {
+        try
+        {
+            var condition = (Group()?["status"]?["conditions"] as JsonArray)?.FirstOrDefault(c => (string?)c?["type"] == type);
+            return condition is null ? $"(no {type})" : $"{(string?)condition["status"]} {(string?)condition["reason"]}: {(string?)condition["message"]}";
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return $"(API error: {e.Message})";
+        }
+    }
+
+    /// <summary>"INSTANCE=STATE" per instance the node's agent last reported on its NodeHaConfig, e.g. "edge/web/0=Master edge/web/1=Backup".</summary>
+    public string Reported(string node)
+    {
+        using var response = _http.GetAsync($"/apis/nginx-ha.io/v1alpha1/nodehaconfigs/{node}").GetAwaiter().GetResult();
+        response.EnsureSuccessStatusCode();
+        var config = JsonNode.Parse(response.Content.ReadAsStringAsync().GetAwaiter().GetResult());
+        return string.Join(' ', (config?["status"]?["instances"] as JsonArray ?? []).Select(i => $"{(string?)i?["name"]}={(string?)i?["state"]}"));
     }
 
     /// <summary>"VIP=MASTER" per VIP of the group's status, e.g. "198.18.0.201=lb1 198.18.0.202=lb2"; "-" for no master.</summary>
@@ -261,8 +286,8 @@ public sealed class KubernetesNode : IDisposable
     public AgentProcess Start()
     {
         if (_runs.Count > 0 && !Agent.Process.HasExited) throw new InvalidOperationException($"{Name}: the agent is already running");
-        var agent = new AgentProcess(Node.Namespace, ["kubernetes", "--node", Name, "--kubeconfig", Kubeconfig, "--state-dir", StateDirectory],
-            $"kubernetes@{Name}");
+        var agent = new AgentProcess(Node.Namespace, ["kubernetes", "--node", Name, "--kubeconfig", Kubeconfig, "--state-dir", StateDirectory,
+            "--lease-namespace", "default", "--heartbeat-duration", $"{(int)ClusterDualMasterLab.HeartbeatDuration.TotalSeconds}s"], $"kubernetes@{Name}");
         _runs.Add(agent);
         return agent;
     }

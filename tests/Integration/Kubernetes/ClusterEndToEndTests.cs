@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using NginxHa.Integration.Tests.Standalone;
 using NginxHa.Integration.Tests.Support;
 
@@ -8,7 +9,7 @@ namespace NginxHa.Integration.Tests.Kubernetes;
 /// namespaces, nginx serves both VIPs to a client that probes them all along. One lab per test (the steps of one story
 /// share it); the cluster is this class's own, because one test stops its API server.
 /// </summary>
-public sealed class ClusterEndToEndTests(CrdCluster cluster) : IClassFixture<CrdCluster>
+public sealed class ClusterEndToEndTests(CrdCluster cluster, ITestOutputHelper output) : IClassFixture<CrdCluster>
 {
     readonly TestCluster _k = cluster.Server;
     static string Prefix(string tag) => $"{tag}{Environment.ProcessId % 100:00}";
@@ -120,6 +121,45 @@ public sealed class ClusterEndToEndTests(CrdCluster cluster) : IClassFixture<Crd
             return held;
         }, held => !held, TimeSpan.FromSeconds(20), "the VIPs left both nodes");
         await Eventually.Until(() => lab.Group() is null, gone => gone, TimeSpan.FromSeconds(30), "the VirtualIpGroup is gone");
+    }
+
+    [Fact]
+    public async Task AgentSigkilled_ItsHeartbeatExpires_TheSurvivorIsTheOnlyMaster_AndNodeNotReportingNamesTheNode_ThenItRecovers()
+    {
+        using var lab = await StartLabAsync("e4", "op-a");
+        var vip1 = ClusterDualMasterLab.Vip1;
+        var vip2 = ClusterDualMasterLab.Vip2;
+        Assert.Contains("lb1", _k.Ok("get", "lease", "-n", "default", "nginx-ha-agent-lb1", "-o", "jsonpath={.spec.holderIdentity}"));
+        await Eventually.Until(() => lab.Condition("Degraded"), c => c.StartsWith("False Redundant", StringComparison.Ordinal), TimeSpan.FromSeconds(15),
+            "Degraded=False before the kill");
+
+        // lb1 dies (agent and nginx SIGKILL): no final status, its last report (MASTER of VIP 1) stays on its NodeHaConfig.
+        var killed = DateTimeOffset.UtcNow;
+        await lab.Lb1.CrashAsync();
+        await lab.Probe1.WaitForAsync(s => s.Ok && lab.Lb2.Address.Equals(s.Via), killed, TimeSpan.FromSeconds(10), "VIP 1 served through lb2", lab.ByBalancer);
+
+        // Within the heartbeat's duration plus 3 s (the operator's timer, one reconcile, one status write, our 50 ms poll):
+        // lb2 alone is master of both VIPs, Ready (no MultipleMasters), and Degraded names lb1 as not reporting.
+        var bound = ClusterDualMasterLab.HeartbeatDuration + TimeSpan.FromSeconds(3);
+        var seen = await Eventually.Until(() => (Masters: lab.Masters(), Ready: lab.Condition("Ready"), Degraded: lab.Condition("Degraded")),
+            v => v.Masters == $"{vip1}=lb2 {vip2}=lb2" && v.Ready.StartsWith("True MasterElected", StringComparison.Ordinal)
+                 && v.Degraded.StartsWith("True NodeNotReporting", StringComparison.Ordinal) && v.Degraded.Contains("lb1 (Lease nginx-ha-agent-lb1", StringComparison.Ordinal),
+            bound + TimeSpan.FromSeconds(20), "lb2 the only master, Ready, and Degraded/NodeNotReporting naming lb1");
+        var latency = DateTimeOffset.UtcNow - killed;
+        Assert.True(latency <= bound, $"the status showed it {latency.TotalSeconds:0.0} s after the SIGKILL (bound {bound.TotalSeconds:0} s): {seen}\n{lab.Output}");
+        output.WriteLine($"SIGKILL to status (lb2 only master, NodeNotReporting lb1): {latency.TotalSeconds:0.00} s; heartbeat {ClusterDualMasterLab.HeartbeatDuration.TotalSeconds:0} s");
+        // The heartbeat did it: lb1's stale report still says MASTER of VIP 1's instance.
+        Assert.Contains("edge/web/0=Master", lab.Reported("lb1"));
+        Assert.Contains("heartbeat expired", seen.Degraded);
+
+        // lb1 comes back: its heartbeat is renewed, it preempts VIP 1, and the status recovers.
+        var restarted = DateTimeOffset.UtcNow;
+        lab.Lb1.Start();
+        await lab.WaitForPreferredMastersAsync(restarted, TimeSpan.FromSeconds(30));
+        await Eventually.Until(() => (Masters: lab.Masters(), Ready: lab.Condition("Ready"), Degraded: lab.Condition("Degraded")),
+            v => v.Masters == $"{vip1}=lb1 {vip2}=lb2" && v.Ready.StartsWith("True MasterElected", StringComparison.Ordinal)
+                 && v.Degraded.StartsWith("False Redundant", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(15), "the status recovered: lb1 and lb2 masters, Degraded=False");
     }
 
     [Fact]

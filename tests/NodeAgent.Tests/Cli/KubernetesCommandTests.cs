@@ -10,6 +10,11 @@ public sealed class KubernetesCommandTests
     [InlineData("--node", "--node: a value is required")]
     [InlineData("--node n1 --health-port 0", "--health-port: \"0\" is not a port")]
     [InlineData("--node n1 -f site.yaml", "-f: unknown argument")]
+    [InlineData("--node n1 --heartbeat-duration 1s", "--heartbeat-duration: \"1s\" is not whole seconds from 2s to 1h")]
+    [InlineData("--node n1 --heartbeat-duration 2500ms", "--heartbeat-duration: \"2500ms\" is not whole seconds")]
+    [InlineData("--node n1 --heartbeat-duration soon", "--heartbeat-duration: \"soon\"")]
+    [InlineData("--node n1 --lease-namespace Edge_1", "--lease-namespace: \"Edge_1\" is not a namespace name")]
+    [InlineData("--node n1 --lease-namespace", "--lease-namespace: a value is required")]
     public void Parse_NamesTheArgumentAtFault(string line, string message)
     {
         var ex = Assert.Throws<UsageException>(() => KubernetesCommand.Parse(line.Split(' ')));
@@ -24,6 +29,14 @@ public sealed class KubernetesCommandTests
         Assert.Equal("/run/nginx-ha/n1", options.Run.StateDirectory);
         Assert.Equal(Path.GetFullPath("k.yaml"), options.Kubeconfig);
         Assert.Empty(options.Run.Files);
+        Assert.Equal(TimeSpan.FromSeconds(20), options.HeartbeatDuration);
+    }
+
+    [Fact]
+    public void Parse_TakesTheHeartbeatsNamespaceAndDuration()
+    {
+        var options = KubernetesCommand.Parse(["--node", "n1", "--lease-namespace", "nginx-ha", "--heartbeat-duration", "8s"]);
+        Assert.Equal(("nginx-ha", TimeSpan.FromSeconds(8)), (options.LeaseNamespace, options.HeartbeatDuration));
     }
 
     [Fact]

@@ -205,6 +205,91 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
     }
 }
 
+/// <summary>The agent's heartbeat Lease against the real CRD API server (Lease served as a CRD), on a fake clock.</summary>
+public sealed class LeaseHeartbeatTests(CrdCluster fixture) : IClassFixture<CrdCluster>
+{
+    static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    readonly ClusterFixture _cluster = fixture.Cluster;
+    readonly List<string> _log = [];
+
+    void Log(string line)
+    {
+        lock (_log) _log.Add(line);
+    }
+
+    string Kubectl(params string[] args)
+    {
+        var (code, output, error) = _cluster.Kubectl(args);
+        Assert.True(code == 0, $"kubectl {string.Join(' ', args)}: {output}{error}");
+        return output;
+    }
+
+    /// <summary>holder, duration, renewTime and resourceVersion of the Lease as the server holds it.</summary>
+    (string Holder, string Seconds, string RenewTime, string Version) Lease(string name)
+    {
+        var fields = Kubectl("get", "lease", "-n", "default", name, "-o",
+            "jsonpath={.spec.holderIdentity} {.spec.leaseDurationSeconds} {.spec.renewTime} {.metadata.resourceVersion}").Split(' ');
+        return (fields[0], fields[1], fields[2], fields[3]);
+    }
+
+    [Fact]
+    public async Task Heartbeat_CreatesItsLease_RenewsItWithTheClocksTime_OverAnotherWriter_AndRecreatesItWhenDeleted()
+    {
+        string node = $"hb-{Guid.NewGuid():N}"[..11], name = $"nginx-ha-agent-{node}";
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 6, 0, 0, TimeSpan.Zero));
+        using var api = new KubeApiClient(KubeConnection.FromKubeconfig(_cluster.Kubeconfig));
+        var heartbeat = new LeaseHeartbeat(api, "default", node, TimeSpan.FromSeconds(8), time, Log);
+        Assert.Equal(TimeSpan.FromSeconds(2), heartbeat.RenewInterval);
+
+        await heartbeat.RenewAsync(default);
+        var created = Lease(name);
+        Assert.Equal((node, "8", "2026-12-02T06:00:00.000000Z"), (created.Holder, created.Seconds, created.RenewTime));
+
+        time.Advance(TimeSpan.FromSeconds(2.5));
+        await heartbeat.RenewAsync(default);
+        var renewed = Lease(name);
+        Assert.Equal("2026-12-02T06:00:02.500000Z", renewed.RenewTime);
+        Assert.NotEqual(created.Version, renewed.Version);
+
+        // Someone else wrote the Lease (its resourceVersion moved) and took it: the next renewal reads it again and wins it back.
+        Kubectl("patch", "lease", "-n", "default", name, "--type", "merge", "-p", """{"spec": {"holderIdentity": "intruder"}}""");
+        time.Advance(TimeSpan.FromSeconds(2));
+        await heartbeat.RenewAsync(default);
+        Assert.Equal((node, "2026-12-02T06:00:04.500000Z"), (Lease(name).Holder, Lease(name).RenewTime));
+
+        // Deleted: created again.
+        Kubectl("delete", "lease", "-n", "default", name);
+        time.Advance(TimeSpan.FromSeconds(2));
+        await heartbeat.RenewAsync(default);
+        Assert.Equal((node, "2026-12-02T06:00:06.500000Z"), (Lease(name).Holder, Lease(name).RenewTime));
+
+        // The loop: one renewal at start, then one per interval of the clock and none before it.
+        using var stop = new CancellationTokenSource();
+        int before = heartbeat.Renewals;
+        var loop = heartbeat.RunAsync(stop.Token);
+        await Until(() => heartbeat.Renewals == before + 1, "the first renewal");
+        time.Advance(TimeSpan.FromSeconds(1.9));
+        await Task.Yield();
+        Assert.Equal(before + 1, heartbeat.Renewals);
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        await Until(() => heartbeat.Renewals == before + 2, "the renewal one interval later");
+        Assert.Equal("2026-12-02T06:00:08.500000Z", Lease(name).RenewTime);
+        await stop.CancelAsync();
+        await loop.WaitAsync(Wait);
+        Kubectl("delete", "lease", "-n", "default", name);
+    }
+
+    static async Task Until(Func<bool> done, string what)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (!done())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{what}: not within {Wait.TotalSeconds} s");
+            await Task.Delay(20);
+        }
+    }
+}
+
 /// <summary>The last applied config on disk, without a cluster: owner-only, read back whole, served while the API server is away.</summary>
 public sealed class LastConfigStoreTests : IDisposable
 {

@@ -12,7 +12,7 @@ public sealed class ChartAdmissionTests(ChartAdmissionTests.PolicyCluster fixtur
     private const string Namespace = "nginx-ha";
     private const string Agent = "nha-nginx-ha-operator-agent";
     private const string Operator = "nha-nginx-ha-operator-operator";
-    private const string Denial = "the nginx-ha agent may write only the status of its own node's NodeHaConfig; ";
+    private const string Denial = "the nginx-ha agent may write only the status of its own node's NodeHaConfig and its own heartbeat Lease nginx-ha-agent-NODE held by NODE; ";
 
     private ApiServer Cluster => fixture.Cluster;
 
@@ -34,7 +34,7 @@ public sealed class ChartAdmissionTests(ChartAdmissionTests.PolicyCluster fixtur
             "-p", """{"status":{"observedGeneration":9}}""");
         Assert.NotEqual(0, code);
         Assert.Contains("Error from server (Forbidden)", output);
-        Assert.Contains(Denial + "token node lb1, request for lb2/status", output);
+        Assert.Contains(Denial + "token node lb1, request UPDATE nodehaconfigs lb2/status", output);
         Assert.Equal("", await Cluster.KubectlOutputAsync("get", "nodehaconfig", "lb2", "-o", "jsonpath={.status.observedGeneration}"));
     }
 
@@ -55,8 +55,9 @@ public sealed class ChartAdmissionTests(ChartAdmissionTests.PolicyCluster fixtur
         var agent = verb == "create" ? await Cluster.ServiceAccountKubeconfigAsync(Namespace, Agent, name) : lb1;
         var (code, output) = await Cluster.KubectlAsAsync(agent, args);
         Assert.NotEqual(0, code);
-        Assert.Contains(Denial + $"token node {name}, request for {name}", output);
-        Assert.DoesNotContain($"request for {name}/", output);
+        var operation = verb switch { "patch" => "UPDATE", "delete" => "DELETE", _ => "CREATE" };
+        Assert.Contains(Denial + $"token node {name}, request {operation} nodehaconfigs {name}", output);
+        Assert.DoesNotContain($"nodehaconfigs {name}/", output);
         // Nothing changed: lb1 is there without the label, no lb1-extra was made.
         Assert.Equal("", await Cluster.KubectlOutputAsync("get", "nodehaconfig", "lb1", "-o", "jsonpath={.metadata.labels.edited-by}"));
         Assert.DoesNotContain("lb1-extra", await Cluster.KubectlOutputAsync("get", "nodehaconfigs", "-o", "name"));
@@ -69,7 +70,44 @@ public sealed class ChartAdmissionTests(ChartAdmissionTests.PolicyCluster fixtur
         var (code, output) = await Cluster.KubectlAsAsync(noNode, "patch", "nodehaconfig", "lb1", "--subresource=status", "--type=merge",
             "-p", """{"status":{"observedGeneration":11}}""");
         Assert.NotEqual(0, code);
-        Assert.Contains(Denial + "its token carries no node name (Kubernetes 1.30+ needed), request for lb1/status", output);
+        Assert.Contains(Denial + "its token carries no node name (Kubernetes 1.30+ needed), request UPDATE nodehaconfigs lb1/status", output);
+    }
+
+    [Fact]
+    public async Task Agent_creates_and_renews_its_own_heartbeat_lease_held_by_its_node()
+    {
+        var lb1 = await Cluster.ServiceAccountKubeconfigAsync(Namespace, Agent, "lb1");
+        var (code, output) = await Cluster.KubectlAsAsync(lb1, "apply", "--server-side", "-f", await fixture.LeaseFileAsync("nginx-ha-agent-lb1", "lb1"));
+        Assert.True(code == 0, output);
+        (code, output) = await Cluster.KubectlAsAsync(lb1, "patch", "lease", "-n", Namespace, "nginx-ha-agent-lb1", "--type=merge",
+            "-p", """{"spec":{"leaseDurationSeconds":21}}""");
+        Assert.True(code == 0, output);
+        Assert.Equal("21", await Cluster.KubectlOutputAsync("get", "lease", "-n", Namespace, "nginx-ha-agent-lb1", "-o", "jsonpath={.spec.leaseDurationSeconds}"));
+    }
+
+    [Theory]
+    [InlineData("nginx-ha-agent-lb2", "lb2", "CREATE")] // another node's Lease
+    [InlineData("nginx-ha-agent-lb2", "lb1", "CREATE")] // another node's Lease, held in its own name
+    [InlineData("nginx-ha-agent-lb1", "lb2", "CREATE")] // its own Lease held by another node
+    [InlineData("other-lease", "lb1", "CREATE")]        // any other Lease
+    public async Task Agent_writing_a_lease_other_than_its_own_held_by_its_node_is_denied(string lease, string holder, string operation)
+    {
+        var lb1 = await Cluster.ServiceAccountKubeconfigAsync(Namespace, Agent, "lb1");
+        var (code, output) = await Cluster.KubectlAsAsync(lb1, "create", "-f", await fixture.LeaseFileAsync(lease, holder));
+        Assert.NotEqual(0, code);
+        Assert.Contains(Denial + $"token node lb1, request {operation} leases {lease}", output);
+        Assert.DoesNotContain(lease, await Cluster.KubectlOutputAsync("get", "leases", "-n", Namespace, "-o", "name"));
+    }
+
+    [Fact]
+    public async Task Agent_deleting_its_own_heartbeat_lease_is_denied()
+    {
+        await Cluster.KubectlAsync("apply", "--server-side", "-f", await fixture.LeaseFileAsync("nginx-ha-agent-lb2", "lb2")); // as the admin
+        var lb2 = await Cluster.ServiceAccountKubeconfigAsync(Namespace, Agent, "lb2");
+        var (code, output) = await Cluster.KubectlAsAsync(lb2, "delete", "lease", "-n", Namespace, "nginx-ha-agent-lb2", "--wait=false");
+        Assert.NotEqual(0, code);
+        Assert.Contains(Denial + "token node lb2, request DELETE leases nginx-ha-agent-lb2", output);
+        Assert.Contains("nginx-ha-agent-lb2", await Cluster.KubectlOutputAsync("get", "leases", "-n", Namespace, "-o", "name"));
     }
 
     [Fact]
@@ -135,6 +173,18 @@ public sealed class ChartAdmissionTests(ChartAdmissionTests.PolicyCluster fixtur
             try { await Cluster.DisposeAsync(); }
             finally { Directory.Delete(_files, recursive: true); }
         }
+
+        public Task<string> LeaseFileAsync(string name, string holder) => WriteAsync($"lease-{name}-{holder}.yaml", $"""
+            apiVersion: coordination.k8s.io/v1
+            kind: Lease
+            metadata:
+              name: {name}
+              namespace: {Namespace}
+            spec:
+              holderIdentity: {holder}
+              leaseDurationSeconds: 20
+
+            """);
 
         public Task<string> NodeHaConfigFileAsync(string node) => WriteAsync($"nhc-{node}.yaml", $"""
             apiVersion: nginx-ha.io/v1alpha1

@@ -32,6 +32,8 @@ public sealed class ChartWorkloadTests
 
         var single = ChartPrivilegeTests.Container(Kind(await Render("--set", "operator.leaderElection.enabled=false"), "Deployment"), "operator");
         Assert.Contains("--no-leader-election", Args(single));
+        // Without leader election the operator still watches the agents' heartbeat Leases in the release namespace.
+        Assert.Equal("nginx-ha", Args(single)[Args(single).IndexOf("--lease-namespace") + 1]);
     }
 
     [Theory]
@@ -91,6 +93,11 @@ public sealed class ChartWorkloadTests
         Assert.Contains(Seq(agent, "volumeMounts")!.OfType<YamlMappingNode>(), m => Scalar(m, "name") == PrivilegeCheck.AgentStateVolume
             && Scalar(m, "mountPath") == "/var/lib/nginx-ha");
         Assert.Equal("spec.nodeName", Scalar(Seq(agent, "env")!.OfType<YamlMappingNode>().Single(e => Scalar(e, "name") == "NODE_NAME"), "valueFrom", "fieldRef", "fieldPath"));
+        // The heartbeat Lease beside the operator's, with the chart's duration.
+        Assert.Equal("metadata.namespace", Scalar(Seq(agent, "env")!.OfType<YamlMappingNode>().Single(e => Scalar(e, "name") == "POD_NAMESPACE"), "valueFrom", "fieldRef", "fieldPath"));
+        var agentArgs = Args(agent);
+        Assert.Equal("$(POD_NAMESPACE)", agentArgs[agentArgs.IndexOf("--lease-namespace") + 1]);
+        Assert.Equal("20s", agentArgs[agentArgs.IndexOf("--heartbeat-duration") + 1]);
         Assert.Equal(["NET_ADMIN", "NET_RAW"], Seq(agent, "securityContext", "capabilities", "add")!.OfType<YamlScalarNode>().Select(s => s.Value));
         Assert.Null(Get(agent, "lifecycle", "preStop")); // SIGTERM at once starts the priority-0 handover
 
@@ -129,7 +136,15 @@ public sealed class ChartWorkloadTests
         Assert.Equal("""
             apiGroups=coordination.k8s.io;resources=leases;resourceNames=nginx-ha-operator;verbs=get,update
             apiGroups=coordination.k8s.io;resources=leases;resourceNames=;verbs=create
-            """, Rules(Kind(docs, "Role")));
+            """, Rules(Kind(docs, "Role", "-leader-election")));
+        Assert.Equal("""
+            apiGroups=coordination.k8s.io;resources=leases;resourceNames=;verbs=get,list,watch
+            """, Rules(Kind(docs, "Role", "-operator-heartbeats")));
+        Assert.Equal("""
+            apiGroups=coordination.k8s.io;resources=leases;resourceNames=;verbs=get,create,update
+            """, Rules(Kind(docs, "Role", "-agent-heartbeat")));
+        Assert.Equal("nha-nginx-ha-operator-agent", Scalar(Seq(Kind(docs, "RoleBinding", "-agent-heartbeat"), "subjects")![0], "name"));
+        Assert.Equal("nha-nginx-ha-operator-operator", Scalar(Seq(Kind(docs, "RoleBinding", "-operator-heartbeats"), "subjects")![0], "name"));
         Assert.Equal("""
             apiGroups=nginx-ha.io;resources=nodehaconfigs;resourceNames=;verbs=get,list,watch
             apiGroups=nginx-ha.io;resources=nodehaconfigs/status;resourceNames=;verbs=patch
@@ -148,6 +163,9 @@ public sealed class ChartWorkloadTests
         Assert.Equal("request.userInfo.username == 'system:serviceaccount:nginx-ha:nha-nginx-ha-operator-agent'",
             Scalar(Seq(policy, "spec", "matchConditions")![0], "expression"));
         Assert.Equal("Fail", Scalar(policy, "spec", "failurePolicy"));
+        // The heartbeat Lease is matched too; what the expressions allow is evaluated for real in ChartAdmissionTests.
+        Assert.Equal(["nginx-ha.io", "coordination.k8s.io"], Seq(policy, "spec", "matchConstraints", "resourceRules")!.OfType<YamlMappingNode>()
+            .Select(r => Scalar(Seq(r, "apiGroups")![0])));
         Assert.Equal("Deny", Scalar(Seq(Kind(docs, "ValidatingAdmissionPolicyBinding"), "spec", "validationActions")![0]));
         Assert.DoesNotContain(await Render("--set", "admissionPolicy.enabled=false"), d => Scalar(d, "kind") == "ValidatingAdmissionPolicy");
     }

@@ -19,6 +19,8 @@ public sealed class HelmLintTests
     [InlineData("operator.leaderElection.leaseDuration=fifteen", "/operator/leaderElection/leaseDuration")]
     [InlineData("operator.replicas=0", "/operator/replicas")]
     [InlineData("agent.logFormat=xml", "/agent/logFormat")]
+    [InlineData("agent.heartbeatDuration=1s", "/agent/heartbeatDuration")]
+    [InlineData("agent.heartbeatDuration=2h", "/agent/heartbeatDuration")]
     [InlineData("agent.hostPID=true", "additional properties 'hostPID' not allowed")]
     public async Task Schema_refuses_a_bad_value_naming_the_field(string set, string expected)
     {

@@ -98,6 +98,8 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
                 item.GetProperty("metadata").GetProperty("namespace").GetString()!, Kinds.NginxBackendPools, item.GetProperty("metadata").GetProperty("name").GetString()!);
         await _client.CustomObjects.DeleteCollectionClusterCustomObjectAsync(ApiGroup.Group, ApiGroup.Version, Kinds.NodeHaConfigs);
         foreach (var node in (await _client.CoreV1.ListNodeAsync()).Items) await _client.CoreV1.DeleteNodeAsync(node.Metadata.Name);
+        foreach (var lease in (await _client.CoordinationV1.ListNamespacedLeaseAsync("default")).Items.Where(l => AgentLeases.NodeOf(l) is not null))
+            await _client.CoordinationV1.DeleteNamespacedLeaseAsync(lease.Metadata.Name, "default");
         foreach (var (name, ip, role) in new[] { ("lb1", "198.18.0.11", _ns), ("lb2", "198.18.0.12", _ns), ("lb3", "198.18.0.13", "other") })
             await _client.CoreV1.CreateNodeAsync(new V1Node
             {
@@ -286,6 +288,71 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
         await Until(() => Config("lb2"), c => c is null, "lb2's NodeHaConfig removed");
         lb1 = await Until(() => Config("lb1"), c => c!.Spec.VrrpInstances.All(i => i.Priority == 254), "lb1 preferred master of both");
         Assert.Equal(2, lb1!.Spec.VrrpInstances.Count);
+    }
+
+    /// <summary>An agent's heartbeat: its Lease in the operator's namespace, renewed now.</summary>
+    private async Task RenewAsync(string node, int seconds)
+    {
+        var spec = new V1LeaseSpec { HolderIdentity = node, LeaseDurationSeconds = seconds, RenewTime = DateTime.UtcNow };
+        try
+        {
+            await _client.CoordinationV1.PatchNamespacedLeaseAsync(new V1Patch(KubernetesJson.Serialize(new { spec }), V1Patch.PatchType.MergePatch),
+                AgentLeases.LeaseName(node), "default");
+        }
+        catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            await _client.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease
+            {
+                ApiVersion = "coordination.k8s.io/v1", Kind = "Lease",
+                Metadata = new V1ObjectMeta { Name = AgentLeases.LeaseName(node), NamespaceProperty = "default" },
+                Spec = spec,
+            }, "default");
+        }
+    }
+
+    [Fact]
+    public async Task An_agent_whose_heartbeat_Lease_expires_is_not_counted_so_the_survivor_alone_is_master_and_a_renewal_counts_it_again()
+    {
+        await ApplyAsync(Pool() + "\n---\n" + Group("web", "198.18.0.201, 198.18.0.202"));
+        StartOperator();
+        await Until(() => Config("lb1"), c => c is not null, "NodeHaConfig lb1");
+        await Until(() => Config("lb2"), c => c is not null, "NodeHaConfig lb2");
+
+        // lb2 renews its 2 s Lease every 0.5 s throughout, as its agent would; lb1 renews once and then dies.
+        using var lb2Alive = new CancellationTokenSource();
+        var lb2Beats = Task.Run(async () =>
+        {
+            while (!lb2Alive.IsCancellationRequested)
+            {
+                await RenewAsync("lb2", 2);
+                try { await Task.Delay(500, lb2Alive.Token); } catch (OperationCanceledException) { }
+            }
+        });
+        try
+        {
+            await RenewAsync("lb1", 2);
+            // lb1's last report says MASTER of web/0; lb2 took web/0 over after lb1 died.
+            await ReportAsync("lb1", ("web/0", VrrpInstanceState.Master), ("web/1", VrrpInstanceState.Backup));
+            await ReportAsync("lb2", ("web/0", VrrpInstanceState.Master), ("web/1", VrrpInstanceState.Master));
+            var group = await Until(() => GroupObject("web"), g => g?.Status?.Masters == "lb2,lb2" && ConditionOf(g, "Ready").Reason == "MasterElected"
+                && ConditionOf(g, "Degraded").Reason == "NodeNotReporting", "lb2 the only master once lb1's Lease expired");
+            Assert.Equal($"heartbeat expired, last report not counted: lb1 (Lease {AgentLeases.LeaseName("lb1")} not renewed within 2 s)",
+                ConditionOf(group, "Degraded").Message);
+            Assert.Equal(1, (await Config("lb1"))!.Status!.Instances.Count(i => i.State == VrrpInstanceState.Master)); // the stale report is still there
+            Assert.Equal(new global::NginxHa.Operator.Metrics.VipCounts(0, 2, 0), global::NginxHa.Operator.Metrics.OperatorMetrics.VipsByState(_controller.Configs.List(), n => _controller.Heartbeats.Reporting(n, DateTimeOffset.UtcNow)));
+
+            // lb1 comes back as BACKUP and renews: it counts again, the group is redundant.
+            await ReportAsync("lb1", ("web/0", VrrpInstanceState.Backup), ("web/1", VrrpInstanceState.Backup));
+            await RenewAsync("lb1", 2);
+            group = await Until(() => GroupObject("web"), g => g?.Status?.VirtualIPs.All(v => v.BackupNodes.SequenceEqual(["lb1"])) == true
+                && ConditionOf(g, "Degraded").Reason == "Redundant", "lb1 counted again as backup");
+            Assert.Equal("lb2,lb2", group!.Status!.Masters);
+        }
+        finally
+        {
+            await lb2Alive.CancelAsync();
+            await lb2Beats;
+        }
     }
 
     [Fact]

@@ -42,6 +42,52 @@ public class OperatorMetricsTests
     }
 
     [Fact]
+    public void The_reports_of_a_node_whose_heartbeat_expired_count_for_no_VIP()
+    {
+        var configs = new[]
+        {
+            Config("lb1", 4, 4, ("edge/web/0", 2, VrrpInstanceState.Master), ("edge/web/1", 1, VrrpInstanceState.Master)),
+            Config("lb2", 4, 4, ("edge/web/0", 2, VrrpInstanceState.Backup), ("edge/web/1", 1, VrrpInstanceState.Master)),
+        };
+        Assert.Equal(new VipCounts(NoMaster: 0, OneMaster: 2, SeveralMasters: 1), OperatorMetrics.VipsByState(configs));
+        // lb1 SIGKILLed: its last MASTER reports are no split brain and master nothing.
+        Assert.Equal(new VipCounts(NoMaster: 2, OneMaster: 1, SeveralMasters: 0), OperatorMetrics.VipsByState(configs, node => node != "lb1"));
+    }
+
+    [Fact]
+    public void The_heartbeat_gauge_says_1_per_node_whose_Lease_expired_and_0_per_node_alive()
+    {
+        var name = $"test.{Guid.NewGuid():N}";
+        using var metrics = new OperatorMetrics(name);
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 6, 0, 0, TimeSpan.Zero));
+        using var heartbeats = new HeartbeatTracker(time);
+        V1Lease Lease(string node) => new()
+        {
+            Metadata = new V1ObjectMeta { Name = $"nginx-ha-agent-{node}" },
+            Spec = new V1LeaseSpec { LeaseDurationSeconds = 6, RenewTime = time.GetUtcNow().UtcDateTime },
+        };
+        heartbeats.Observe(Lease("lb1"));
+        heartbeats.Observe(Lease("lb2"));
+        metrics.Attach(() => [], () => true, () => [Config("lb1", 1, 1, ("edge/web/0", 1, VrrpInstanceState.Master)), Config("lb2", 1, 1, ("edge/web/0", 1, VrrpInstanceState.Master))], heartbeats);
+        var seen = new List<string>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == name) l.EnableMeasurementEvents(instrument); };
+        listener.SetMeasurementEventCallback<int>((i, v, t, _) =>
+            seen.Add($"{i.Name}{{{string.Join(",", t.ToArray().Select(p => $"{p.Key}={p.Value}"))}}} {v}"));
+        listener.Start();
+
+        time.Advance(TimeSpan.FromSeconds(4));
+        heartbeats.Observe(Lease("lb2"));
+        time.Advance(TimeSpan.FromSeconds(3)); // lb1 last renewed 7 s ago, lb2 3 s ago
+        listener.RecordObservableInstruments();
+
+        Assert.Contains("nginx_ha_operator_agent_heartbeat_expired{node=lb1} 1", seen);
+        Assert.Contains("nginx_ha_operator_agent_heartbeat_expired{node=lb2} 0", seen);
+        Assert.Contains("nginx_ha_operator_vips{state=one_master} 1", seen); // lb1's MASTER no longer counts
+        Assert.Contains("nginx_ha_operator_vips{state=several_masters} 0", seen);
+    }
+
+    [Fact]
     public void A_NodeHaConfig_is_out_of_date_until_its_agent_reports_its_generation()
     {
         var configs = new[] { Config("lb1", 4, 4), Config("lb2", 5, 4), Config("lb3", 1, null) };

@@ -90,6 +90,56 @@ public class GroupStatusBuilderTests
         Assert.Contains("lb1, lb2", Of(status, "Degraded").Message);
     }
 
+    private static Heartbeat Beat(string node, TimeSpan sinceRenewal) => new(node, T0 - sinceRenewal, TimeSpan.FromSeconds(6));
+
+    [Fact]
+    public void A_node_whose_heartbeat_expired_is_NodeNotReporting_its_stale_MASTER_is_not_counted_and_the_survivor_alone_is_master()
+    {
+        // lb1 was SIGKILLed as MASTER of VIP 1: its report still says MASTER; lb2 took VIP 1 over.
+        Heartbeat? lb1Beat = Beat("lb1", TimeSpan.FromSeconds(7));
+        NodeReport[] Reports() =>
+            [Report("lb1", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Backup)) with { Heartbeat = lb1Beat },
+             Report("lb2", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Master)) with { Heartbeat = Beat("lb2", TimeSpan.FromSeconds(1)) }];
+        var status = GroupStatusBuilder.Build(Group(), Plan(), Reports(), true, T0);
+
+        Assert.Equal("lb2,lb2", status.Masters);
+        Assert.Equal(["198.18.0.201 lb2 []", "198.18.0.202 lb2 []"], status.VirtualIPs.Select(v => $"{v.Address} {v.MasterNode} [{string.Join(",", v.BackupNodes)}]"));
+        Assert.Equal(("True", "MasterElected"), (Of(status, "Ready").Status, Of(status, "Ready").Reason));
+        var degraded = Of(status, "Degraded");
+        Assert.Equal(("True", "NodeNotReporting"), (degraded.Status, degraded.Reason));
+        Assert.Equal("heartbeat expired, last report not counted: lb1 (Lease nginx-ha-agent-lb1 not renewed within 6 s)", degraded.Message);
+
+        // Just inside its lease (renewed 5.9 s ago of 6 s) the same reports are a split brain, as they would be without a heartbeat.
+        lb1Beat = Beat("lb1", TimeSpan.FromSeconds(5.9));
+        var fresh = GroupStatusBuilder.Build(Group(), Plan(), Reports(), true, T0);
+        Assert.Equal(("False", "MultipleMasters"), (Of(fresh, "Ready").Status, Of(fresh, "Ready").Reason));
+        Assert.Equal(("False", "Redundant"), (Of(fresh, "Degraded").Status, Of(fresh, "Degraded").Reason));
+        lb1Beat = null; // no Lease known for the node: its report counts as it is
+        Assert.Equal("MultipleMasters", Of(GroupStatusBuilder.Build(Group(), Plan(), Reports(), true, T0), "Ready").Reason);
+
+        // Expiry is judged at `now`, to the tick: 6 s after the last renewal seen it has expired.
+        lb1Beat = Beat("lb1", TimeSpan.FromSeconds(6));
+        Assert.Equal("MasterElected", Of(GroupStatusBuilder.Build(Group(), Plan(), Reports(), true, T0), "Ready").Reason);
+    }
+
+    [Fact]
+    public void When_the_agent_comes_back_its_renewed_heartbeat_counts_its_report_again_and_Degraded_clears()
+    {
+        var dead = GroupStatusBuilder.Build(Group(), Plan(),
+            [Report("lb1", ("edge/web/0", VrrpInstanceState.Master)) with { Heartbeat = Beat("lb1", TimeSpan.FromMinutes(5)) },
+             Report("lb2", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Master))], true, T0);
+        Assert.Equal("NodeNotReporting", Of(dead, "Degraded").Reason);
+
+        var later = T0 + TimeSpan.FromSeconds(30);
+        var back = GroupStatusBuilder.Build(Group(status: dead), Plan(),
+            [Report("lb1", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Backup)) with { Heartbeat = new Heartbeat("lb1", later, TimeSpan.FromSeconds(6)) },
+             Report("lb2", ("edge/web/0", VrrpInstanceState.Backup), ("edge/web/1", VrrpInstanceState.Master))], true, later);
+        Assert.Equal("lb1,lb2", back.Masters);
+        Assert.Equal(("False", "Redundant"), (Of(back, "Degraded").Status, Of(back, "Degraded").Reason));
+        Assert.Equal(later, Of(back, "Degraded").LastTransitionTime);
+        Assert.Equal(1, back.VirtualIPs[0].Transitions); // lb2 -> lb1
+    }
+
     [Theory]
     [InlineData("VirtualRouterIdConflict", "Conflict", "VridConflict")]
     [InlineData("VirtualIpConflict", "Conflict", "VipConflict")]

@@ -21,7 +21,7 @@ public static class PlanCost
         foreach (var g in groups) g.Metadata.Generation = 1;
         var pools = Enumerable.Range(0, options.Pools).Select(model.Pool).ToList();
         var nodes = Enumerable.Range(0, options.Nodes).Select(model.Node).ToList();
-        var empty = new ClusterSnapshot(groups, pools, nodes, [], [], []);
+        var empty = new ClusterSnapshot(groups, pools, nodes, [], [], [], new Dictionary<string, Heartbeat>());
         var configs = Planner.Plan(empty.ToPlanInput()).NodeConfigs.Select(c => new NodeHaConfigResource
         {
             Metadata = new V1ObjectMeta { Name = c.Spec.NodeName, Generation = 1 },

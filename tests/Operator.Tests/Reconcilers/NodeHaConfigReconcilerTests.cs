@@ -59,7 +59,7 @@ public class NodeHaConfigReconcilerTests
             Metadata = new V1ObjectMeta { Name = $"lb{i}", Labels = new Dictionary<string, string> { ["role"] = "edge" } },
             Status = new V1NodeStatus { Addresses = [new V1NodeAddress { Type = "InternalIP", Address = $"198.18.0.{10 + i}" }] },
         }).ToList(),
-        [], [], configs ?? []);
+        [], [], configs ?? [], new Dictionary<string, Heartbeat>());
 
     private static (IKubernetes Client, ApplyServer Server) Client(int releaseAt)
     {

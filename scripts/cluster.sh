@@ -275,6 +275,14 @@ apply_builtin_crds() {
     || die "applying the stand-in CRDs of $BUILTIN_CRDS failed"
   "$KUBECTL" --kubeconfig "$d/server.kubeconfig" wait --for condition=Established --timeout=60s -f "$BUILTIN_CRDS" >/dev/null \
     || die "the stand-in CRDs did not become Established"
+  # Established is not served yet: a resource's watch cache answers 429 "storage is (re)initializing" for a moment
+  # after it. Wait until every stand-in resource lists, so the first client of the cluster never sees that.
+  local resources deadline=$((SECONDS + 60))
+  resources=$("$KUBECTL" --kubeconfig "$d/server.kubeconfig" get -f "$BUILTIN_CRDS" -o jsonpath='{range .items[*]}{.spec.names.plural}.{.spec.group},{end}')
+  until "$KUBECTL" --kubeconfig "$d/server.kubeconfig" get "${resources%,}" -A -o name >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || die "the stand-in resources did not list within 60 s: ${resources%,}"
+    sleep 0.1
+  done
 }
 
 cmd_up() {

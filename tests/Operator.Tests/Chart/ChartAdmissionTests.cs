@@ -134,6 +134,7 @@ public sealed class ChartAdmissionTests(ChartAdmissionTests.PolicyCluster fixtur
         {
             await Cluster.InitializeAsync();
             await Cluster.KubectlAsync("apply", "--server-side", "-f", ApiServer.RepositoryPath("crds"));
+            await Cluster.KubectlAsync("create", "namespace", Namespace); // the heartbeat Leases live in the release's namespace
             await Cluster.ApplyCrdsAsync("", "/apis/nginx-ha.io/v1alpha1/nodehaconfigs");
             foreach (var node in new[] { "lb1", "lb2" })
                 await Cluster.KubectlAsync("create", "-f", await NodeHaConfigFileAsync(node));

@@ -59,8 +59,10 @@ public sealed class ContainerImages
         // The host's files the script copies in (a Debian upgrade of nginx or OpenSSL means new images).
         string[] host = ["/usr/sbin/nginx", "/etc/nginx/mime.types", "/usr/bin/setsid", "/bin/dash", "/bin/grep", "/bin/sleep", "/bin/mkdir",
             "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libssl.so.3", "/lib/x86_64-linux-gnu/libcrypto.so.3"];
+        // A prebuilt agent (scripts/test.sh's NativeAOT publish) goes into the image as it is.
+        string[] prebuilt = Environment.GetEnvironmentVariable("NGINX_HA_IMAGE_AGENT") is { Length: > 0 } agent ? [agent] : [];
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var file in sources.Concat(host.Where(File.Exists)))
+        foreach (var file in sources.Concat(host.Where(File.Exists)).Concat(prebuilt))
         {
             hash.AppendData(Encoding.UTF8.GetBytes(file));
             hash.AppendData(File.ReadAllBytes(file));

@@ -21,7 +21,7 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
     PodSpec Rendered() => ChartRender.DaemonSetPod(ChartRender.ImageTags(images.Tag));
 
     [Fact]
-    public async Task ChartPods_OnTwoNodes_HoldAndServeTheVipThroughTheirNginxSidecars_AndKillingThePodOfTheMasterMovesTheVip()
+    public async Task ChartPods_OnTwoNodes_HoldAndServeTheVipThroughTheirNginxSidecars_AndKillingThePodOfTheMasterMovesTheVip_AndAStopHandsItOverBeforeNginxStops()
     {
         var spec = Rendered();
         using var lab = new ChartPodLab(_k, Prefix("cp"));
@@ -78,6 +78,23 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
         var moved = probe.Between(killed, DateTimeOffset.UtcNow).First(s => s.Ok && s.Via!.Equals(lab.Node("lb2").IPv4)).At;
         Console.WriteLine($"chart pods: lb1's pod killed, the VIP served through lb2 after {(moved - killed).TotalMilliseconds:F0} ms; " +
                           $"longest gap {probe.LongestGap(killed, moved).TotalMilliseconds:F0} ms");
+
+        // A kubelet's stop of lb2's pod: the preStops run (nginx's waits until no agent is left in the shared process
+        // namespace) while the agent gets SIGTERM, hands the VIP over and exits 0; then the preStop returns, well before
+        // its own limit, and nginx is still serving.
+        var stopping = DateTimeOffset.UtcNow;
+        var preStop = Task.Run(() => lb2.PreStop("nginx"));
+        var stop = lb2.Stop("agent");
+        Assert.True(stop.ExitCode == 0, $"podman stop: {stop.StandardError}\n{Diagnosis()}");
+        Assert.Equal("exited 0", lb2.State("agent"));
+        Assert.False(lab.Holds("lb2"), $"SIGTERM released the VIP\n{lab.Addresses()}");
+        var waited = await preStop.WaitAsync(TimeSpan.FromSeconds(lb2.Plan.GraceSeconds + 15));
+        Assert.True(waited.ExitCode == 0, $"nginx preStop exited {waited.ExitCode}: {waited.StandardError}");
+        Assert.True(DateTimeOffset.UtcNow - stopping < TimeSpan.FromSeconds(15), "the preStop returned because the agent was gone, not at its limit");
+        Assert.Equal("running 0", lb2.State("nginx"));
+        Assert.StartsWith("HTTP/1.1 200", ChartPodLab.HttpStatus(lab.Client, new Uri($"http://{lab.Node("lb2").IPv4}:{ChartPodLab.ListenPort}/")));
+        Assert.Contains(lb2.Logs("agent").Split('\n'), l => l.Contains("VIPs removed", StringComparison.Ordinal));
+
         foreach (var pod in new[] { lb1, lb2 })
             Assert.DoesNotContain(pod.Logs("agent").Split('\n'), l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
     }

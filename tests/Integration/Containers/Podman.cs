@@ -12,7 +12,8 @@ public static class Podman
 {
     static readonly Lazy<string> Conf = new(() =>
     {
-        var directory = Path.Combine(Path.GetTempPath(), "nha-podman-conf");
+        // Kept between runs like the images it goes with; rewritten each run.
+        const string directory = "/var/cache/nginx-ha-test-images";
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, "containers.conf");
         File.WriteAllText(path, """

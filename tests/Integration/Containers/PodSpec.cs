@@ -111,7 +111,8 @@ public static class PodSpecReader
             if (Get(e, "valueFrom") is YamlMappingNode from)
             {
                 Only(from, $"{path}.valueFrom", ["fieldRef"]);
-                Only((YamlMappingNode)Get(from, "fieldRef")!, $"{path}.valueFrom.fieldRef", ["fieldPath", "apiVersion"]);
+                if (Get(from, "fieldRef") is not YamlMappingNode fieldRef) throw new UnsupportedPodFieldException($"{path}.valueFrom", "empty");
+                Only(fieldRef, $"{path}.valueFrom.fieldRef", ["fieldPath", "apiVersion"]);
                 field = Scalar(from, "fieldRef", "fieldPath");
             }
             return new PodEnvVar(Scalar(e, "name") ?? throw new UnsupportedPodFieldException($"{path}.name", "missing"), Scalar(e, "value"), field);
@@ -130,7 +131,8 @@ public static class PodSpecReader
         if (Get(c, "lifecycle") is YamlMappingNode lifecycle)
         {
             Only(lifecycle, $"{at}.lifecycle", ["preStop"]);
-            Only((YamlMappingNode)Get(lifecycle, "preStop")!, $"{at}.lifecycle.preStop", ["exec"]);
+            if (Get(lifecycle, "preStop") is not YamlMappingNode hook) throw new UnsupportedPodFieldException($"{at}.lifecycle", "empty");
+            Only(hook, $"{at}.lifecycle.preStop", ["exec"]);
             preStop = Strings(c, "lifecycle", "preStop", "exec", "command");
         }
         return new PodContainer(name, Scalar(c, "image") ?? throw new UnsupportedPodFieldException($"{at}.image", "missing"),

@@ -59,13 +59,13 @@ public sealed class PodmanPod : IDisposable
     public string State(string container) =>
         Podman.TryRun("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", Id(container)).StandardOutput.Trim();
 
-    /// <summary>Waits for the container to stop; returns its exit code.</summary>
-    public async Task<int> WaitForExitAsync(string container, TimeSpan timeout)
+    /// <summary>Waits for the container to stop (podman wait: told by conmon, not polled); returns its exit code.</summary>
+    public Task<int> WaitForExitAsync(string container, TimeSpan timeout) => Task.Run(() =>
     {
-        var state = await Eventually.Until(() => State(container), s => s.StartsWith("exited ", StringComparison.Ordinal)
-            || s.StartsWith("stopped ", StringComparison.Ordinal), timeout, $"{Plan.PodName}/{container} exits");
-        return int.Parse(state.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
-    }
+        var result = Podman.TryRun(timeout, "wait", Id(container));
+        if (result.ExitCode != 0) throw new InvalidOperationException($"podman wait: {result.StandardError.Trim()}");
+        return int.Parse(result.StandardOutput.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    });
 
     /// <summary>What a kubelet runs first at a stop: the container's preStop, inside the container.</summary>
     public CommandResult PreStop(string container)

@@ -18,8 +18,9 @@ packages+=(prometheus prometheus-alertmanager nftables)
 # npm, or the nodejs package when it already carries npm).
 packages+=(unzip)
 # Container images (scripts/build-images.sh, buildah) run with podman under runc in the chart pod tests
-# (tests/Integration/Containers, on branch chart2 until they pass); catatonit is the pods' pause container.
-packages+=(buildah podman runc catatonit)
+# (tests/Integration/Containers); catatonit is the pods' pause container; libssl3 is copied into the agent and operator
+# images (.NET opens it at run time for HTTPS).
+packages+=(buildah podman runc catatonit libssl3)
 command -v npm >/dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do

@@ -10,6 +10,12 @@ scripts/cluster.sh build || { echo "scripts/cluster.sh build failed: the test cl
 dotnet build NginxHaOperator.sln -c Release -warnaserror 2>&1 | tail -n 30
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "build failed"; echo "tests: 0 passed, 1 failed"; exit 1; }
 
+# The agent as it ships (NativeAOT), published once: the container image tests (tests/Integration/Containers) put this
+# binary into their image, and the second run below tests it directly.
+aot_failed=0
+agent=$(scripts/publish-agent.sh artifacts/test-agent 2>&1 | tail -n 1)
+if [ -x "$agent" ]; then export NGINX_HA_IMAGE_AGENT=$PWD/$agent; fi
+
 results=artifacts/test-results
 rm -rf "$results"
 dotnet test NginxHaOperator.sln -c Release --no-build -m:1 --logger trx --results-directory "$results" \
@@ -18,8 +24,6 @@ rc=$?
 
 # Again, the agent as it ships (scripts/publish-agent.sh: NativeAOT, trimmed): against keepalived and in
 # standalone mode, so a trimming or AOT difference from the build above fails here, not on a user's host.
-aot_failed=0
-agent=$(scripts/publish-agent.sh artifacts/test-agent 2>&1 | tail -n 1)
 if [ -x "$agent" ]; then
   NGINX_HA_AGENT=$PWD/$agent dotnet test tests/Integration/NginxHa.Integration.Tests.csproj -c Release --no-build \
     --filter "FullyQualifiedName~.Vrrp.Interop.|FullyQualifiedName~.Standalone." \

@@ -16,6 +16,23 @@ public static partial class NginxErrorOutput
     /// </summary>
     public static bool IsEmergency(string line) => ErrorLine().Match(line) is { Success: true } match && match.Groups["level"].Value == "emerg";
 
+    [GeneratedRegex(@"^bind\(\) to \S+ failed \(13: Permission denied\)$")]
+    private static partial Regex ListenPermissionDenied();
+
+    /// <summary>
+    /// Sidecar mode: the agent's container may not bind the listeners' ports (no NET_BIND_SERVICE: the nginx container
+    /// binds them). nginx -t parses and checks the whole config before it opens the listening sockets and stops at the
+    /// first refused bind, so output whose only errors are "bind() to ADDRESS failed (13: Permission denied)" means the
+    /// config passed every check nginx -t makes before binding.
+    /// </summary>
+    public static bool OnlyListenPermissionDenied(string? stderr)
+    {
+        if (string.IsNullOrWhiteSpace(stderr)) return false;
+        var errors = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(line => ErrorLine().Match(line)).Where(m => m.Success).Select(m => m.Groups["message"].Value.Trim()).ToList();
+        return errors.Count > 0 && errors.All(e => ListenPermissionDenied().IsMatch(e));
+    }
+
     /// <summary>
     /// The first error-level line, without the "nginx:" prefix, timestamp and pid, e.g.
     /// <c>unknown directive "bogus" in /etc/nginx/nginx.conf:1</c>. Falls back to the first non-empty line

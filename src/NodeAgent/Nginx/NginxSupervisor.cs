@@ -701,6 +701,8 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
             var stderr = await stderrTask;
             await stdoutTask;
             if (process.ExitCode == 0) return null;
+            // The sidecar binds the listeners; this container has no NET_BIND_SERVICE, by design (docs/helm.md).
+            if (_options.Mode == NginxSupervisionMode.Sidecar && NginxErrorOutput.OnlyListenPermissionDenied(stderr)) return null;
             return NginxErrorOutput.FirstError(stderr) ?? $"nginx -t exited with code {process.ExitCode} and no message";
         }
         catch (OperationCanceledException)

@@ -4,6 +4,18 @@ namespace NginxHa.NodeAgent.Tests.Nginx;
 
 public class NginxErrorOutputTests
 {
+    [Theory]
+    [InlineData("nginx: [emerg] bind() to 0.0.0.0:80 failed (13: Permission denied)\nnginx: configuration file /c test failed\n", true)]
+    [InlineData("nginx: [warn] low\nnginx: [emerg] bind() to [::]:443 failed (13: Permission denied)\n", true)]
+    [InlineData("nginx: [emerg] bind() to 0.0.0.0:80 failed (98: Address already in use)\n", false)]
+    [InlineData("nginx: [emerg] unknown directive \"bogus\" in /c:3\nnginx: [emerg] bind() to 0.0.0.0:80 failed (13: Permission denied)\n", false)]
+    [InlineData("nginx: configuration file /c test failed\n", false)]
+    [InlineData("", false)]
+    public void Only_a_refused_listen_bind_is_what_the_sidecar_binds_for_the_agent(string stderr, bool onlyListen)
+    {
+        Assert.Equal(onlyListen, NginxErrorOutput.OnlyListenPermissionDenied(stderr));
+    }
+
     [Fact]
     public void Takes_the_first_emerg_line_without_prefix_or_summary()
     {

@@ -1,0 +1,123 @@
+using NginxHa.Integration.Tests.Kubernetes;
+using NginxHa.Integration.Tests.Standalone;
+using NginxHa.Integration.Tests.Support;
+using NginxHa.NodeAgent.Sources;
+using KubeCluster = NginxHa.Integration.Tests.Kubernetes.TestCluster;
+
+namespace NginxHa.Integration.Tests.Containers;
+
+/// <summary>
+/// The chart as the source of how agents start (issue 11 §2, §3): the DaemonSet <c>helm template</c> renders is run by
+/// podman in place of a kubelet (<see cref="PodmanTranslator"/>) on lab nodes, from the images scripts/build-images.sh
+/// builds, with the spec's own args, env, mounts and security context, and in-cluster credentials the way a kubelet
+/// gives them (service account directory, KUBERNETES_SERVICE_HOST/PORT, HTTPS).
+/// </summary>
+[Collection(ChartPodCollection.Name)]
+public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
+{
+    readonly KubeCluster _k = cluster.Server;
+    static string Prefix(string tag) => $"{tag}{Environment.ProcessId % 100:00}";
+
+    PodSpec Rendered() => ChartRender.DaemonSetPod(ChartRender.ImageTags(images.Tag));
+
+    [Fact]
+    public async Task ChartPods_OnTwoNodes_HoldAndServeTheVipThroughTheirNginxSidecars_AndKillingThePodOfTheMasterMovesTheVip_AndAStopHandsItOverBeforeNginxStops()
+    {
+        var spec = Rendered();
+        using var lab = new ChartPodLab(_k, Prefix("cp"));
+        await BackendServers.WaitUntilServingAsync(lab.Client, lab.Web1, lab.Web2);
+        using var probe = new VipProbe(lab.Client, ChartPodLab.Vip, ChartPodLab.ListenPort);
+        var lb1 = lab.StartPod(spec, "lb1");
+        var lb2 = lab.StartPod(spec, "lb2");
+        string Diagnosis() => $"{lb1.Describe()}\n{lb2.Describe()}\n{lab.Addresses()}";
+
+        // lb1 is the preferred master: the client's answers come from the web servers through lb1's nginx sidecar.
+        var started = DateTimeOffset.UtcNow;
+        try
+        {
+            await probe.WaitForAsync(s => s.Ok && s.Via!.Equals(lab.Node("lb1").IPv4), started, TimeSpan.FromSeconds(90), "served through lb1");
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}\n{Diagnosis()}", e);
+        }
+        Assert.True(lab.Holds("lb1") && !lab.Holds("lb2"), lab.Addresses());
+
+        foreach (var (node, pod) in new[] { ("lb1", lb1), ("lb2", lb2) })
+        {
+            // In-cluster config as a kubelet gives it: TLS to the API with the service account's CA and its token.
+            Assert.Contains($"Bearer {lab.Api(node).Token}", lab.Api(node).Authorizations);
+            // The readiness probe the chart declares answers (what a kubelet would probe, on the node's address).
+            var readiness = pod.Plan.Container("agent").Readiness!;
+            await Eventually.Until(() => ChartPodLab.HttpStatus(lab.Client, readiness), s => s.StartsWith("HTTP/1.1 200", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(20), $"{node}: readiness {readiness}");
+            // The agent runs no nginx of its own: it watches the sidecar's master through the pid file on the shared volume.
+            Assert.Contains("sidecar", pod.Logs("agent"));
+            // The last applied config is on the hostPath, private to root, for a pod recreated while the API is away.
+            var saved = new LastConfigStore(pod.VolumeDirectories["state"]).Path;
+            Assert.True(File.Exists(saved), $"{saved} on the hostPath stand-in\n{Diagnosis()}");
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(saved));
+        }
+        await Eventually.Until(() => _k.Run("get", "nhc", "lb1", "-o", "jsonpath={.status.instances[0].state} {.status.nginx.state}").Output.Trim(),
+            s => s == "Master Running", TimeSpan.FromSeconds(20), "lb1's status on its NodeHaConfig");
+        await Eventually.Until(() => _k.Run("get", "nhc", "lb2", "-o", "jsonpath={.status.instances[0].state} {.status.nginx.state}").Output.Trim(),
+            s => s == "Backup Running", TimeSpan.FromSeconds(20), "lb2's status on its NodeHaConfig");
+
+        // lb1's pod dies at once (SIGKILL to every container): lb2 takes the VIP and serves it.
+        var killed = DateTimeOffset.UtcNow;
+        lb1.Kill();
+        try
+        {
+            await probe.WaitForAsync(s => s.Ok && s.Via!.Equals(lab.Node("lb2").IPv4), killed, TimeSpan.FromSeconds(30), "served through lb2");
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}\n{Diagnosis()}", e);
+        }
+        Assert.True(lab.Holds("lb2"), lab.Addresses());
+        var moved = probe.Between(killed, DateTimeOffset.UtcNow).First(s => s.Ok && s.Via!.Equals(lab.Node("lb2").IPv4)).At;
+        Console.WriteLine($"chart pods: lb1's pod killed, the VIP served through lb2 after {(moved - killed).TotalMilliseconds:F0} ms; " +
+                          $"longest gap {probe.LongestGap(killed, moved).TotalMilliseconds:F0} ms");
+
+        // A kubelet's stop of lb2's pod: the preStops run (nginx's waits until no agent is left in the shared process
+        // namespace) while the agent gets SIGTERM, hands the VIP over and exits 0; then the preStop returns, well before
+        // its own limit, and nginx is still serving.
+        var stopping = DateTimeOffset.UtcNow;
+        var preStop = Task.Run(() => lb2.PreStop("nginx"));
+        var stop = lb2.Stop("agent");
+        Assert.True(stop.ExitCode == 0, $"podman stop: {stop.StandardError}\n{Diagnosis()}");
+        Assert.Equal("exited 0", lb2.State("agent"));
+        Assert.False(lab.Holds("lb2"), $"SIGTERM released the VIP\n{lab.Addresses()}");
+        var waited = await preStop.WaitAsync(TimeSpan.FromSeconds(lb2.Plan.GraceSeconds + 15));
+        Assert.True(waited.ExitCode == 0, $"nginx preStop exited {waited.ExitCode}: {waited.StandardError}");
+        Assert.True(DateTimeOffset.UtcNow - stopping < TimeSpan.FromSeconds(15), "the preStop returned because the agent was gone, not at its limit");
+        Assert.Equal("running 0", lb2.State("nginx"));
+        Assert.StartsWith("HTTP/1.1 200", ChartPodLab.HttpStatus(lab.Client, new Uri($"http://{lab.Node("lb2").IPv4}:{ChartPodLab.ListenPort}/")));
+        Assert.Contains(lb2.Logs("agent").Split('\n'), l => l.Contains("VIPs removed", StringComparison.Ordinal));
+
+        foreach (var pod in new[] { lb1, lb2 })
+            Assert.DoesNotContain(pod.Logs("agent").Split('\n'), l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ChartPod_WithNetRawTakenAway_TheAgentExitsWithAMessageNamingTheCapability_NotAStackTrace()
+    {
+        var spec = Rendered().WithContainer("agent", c => c with
+        {
+            Security = c.Security with { Add = c.Security.Add.Where(cap => cap != "NET_RAW").ToList() },
+        });
+        Assert.Equal(["NET_ADMIN"], spec.Container("agent").Security.Add);
+        using var lab = new ChartPodLab(_k, Prefix("cq"), balancers: 1);
+        var pod = lab.StartPod(spec, "lb1");
+
+        var exit = await pod.WaitForExitAsync("agent", TimeSpan.FromSeconds(60));
+        var logs = pod.Logs("agent");
+        Assert.True(exit != 0, $"the agent exited {exit}:\n{logs}");
+        Assert.Contains("missing capability CAP_NET_RAW (needed for the raw VRRP socket and gratuitous ARP)", logs);
+        Assert.Contains("container: capabilities add NET_RAW", logs);
+        Assert.DoesNotContain("CAP_NET_ADMIN", logs);
+        Assert.DoesNotContain("Unhandled exception", logs);
+        Assert.DoesNotContain(logs.Split('\n'), l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+        Assert.False(lab.Holds("lb1"), lab.Addresses());
+    }
+}

@@ -110,8 +110,7 @@ start_operator() {
   dotnet "$operator_dll" run --kubeconfig "$cluster_dir/kubeconfig" --identity demo --lease-namespace default \
     --metrics-address none >>"$work/operator.log" 2>&1 &
   operator_pid=$!
-  wait_until "the operator to lead" 30000 grep -q ' leads (Lease' "$work/operator.log"
-  say "operator started: nginx-ha-operator run --kubeconfig \$KUBECONFIG (it leads Lease default/nginx-ha-operator)"
+  say "operator started: nginx-ha-operator run --kubeconfig \$KUBECONFIG"
 }
 
 stop_operator() {
@@ -242,6 +241,8 @@ cluster_demo() {
   start_agent lb1
   start_agent lb2
   say "agents started: nginx-ha-agent kubernetes --node lb1 | lb2 --kubeconfig (each follows its NodeHaConfig)"
+  wait_until "the operator to lead" 30000 grep -q ' leads (Lease' "$work/operator.log"
+  say "the operator leads (Lease default/nginx-ha-operator)"
 
   step "2) kubectl apply -f examples/dual-master.yaml (without its Node documents): the operator writes a NodeHaConfig per node"
   example_without_nodes | k apply -f - | show
@@ -267,7 +268,7 @@ cluster_demo() {
 
   step "2d) kubectl patch of the NginxBackendPool: nginx reloads on both nodes and serves the change"
   patch_pool "web2 leaves the pool" '[{"op": "remove", "path": "/spec/backends/servers/1"}]' web1
-  patch_pool "web2 comes back" '[{"op": "add", "path": "/spec/backends/servers/-", "value": {"address": "'"${address[web2]}"'", "port": 8080}}]' web2
+  patch_pool "web2 comes back" '[{"op": "add", "path": "/spec/backends/servers/-", "value": {"address": "'"${address[web2]}"'", "port": 8080}}]' web1
 
   step "2e) kubectl delete vipg web: the VIPs leave both nodes before the object goes"
   delete_group

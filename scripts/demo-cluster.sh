@@ -268,7 +268,7 @@ cluster_demo() {
 
   step "2d) kubectl patch of the NginxBackendPool: nginx reloads on both nodes and serves the change"
   patch_pool "web2 leaves the pool" '[{"op": "remove", "path": "/spec/backends/servers/1"}]' web1
-  patch_pool "web2 comes back" '[{"op": "add", "path": "/spec/backends/servers/-", "value": {"address": "'"${address[web2]}"'", "port": 8080}}]' web1
+  patch_pool "web2 comes back" '[{"op": "add", "path": "/spec/backends/servers/-", "value": {"address": "'"${address[web2]}"'", "port": 8080}}]' web2
 
   step "2e) kubectl delete vipg web: the VIPs leave both nodes before the object goes"
   delete_group

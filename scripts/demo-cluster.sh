@@ -22,9 +22,9 @@ show() { sed 's/^/            /'; }
 
 # ---------------------------------------------------------------- the test cluster and the relays
 cluster_up() {
-  "$repo/scripts/cluster.sh" up "$work/cluster" >/dev/null 2>"$work/cluster-up.log" \
+  cluster_dir=$work/cluster # before up: an interrupted up still gets its down
+  "$repo/scripts/cluster.sh" up "$cluster_dir" >/dev/null 2>"$work/cluster-up.log" \
     || { cat "$work/cluster-up.log" >&2; fail "scripts/cluster.sh up failed"; }
-  cluster_dir=$work/cluster
   front_url=$(sed -n 's/^FRONT_URL=//p' "$cluster_dir/cluster.env")
   say "test cluster up: $(grep -o 'up in .*' "$work/cluster-up.log" | head -n 1)"
   say "export KUBECONFIG=$cluster_dir/kubeconfig   (front $front_url: the CRD API server on etcd, a stand-in for core/v1)"
@@ -72,6 +72,8 @@ stop_extras() {
   local name
   if [ -n "$operator_pid" ]; then
     kill -TERM "$operator_pid" 2>/dev/null
+    for _ in $(seq 200); do kill -0 "$operator_pid" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$operator_pid" 2>/dev/null
     { wait "$operator_pid"; } 2>/dev/null
   fi
   for name in "${!relay_pid[@]}"; do stop_relay "$name"; done
@@ -115,8 +117,7 @@ start_operator() {
 
 stop_operator() {
   local rc=0
-  kill -TERM "$operator_pid"
-  wait "$operator_pid" || rc=$?
+  terminate "$operator_pid" operator || rc=$?
   operator_pid=""
   [ "$rc" -eq 0 ] || fail "the operator exited with $rc after SIGTERM"
   say "operator exited 0 ($(grep -o 'released Lease.*' "$work/operator.log" | tail -n 1))"

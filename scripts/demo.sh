@@ -169,14 +169,20 @@ crash_node() {
 
 # Stops an agent as a service manager would (SIGTERM); it must release its VIPs, stop nginx and exit 0.
 stop_agent() {
-  local lb=$1 pid=${agent_pid[$1]} rc=0 deadline
+  local lb=$1 pid=${agent_pid[$1]} rc=0
+  terminate "$pid" "$lb agent" || rc=$?
+  unset "agent_pid[$lb]"
+  [ "$rc" -eq 0 ] || fail "$lb agent exited with $rc after SIGTERM"
+}
+
+# SIGTERM to PID (a child of this shell), then up to 10 s for it to exit; returns its exit status.
+terminate() { # PID NAME
+  local pid=$1 deadline
   kill -TERM "$pid"
   deadline=$(( $(now_ms) + 10000 ))
   while kill -0 "$pid" 2>/dev/null && (( $(now_ms) < deadline )); do sleep 0.05; done
-  kill -0 "$pid" 2>/dev/null && fail "$lb agent did not exit within 10 s of SIGTERM"
-  wait "$pid" || rc=$?
-  unset "agent_pid[$lb]"
-  [ "$rc" -eq 0 ] || fail "$lb agent exited with $rc after SIGTERM"
+  kill -0 "$pid" 2>/dev/null && fail "$2 did not exit within 10 s of SIGTERM"
+  wait "$pid"
 }
 
 # ---------------------------------------------------------------- client side
@@ -404,11 +410,16 @@ lb1_rejoins_while_probing() {
   for vip in "$vip1" "$vip2"; do say "curl http://$vip/ -> $(fetch "$vip")"; done
 }
 
-# After its agent stopped: no VIP on the node and no process left in its namespace.
+# After its agent stopped: no VIP on the node and, soon, no process left in its namespace (the agent's watchdog
+# exits just after the agent: it sees the agent gone and finds nothing to release).
 node_released() { # LB
-  local lb=$1
+  local lb=$1 deadline
   holds_vip "$lb" "$vip1" || holds_vip "$lb" "$vip2" && fail "$lb still holds a VIP after it stopped"
-  [ -z "$(ip netns pids "$prefix-$lb")" ] || fail "processes left in $prefix-$lb after its agent stopped: $(ip netns pids "$prefix-$lb" | tr '\n' ' ')"
+  deadline=$(( $(now_ms) + 3000 ))
+  until [ -z "$(ip netns pids "$prefix-$lb")" ]; do
+    (( $(now_ms) < deadline )) || fail "processes left in $prefix-$lb 3 s after its agent stopped: $(ip netns pids "$prefix-$lb" | tr '\n' ' ')"
+    sleep 0.05
+  done
   say "$lb agent exited 0, no VIP and no process left"
 }
 

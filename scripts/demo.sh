@@ -318,9 +318,10 @@ cleanup() {
 }
 
 # ---------------------------------------------------------------- steps both variants take
+# With -warnaserror, as scripts/test.sh builds: other build options would make MSBuild compile everything again.
 build() { # PROJECT DLL
-  dotnet build "$repo/$1" -c Release -nologo -v q -clp:ErrorsOnly >/dev/null \
-    || { dotnet build "$repo/$1" -c Release -nologo -v q -clp:ErrorsOnly; fail "build failed"; }
+  dotnet build "$repo/$1" -c Release -warnaserror -nologo -v q -clp:ErrorsOnly >/dev/null \
+    || { dotnet build "$repo/$1" -c Release -warnaserror -nologo -v q -clp:ErrorsOnly; fail "build failed"; }
   [ -f "$2" ] || fail "build produced no $2"
   say "built $2"
 }

@@ -9,7 +9,7 @@ namespace NginxHa.Integration.Tests.Kubernetes;
 /// </summary>
 public sealed class ClusterDemoScriptTests
 {
-    // About 40 s here after the (no-op) builds; the bound leaves room for a loaded machine.
+    // 43 s at load 52 (its builds are no-ops after scripts/test.sh's); the bound leaves room for a loaded machine.
     static readonly TimeSpan Bound = TimeSpan.FromSeconds(150);
 
     /// <summary>What a user must see, in this order (each pattern is searched after the previous one's line).</summary>

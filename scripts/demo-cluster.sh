@@ -13,7 +13,7 @@ operator_pid=""
 declare -A relay_pid=()
 group=(vipg web -n edge) # the example's VirtualIpGroup
 relay_port=6443          # on each lb namespace's own loopback
-max_status_ms=10000      # kubectl get vipg names the new master within this after the VIP moved
+max_status_ms=10000      # kubectl get vipg names the new master within this (plus a heartbeat Lease's duration)
 
 k() { kubectl --kubeconfig "$cluster_dir/kubeconfig" "$@"; }
 
@@ -142,20 +142,27 @@ masters() { k get "${group[@]}" -o 'jsonpath={.status.masters}' 2>/dev/null; }
 ready_reason() { k get "${group[@]}" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].reason}' 2>/dev/null; }
 masters_are() { [ "$(masters)" = "$1" ]; }
 
-# An agent that writes a heartbeat holds a Lease naming its node.
-lb1_has_heartbeat() { k get leases -A -o name 2>/dev/null | grep -q 'lb1'; }
+# The duration in seconds of lb1's agent heartbeat Lease (nginx-ha-agent-lb1), empty when the agents write none.
+lb1_heartbeat_seconds() {
+  k get leases -A -o jsonpath='{range .items[*]}{.metadata.name} {.spec.leaseDurationSeconds}{"\n"}{end}' 2>/dev/null |
+    awk '$1 ~ /-lb1$/ { print $2; exit }'
+}
 
-# After lb1's agent was SIGKILLed: lb2 is master of both VIPs. Without a per-node heartbeat the operator still counts
-# lb1's last report (MASTER of VIP 1) and shows MultipleMasters: accepted only then, and said so.
+# After lb1's agent was SIGKILLed: lb2 is master of both VIPs, once lb1's heartbeat (if any) expired. Without a
+# heartbeat the operator still counts lb1's last report (MASTER of VIP 1) and shows MultipleMasters: accepted only
+# then, and said so.
 status_after_kill() {
-  local deadline=$(( $(now_ms) + max_status_ms ))
+  local heartbeat deadline
+  heartbeat=$(lb1_heartbeat_seconds)
+  deadline=$(( $(now_ms) + ${heartbeat:-0} * 1000 + max_status_ms ))
+  [ -z "$heartbeat" ] || say "lb1's heartbeat Lease lasts ${heartbeat} s: waiting for it to expire"
   until masters_are "lb2,lb2"; do
-    if ! lb1_has_heartbeat && [ "$(ready_reason)" = MultipleMasters ] && [ "$(masters)" = "-,lb2" ]; then
+    if [ -z "$heartbeat" ] && [ "$(ready_reason)" = MultipleMasters ] && [ "$(masters)" = "-,lb2" ]; then
       k get "${group[@]}" -o wide | show
       say "kubectl get vipg: MASTERS -,lb2, Ready False MultipleMasters: lb1's last report (MASTER of $vip1) stays, as a SIGKILLed agent writes no final status and the agents have no heartbeat yet"
       return 0
     fi
-    (( $(now_ms) < deadline )) || { k get "${group[@]}" -o wide >&2; fail "kubectl get vipg did not show lb2 master of both within ${max_status_ms} ms"; }
+    (( $(now_ms) < deadline )) || { k get "${group[@]}" -o wide >&2; fail "kubectl get vipg did not show lb2 master of both in time"; }
     sleep 0.2
   done
   k get "${group[@]}" -o wide | show

@@ -6,6 +6,9 @@
 # Everything lives in network namespaces created here (nha-lb1, nha-lb2, nha-web1, nha-web2,
 # nha-client, and the switch nha-br): veth pairs are created inside them, nothing is linked to the
 # host and there is no route out. Exit status 0 only when every step worked.
+#
+# scripts/demo.sh --cluster tells the same story driven by kubectl against the test cluster, with the operator and
+# the agents' Kubernetes mode (scripts/demo-cluster.sh, sourced from here; its namespaces are nhk-*).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,8 +21,17 @@ declare -A address=([lb1]=198.18.0.11 [lb2]=198.18.0.12 [web1]=198.18.0.21 [web2
 # ip_hash keys on the first three octets of the client address, so a second client subnet is what
 # makes the other web server answer: 198.18.0.x hashes to web1, 198.18.1.x to web2.
 client_second_address=198.18.1.100
-bridge_namespace=nha-br
-namespaces=(nha-lb1 nha-lb2 nha-web1 nha-web2 nha-client "$bridge_namespace")
+case "${1:-}" in
+  "") variant=standalone ;;
+  --cluster) variant=cluster ;;
+  *) echo "usage: $0 [--cluster]" >&2; exit 2 ;;
+esac
+# The cluster variant has namespaces of its own, so it can run beside the default demo: the same addresses on two
+# separate switches never meet.
+prefix=nha
+[ "$variant" = standalone ] || prefix=nhk
+bridge_namespace=$prefix-br
+namespaces=("$prefix-lb1" "$prefix-lb2" "$prefix-web1" "$prefix-web2" "$prefix-client" "$bridge_namespace")
 
 probe_interval=0.02   # s between probes
 probe_timeout=0.2     # s curl waits for a reply
@@ -69,12 +81,12 @@ create_switch() {
 # ends of the pair at once), so the port's name is free when the host is created again.
 remove_host() {
   ip -n "$bridge_namespace" link delete "$1" 2>/dev/null || true
-  remove_namespace "nha-$1"
+  remove_namespace "$prefix-$1"
 }
 
-# A host: namespace nha-NAME whose eth0 is a veth pair with its other end (named NAME) on the switch.
+# A host: namespace PREFIX-NAME whose eth0 is a veth pair with its other end (named NAME) on the switch.
 create_host() {
-  local name=$1 ns=nha-$1
+  local name=$1 ns=$prefix-$1
   ip netns add "$ns"
   ip -n "$ns" link set lo up
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
@@ -88,8 +100,8 @@ create_host() {
 create_topology() {
   create_switch
   for host in lb1 lb2 web1 web2 client; do create_host "$host"; done
-  ip -n nha-client addr add "$client_second_address/24" dev eth0
-  for lb in lb1 lb2; do ip -n "nha-$lb" route add 198.18.1.0/24 dev eth0 scope link; done
+  ip -n "$prefix-client" addr add "$client_second_address/24" dev eth0
+  for lb in lb1 lb2; do ip -n "$prefix-$lb" route add 198.18.1.0/24 dev eth0 scope link; done
 }
 
 # ---------------------------------------------------------------- web servers
@@ -116,7 +128,7 @@ http {
     }
 }
 EOF
-  ip netns exec "nha-$name" nginx -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' &
+  ip netns exec "$prefix-$name" nginx -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' &
   web_pid[$name]=$!
 }
 
@@ -125,7 +137,7 @@ start_agent() {
   local lb=$1 state=$work/state/$1
   prepare_state_dir "$lb"
   echo "---- agent started $(date -u +%FT%T.%3NZ)" >>"$work/$lb.log"
-  ip netns exec "nha-$lb" dotnet "$agent_dll" run -f "$manifest" --node "$lb" --state-dir "$state" >>"$work/$lb.log" 2>&1 &
+  ip netns exec "$prefix-$lb" dotnet "$agent_dll" "${agent_source[@]}" --node "$lb" --state-dir "$state" >>"$work/$lb.log" 2>&1 &
   agent_pid[$lb]=$!
 }
 
@@ -149,27 +161,33 @@ prepare_state_dir() {
 # loses power sends no goodbye (no priority-0 advert) and keeps nothing on the wire.
 crash_node() {
   local lb=$1 pid
-  for pid in $(ip netns pids "nha-$lb"); do kill -KILL "$pid" 2>/dev/null || true; done
-  ip -n "nha-$lb" link set eth0 down
+  for pid in $(ip netns pids "$prefix-$lb"); do kill -KILL "$pid" 2>/dev/null || true; done
+  ip -n "$prefix-$lb" link set eth0 down
   { wait "${agent_pid[$lb]}"; } 2>/dev/null || true
   unset "agent_pid[$lb]"
 }
 
 # Stops an agent as a service manager would (SIGTERM); it must release its VIPs, stop nginx and exit 0.
 stop_agent() {
-  local lb=$1 pid=${agent_pid[$1]} rc=0 deadline
-  kill -TERM "$pid"
-  deadline=$(( $(now_ms) + 10000 ))
-  while kill -0 "$pid" 2>/dev/null && (( $(now_ms) < deadline )); do sleep 0.05; done
-  kill -0 "$pid" 2>/dev/null && fail "$lb agent did not exit within 10 s of SIGTERM"
-  wait "$pid" || rc=$?
+  local lb=$1 pid=${agent_pid[$1]} rc=0
+  terminate "$pid" "$lb agent" || rc=$?
   unset "agent_pid[$lb]"
   [ "$rc" -eq 0 ] || fail "$lb agent exited with $rc after SIGTERM"
 }
 
+# SIGTERM to PID (a child of this shell), then up to 10 s for it to exit; returns its exit status.
+terminate() { # PID NAME
+  local pid=$1 deadline
+  kill -TERM "$pid"
+  deadline=$(( $(now_ms) + 10000 ))
+  while kill -0 "$pid" 2>/dev/null && (( $(now_ms) < deadline )); do sleep 0.05; done
+  kill -0 "$pid" 2>/dev/null && fail "$2 did not exit within 10 s of SIGTERM"
+  wait "$pid"
+}
+
 # ---------------------------------------------------------------- client side
 fetch() { # VIP [SOURCE] -> body
-  ip netns exec nha-client curl -sf --max-time 1 --interface "${2:-${address[client]}}" "http://$1/"
+  ip netns exec "$prefix-client" curl -sf --max-time 1 --interface "${2:-${address[client]}}" "http://$1/"
 }
 
 serves_via() { # VIP LB
@@ -178,7 +196,7 @@ serves_via() { # VIP LB
 }
 
 holds_vip() { # LB VIP
-  ip -n "nha-$1" -o -4 addr show dev eth0 2>/dev/null | grep -qF " $2/"
+  ip -n "$prefix-$1" -o -4 addr show dev eth0 2>/dev/null | grep -qF " $2/"
 }
 
 # A few requests per VIP from both client subnets; remembers "VIP WEB LB_ADDRESS)" per reply in $work/seen.
@@ -195,13 +213,13 @@ show_requests() {
 }
 
 web_servers_answer() {
-  ip netns exec nha-lb1 curl -sf --max-time 1 "http://${address[web1]}:8080/" >/dev/null &&
-    ip netns exec nha-lb1 curl -sf --max-time 1 "http://${address[web2]}:8080/" >/dev/null
+  ip netns exec "$prefix-lb1" curl -sf --max-time 1 "http://${address[web1]}:8080/" >/dev/null &&
+    ip netns exec "$prefix-lb1" curl -sf --max-time 1 "http://${address[web2]}:8080/" >/dev/null
 }
 
 each_lb_serves_its_vip() { serves_via "$vip1" lb1 && serves_via "$vip2" lb2; }
 
-# One loop per VIP inside nha-client: a line per probe, "MICROSECONDS ok BODY" or "MICROSECONDS fail".
+# One loop per VIP inside the client namespace: a line per probe, "MICROSECONDS ok BODY" or "MICROSECONDS fail".
 probe_loop() {
   local vip=$1 stop=$2 timeout=$3 interval=$4 body
   while [ ! -e "$stop" ]; do
@@ -218,7 +236,7 @@ start_probes() { # NAME
   local name=$1 vip
   rm -f "$work/$name.stop"
   for vip in "$vip1" "$vip2"; do
-    ip netns exec nha-client bash -c "$(declare -f probe_loop); probe_loop $vip $work/$name.stop $probe_timeout $probe_interval" \
+    ip netns exec "$prefix-client" bash -c "$(declare -f probe_loop); probe_loop $vip $work/$name.stop $probe_timeout $probe_interval" \
       >"$work/$name-$vip.probe" &
     probe_pids+=("$!")
   done
@@ -269,8 +287,12 @@ show_transitions() { # LB SINCE_LINE
 log_lines() { wc -l <"$work/$1.log"; }
 
 # ---------------------------------------------------------------- cleanup
+# The cluster variant redefines stop_extras (its operator, relays and test cluster) and adds the operator's log.
+stop_extras() { :; }
+failure_logs=(lb1 lb2)
+
 cleanup() {
-  local rc=$? lb name pid
+  local rc=$? lb name pid log
   set +e
   trap - EXIT INT TERM
   for pid in "${probe_pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
@@ -280,9 +302,11 @@ cleanup() {
   done
   for name in "${!web_pid[@]}"; do kill -TERM "${web_pid[$name]}" 2>/dev/null; done
   for pid in "${agent_pid[@]}" "${web_pid[@]}" "${probe_pids[@]}"; do { wait "$pid"; } 2>/dev/null; done
+  stop_extras
   for ns in "${namespaces[@]}"; do remove_namespace "$ns"; done
   if [ "$rc" -ne 0 ] && [ -n "$work" ]; then
-    for log in "$work"/lb1.log "$work"/lb2.log; do
+    for log in "${failure_logs[@]}"; do
+      log=$work/$log.log
       [ -e "$log" ] && { echo "---- last lines of $log"; tail -n 25 "$log"; }
     done
     if [ "$rc" -eq 130 ]; then echo "demo interrupted; logs kept in $work" >&2
@@ -293,97 +317,176 @@ cleanup() {
   exit "$rc"
 }
 
+# ---------------------------------------------------------------- steps both variants take
+# NHA_DEMO_PREBUILT=1 (ClusterDemoScriptTests, after scripts/test.sh built the solution) uses the binaries as they
+# are: MSBuild compiles a project built through another one's ProjectReference again (minutes on a loaded machine).
+build() { # PROJECT DLL
+  if [ "${NHA_DEMO_PREBUILT:-}" = 1 ]; then
+    [ -f "$2" ] || fail "NHA_DEMO_PREBUILT=1 but $2 is missing: build it first"
+    say "using $2 as built (NHA_DEMO_PREBUILT=1)"
+    return 0
+  fi
+  dotnet build "$repo/$1" -c Release -nologo -v q -clp:ErrorsOnly >/dev/null \
+    || { dotnet build "$repo/$1" -c Release -nologo -v q -clp:ErrorsOnly; fail "build failed"; }
+  [ -f "$2" ] || fail "build produced no $2"
+  say "built $2"
+}
+
+# Leftovers of an interrupted run (the same namespace names) go first, so the demo can always be run again.
+prepare_run() {
+  for ns in "${namespaces[@]}"; do remove_namespace "$ns"; done
+  work=$(mktemp -d /tmp/nha-demo.XXXXXX)
+  status_password=$(head -c 12 /dev/urandom | base64)
+}
+
+network_step() {
+  step "1) network: switch $bridge_namespace, lb1 ${address[lb1]}, lb2 ${address[lb2]}, web1 ${address[web1]}, web2 ${address[web2]}, client ${address[client]} (+ $client_second_address)"
+  create_topology
+  start_web web1
+  start_web web2
+  wait_until "web servers" 5000 web_servers_answer
+  say "web1 and web2 answer on :8080"
+}
+
+each_lb_holds_its_vip() {
+  wait_until "$vip1 served through lb1 and $vip2 through lb2" 30000 each_lb_serves_its_vip
+  say "lb1 holds $vip1, lb2 holds $vip2"
+  show_transitions lb1 1
+  show_transitions lb2 1
+}
+
+# Requests to both VIPs reach both web servers through their masters; the status page wants the demo's credentials.
+both_vips_serve() {
+  local vip_lb vip lb_address web code status
+  show_requests
+  for vip_lb in "$vip1 ${address[lb1]}" "$vip2 ${address[lb2]}"; do
+    read -r vip lb_address <<<"$vip_lb"
+    for web in web1 web2; do
+      grep -qF "$vip $web $lb_address)" "$work/seen" || fail "$vip never reached $web through $lb_address"
+    done
+  done
+  code=$(ip netns exec "$prefix-client" curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$vip1/nginx_status")
+  [ "$code" = 401 ] || fail "status page without credentials answered $code, expected 401"
+  status=$(ip netns exec "$prefix-client" curl -sf --max-time 1 -K - "http://$vip1/nginx_status" <<<"user = \"admin:$status_password\"") \
+    || fail "status page refused the demo's credentials"
+  say "status page /nginx_status: 401 without credentials; with them: $(head -n 1 <<<"$status")"
+}
+
+# "$@" takes lb1 down while the client probes both VIPs; lb2 must take lb1's VIP within the failover limit.
+lb1_fails_while_probing() {
+  local lb2_mark
+  start_probes failover
+  sleep 1
+  lb2_mark=$(log_lines lb2)
+  "$@"
+  wait_until "lb2 to hold $vip1" 10000 holds_vip lb2 "$vip1"
+  say "lb2 holds $vip1"
+  show_transitions lb2 "$((lb2_mark + 1))"
+  sleep 1.5
+  stop_probes failover
+  report_probes failover "$max_failover_gap_ms"
+}
+
+both_vips_served_by_lb2() {
+  local vip body
+  for vip in "$vip1" "$vip2"; do
+    body=$(fetch "$vip") || fail "no reply from $vip"
+    say "curl http://$vip/ -> $body"
+    [[ $body == *"(via ${address[lb2]})" ]] || fail "$vip is not served through lb2"
+  done
+}
+
+# "$@" brings lb1 back while the client probes both VIPs: lb1 preempts its own VIP, lb2 keeps the other.
+lb1_rejoins_while_probing() {
+  local lb1_mark lb2_mark vip
+  start_probes rejoin
+  sleep 0.5
+  lb1_mark=$(( $(log_lines lb1) + 1 ))
+  lb2_mark=$(log_lines lb2)
+  "$@"
+  say "lb1 agent restarted"
+  wait_until "$vip1 served through lb1 again" 30000 serves_via "$vip1" lb1
+  say "$vip1 is back on lb1"
+  show_transitions lb1 "$lb1_mark"
+  show_transitions lb2 "$((lb2_mark + 1))"
+  sleep 1
+  stop_probes rejoin
+  report_probes rejoin "$max_preempt_gap_ms"
+  serves_via "$vip2" lb2 || fail "$vip2 moved away from lb2"
+  holds_vip lb2 "$vip1" && fail "lb2 still holds $vip1 after lb1 took it back"
+  for vip in "$vip1" "$vip2"; do say "curl http://$vip/ -> $(fetch "$vip")"; done
+}
+
+# After its agent stopped: no VIP on the node and, soon, no process left in its namespace (the agent's watchdog
+# exits just after the agent: it sees the agent gone and finds nothing to release).
+node_released() { # LB
+  local lb=$1 deadline
+  holds_vip "$lb" "$vip1" || holds_vip "$lb" "$vip2" && fail "$lb still holds a VIP after it stopped"
+  deadline=$(( $(now_ms) + 3000 ))
+  until [ -z "$(ip netns pids "$prefix-$lb")" ]; do
+    (( $(now_ms) < deadline )) || fail "processes left in $prefix-$lb 3 s after its agent stopped: $(ip netns pids "$prefix-$lb" | tr '\n' ' ')"
+    sleep 0.05
+  done
+  say "$lb agent exited 0, no VIP and no process left"
+}
+
+# ---------------------------------------------------------------- the standalone story
+# A node that loses power: every process SIGKILLed, link down (crash_node).
+lb1_loses_power() {
+  say "killing lb1"
+  crash_node lb1
+}
+
+# lb1 comes back as a fresh node: new namespace, agent started.
+lb1_replaced() {
+  remove_host lb1
+  create_host lb1
+  ip -n "$prefix-lb1" route add 198.18.1.0/24 dev eth0 scope link
+  start_agent lb1
+}
+
+standalone_demo() {
+  step "0) install dependencies, build the agent"
+  "$repo/scripts/install-deps.sh"
+  build src/NodeAgent/NginxHa.NodeAgent.csproj "$agent_dll"
+  prepare_run
+
+  network_step
+  agent_source=(run -f "$manifest")
+  start_agent lb1
+  start_agent lb2
+  say "agents started: nginx-ha-agent run -f examples/dual-master.yaml --node lb1 | lb2"
+  each_lb_holds_its_vip
+
+  step "2a) both VIPs serve through nginx to both web servers (ip_hash: each client subnet sticks to one)"
+  both_vips_serve
+
+  step "2b) lb1 dies (SIGKILL agent + nginx, link down) while the client probes both VIPs (curl in a loop, ${probe_interval}s pause)"
+  lb1_fails_while_probing lb1_loses_power
+
+  step "2c) both VIPs still serve, now from lb2"
+  both_vips_served_by_lb2
+
+  step "2d) lb1 comes back (fresh node, agent restarted) and takes $vip1 back (preempt)"
+  lb1_rejoins_while_probing lb1_replaced
+
+  step "2e) clean stop (SIGTERM): each agent releases its VIPs and stops its nginx"
+  for lb in lb1 lb2; do
+    stop_agent "$lb"
+    node_released "$lb"
+  done
+  say "demo passed; removing namespaces"
+}
+
 # ================================================================ main
 [ "$(id -u)" -eq 0 ] || { echo "demo.sh needs root (network namespaces): sudo $0" >&2; exit 1; }
 probe_pids=()
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-step "0) install dependencies, build the agent"
-"$repo/scripts/install-deps.sh"
-dotnet build "$repo/src/NodeAgent/NginxHa.NodeAgent.csproj" -c Release -nologo -v q -clp:ErrorsOnly >/dev/null \
-  || { dotnet build "$repo/src/NodeAgent/NginxHa.NodeAgent.csproj" -c Release -nologo -v q -clp:ErrorsOnly; fail "build failed"; }
-[ -f "$agent_dll" ] || fail "build produced no $agent_dll"
-say "built $agent_dll"
-
-for ns in "${namespaces[@]}"; do remove_namespace "$ns"; done
-work=$(mktemp -d /tmp/nha-demo.XXXXXX)
-status_password=$(head -c 12 /dev/urandom | base64)
-
-step "1) network: switch $bridge_namespace, lb1 ${address[lb1]}, lb2 ${address[lb2]}, web1 ${address[web1]}, web2 ${address[web2]}, client ${address[client]} (+ $client_second_address)"
-create_topology
-start_web web1
-start_web web2
-wait_until "web servers" 5000 web_servers_answer
-say "web1 and web2 answer on :8080"
-start_agent lb1
-start_agent lb2
-say "agents started: nginx-ha-agent run -f examples/dual-master.yaml --node lb1 | lb2"
-wait_until "$vip1 served through lb1 and $vip2 through lb2" 30000 each_lb_serves_its_vip
-say "lb1 holds $vip1, lb2 holds $vip2"
-show_transitions lb1 1
-show_transitions lb2 1
-
-step "2a) both VIPs serve through nginx to both web servers (ip_hash: each client subnet sticks to one)"
-show_requests
-for vip_lb in "$vip1 ${address[lb1]}" "$vip2 ${address[lb2]}"; do
-  read -r vip lb_address <<<"$vip_lb"
-  for web in web1 web2; do
-    grep -qF "$vip $web $lb_address)" "$work/seen" || fail "$vip never reached $web through $lb_address"
-  done
-done
-code=$(ip netns exec nha-client curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$vip1/nginx_status")
-[ "$code" = 401 ] || fail "status page without credentials answered $code, expected 401"
-status=$(ip netns exec nha-client curl -sf --max-time 1 -K - "http://$vip1/nginx_status" <<<"user = \"admin:$status_password\"") \
-  || fail "status page refused the demo's credentials"
-say "status page /nginx_status: 401 without credentials; with them: $(head -n 1 <<<"$status")"
-
-step "2b) lb1 dies (SIGKILL agent + nginx, link down) while the client probes both VIPs (curl in a loop, ${probe_interval}s pause)"
-start_probes failover
-sleep 1
-lb2_mark=$(log_lines lb2)
-say "killing lb1"
-crash_node lb1
-wait_until "lb2 to hold $vip1" 10000 holds_vip lb2 "$vip1"
-say "lb2 holds $vip1"
-show_transitions lb2 "$((lb2_mark + 1))"
-sleep 1.5
-stop_probes failover
-report_probes failover "$max_failover_gap_ms"
-
-step "2c) both VIPs still serve, now from lb2"
-for vip in "$vip1" "$vip2"; do
-  body=$(fetch "$vip") || fail "no reply from $vip"
-  say "curl http://$vip/ -> $body"
-  [[ $body == *"(via ${address[lb2]})" ]] || fail "$vip is not served through lb2"
-done
-
-step "2d) lb1 comes back (fresh node, agent restarted) and takes $vip1 back (preempt)"
-start_probes rejoin
-sleep 0.5
-remove_host lb1
-create_host lb1
-ip -n nha-lb1 route add 198.18.1.0/24 dev eth0 scope link
-lb1_mark=$(( $(log_lines lb1) + 1 ))
-lb2_mark=$(log_lines lb2)
-start_agent lb1
-say "lb1 agent restarted"
-wait_until "$vip1 served through lb1 again" 30000 serves_via "$vip1" lb1
-say "$vip1 is back on lb1"
-show_transitions lb1 "$lb1_mark"
-show_transitions lb2 "$((lb2_mark + 1))"
-sleep 1
-stop_probes rejoin
-report_probes rejoin "$max_preempt_gap_ms"
-serves_via "$vip2" lb2 || fail "$vip2 moved away from lb2"
-holds_vip lb2 "$vip1" && fail "lb2 still holds $vip1 after lb1 took it back"
-for vip in "$vip1" "$vip2"; do say "curl http://$vip/ -> $(fetch "$vip")"; done
-
-step "2e) clean stop (SIGTERM): each agent releases its VIPs and stops its nginx"
-for lb in lb1 lb2; do
-  stop_agent "$lb"
-  holds_vip "$lb" "$vip1" || holds_vip "$lb" "$vip2" && fail "$lb still holds a VIP after it stopped"
-  [ -z "$(ip netns pids "nha-$lb")" ] || fail "processes left in nha-$lb after its agent stopped: $(ip netns pids "nha-$lb" | tr '\n' ' ')"
-  say "$lb agent exited 0, no VIP and no process left"
-done
-say "demo passed; removing namespaces"
+if [ "$variant" = cluster ]; then
+  source "$repo/scripts/demo-cluster.sh"
+  cluster_demo
+else
+  standalone_demo
+fi

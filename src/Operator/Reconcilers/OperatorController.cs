@@ -188,6 +188,8 @@ public sealed class OperatorController
         {
             if (type != InformerEventType.Modified || old is null || old.Metadata.Generation != config.Metadata.Generation)
                 Queue.Add(PlanKey); // created, deleted or edited: make it match the plan again (our own echo is a no-op)
+            else if (ClusterSnapshot.HeardRoutersKey(old.Status) != ClusterSnapshot.HeardRoutersKey(config.Status))
+                Queue.Add(PlanKey); // the routers its agent hears: VRID allocation and VridConflict (priority and time alone do not)
             if (type == InformerEventType.Modified && Json(old?.Status) == Json(config.Status)) return;
             // An agent's report: aggregate the status of the groups it concerns (and of groups waiting to be released).
             var groups = config.Spec.VrrpInstances.Select(i => i.Group)

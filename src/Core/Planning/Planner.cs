@@ -279,13 +279,15 @@ public static class Planner
         }
     }
 
-    /// <summary>"VRRPv2, auth SimpleText, addresses 198.18.9.9, heard by node lb1 on eth0".</summary>
+    /// <summary>"VRRPv2, auth SimpleText, addresses 198.18.9.9, from 198.18.0.5, heard by node lb1 on eth0".</summary>
     private static string Describe(IGrouping<(string Addresses, int? Version, VrrpAuthenticationType? AuthType), (HeardVirtualRouter Router, string Addresses)> router)
     {
         var (addresses, version, auth) = router.Key;
         var text = (version is { } v ? $"VRRPv{v}, " : "") + (auth is { } a ? $"auth {a}, " : "")
                    + (addresses.Length == 0 ? "no addresses" : $"addresses {addresses.Replace(",", ", ")}");
+        var sources = router.Select(h => h.Router.Source).OfType<string>().Distinct().Order(StringComparer.Ordinal).ToList();
         var nodes = router.Select(h => h.Router.Node).OfType<string>().Distinct().Order(StringComparer.Ordinal).ToList();
+        if (sources.Count > 0) text += $", from {string.Join(", ", sources)}";
         var interfaces = router.Select(h => h.Router.Interface).OfType<string>().Distinct().Order(StringComparer.Ordinal).ToList();
         if (nodes.Count > 0) text += $", heard by node {string.Join(", ", nodes)}";
         if (interfaces.Count > 0) text += $" on {string.Join(", ", interfaces)}";

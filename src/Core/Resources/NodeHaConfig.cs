@@ -149,12 +149,16 @@ public sealed class NodeHaConfigStatus
 /// <summary>VRRP authentication types (RFC 2338 section 5.3.6; RFC 3768 keeps 0 and 1 in use).</summary>
 public enum VrrpAuthenticationType { None, SimpleText, IpAuthenticationHeader }
 
-/// <summary>A virtual router as heard in its latest decoded advert. Never its password.</summary>
+/// <summary>A virtual router's sender as heard in its latest decoded advert. Never its password.</summary>
 public sealed class HeardRouterStatus
 {
     [Description("The interface it was heard on.")]
     [StringLength(15, MinimumLength = 1)]
     public string? Interface { get; set; }
+
+    [Description("The address its adverts come from.")]
+    [StringLength(45), Pattern(SchemaPatterns.Address)]
+    public string? Source { get; set; }
 
     [Description("IPv4 or IPv6.")]
     [Required, Pattern("^IPv[46]$")]

@@ -8,7 +8,8 @@ namespace NginxHa.NodeAgent.Vrrp;
 /// <summary>
 /// The virtual routers this node's speakers hear on the wire (any VRID, decoded adverts only), for the planner:
 /// automatic VRIDs avoid foreign ones (docs/vrid-allocation.md), and for the node's status in Kubernetes mode. A router
-/// not heard for <see cref="Forget"/> is gone. Speakers record from their own threads; readers take snapshots.
+/// not heard for <see cref="Forget"/> is gone. Kept per sender: two routers on one VRID (a conflict, or a failover
+/// between our own nodes) are two entries, not one overwriting the other on every advert. Speakers record from their own threads; readers take snapshots.
 /// <see cref="Changed"/> is raised when a router appears, is forgotten, or its adverts change (addresses, version,
 /// priority, authentication type), not on every advert, so it can drive rate-limited status writes.
 /// </summary>
@@ -26,7 +27,7 @@ public sealed class HeardRouters(TimeProvider time) : IDisposable
     }
 
     readonly Lock _gate = new();
-    readonly Dictionary<(string Interface, AddressFamily Family, int Vrid), (Heard Advert, long At, DateTimeOffset AtUtc)> _heard = new();
+    readonly Dictionary<(string Interface, AddressFamily Family, int Vrid, IPAddress Source), (Heard Advert, long At, DateTimeOffset AtUtc)> _heard = new();
     ITimer? _sweep;
     bool _disposed;
 
@@ -34,7 +35,8 @@ public sealed class HeardRouters(TimeProvider time) : IDisposable
     public event Action? Changed;
 
     /// <param name="interfaceName">Where the advert arrived; "" when unknown.</param>
-    public void Record(string interfaceName, AddressFamily family, VrrpAdvertisement advert)
+    /// <param name="source">Who sent it.</param>
+    public void Record(string interfaceName, IPAddress source, VrrpAdvertisement advert)
     {
         // Only the type of authentication is kept: the password an advert carries is never stored or reported.
         var heard = new Heard(advert.Addresses.ToArray(), advert.Version, advert.Priority, advert.AuthType);
@@ -42,7 +44,7 @@ public sealed class HeardRouters(TimeProvider time) : IDisposable
         lock (_gate)
         {
             if (_disposed) return;
-            var key = (interfaceName, family, (int)advert.VirtualRouterId);
+            var key = (interfaceName, source.AddressFamily, (int)advert.VirtualRouterId, source);
             changed = !_heard.TryGetValue(key, out var before) || !before.Advert.SameAs(heard);
             _heard[key] = (changed ? heard : before.Advert, time.GetTimestamp(), time.GetUtcNow());
             _sweep ??= time.CreateTimer(_ => Sweep(), null, SweepInterval, SweepInterval);
@@ -71,7 +73,7 @@ public sealed class HeardRouters(TimeProvider time) : IDisposable
     /// <summary>For the planner: every router heard within <see cref="Forget"/>, by family and VRID.</summary>
     public IReadOnlyList<HeardVirtualRouter> Snapshot() =>
         Current().Select(h => new HeardVirtualRouter(FamilyName(h.Family), h.Vrid, h.Advert.Addresses.Select(a => a.ToString()).ToList(),
-                (int)h.Advert.Version, ToStatus(h.Advert.AuthType), h.Interface.Length > 0 ? h.Interface : null))
+                (int)h.Advert.Version, ToStatus(h.Advert.AuthType), h.Interface.Length > 0 ? h.Interface : null, Source: h.Source.ToString()))
             .ToList();
 
     /// <summary>
@@ -82,10 +84,11 @@ public sealed class HeardRouters(TimeProvider time) : IDisposable
         Current()
             .GroupBy(h => h.Family)
             .SelectMany(f => f.OrderByDescending(h => h.At).Take(NodeHaConfigStatus.MaxHeardRoutersPerFamily))
-            .OrderBy(h => h.Family).ThenBy(h => h.Vrid).ThenBy(h => h.Interface, StringComparer.Ordinal)
+            .OrderBy(h => h.Family).ThenBy(h => h.Vrid).ThenBy(h => h.Interface, StringComparer.Ordinal).ThenBy(h => h.Source.ToString(), StringComparer.Ordinal)
             .Select(h => new HeardRouterStatus
             {
                 Interface = h.Interface.Length > 0 ? h.Interface : null,
+                Source = h.Source.ToString(),
                 Family = FamilyName(h.Family),
                 VirtualRouterId = h.Vrid,
                 Version = (int)h.Advert.Version,
@@ -96,14 +99,15 @@ public sealed class HeardRouters(TimeProvider time) : IDisposable
             })
             .ToList();
 
-    List<(string Interface, AddressFamily Family, int Vrid, Heard Advert, long At, DateTimeOffset AtUtc)> Current()
+    List<(string Interface, AddressFamily Family, int Vrid, IPAddress Source, Heard Advert, long At, DateTimeOffset AtUtc)> Current()
     {
         lock (_gate)
         {
             var now = time.GetTimestamp();
             return _heard.Where(h => time.GetElapsedTime(h.Value.At, now) < Forget)
-                .Select(h => (h.Key.Interface, h.Key.Family, h.Key.Vrid, h.Value.Advert, h.Value.At, h.Value.AtUtc))
+                .Select(h => (h.Key.Interface, h.Key.Family, h.Key.Vrid, h.Key.Source, h.Value.Advert, h.Value.At, h.Value.AtUtc))
                 .OrderBy(h => h.Family).ThenBy(h => h.Vrid).ThenBy(h => h.Interface, StringComparer.Ordinal)
+                .ThenBy(h => h.Source.ToString(), StringComparer.Ordinal)
                 .ToList();
         }
     }

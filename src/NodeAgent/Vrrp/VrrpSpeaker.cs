@@ -423,7 +423,7 @@ public sealed class VrrpSpeaker
         if (d.Source.Equals(_transport.SourceAddress)) return;
         var reason = VrrpPacket.TryRead(d.Message.Span, d.Source, d.Destination, out var advert);
         if (reason == VrrpDropReason.Ok)
-            Heard?.Record(HeardInterface, d.Source.AddressFamily, advert!);
+            Heard?.Record(HeardInterface, d.Source, advert!);
         if (reason == VrrpDropReason.Ok)
             reason = VrrpReceiveValidator.Validate(advert!, d.TtlOrHopLimit, _rules);
         if (reason != VrrpDropReason.Ok)

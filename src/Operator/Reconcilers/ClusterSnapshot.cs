@@ -34,13 +34,13 @@ public sealed record ClusterSnapshot(
         configs.SelectMany(c => (c.Status?.HeardRouters ?? []).OfType<HeardRouterStatus>()
                 .Where(h => h.VirtualRouterId is >= 1 and <= 255 && h.Family is "IPv4" or "IPv6")
                 .Select(h => new HeardVirtualRouter(h.Family, h.VirtualRouterId, h.Addresses ?? [], h.Version, h.AuthType,
-                    string.IsNullOrEmpty(h.Interface) ? null : h.Interface, c.Metadata.Name)))
+                    string.IsNullOrEmpty(h.Interface) ? null : h.Interface, c.Metadata.Name, string.IsNullOrEmpty(h.Source) ? null : h.Source)))
             .ToList();
 
     /// <summary>What a re-plan depends on in a node's heard routers: everything but when they were last heard.</summary>
     public static string HeardRoutersKey(NodeHaConfigStatus? status) =>
         string.Join(";", (status?.HeardRouters ?? []).OfType<HeardRouterStatus>().Select(h =>
-            $"{h.Interface}|{h.Family}|{h.VirtualRouterId}|{h.Version}|{h.AuthType}|{string.Join(",", h.Addresses ?? [])}"));
+            $"{h.Interface}|{h.Source}|{h.Family}|{h.VirtualRouterId}|{h.Version}|{h.AuthType}|{string.Join(",", h.Addresses ?? [])}"));
 
     public static VirtualIpGroup ToCore(VirtualIpGroupResource group) => new()
     {

@@ -416,7 +416,7 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
         Assert.Empty(writer.Written.Single().HeardRouters);
 
         var foreign = new VrrpAdvertisement(VrrpVersion.V2, 51, 150, TimeSpan.FromSeconds(1), [IPAddress.Parse("198.18.9.9")]);
-        heard.Record("eth0", System.Net.Sockets.AddressFamily.InterNetwork, foreign);
+        heard.Record("eth0", IPAddress.Parse("198.18.0.5"), foreign);
         _clock.Advance(TimeSpan.FromMilliseconds(999));
         Assert.Single(writer.Written); // rate-limited like every other change
         _clock.Advance(TimeSpan.FromMilliseconds(1));
@@ -427,7 +427,7 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
         // The same adverts again and again are no change: no write.
         for (var i = 0; i < 5; i++)
         {
-            heard.Record("eth0", System.Net.Sockets.AddressFamily.InterNetwork, foreign);
+            heard.Record("eth0", IPAddress.Parse("198.18.0.5"), foreign);
             _clock.Advance(TimeSpan.FromSeconds(1));
         }
         Assert.Equal(2, writer.Written.Count);

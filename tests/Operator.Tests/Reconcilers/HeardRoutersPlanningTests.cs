@@ -32,7 +32,7 @@ public class HeardRoutersPlanningTests
 
     static HeardRouterStatus Heard(int vrid, string address, int version = 3, VrrpAuthenticationType auth = VrrpAuthenticationType.None) => new()
     {
-        Interface = "eth0", Family = "IPv4", VirtualRouterId = vrid, Version = version, Addresses = [address], Priority = 100, AuthType = auth, LastHeard = T0,
+        Interface = "eth0", Source = "198.18.0.5", Family = "IPv4", VirtualRouterId = vrid, Version = version, Addresses = [address], Priority = 100, AuthType = auth, LastHeard = T0,
     };
 
     static NodeHaConfigResource Config(string node, NodeHaConfigSpec? spec = null, params HeardRouterStatus[] heard) => new()
@@ -73,7 +73,7 @@ public class HeardRoutersPlanningTests
         var conflict = ConflictOf(group, plan);
         Assert.Equal(("True", GroupReasons.VridConflict), (conflict.Status, conflict.Reason));
         Assert.Equal("VRID 42 of edge/web/0 (IPv4 on the default interface) is also heard on the wire from another virtual router: " +
-                     "VRRPv2, auth None, addresses 198.18.0.99, heard by node lb1 on eth0", conflict.Message);
+                     "VRRPv2, auth None, addresses 198.18.0.99, from 198.18.0.5, heard by node lb1 on eth0", conflict.Message);
     }
 
     [Fact]

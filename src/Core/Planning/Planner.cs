@@ -89,6 +89,7 @@ public static class Planner
         public int? ExplicitVirtualRouterId { get; init; }
         public VrrpAllocation? Previous { get; init; }
         public int VirtualRouterId { get; set; }
+        public bool HeardFromOthers { get; set; }
         public List<string> Nodes { get; } = new();
 
         /// <summary>VRIDs must differ per L2 segment and family (IPv4 and IPv6 virtual routers are distinct, RFC 5798 section 7.3).
@@ -271,6 +272,7 @@ public static class Planner
                     && !active.Any(a => a.Instance.VirtualRouterId == instance.VirtualRouterId && SameSegment(h.Router, a.Instance) && Carries(h, a.Instance)))
                 .ToList();
             if (strangers.Count == 0) continue;
+            instance.HeardFromOthers = true;
             var message = $"VRID {instance.VirtualRouterId} of {instance.Name} ({instance.SegmentText}) is also heard on the wire from another virtual router: " +
                           string.Join("; ", strangers.GroupBy(h => (h.Addresses, h.Router.Version, h.Router.AuthType)).Select(Describe));
             group.Conflicts.Add(("VirtualRouterIdHeard", message));
@@ -401,7 +403,8 @@ public static class Planner
         var conflict = group.Conflicts.Count > 0
             ? NewCondition(ConditionTypes.Conflict, true, group.Conflicts[0].Reason, string.Join("; ", group.Conflicts.Select(c => c.Message).Distinct()))
             : NewCondition(ConditionTypes.Conflict, false, "NoConflict", "no other group claims these virtual IPs or VRIDs");
-        return new GroupPlan(group.Key, instances, [ready, degraded, conflict]);
+        return new GroupPlan(group.Key, instances, [ready, degraded, conflict],
+            group.Instances.Count(i => i.HeardFromOthers && i.Nodes.Count > 0));
     }
 
     private static Condition NewCondition(string type, bool status, string reason, string message) => new()

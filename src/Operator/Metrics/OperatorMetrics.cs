@@ -25,6 +25,7 @@ public sealed class OperatorMetrics : IDisposable
     Func<IReadOnlyList<string>> _queuedKeys = () => [];
     Func<bool> _isLeader = () => false;
     Func<IReadOnlyList<NodeHaConfigResource>> _configs = () => [];
+    Func<Core.Planning.PlanResult?> _plan = () => null;
 
     /// <summary><paramref name="meterName"/>: tests run several in one process; a listener subscribes by name.</summary>
     public OperatorMetrics(string meterName = MeterName)
@@ -42,13 +43,18 @@ public sealed class OperatorMetrics : IDisposable
             description: "Virtual IPs by how many nodes report MASTER of them: no_master, one_master, several_masters");
         _meter.CreateObservableGauge("nginx_ha_operator_nodehaconfigs_out_of_date", () => OutOfDate(_configs()),
             description: "NodeHaConfigs whose agent has not yet reported applying the current generation");
+        _meter.CreateObservableGauge("nginx_ha_operator_vrid_heard_conflicts", () => _plan()?.Groups.Sum(g => g.InstancesHeardFromOthers) ?? 0,
+            description: "VRRP instances of the last plan whose VRID the agents hear from a router that is not theirs (VridConflict)");
     }
 
     public string Name { get; }
 
-    /// <summary>Where the gauges read from: the queue's waiting keys, whether this replica leads, the NodeHaConfig cache.</summary>
-    public void Attach(Func<IReadOnlyList<string>> queuedKeys, Func<bool> isLeader, Func<IReadOnlyList<NodeHaConfigResource>> configs)
+    /// <summary>Where the gauges read from: the queue's waiting keys, whether this replica leads, the NodeHaConfig cache,
+    /// the last plan (only the leader plans).</summary>
+    public void Attach(Func<IReadOnlyList<string>> queuedKeys, Func<bool> isLeader, Func<IReadOnlyList<NodeHaConfigResource>> configs,
+        Func<Core.Planning.PlanResult?>? plan = null)
     {
+        _plan = plan ?? (() => null);
         _queuedKeys = queuedKeys;
         _isLeader = isLeader;
         _configs = configs;

@@ -68,7 +68,7 @@ public sealed class OperatorController
         GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time) { ReleaseTimeout = options.ReleaseTimeout, DnsEndpointsEnabled = options.DnsEndpoints };
         PoolReconciler = new NginxBackendPoolReconciler(client, events, _time);
         if (options.LeaderElection is { } election) Election = new LeaderElection(client, election, log, _time);
-        options.Metrics?.Attach(Queue.Waiting, () => Election?.IsLeader ?? _running, Configs.List);
+        options.Metrics?.Attach(Queue.Waiting, () => Election?.IsLeader ?? _running, Configs.List, () => ConfigReconciler.LastPlan);
         Subscribe();
     }
 

@@ -245,6 +245,7 @@ public class PlannerVridPropertyTests
 
         Assert.Equal(ConditionStatus.True, result.GroupFor("edge/a").Condition(ConditionTypes.Conflict).Status);
         Assert.Equal(ConditionStatus.False, result.GroupFor("edge/b").Condition(ConditionTypes.Conflict).Status);
+        Assert.Equal((1, 0), (result.GroupFor("edge/a").InstancesHeardFromOthers, result.GroupFor("edge/b").InstancesHeardFromOthers));
     }
 
     [Fact]

@@ -103,5 +103,9 @@ public sealed class HeardRoutersClusterTests(CrdCluster cluster) : IClassFixture
             e => e.Contains("Warning VridConflict pinned:", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "a VridConflict Event on pinned");
         Assert.Contains($"Conflict=True: VRID {vrid} of edge/pinned/0", events);
         Assert.DoesNotContain($"VridConflict {automatic}:", events);
+        // The operator counts the instance heard on its VRID from a router that is not its own.
+        await Eventually.UntilAsync(() => lab.ScrapeAsync(lab.Operators.Single()),
+            m => m.Contains("nginx_ha_operator_vrid_heard_conflicts 1", StringComparison.Ordinal), TimeSpan.FromSeconds(10),
+            "the operator's metric counts one instance in conflict");
     }
 }

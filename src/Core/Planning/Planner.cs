@@ -215,7 +215,9 @@ public static class Planner
             h.Router.Family == i.Family && h.Addresses == ownAddresses[i]
             && (h.Router.Version is null || h.Router.Version == i.Version)
             && (h.Router.AuthType is null || h.Router.AuthType == i.AuthType);
-        var foreign = heardBy.Where(h => !active.Any(a => Carries(h, a.Instance)))
+        // Indexed: the operator passes what every node hears, the same routers many times over.
+        var byAddresses = active.ToLookup(a => (a.Instance.Family, ownAddresses[a.Instance]), a => a.Instance);
+        var foreign = heardBy.Where(h => !byAddresses[(h.Router.Family, h.Addresses)].Any(i => Carries(h, i)))
             .Select(h => (h.Router.Family, h.Router.VirtualRouterId)).ToHashSet();
 
         void Claim(InstanceDraft instance, int id)
@@ -265,11 +267,12 @@ public static class Planner
         // A router on the same VRID and segment that is not this instance (nor another of ours there) shares the VRID
         // with it on the wire: both sides drop each other's adverts, so both can be MASTER.
         bool SameSegment(HeardVirtualRouter h, InstanceDraft i) => h.Interface is null || i.Interface.Length == 0 || h.Interface == i.Interface;
+        var heardOn = heardBy.ToLookup(h => (h.Router.Family, h.Router.VirtualRouterId));
         foreach (var (group, instance) in active.Where(a => a.Instance.VirtualRouterId != 0))
         {
-            var strangers = heardBy.Where(h => h.Router.Family == instance.Family && h.Router.VirtualRouterId == instance.VirtualRouterId
-                    && SameSegment(h.Router, instance)
-                    && !active.Any(a => a.Instance.VirtualRouterId == instance.VirtualRouterId && SameSegment(h.Router, a.Instance) && Carries(h, a.Instance)))
+            var strangers = heardOn[(instance.Family, instance.VirtualRouterId)]
+                .Where(h => SameSegment(h.Router, instance)
+                            && !byAddresses[(h.Router.Family, h.Addresses)].Any(i => i.VirtualRouterId == instance.VirtualRouterId && SameSegment(h.Router, i) && Carries(h, i)))
                 .ToList();
             if (strangers.Count == 0) continue;
             instance.HeardFromOthers = true;

@@ -208,7 +208,13 @@ public static class Planner
         var owners = new Dictionary<(string Segment, int Id), string>();
         var usedAnywhere = new HashSet<int>();
         var active = groups.Where(g => !g.Failed).SelectMany(g => g.Instances.Select(i => (Group: g, Instance: i))).ToList();
-        var heardBy = heard.Select(h => (Router: h, Addresses: CanonicalAddresses(h.Addresses))).ToList();
+        var canonical = new Dictionary<string, string>(StringComparer.Ordinal); // many nodes report the same routers
+        var heardBy = heard.Select(h =>
+        {
+            var key = string.Join(",", h.Addresses);
+            if (!canonical.TryGetValue(key, out var addresses)) canonical[key] = addresses = CanonicalAddresses(h.Addresses);
+            return (Router: h, Addresses: addresses);
+        }).ToList();
         var ownAddresses = active.ToDictionary(a => a.Instance, a => CanonicalAddresses(a.Instance.Vips.Select(v => v.Vip.Address.ToString())));
         // One of ours, on whatever VRID (a node without memory hears its peer on the VRID it is about to adopt).
         bool Carries((HeardVirtualRouter Router, string Addresses) h, InstanceDraft i) =>

@@ -19,9 +19,13 @@ public sealed record PlanInput(
 
 /// <summary>
 /// A virtual router heard on the wire: its VRID, address family ("IPv4" or "IPv6") and the addresses (without
-/// prefix) its adverts carry. From the agent's sockets, or from NodeHaConfig status in the operator.
+/// prefix) its adverts carry. From the agent's sockets, or from NodeHaConfig status in the operator. When known,
+/// <paramref name="Version"/> and <paramref name="AuthType"/> must match too for it to be one of ours;
+/// <paramref name="Interface"/> is where, <paramref name="Node"/> who heard it and <paramref name="Source"/> who sent
+/// it (named in a conflict's message).
 /// </summary>
-public sealed record HeardVirtualRouter(string Family, int VirtualRouterId, IReadOnlyList<string> Addresses);
+public sealed record HeardVirtualRouter(string Family, int VirtualRouterId, IReadOnlyList<string> Addresses,
+    int? Version = null, VrrpAuthenticationType? AuthType = null, string? Interface = null, string? Node = null, string? Source = null);
 
 /// <summary>
 /// The sticky facts of one VRRP instance: its VRID and preferred master. <see cref="VirtualIp"/> is the

@@ -19,8 +19,13 @@ public sealed record PlanResult(
         Groups.FirstOrDefault(g => g.Group == group) ?? throw new KeyNotFoundException($"group {group} was not in the plan input");
 }
 
-/// <summary>What the planner decided for one VirtualIpGroup; the operator copies the conditions into its status.</summary>
-public sealed record GroupPlan(string Group, IReadOnlyList<PlannedInstance> Instances, IReadOnlyList<Condition> Conditions)
+/// <summary>
+/// What the planner decided for one VirtualIpGroup; the operator copies the conditions into its status.
+/// <paramref name="InstancesHeardFromOthers"/>: its instances whose VRID is heard on the wire from a router that is not
+/// theirs (a VirtualRouterIdHeard conflict), for the operator's metric.
+/// </summary>
+public sealed record GroupPlan(string Group, IReadOnlyList<PlannedInstance> Instances, IReadOnlyList<Condition> Conditions,
+    int InstancesHeardFromOthers = 0)
 {
     public Condition Condition(string type) => Conditions.First(c => c.Type == type);
 }

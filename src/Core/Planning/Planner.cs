@@ -80,6 +80,8 @@ public static class Planner
         public required List<(VirtualIp Vip, int SpecIndex)> Vips { get; init; }
         public required string Family { get; init; }
         public required string Interface { get; init; }
+        public required int Version { get; init; }
+        public required VrrpAuthenticationType AuthType { get; init; }
         public string? KeyAddress => Vips.Count == 1 ? Vips[0].Vip.Address.ToString() : null;
 
         /// <summary>What names this instance for its hashed VRID: the group, plus the VIP for ActiveActive (one
@@ -88,6 +90,7 @@ public static class Planner
         public int? ExplicitVirtualRouterId { get; init; }
         public VrrpAllocation? Previous { get; init; }
         public int VirtualRouterId { get; set; }
+        public bool HeardFromOthers { get; set; }
         public List<string> Nodes { get; } = new();
 
         /// <summary>VRIDs must differ per L2 segment and family (IPv4 and IPv6 virtual routers are distinct, RFC 5798 section 7.3).
@@ -131,6 +134,9 @@ public static class Planner
                 Vips = set,
                 Family = set[0].Item1.Family,
                 Interface = spec.Interface ?? "",
+                Version = spec.Vrrp.Version,
+                AuthType = spec.Vrrp.AuthSecretRef is not null || spec.Vrrp.AuthPasswordFile is not null
+                    ? VrrpAuthenticationType.SimpleText : VrrpAuthenticationType.None,
                 ExplicitVirtualRouterId = spec.VirtualRouterIds is { Count: > 0 } ids ? ids[index] : null,
                 Previous = remembered,
             });
@@ -194,17 +200,30 @@ public static class Planner
     /// that starts at a stable hash of the instance's name and steps by one. New instances probe in the order
     /// of their names, never in input order, so every node computes the same VRIDs from the same files. A probe
     /// skips VRIDs in use on any segment first (a group with no interface may share a segment with a named
-    /// one), and VRIDs heard from routers that are not ours.
+    /// one), and VRIDs heard from routers that are not ours. Last, every instance whose VRID is heard from a router
+    /// that is not that instance (other addresses, version or authentication) is reported, never renumbered.
     /// </summary>
     private static void AllocateVirtualRouterIds(List<GroupDraft> groups, IReadOnlyList<HeardVirtualRouter> heard, bool adoptHeard, List<ValidationError> warnings)
     {
         var owners = new Dictionary<(string Segment, int Id), string>();
         var usedAnywhere = new HashSet<int>();
         var active = groups.Where(g => !g.Failed).SelectMany(g => g.Instances.Select(i => (Group: g, Instance: i))).ToList();
-        var heardBy = heard.Select(h => (Router: h, Addresses: CanonicalAddresses(h.Addresses))).ToList();
-        string OwnKey(InstanceDraft i) => $"{i.Family}|{CanonicalAddresses(i.Vips.Select(v => v.Vip.Address.ToString()))}";
-        var ours = active.Select(a => OwnKey(a.Instance)).ToHashSet(StringComparer.Ordinal);
-        var foreign = heardBy.Where(h => !ours.Contains($"{h.Router.Family}|{h.Addresses}"))
+        var canonical = new Dictionary<string, string>(StringComparer.Ordinal); // many nodes report the same routers
+        var heardBy = heard.Select(h =>
+        {
+            var key = string.Join(",", h.Addresses);
+            if (!canonical.TryGetValue(key, out var addresses)) canonical[key] = addresses = CanonicalAddresses(h.Addresses);
+            return (Router: h, Addresses: addresses);
+        }).ToList();
+        var ownAddresses = active.ToDictionary(a => a.Instance, a => CanonicalAddresses(a.Instance.Vips.Select(v => v.Vip.Address.ToString())));
+        // One of ours, on whatever VRID (a node without memory hears its peer on the VRID it is about to adopt).
+        bool Carries((HeardVirtualRouter Router, string Addresses) h, InstanceDraft i) =>
+            h.Router.Family == i.Family && h.Addresses == ownAddresses[i]
+            && (h.Router.Version is null || h.Router.Version == i.Version)
+            && (h.Router.AuthType is null || h.Router.AuthType == i.AuthType);
+        // Indexed: the operator passes what every node hears, the same routers many times over.
+        var byAddresses = active.ToLookup(a => (a.Instance.Family, ownAddresses[a.Instance]), a => a.Instance);
+        var foreign = heardBy.Where(h => !byAddresses[(h.Router.Family, h.Addresses)].Any(i => Carries(h, i)))
             .Select(h => (h.Router.Family, h.Router.VirtualRouterId)).ToHashSet();
 
         void Claim(InstanceDraft instance, int id)
@@ -214,21 +233,8 @@ public static class Planner
             usedAnywhere.Add(id);
         }
 
-        void ReportIfHeard(GroupDraft group, InstanceDraft instance, string path)
-        {
-            if (foreign.Contains((instance.Family, instance.VirtualRouterId)))
-            {
-                var message = $"VRID {instance.VirtualRouterId} of {instance.Name} ({instance.SegmentText}) is also heard on the wire from a virtual router with other addresses";
-                group.Conflicts.Add(("VirtualRouterIdHeard", message));
-                warnings.Add(new ValidationError("", group.ObjectName, path, message));
-            }
-        }
-
-        foreach (var (group, instance) in active.Where(a => a.Instance.ExplicitVirtualRouterId is not null))
-        {
+        foreach (var (_, instance) in active.Where(a => a.Instance.ExplicitVirtualRouterId is not null))
             Claim(instance, instance.ExplicitVirtualRouterId!.Value);
-            ReportIfHeard(group, instance, $"spec.virtualRouterIds[{instance.Index}]");
-        }
 
         var automatic = active.Where(a => a.Instance.ExplicitVirtualRouterId is null)
             .OrderBy(a => a.Instance.AllocationKey, StringComparer.Ordinal).ToList();
@@ -239,18 +245,14 @@ public static class Planner
                 warnings.Add(new ValidationError("", group.ObjectName, "spec.virtualRouterIds",
                     $"VRRP instance {instance.Name} leaves VRID {id} ({instance.SegmentText}), which {owner} now claims; a new VRID is allocated"));
             else if (id is >= VirtualIpGroupValidator.MinVirtualRouterId and <= VirtualIpGroupValidator.MaxVirtualRouterId)
-            {
                 Claim(instance, id);
-                ReportIfHeard(group, instance, "spec.virtualRouterIds");
-            }
         }
 
         // Only without memory: a node that remembers would otherwise adopt a renamed group's old VRID, which its
         // peer (the master, who does not hear itself) does not.
         foreach (var (_, instance) in automatic.Where(a => adoptHeard && a.Instance.VirtualRouterId == 0))
         {
-            var own = OwnKey(instance);
-            var wire = heardBy.Where(h => $"{h.Router.Family}|{h.Addresses}" == own).Select(h => h.Router.VirtualRouterId)
+            var wire = heardBy.Where(h => Carries(h, instance)).Select(h => h.Router.VirtualRouterId)
                 .Where(id => id is >= VirtualIpGroupValidator.MinVirtualRouterId and <= VirtualIpGroupValidator.MaxVirtualRouterId
                              && !owners.ContainsKey((instance.Segment, id)))
                 .Order().ToList();
@@ -267,6 +269,40 @@ public static class Planner
             else
                 Claim(instance, id);
         }
+
+        // A router on the same VRID and segment that is not this instance (nor another of ours there) shares the VRID
+        // with it on the wire: both sides drop each other's adverts, so both can be MASTER.
+        bool SameSegment(HeardVirtualRouter h, InstanceDraft i) => h.Interface is null || i.Interface.Length == 0 || h.Interface == i.Interface;
+        var heardOn = heardBy.ToLookup(h => (h.Router.Family, h.Router.VirtualRouterId));
+        foreach (var (group, instance) in active.Where(a => a.Instance.VirtualRouterId != 0))
+        {
+            var strangers = heardOn[(instance.Family, instance.VirtualRouterId)]
+                .Where(h => SameSegment(h.Router, instance)
+                            && !byAddresses[(h.Router.Family, h.Addresses)].Any(i => i.VirtualRouterId == instance.VirtualRouterId && SameSegment(h.Router, i) && Carries(h, i)))
+                .ToList();
+            if (strangers.Count == 0) continue;
+            instance.HeardFromOthers = true;
+            var message = $"VRID {instance.VirtualRouterId} of {instance.Name} ({instance.SegmentText}) is also heard on the wire from another virtual router: " +
+                          string.Join("; ", strangers.GroupBy(h => (h.Addresses, h.Router.Version, h.Router.AuthType)).Select(Describe));
+            group.Conflicts.Add(("VirtualRouterIdHeard", message));
+            warnings.Add(new ValidationError("", group.ObjectName,
+                instance.ExplicitVirtualRouterId is null ? "spec.virtualRouterIds" : $"spec.virtualRouterIds[{instance.Index}]", message));
+        }
+    }
+
+    /// <summary>"VRRPv2, auth SimpleText, addresses 198.18.9.9, from 198.18.0.5, heard by node lb1 on eth0".</summary>
+    private static string Describe(IGrouping<(string Addresses, int? Version, VrrpAuthenticationType? AuthType), (HeardVirtualRouter Router, string Addresses)> router)
+    {
+        var (addresses, version, auth) = router.Key;
+        var text = (version is { } v ? $"VRRPv{v}, " : "") + (auth is { } a ? $"auth {a}, " : "")
+                   + (addresses.Length == 0 ? "no addresses" : $"addresses {addresses.Replace(",", ", ")}");
+        var sources = router.Select(h => h.Router.Source).OfType<string>().Distinct().Order(StringComparer.Ordinal).ToList();
+        var nodes = router.Select(h => h.Router.Node).OfType<string>().Distinct().Order(StringComparer.Ordinal).ToList();
+        if (sources.Count > 0) text += $", from {string.Join(", ", sources)}";
+        var interfaces = router.Select(h => h.Router.Interface).OfType<string>().Distinct().Order(StringComparer.Ordinal).ToList();
+        if (nodes.Count > 0) text += $", heard by node {string.Join(", ", nodes)}";
+        if (interfaces.Count > 0) text += $" on {string.Join(", ", interfaces)}";
+        return text;
     }
 
     // The link-local address an agent adds to an IPv6 advert (RFC 5798 section 5.2.9) is no VIP of the group: it is left
@@ -376,7 +412,8 @@ public static class Planner
         var conflict = group.Conflicts.Count > 0
             ? NewCondition(ConditionTypes.Conflict, true, group.Conflicts[0].Reason, string.Join("; ", group.Conflicts.Select(c => c.Message).Distinct()))
             : NewCondition(ConditionTypes.Conflict, false, "NoConflict", "no other group claims these virtual IPs or VRIDs");
-        return new GroupPlan(group.Key, instances, [ready, degraded, conflict]);
+        return new GroupPlan(group.Key, instances, [ready, degraded, conflict],
+            group.Instances.Count(i => i.HeardFromOthers && i.Nodes.Count > 0));
     }
 
     private static Condition NewCondition(string type, bool status, string reason, string message) => new()

@@ -133,9 +133,54 @@ public sealed class BackendPoolConfig
 
 public sealed class NodeHaConfigStatus
 {
+    /// <summary>255 VRIDs per family: one entry per VRID and family on each of a few interfaces at most.</summary>
+    public const int MaxHeardRoutersPerFamily = 255;
+
     public List<VrrpInstanceStatus> Instances { get; set; } = new();
     public NginxStatus? Nginx { get; set; }
     public long? ObservedGeneration { get; set; }
+
+    [Description("The virtual routers this node's agent hears on the wire, any VRID, its own peers included (at most 255 per family; " +
+                 "one not heard for a minute is left out). The operator's VRID allocation avoids foreign ones.")]
+    [MaxItems(2 * MaxHeardRoutersPerFamily)]
+    public List<HeardRouterStatus> HeardRouters { get; set; } = new();
+}
+
+/// <summary>VRRP authentication types (RFC 2338 section 5.3.6; RFC 3768 keeps 0 and 1 in use).</summary>
+public enum VrrpAuthenticationType { None, SimpleText, IpAuthenticationHeader }
+
+/// <summary>A virtual router's sender as heard in its latest decoded advert. Never its password.</summary>
+public sealed class HeardRouterStatus
+{
+    [Description("The interface it was heard on.")]
+    [StringLength(15, MinimumLength = 1)]
+    public string? Interface { get; set; }
+
+    [Description("The address its adverts come from.")]
+    [StringLength(45), Pattern(SchemaPatterns.Address)]
+    public string? Source { get; set; }
+
+    [Description("IPv4 or IPv6.")]
+    [Required, Pattern("^IPv[46]$")]
+    public string Family { get; set; } = "IPv4";
+
+    [Required, Range(1, 255)] public int VirtualRouterId { get; set; }
+
+    [Description("VRRP version of its adverts, 2 or 3.")]
+    [Range(2, 3)] public int Version { get; set; } = 3;
+
+    [Description("The addresses its adverts carry (without prefix).")]
+    [MaxItems(255), ItemMaxLength(45), Pattern(SchemaPatterns.Address)]
+    public List<string> Addresses { get; set; } = new();
+
+    [Description("The priority of its latest advert (0: its master is leaving).")]
+    [Range(0, 255)] public int Priority { get; set; }
+
+    [Description("The authentication type its adverts carry (version 2).")]
+    public VrrpAuthenticationType AuthType { get; set; }
+
+    [Description("When its latest advert arrived, as of the agent's latest status write.")]
+    public DateTimeOffset? LastHeard { get; set; }
 }
 
 public enum VrrpInstanceState { Initialize, Backup, Master, Fault }

@@ -13,6 +13,8 @@ public interface INodeStatusWriter
 /// Publishes <see cref="NodeReconciler.Status"/> through a writer: the first change at once, then at most one write per
 /// <paramref name="minInterval"/> carrying the latest status (a flapping VIP costs the API server one write per
 /// interval, not one per transition). Writes never overlap; a failed one is logged and retried after the interval.
+/// With <c>heard</c>, the status also lists the virtual routers heard on the wire, and a change among them (one
+/// appears, is forgotten or changes its adverts) is a change like any other.
 /// </summary>
 public sealed class NodeStatusPublisher : IAsyncDisposable
 {
@@ -21,6 +23,7 @@ public sealed class NodeStatusPublisher : IAsyncDisposable
     readonly TimeProvider _time;
     readonly TimeSpan _minInterval;
     readonly Action<string> _log;
+    readonly Vrrp.HeardRouters? _heard;
     readonly Lock _gate = new();
     readonly CancellationTokenSource _stop = new();
     bool _pending;
@@ -30,14 +33,25 @@ public sealed class NodeStatusPublisher : IAsyncDisposable
     DateTimeOffset _nextAllowed = DateTimeOffset.MinValue;
     Task _current = Task.CompletedTask;
 
-    public NodeStatusPublisher(NodeReconciler reconciler, INodeStatusWriter writer, TimeProvider time, TimeSpan minInterval, Action<string> log)
+    public NodeStatusPublisher(NodeReconciler reconciler, INodeStatusWriter writer, TimeProvider time, TimeSpan minInterval, Action<string> log,
+        Vrrp.HeardRouters? heard = null)
     {
+        _heard = heard;
         _reconciler = reconciler;
         _writer = writer;
         _time = time;
         _minInterval = minInterval;
         _log = log;
         _reconciler.StatusChanged += OnChanged;
+        if (_heard is not null) _heard.Changed += OnChanged;
+    }
+
+    /// <summary>What a write carries now: the reconciler's status and the routers heard.</summary>
+    NodeHaConfigStatus CurrentStatus()
+    {
+        var status = _reconciler.Status;
+        if (_heard is not null) status.HeardRouters = _heard.Report();
+        return status;
     }
 
     /// <summary>Successful writes so far.</summary>
@@ -66,7 +80,7 @@ public sealed class NodeStatusPublisher : IAsyncDisposable
         _pending = false;
         _writing = true;
         _nextAllowed = _time.GetUtcNow() + _minInterval;
-        _current = WriteAsync(_reconciler.Status);
+        _current = WriteAsync(CurrentStatus());
     }
 
     void OnTimer()
@@ -111,6 +125,7 @@ public sealed class NodeStatusPublisher : IAsyncDisposable
     public async Task<bool> WriteFinalAsync(TimeSpan timeout)
     {
         _reconciler.StatusChanged -= OnChanged;
+        if (_heard is not null) _heard.Changed -= OnChanged;
         Task current;
         lock (_gate)
         {
@@ -124,7 +139,7 @@ public sealed class NodeStatusPublisher : IAsyncDisposable
         try
         {
             await current.WaitAsync(deadline.Token).ConfigureAwait(false);
-            await _writer.WriteAsync(_reconciler.Status, deadline.Token).ConfigureAwait(false);
+            await _writer.WriteAsync(CurrentStatus(), deadline.Token).ConfigureAwait(false);
             Interlocked.Increment(ref _writes);
             return true;
         }
@@ -138,6 +153,7 @@ public sealed class NodeStatusPublisher : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _reconciler.StatusChanged -= OnChanged;
+        if (_heard is not null) _heard.Changed -= OnChanged;
         Task current;
         lock (_gate)
         {

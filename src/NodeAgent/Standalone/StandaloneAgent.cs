@@ -93,6 +93,7 @@ public sealed class StandaloneAgent
 
     async Task<int> RunAgentAsync(CancellationToken stop)
     {
+        using var heard = _heard; // its sweep timer ends with the run
         await using var nginx = new NginxSupervisor(new NginxSupervisorOptions
         {
             Mode = _options.NginxMode,
@@ -105,7 +106,7 @@ public sealed class StandaloneAgent
             new SpeakerInstanceHost(TimeProvider.System, _log, _shutdown, _metrics, _heard, _handover, _lineLog),
             new MeasuredNginxTarget(nginx, _metrics.Nginx), TimeProvider.System, _log);
         await using var publisher = _statusWriter is null ? null
-            : new NodeStatusPublisher(reconciler, _statusWriter, TimeProvider.System, StatusInterval, _log);
+            : new NodeStatusPublisher(reconciler, _statusWriter, TimeProvider.System, StatusInterval, _log, _heard);
 
         // Cancelled by SIGTERM, or when a speaker dies: the watch then ends before the agent stops.
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(stop);

@@ -105,7 +105,7 @@ public static class SpeakerFactory
             resources.Add(announcer);
             var link = new NetlinkLinkWatcher(iface.Index, iface.HasCarrier);
             resources.Add(link);
-            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log, link, observer) { Heard = heard };
+            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log, link, observer) { Heard = heard, HeardInterface = iface.Name };
             if (fault) speaker.SetFault(true);
             log($"{plan.Name}: starting VRRPv{(int)plan.Version} vrid {plan.VirtualRouterId} on {iface.Name} from {source}, " +
                 $"priority {plan.Priority}, advert interval {plan.AdvertInterval.TotalMilliseconds}ms, " +

@@ -75,6 +75,9 @@ public sealed class VrrpSpeaker
     /// <summary>Where every decoded advert's VRID and addresses are recorded, ours or not (set before running).</summary>
     public HeardRouters? Heard { get; init; }
 
+    /// <summary>The interface name <see cref="Heard"/> records adverts under ("" when unknown).</summary>
+    public string HeardInterface { get; init; } = "";
+
     /// <summary>The options in effect (the last <see cref="Reconfigure"/> once the event loop took it).</summary>
     public VrrpSpeakerOptions Options => _options;
 
@@ -420,7 +423,7 @@ public sealed class VrrpSpeaker
         if (d.Source.Equals(_transport.SourceAddress)) return;
         var reason = VrrpPacket.TryRead(d.Message.Span, d.Source, d.Destination, out var advert);
         if (reason == VrrpDropReason.Ok)
-            Heard?.Record(d.Source.AddressFamily, advert!);
+            Heard?.Record(HeardInterface, d.Source, advert!);
         if (reason == VrrpDropReason.Ok)
             reason = VrrpReceiveValidator.Validate(advert!, d.TtlOrHopLimit, _rules);
         if (reason != VrrpDropReason.Ok)

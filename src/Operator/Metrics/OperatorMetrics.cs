@@ -26,6 +26,7 @@ public sealed class OperatorMetrics : IDisposable
     Func<bool> _isLeader = () => false;
     Func<IReadOnlyList<NodeHaConfigResource>> _configs = () => [];
     HeartbeatTracker? _heartbeats;
+    Func<Core.Planning.PlanResult?> _plan = () => null;
 
     /// <summary><paramref name="meterName"/>: tests run several in one process; a listener subscribes by name.</summary>
     public OperatorMetrics(string meterName = MeterName)
@@ -45,15 +46,18 @@ public sealed class OperatorMetrics : IDisposable
             description: "NodeHaConfigs whose agent has not yet reported applying the current generation");
         _meter.CreateObservableGauge("nginx_ha_operator_agent_heartbeat_expired", HeartbeatsExpired,
             description: "Per node with a heartbeat Lease: 1 when the agent's Lease expired (its reports are not counted), else 0");
+        _meter.CreateObservableGauge("nginx_ha_operator_vrid_heard_conflicts", () => _plan()?.Groups.Sum(g => g.InstancesHeardFromOthers) ?? 0,
+            description: "VRRP instances of the last plan whose VRID the agents hear from a router that is not theirs (VridConflict)");
     }
 
     public string Name { get; }
 
     /// <summary>Where the gauges read from: the queue's waiting keys, whether this replica leads, the NodeHaConfig cache, the
-    /// agents' heartbeats.</summary>
+    /// agents' heartbeats, the last plan (only the leader plans).</summary>
     public void Attach(Func<IReadOnlyList<string>> queuedKeys, Func<bool> isLeader, Func<IReadOnlyList<NodeHaConfigResource>> configs,
-        HeartbeatTracker? heartbeats = null)
+        HeartbeatTracker? heartbeats = null, Func<Core.Planning.PlanResult?>? plan = null)
     {
+        _plan = plan ?? (() => null);
         _queuedKeys = queuedKeys;
         _isLeader = isLeader;
         _configs = configs;

@@ -8,7 +8,9 @@ namespace NginxHa.Operator.Reconcilers;
 /// <summary>
 /// What the informer caches hold at one moment, and its pure translation into the planner's input:
 /// Nodes reduced to name, labels and addresses; pools with a Service get the ready endpoints of its
-/// EndpointSlices as their servers; groups being deleted are left out, which withdraws their VIPs.
+/// EndpointSlices as their servers; groups being deleted are left out, which withdraws their VIPs. The virtual
+/// routers every agent reports hearing go to the planner with the node that heard them: automatic VRIDs avoid
+/// foreign ones, and a group whose VRID a foreign router uses gets a VridConflict condition.
 /// <c>Heartbeats</c>: the agents' heartbeat Leases by node, for the status only (a heartbeat never moves the plan).
 /// </summary>
 public sealed record ClusterSnapshot(
@@ -26,7 +28,21 @@ public sealed record ClusterSnapshot(
         Groups.Where(g => g.Metadata.DeletionTimestamp is null).Select(ToCore).ToList(),
         Pools.Select(p => ToCore(p, EndpointSlices)).ToList(),
         Nodes.Select(ToCore).ToList(),
-        VrrpAllocation.FromNodeHaConfigs(Configs.Select(c => new NodeHaConfig { Metadata = new ObjectMeta { Name = c.Metadata.Name }, Spec = c.Spec })));
+        VrrpAllocation.FromNodeHaConfigs(Configs.Select(c => new NodeHaConfig { Metadata = new ObjectMeta { Name = c.Metadata.Name }, Spec = c.Spec })),
+        HeardRouters(Configs));
+
+    /// <summary>Every router each agent reports, with its node; entries the schema would refuse are skipped.</summary>
+    public static IReadOnlyList<HeardVirtualRouter> HeardRouters(IEnumerable<NodeHaConfigResource> configs) =>
+        configs.SelectMany(c => (c.Status?.HeardRouters ?? []).OfType<HeardRouterStatus>()
+                .Where(h => h.VirtualRouterId is >= 1 and <= 255 && h.Family is "IPv4" or "IPv6")
+                .Select(h => new HeardVirtualRouter(h.Family, h.VirtualRouterId, h.Addresses ?? [], h.Version, h.AuthType,
+                    string.IsNullOrEmpty(h.Interface) ? null : h.Interface, c.Metadata.Name, string.IsNullOrEmpty(h.Source) ? null : h.Source)))
+            .ToList();
+
+    /// <summary>What a re-plan depends on in a node's heard routers: everything but when they were last heard.</summary>
+    public static string HeardRoutersKey(NodeHaConfigStatus? status) =>
+        string.Join(";", (status?.HeardRouters ?? []).OfType<HeardRouterStatus>().Select(h =>
+            $"{h.Interface}|{h.Source}|{h.Family}|{h.VirtualRouterId}|{h.Version}|{h.AuthType}|{string.Join(",", h.Addresses ?? [])}"));
 
     public static VirtualIpGroup ToCore(VirtualIpGroupResource group) => new()
     {

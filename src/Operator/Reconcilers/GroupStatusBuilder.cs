@@ -20,6 +20,7 @@ public static class GroupReasons
     public static string FromPlanner(string reason) => reason switch
     {
         "VirtualRouterIdConflict" => VridConflict,
+        "VirtualRouterIdHeard" => VridConflict,
         "VirtualIpConflict" => VipConflict,
         "BackendPoolNotFound" => PoolMissing,
         _ => reason,

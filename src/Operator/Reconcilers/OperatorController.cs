@@ -76,7 +76,7 @@ public sealed class OperatorController
         GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time) { ReleaseTimeout = options.ReleaseTimeout, DnsEndpointsEnabled = options.DnsEndpoints };
         PoolReconciler = new NginxBackendPoolReconciler(client, events, _time);
         if (options.LeaderElection is { } election) Election = new LeaderElection(client, election, log, _time);
-        options.Metrics?.Attach(Queue.Waiting, () => Election?.IsLeader ?? _running, Configs.List, Heartbeats);
+        options.Metrics?.Attach(Queue.Waiting, () => Election?.IsLeader ?? _running, Configs.List, Heartbeats, () => ConfigReconciler.LastPlan);
         Subscribe();
     }
 
@@ -210,6 +210,8 @@ public sealed class OperatorController
         {
             if (type != InformerEventType.Modified || old is null || old.Metadata.Generation != config.Metadata.Generation)
                 Queue.Add(PlanKey); // created, deleted or edited: make it match the plan again (our own echo is a no-op)
+            else if (ClusterSnapshot.HeardRoutersKey(old.Status) != ClusterSnapshot.HeardRoutersKey(config.Status))
+                Queue.Add(PlanKey); // the routers its agent hears: VRID allocation and VridConflict (priority and time alone do not)
             if (type == InformerEventType.Modified && Json(old?.Status) == Json(config.Status)) return;
             // An agent's report: aggregate the status of the groups it concerns (and of groups waiting to be released).
             var groups = config.Spec.VrrpInstances.Select(i => i.Group)

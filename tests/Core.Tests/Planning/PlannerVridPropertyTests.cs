@@ -192,8 +192,74 @@ public class PlannerVridPropertyTests
         Assert.Equal("51", Vrids(result, "edge/web"));
         var conflict = result.GroupFor("edge/web").Condition(ConditionTypes.Conflict);
         Assert.Equal((ConditionStatus.True, "VirtualRouterIdHeard"), (conflict.Status, conflict.Reason));
-        Assert.Equal(["VirtualIpGroup edge/web: spec.virtualRouterIds[0]: VRID 51 of edge/web/0 (IPv4 on the default interface) is also heard on the wire from a virtual router with other addresses"],
+        Assert.Equal(["VirtualIpGroup edge/web: spec.virtualRouterIds[0]: VRID 51 of edge/web/0 (IPv4 on the default interface) is also heard on the wire from another virtual router: addresses 198.18.9.9"],
             result.Warnings.Select(w => w.ToString()));
+    }
+
+    [Fact]
+    public void OurOwnPeerHeardOnTheVridIsNoConflictButTheSameVipsWithAnotherVersionOrAuthenticationIs()
+    {
+        var group = Group("web", Mode.ActivePassive, "198.18.1.1");
+        group.Spec.VirtualRouterIds = [51];
+        HeardVirtualRouter Heard(int version, VrrpAuthenticationType auth) => new("IPv4", 51, ["198.18.1.1"], version, auth, "eth0", "lb2");
+
+        var peer = Planner.Plan(new PlanInput([group], [], Nodes(2), null, [Heard(3, VrrpAuthenticationType.None)]));
+        var oldKeepalived = Planner.Plan(new PlanInput([group], [], Nodes(2), null, [Heard(2, VrrpAuthenticationType.None)]));
+        var withPassword = Planner.Plan(new PlanInput([group], [], Nodes(2), null, [Heard(3, VrrpAuthenticationType.SimpleText)]));
+
+        Assert.Equal(ConditionStatus.False, peer.GroupFor("edge/web").Condition(ConditionTypes.Conflict).Status);
+        Assert.Equal("VRID 51 of edge/web/0 (IPv4 on the default interface) is also heard on the wire from another virtual router: " +
+                     "VRRPv2, auth None, addresses 198.18.1.1, heard by node lb2 on eth0",
+            oldKeepalived.GroupFor("edge/web").Condition(ConditionTypes.Conflict).Message);
+        Assert.Equal("VirtualRouterIdHeard", withPassword.GroupFor("edge/web").Condition(ConditionTypes.Conflict).Reason);
+        Assert.Equal("51", Vrids(oldKeepalived, "edge/web")); // never renumbered for what is heard
+    }
+
+    [Fact]
+    public void ConflictNamesEachRouterOnceWithEveryNodeThatHeardIt()
+    {
+        var group = Group("web", Mode.ActivePassive, "198.18.1.1");
+        group.Spec.VirtualRouterIds = [51];
+        var heard = new[]
+        {
+            new HeardVirtualRouter("IPv4", 51, ["198.18.9.9", "198.18.9.8"], 2, VrrpAuthenticationType.SimpleText, "eth0", "lb2"),
+            new HeardVirtualRouter("IPv4", 51, ["198.18.9.8", "198.18.9.9"], 2, VrrpAuthenticationType.SimpleText, "eth0", "lb1"),
+        };
+
+        var conflict = Planner.Plan(new PlanInput([group], [], Nodes(2), null, heard)).GroupFor("edge/web").Condition(ConditionTypes.Conflict);
+
+        Assert.EndsWith("another virtual router: VRRPv2, auth SimpleText, addresses 198.18.9.8, 198.18.9.9, heard by node lb1, lb2 on eth0", conflict.Message);
+    }
+
+    [Fact]
+    public void RouterCarryingAnotherGroupsVipsOnThisGroupsVridIsAConflictOfThisGroupOnly()
+    {
+        var a = Group("a", Mode.ActivePassive, "198.18.1.1");
+        a.Spec.VirtualRouterIds = [51];
+        var b = Group("b", Mode.ActivePassive, "198.18.1.2");
+        b.Spec.VirtualRouterIds = [52];
+        // b's addresses, on a's VRID: b's master before it moved, or someone else's copy of b.
+        var heard = new[] { new HeardVirtualRouter("IPv4", 51, ["198.18.1.2"], 3, VrrpAuthenticationType.None, "eth0", "lb1") };
+
+        var result = Planner.Plan(new PlanInput([a, b], [], Nodes(2), null, heard));
+
+        Assert.Equal(ConditionStatus.True, result.GroupFor("edge/a").Condition(ConditionTypes.Conflict).Status);
+        Assert.Equal(ConditionStatus.False, result.GroupFor("edge/b").Condition(ConditionTypes.Conflict).Status);
+        Assert.Equal((1, 0), (result.GroupFor("edge/a").InstancesHeardFromOthers, result.GroupFor("edge/b").InstancesHeardFromOthers));
+    }
+
+    [Fact]
+    public void RouterHeardOnAnotherInterfaceThanTheGroupsIsNoConflict()
+    {
+        var group = Group("web", Mode.ActivePassive, "198.18.1.1");
+        group.Spec.VirtualRouterIds = [51];
+        group.Spec.Interface = "eth0";
+        HeardVirtualRouter On(string iface) => new("IPv4", 51, ["198.18.9.9"], 3, VrrpAuthenticationType.None, iface, "lb1");
+
+        Assert.Equal(ConditionStatus.False, Planner.Plan(new PlanInput([group], [], Nodes(2), null, [On("eth1")]))
+            .GroupFor("edge/web").Condition(ConditionTypes.Conflict).Status);
+        Assert.Equal(ConditionStatus.True, Planner.Plan(new PlanInput([group], [], Nodes(2), null, [On("eth0")]))
+            .GroupFor("edge/web").Condition(ConditionTypes.Conflict).Status);
     }
 
     [Fact]

@@ -407,6 +407,38 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Routers_heard_on_the_wire_are_in_the_status_a_change_is_written_within_the_interval_and_a_forgotten_one_leaves()
+    {
+        var writer = new RecordingWriter();
+        using var heard = new HeardRouters(_clock);
+        await using var publisher = new NodeStatusPublisher(_reconciler, writer, _clock, TimeSpan.FromSeconds(1), l => { lock (_log) _log.Add(l); }, heard);
+        await Apply(Config(Instance("edge/web/0", 51)));
+        Assert.Empty(writer.Written.Single().HeardRouters);
+
+        var foreign = new VrrpAdvertisement(VrrpVersion.V2, 51, 150, TimeSpan.FromSeconds(1), [IPAddress.Parse("198.18.9.9")]);
+        heard.Record("eth0", IPAddress.Parse("198.18.0.5"), foreign);
+        _clock.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.Single(writer.Written); // rate-limited like every other change
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        await WaitFor(() => writer.Written.Count == 2);
+        Assert.Equal("eth0 IPv4 51 v2 198.18.9.9 p150 None",
+            writer.Written[1].HeardRouters.Select(r => $"{r.Interface} {r.Family} {r.VirtualRouterId} v{r.Version} {string.Join(",", r.Addresses)} p{r.Priority} {r.AuthType}").Single());
+
+        // The same adverts again and again are no change: no write.
+        for (var i = 0; i < 5; i++)
+        {
+            heard.Record("eth0", IPAddress.Parse("198.18.0.5"), foreign);
+            _clock.Advance(TimeSpan.FromSeconds(1));
+        }
+        Assert.Equal(2, writer.Written.Count);
+
+        // It falls silent: once forgotten, one more write without it.
+        _clock.Advance(HeardRouters.Forget + HeardRouters.SweepInterval);
+        await WaitFor(() => writer.Written.Count == 3);
+        Assert.Empty(writer.Written[2].HeardRouters);
+    }
+
+    [Fact]
     public async Task A_failed_status_write_is_logged_and_retried_after_the_interval()
     {
         var writer = new RecordingWriter { FailuresLeft = 1 };

@@ -356,6 +356,38 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
     }
 
     [Fact]
+    public async Task An_agent_reporting_a_foreign_router_on_a_groups_VRID_re_plans_and_the_group_gets_VridConflict_and_an_Event()
+    {
+        await ApplyAsync(Pool() + "\n---\n" + Group("web", "198.18.0.201", "  virtualRouterIds: [42]"));
+        StartOperator();
+        var group = await Until(() => GroupObject("web"), g => g?.Status is not null, "the first status");
+        Assert.Equal("False", ConditionOf(group, "Conflict").Status);
+
+        // Only lb1's status changes (as its agent writes it): that alone must re-plan. lb2 hears our own instance, no conflict.
+        HeardRouterStatus Heard(string address, int version, string source) => new()
+        {
+            Interface = "eth0", Source = source, Family = "IPv4", VirtualRouterId = 42, Version = version, Addresses = [address], Priority = 100,
+            LastHeard = DateTimeOffset.UtcNow.AddTicks(-(DateTimeOffset.UtcNow.Ticks % TimeSpan.TicksPerSecond)),
+        };
+        async Task HearAsync(string node, HeardRouterStatus heard)
+        {
+            var status = new { heardRouters = new[] { heard } };
+            await _client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(KubernetesJson.Serialize(new { status }), V1Patch.PatchType.MergePatch),
+                ApiGroup.Group, ApiGroup.Version, Kinds.NodeHaConfigs, node);
+        }
+        await HearAsync("lb2", Heard("198.18.0.201", 3, "198.18.0.11"));
+        await HearAsync("lb1", Heard("198.18.0.250", 2, "198.18.0.99"));
+
+        group = await Until(() => GroupObject("web"), g => ConditionOf(g, "Conflict").Reason == "VridConflict", "Conflict VridConflict");
+        Assert.Equal("True", ConditionOf(group, "Conflict").Status);
+        Assert.Equal($"VRID 42 of {_ns}/web/0 (IPv4 on the default interface) is also heard on the wire from another virtual router: " +
+                     "VRRPv2, auth None, addresses 198.18.0.250, from 198.18.0.99, heard by node lb1 on eth0", ConditionOf(group, "Conflict").Message);
+        Assert.Equal(42, group!.Status!.VirtualIPs.Single().Vrid); // explicit: kept
+        await Until(Events, e => e.Any(x => x.Reason == "VridConflict" && x.Type == "Warning" && x.Regarding.Name == "web"
+                                           && x.Note.Contains("heard by node lb1", StringComparison.Ordinal)), "a VridConflict Event");
+    }
+
+    [Fact]
     public async Task Deleting_a_group_withdraws_its_VIPs_and_the_finalizer_waits_until_every_agent_reports_them_released()
     {
         await ApplyAsync(Pool() + "\n---\n" + Group("web", "198.18.0.201"));

@@ -106,7 +106,8 @@ public class OperatorMetricsTests
         var name = $"test.{Guid.NewGuid():N}";
         using var metrics = new OperatorMetrics(name);
         var leader = false;
-        metrics.Attach(() => ["plan", "vipg:edge/a", "vipg:edge/b"], () => leader, () => [Config("lb1", 2, 1, ("edge/web/0", 2, VrrpInstanceState.Master))]);
+        var plan = new NginxHa.Core.Planning.PlanResult([], [new("edge/a", [], [], InstancesHeardFromOthers: 2), new("edge/b", [], [], InstancesHeardFromOthers: 1)], [], [], []);
+        metrics.Attach(() => ["plan", "vipg:edge/a", "vipg:edge/b"], () => leader, () => [Config("lb1", 2, 1, ("edge/web/0", 2, VrrpInstanceState.Master))], () => plan);
         var seen = new List<(string Instrument, double Value, string Tags)>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == name) l.EnableMeasurementEvents(instrument); };
@@ -133,5 +134,6 @@ public class OperatorMetricsTests
         Assert.Equal([0d, 1d], seen.Where(s => s.Instrument == "nginx_ha_operator_is_leader").Select(s => s.Value));
         Assert.Contains(("nginx_ha_operator_vips", 2, "state=no_master"), seen); // generation 2 not yet reported
         Assert.Contains(("nginx_ha_operator_nodehaconfigs_out_of_date", 1, ""), seen);
+        Assert.Contains(("nginx_ha_operator_vrid_heard_conflicts", 3, ""), seen);
     }
 }

@@ -107,7 +107,7 @@ public class OperatorMetricsTests
         using var metrics = new OperatorMetrics(name);
         var leader = false;
         var plan = new NginxHa.Core.Planning.PlanResult([], [new("edge/a", [], [], InstancesHeardFromOthers: 2), new("edge/b", [], [], InstancesHeardFromOthers: 1)], [], [], []);
-        metrics.Attach(() => ["plan", "vipg:edge/a", "vipg:edge/b"], () => leader, () => [Config("lb1", 2, 1, ("edge/web/0", 2, VrrpInstanceState.Master))], () => plan);
+        metrics.Attach(() => ["plan", "vipg:edge/a", "vipg:edge/b"], () => leader, () => [Config("lb1", 2, 1, ("edge/web/0", 2, VrrpInstanceState.Master))], plan: () => plan);
         var seen = new List<(string Instrument, double Value, string Tags)>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == name) l.EnableMeasurementEvents(instrument); };

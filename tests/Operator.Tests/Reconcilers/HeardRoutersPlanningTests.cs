@@ -43,7 +43,7 @@ public class HeardRoutersPlanningTests
     };
 
     static ClusterSnapshot Snapshot(IReadOnlyList<VirtualIpGroupResource> groups, params NodeHaConfigResource[] configs) =>
-        new(groups, [], [Node("lb1"), Node("lb2")], [], [], configs);
+        new(groups, [], [Node("lb1"), Node("lb2")], [], [], configs, new Dictionary<string, Heartbeat>());
 
     static Condition ConflictOf(VirtualIpGroupResource group, PlanResult plan) =>
         GroupStatusBuilder.Build(group, plan.GroupFor(Kinds.Key(group.Metadata)), [], true, T0).Conditions.Single(c => c.Type == ConditionTypes.Conflict);

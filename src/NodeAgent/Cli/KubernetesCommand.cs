@@ -62,7 +62,8 @@ public static class KubernetesCommand
         {
             var source = new KubernetesConfigSource(api, run.Node, new LastConfigStore(run.StateDirectory), TimeProvider.System, log.Write);
             var writer = new KubernetesStatusWriter(api, run.Node, () => source.Generation);
-            return new StandaloneAgent(run, log, error, shutdown, metrics, source, writer);
+            var events = new KubernetesEventRecorder(api, run.Node, TimeProvider.System, log.Write);
+            return new StandaloneAgent(run, log, error, shutdown, metrics, source, writer, events, waitForValidConfig: true);
         });
     }
 

@@ -9,9 +9,10 @@ namespace NginxHa.NodeAgent.Sources;
 /// </summary>
 public sealed record NodeSecrets(IReadOnlyDictionary<string, ReadOnlyMemory<byte>> VrrpAuth)
 {
-    public static readonly NodeSecrets None = new(new Dictionary<string, ReadOnlyMemory<byte>>());
-
+    // Before None: static fields initialise in order, and None's Tls is this.
     static readonly IReadOnlyDictionary<string, TlsKeyPair> NoTls = new Dictionary<string, TlsKeyPair>();
+
+    public static readonly NodeSecrets None = new(new Dictionary<string, ReadOnlyMemory<byte>>());
 
     /// <summary>TLS Secrets by "namespace/name" (<see cref="Core.Nginx.NginxRenderInput.SecretKey"/>); none in standalone mode.</summary>
     public IReadOnlyDictionary<string, TlsKeyPair> Tls { get; init; } = NoTls;

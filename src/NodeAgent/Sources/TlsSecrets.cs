@@ -54,8 +54,9 @@ public sealed class TlsKeyPair
                 // Throws when the key is not the certificate's (a mismatched Secret that nginx -t would reject).
                 using var paired = X509Certificate2.CreateFromPem(certificateText, keyText);
             }
-            catch (CryptographicException ex)
+            catch (Exception ex) when (ex is CryptographicException or ArgumentException)
             {
+                // ArgumentException: a key of the certificate's algorithm but not its own; CryptographicException: no usable key.
                 problem = $"{NginxRuntimeOptions.TlsPrivateKeyKey}: not the private key of the certificate in {NginxRuntimeOptions.TlsCertificateKey} " +
                           $"(subject {Core.Text.SafeText.Escape(first.Subject, 200)}): {Describe(ex)}";
                 return null;
@@ -70,7 +71,7 @@ public sealed class TlsKeyPair
     }
 
     // The framework's messages name the problem, not the bytes; cut all the same.
-    static string Describe(CryptographicException ex) => Core.Text.SafeText.Escape(ex.Message, 200);
+    static string Describe(Exception ex) => Core.Text.SafeText.Escape(ex is ArgumentException a ? a.Message.Replace($" (Parameter '{a.ParamName}')", "") : ex.Message, 200);
 
     static string Hash(ReadOnlySpan<byte> certificate, ReadOnlySpan<byte> privateKey)
     {

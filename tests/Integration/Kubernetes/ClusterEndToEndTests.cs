@@ -1,5 +1,6 @@
 using NginxHa.Integration.Tests.Standalone;
 using NginxHa.Integration.Tests.Support;
+using Xunit.Abstractions;
 
 namespace NginxHa.Integration.Tests.Kubernetes;
 
@@ -8,7 +9,7 @@ namespace NginxHa.Integration.Tests.Kubernetes;
 /// namespaces, nginx serves both VIPs to a client that probes them all along. One lab per test (the steps of one story
 /// share it); the cluster is this class's own, because one test stops its API server.
 /// </summary>
-public sealed class ClusterEndToEndTests(CrdCluster cluster) : IClassFixture<CrdCluster>
+public sealed class ClusterEndToEndTests(CrdCluster cluster, ITestOutputHelper output) : IClassFixture<CrdCluster>
 {
     readonly TestCluster _k = cluster.Server;
     static string Prefix(string tag) => $"{tag}{Environment.ProcessId % 100:00}";
@@ -222,6 +223,12 @@ public sealed class ClusterEndToEndTests(CrdCluster cluster) : IClassFixture<Crd
             await probe.WaitForAsync(s => s.Ok && s.Certificate == second.Serial && node.Address.Equals(s.Via), replaced, TimeSpan.FromSeconds(30),
                 $"the new certificate served through {node.Name}", s => s.ToString());
         var served = DateTimeOffset.UtcNow;
+        foreach (var (probe, node) in https)
+        {
+            var firstNew = probe.Between(replaced, served).First(s => s.Ok && s.Certificate == second.Serial).At;
+            output.WriteLine($"{node.Name}: the replaced Secret's certificate served {(firstNew - replaced).TotalMilliseconds:0} ms after kubectl apply returned; " +
+                             $"{probe.Between(replaced, served).Count} HTTPS requests meanwhile");
+        }
         foreach (var probe in lab.Probes.Concat([https1, https2]))
         {
             var failed = probe.Between(replaced, served).Where(s => !s.Ok).ToArray();

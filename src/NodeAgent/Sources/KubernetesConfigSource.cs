@@ -43,12 +43,6 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
     public long? Generation => Volatile.Read(ref _generationBox)?.Value;
     StrongBox<long>? _generationBox;
 
-    /// <summary>The Secrets watched now, "namespace/name" (tests).</summary>
-    internal IReadOnlyList<string> WatchedSecrets
-    {
-        get { lock (_secretWatches) return _secretWatches.Keys.Order(StringComparer.Ordinal).ToArray(); }
-    }
-
     public async IAsyncEnumerable<NodeConfigEvent> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var events = Channel.CreateUnbounded<NodeConfigEvent>();

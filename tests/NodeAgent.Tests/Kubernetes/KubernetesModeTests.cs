@@ -202,44 +202,47 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         // Watches renewed only every 10 minutes: a replaced Secret seen sooner was seen by its own watch.
         var source = new KubernetesConfigSource(api, node, new LastConfigStore(_stateDir), TimeProvider.System, Log) { WatchTimeout = TimeSpan.FromMinutes(10) };
         using var stop = new CancellationTokenSource();
-        await using var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
-
-        var first = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
-        var pair = first.Secrets.Tls[$"edge/{secret}"];
-        Assert.Equal(certificate, pair.Certificate.ToArray());
-        Assert.Equal(key, pair.PrivateKey.ToArray());
-        await Eventually(() => source.WatchedSecrets.Contains($"edge/{secret}"), "the Secret is watched");
-
-        // Replaced: handed over again at once, with the new pair.
-        var (certificate2, key2) = Node.TestCertificates.SelfSigned("second.example.org");
-        ApplyTlsSecret(secret, certificate2, key2);
-        var replaced = Assert.IsType<NodeConfigUpdate>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
-        Assert.Equal(certificate2, replaced.Secrets.Tls[$"edge/{secret}"].Certificate.ToArray());
-        Assert.Contains("/" + secret + " modified", replaced.Reason);
-        Assert.Equal(key2, Convert.FromBase64String(new LastConfigStore(_stateDir).Load(Log)!.Tls[$"edge/{secret}"].PrivateKey));
-
-        // A key that is not the certificate's: rejected, naming the field and the Secret's key, never the key's content.
-        ApplyTlsSecret(secret, certificate2, key);
-        var rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
-        var problem = Assert.Single(rejected.Problems);
-        Assert.StartsWith($"NodeHaConfig {node}: spec.backendPools[0].spec.listeners[1].tls.secretName: Secret edge/{secret}: tls.key: not the private key", problem);
-
-        Kubectl("delete", "secret", secret, "-n", "edge");
-        rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
-        Assert.Equal($"NodeHaConfig {node}: spec.backendPools[0].spec.listeners[1].tls.secretName: Secret edge/{secret} does not exist", Assert.Single(rejected.Problems));
-
-        var keyLines = string.Join('\n', Encoding.ASCII.GetString(key).Split('\n').Skip(1).SkipLast(2));
-        lock (_log) Assert.DoesNotContain(_log, l => l.Contains(keyLines[..40], StringComparison.Ordinal));
-        await stop.CancelAsync();
-    }
-
-    static async Task Eventually(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Wait;
-        while (!condition())
+        var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+        try
         {
-            Assert.True(DateTime.UtcNow < deadline, $"{what} within {Wait.TotalSeconds} s");
-            await Task.Delay(50);
+            var first = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
+            var pair = first.Secrets.Tls[$"edge/{secret}"];
+            Assert.Equal(certificate, pair.Certificate.ToArray());
+            Assert.Equal(key, pair.PrivateKey.ToArray());
+
+            // Replaced: handed over again at once, with the new pair.
+            var (certificate2, key2) = Node.TestCertificates.SelfSigned("second.example.org");
+            ApplyTlsSecret(secret, certificate2, key2);
+            var replaced = Assert.IsType<NodeConfigUpdate>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Equal(certificate2, replaced.Secrets.Tls[$"edge/{secret}"].Certificate.ToArray());
+            Assert.Contains("/" + secret + " modified", replaced.Reason);
+            Assert.Equal(key2, Convert.FromBase64String(new LastConfigStore(_stateDir).Load(Log)!.Tls[$"edge/{secret}"].PrivateKey));
+
+            // A key that is not the certificate's: rejected, naming the field and the Secret's key, never the key's content.
+            ApplyTlsSecret(secret, certificate2, key);
+            var rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
+            var problem = Assert.Single(rejected.Problems);
+            Assert.StartsWith($"NodeHaConfig {node}: spec.backendPools[0].spec.listeners[1].tls.secretName: Secret edge/{secret}: tls.key: not the private key", problem);
+
+            Kubectl("delete", "secret", secret, "-n", "edge");
+            rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Equal($"NodeHaConfig {node}: spec.backendPools[0].spec.listeners[1].tls.secretName: Secret edge/{secret} does not exist", Assert.Single(rejected.Problems));
+
+            var keyLines = string.Join('\n', Encoding.ASCII.GetString(key).Split('\n').Skip(1).SkipLast(2));
+            lock (_log) Assert.DoesNotContain(_log, l => l.Contains(keyLines[..40], StringComparison.Ordinal));
+        }
+        finally
+        {
+            // Cancelled first, also when an assertion gave up on a MoveNextAsync still waiting: the source then ends on its own
+            // (disposing an iterator that is still running is refused; the assertion's failure is the one to report).
+            await stop.CancelAsync();
+            try
+            {
+                await events.DisposeAsync();
+            }
+            catch (NotSupportedException)
+            {
+            }
         }
     }
 

@@ -6,7 +6,35 @@ namespace NginxHa.Core.Nginx;
 /// <param name="Pools">Pool name ("name" or "namespace/name") and spec; rendered in ordinal name order.</param>
 public sealed record NginxRenderInput(
     IReadOnlyList<(string Name, NginxBackendPoolSpec Spec)> Pools,
-    NginxRuntimeOptions Runtime);
+    NginxRuntimeOptions Runtime)
+{
+    static readonly IReadOnlyDictionary<string, string> NoSecretDirectories = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Secrets the agent wrote to disk, by <see cref="SecretKey"/>: the directory holding their files (tls.crt, tls.key,
+    /// auth). A Secret not listed here is expected in <see cref="NginxRuntimeOptions.SecretsDirectory"/>/SECRET/.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> SecretDirectories { get; init; } = NoSecretDirectories;
+
+    /// <summary>A pool's Secret lives in the pool's namespace: "namespace/secret" ("secret" for a pool without one).</summary>
+    public static string SecretKey(string poolName, string secretName)
+    {
+        int slash = poolName.IndexOf('/');
+        return slash < 0 ? secretName : $"{poolName[..slash]}/{secretName}";
+    }
+
+    public string CertificatePath(string poolName, ListenerTls tls) =>
+        SecretFile(poolName, tls.SecretName, NginxRuntimeOptions.TlsCertificateKey) ?? Runtime.CertificatePath(tls);
+
+    public string PrivateKeyPath(string poolName, ListenerTls tls) =>
+        SecretFile(poolName, tls.SecretName, NginxRuntimeOptions.TlsPrivateKeyKey) ?? Runtime.PrivateKeyPath(tls);
+
+    public string HtpasswdPath(string poolName, BasicAuth auth) =>
+        SecretFile(poolName, auth.SecretName, NginxRuntimeOptions.HtpasswdKey) ?? Runtime.HtpasswdPath(auth);
+
+    string? SecretFile(string poolName, string? secretName, string key) =>
+        secretName is not null && SecretDirectories.TryGetValue(SecretKey(poolName, secretName), out var directory) ? $"{directory}/{key}" : null;
+}
 
 /// <summary>Node-local facts the manifests do not carry: where nginx keeps its files and who it runs as.</summary>
 public sealed record NginxRuntimeOptions

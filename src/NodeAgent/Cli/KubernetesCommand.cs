@@ -85,7 +85,8 @@ public static class KubernetesCommand
             var source = new KubernetesConfigSource(api, run.Node, new LastConfigStore(run.StateDirectory), TimeProvider.System, log.Write);
             var writer = new KubernetesStatusWriter(api, run.Node, () => source.Generation);
             var heartbeat = new LeaseHeartbeat(api, options.LeaseNamespace, run.Node, options.HeartbeatDuration, TimeProvider.System, log.Write);
-            return new StandaloneAgent(run, log, error, shutdown, metrics, source, writer, heartbeat.RunAsync);
+            var events = new KubernetesEventRecorder(api, run.Node, TimeProvider.System, log.Write);
+            return new StandaloneAgent(run, log, error, shutdown, metrics, source, writer, heartbeat.RunAsync, events, waitForValidConfig: true);
         });
     }
 

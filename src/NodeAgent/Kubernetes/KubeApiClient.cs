@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using NginxHa.Core.Resources;
+using NginxHa.Core.Text;
 
 namespace NginxHa.NodeAgent.Kubernetes;
 
@@ -14,6 +15,15 @@ public sealed record NodeHaConfigObject(NodeHaConfig Config, long Generation, st
 /// <summary>One watch event: ADDED, MODIFIED, DELETED, BOOKMARK (Object null), or ERROR (Code set).</summary>
 public sealed record NodeHaConfigWatchEvent(string Type, NodeHaConfigObject? Object, string? ResourceVersion, int? Code, string? Message);
 
+/// <summary>A Secret's data (decoded) and its resourceVersion, to watch it from.</summary>
+public sealed record SecretObject(IReadOnlyDictionary<string, byte[]> Data, string ResourceVersion)
+{
+    public override string ToString() => $"SecretObject({Data.Count} key(s), resourceVersion {ResourceVersion})";
+}
+
+/// <summary>One event of a Secret's watch: only its kind and resourceVersion matter (the source reads the Secret again).</summary>
+public sealed record SecretWatchEvent(string Type, string? ResourceVersion, int? Code, string? Message);
+
 /// <summary>The API server answered with an error status.</summary>
 public sealed class KubeApiException(HttpStatusCode status, string message) : Exception(message)
 {
@@ -22,8 +32,8 @@ public sealed class KubeApiException(HttpStatusCode status, string message) : Ex
 
 /// <summary>
 /// The calls the agent makes, over plain HTTP/1.1 and System.Text.Json source generation (KubernetesClient's
-/// reflection JSON does not trim): list/watch one NodeHaConfig, get a Secret, merge-patch a NodeHaConfig's status, and
-/// get/create/replace its heartbeat Lease.
+/// reflection JSON does not trim): list/watch one NodeHaConfig, get and watch one Secret, merge-patch a NodeHaConfig's
+/// status, create and patch an Event, and get/create/replace its heartbeat Lease.
 /// </summary>
 public sealed class KubeApiClient : IDisposable
 {
@@ -81,12 +91,18 @@ public sealed class KubeApiClient : IDisposable
     }
 
     /// <summary>A Secret's data (decoded), or null when the Secret does not exist.</summary>
-    public async Task<IReadOnlyDictionary<string, byte[]>?> GetSecretDataAsync(string ns, string name, CancellationToken cancellationToken)
+    public async Task<IReadOnlyDictionary<string, byte[]>?> GetSecretDataAsync(string ns, string name, CancellationToken cancellationToken) =>
+        (await GetSecretAsync(ns, name, cancellationToken))?.Data;
+
+    static string Secrets(string ns) => $"/api/v1/namespaces/{Uri.EscapeDataString(ns)}/secrets";
+
+    /// <summary>A Secret (null when it does not exist). A value that is not base64 fails with InvalidDataException naming the key.</summary>
+    public async Task<SecretObject?> GetSecretAsync(string ns, string name, CancellationToken cancellationToken)
     {
         JsonNode secret;
         try
         {
-            secret = await SendForJsonAsync(HttpMethod.Get, $"/api/v1/namespaces/{Uri.EscapeDataString(ns)}/secrets/{Uri.EscapeDataString(name)}", null, cancellationToken);
+            secret = await SendForJsonAsync(HttpMethod.Get, $"{Secrets(ns)}/{Uri.EscapeDataString(name)}", null, cancellationToken);
         }
         catch (KubeApiException ex) when (ex.Status == HttpStatusCode.NotFound)
         {
@@ -95,15 +111,95 @@ public sealed class KubeApiClient : IDisposable
         var data = new Dictionary<string, byte[]>();
         if (secret["data"] is JsonObject fields)
             foreach (var (key, value) in fields)
-                if ((string?)value is { } b64) data[key] = Convert.FromBase64String(b64);
-        return data;
+                if ((string?)value is { } b64)
+                {
+                    try
+                    {
+                        data[key] = Convert.FromBase64String(b64);
+                    }
+                    catch (FormatException)
+                    {
+                        throw new InvalidDataException($"Secret {ns}/{name}: data.{SafeText.Escape(key, 100)} is not base64");
+                    }
+                }
+        return new SecretObject(data, (string?)secret["metadata"]?["resourceVersion"] ?? "");
+    }
+
+    /// <summary>
+    /// Changes of one Secret after <paramref name="resourceVersion"/> (a watch with a metadata.name field selector: RBAC
+    /// verb watch, no list), until the server ends the watch. The events carry no data: the caller reads the Secret again.
+    /// </summary>
+    public async IAsyncEnumerable<SecretWatchEvent> WatchSecretAsync(string ns, string name, string resourceVersion, TimeSpan serverTimeout,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(serverTimeout + RequestTimeout);
+        var path = $"{Secrets(ns)}?watch=true&allowWatchBookmarks=true&{Selector(name)}&resourceVersion={Uri.EscapeDataString(resourceVersion)}" +
+                   $"&timeoutSeconds={(int)serverTimeout.TotalSeconds}";
+        using var request = Request(HttpMethod.Get, path, null);
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+        await EnsureSuccessAsync(response, deadline.Token);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(deadline.Token), Encoding.UTF8);
+        while (await reader.ReadLineAsync(deadline.Token) is { } line)
+        {
+            if (line.Length == 0) continue;
+            var e = JsonNode.Parse(line) ?? throw new InvalidDataException("watch: an empty event");
+            var obj = e["object"];
+            var type = (string?)e["type"] ?? "";
+            yield return type == "ERROR"
+                ? new SecretWatchEvent(type, null, (int?)obj?["code"], (string?)obj?["message"])
+                : new SecretWatchEvent(type, (string?)obj?["metadata"]?["resourceVersion"], null, null);
+        }
+    }
+
+    /// <summary>Creates an events.k8s.io/v1 Event about a cluster-scoped object (it lives in namespace "default").</summary>
+    public async Task CreateEventAsync(AgentEvent e, CancellationToken cancellationToken)
+    {
+        var body = new JsonObject
+        {
+            ["apiVersion"] = "events.k8s.io/v1",
+            ["kind"] = "Event",
+            ["metadata"] = new JsonObject { ["name"] = e.Name, ["namespace"] = AgentEvent.Namespace },
+            ["eventTime"] = e.Time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture),
+            ["reportingController"] = AgentEvent.Controller,
+            ["reportingInstance"] = e.Instance,
+            ["action"] = e.Action,
+            ["reason"] = e.Reason,
+            ["type"] = e.Type,
+            ["note"] = e.Note,
+            ["regarding"] = new JsonObject
+            {
+                ["apiVersion"] = ApiGroup.ApiVersion, ["kind"] = NodeHaConfig.KindName, ["name"] = e.Regarding,
+            },
+        };
+        var content = new StringContent(body.ToJsonString(), Encoding.UTF8);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        await SendForJsonAsync(HttpMethod.Post, $"/apis/events.k8s.io/v1/namespaces/{AgentEvent.Namespace}/events", content, cancellationToken);
+    }
+
+    /// <summary>Counts one more occurrence in an Event's series (what client-go's recorder does instead of a new Event).</summary>
+    public async Task PatchEventSeriesAsync(string name, int count, DateTimeOffset last, CancellationToken cancellationToken)
+    {
+        var body = new JsonObject
+        {
+            ["series"] = new JsonObject
+            {
+                ["count"] = count,
+                ["lastObservedTime"] = last.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture),
+            },
+        };
+        var content = new StringContent(body.ToJsonString(), Encoding.UTF8);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/merge-patch+json");
+        await SendForJsonAsync(HttpMethod.Patch, $"/apis/events.k8s.io/v1/namespaces/{AgentEvent.Namespace}/events/{Uri.EscapeDataString(name)}", content, cancellationToken);
     }
 
     /// <summary>Replaces the NodeHaConfig's status (merge patch on the status subresource; lists are replaced whole).</summary>
     public async Task PatchNodeHaConfigStatusAsync(string name, NodeHaConfigStatus status, CancellationToken cancellationToken)
     {
-        var body = JsonSerializer.Serialize(new StatusPatch(status), KubeJsonContext.Default.StatusPatch);
-        var content = new StringContent(body, Encoding.UTF8);
+        var patch = JsonSerializer.SerializeToNode(new StatusPatch(status), KubeJsonContext.Default.StatusPatch)!;
+        // A merge patch keeps fields it leaves out: an error that is gone must be written as null to be cleared.
+        if (patch["status"]?["nginx"] is JsonObject nginx && !nginx.ContainsKey("lastError")) nginx["lastError"] = null;
+        var content = new StringContent(patch.ToJsonString(), Encoding.UTF8);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/merge-patch+json");
         await SendForJsonAsync(HttpMethod.Patch, $"{Resource}/{Uri.EscapeDataString(name)}/status", content, cancellationToken);
     }
@@ -174,7 +270,7 @@ public sealed class KubeApiClient : IDisposable
         }
         catch (JsonException) { }
         throw new KubeApiException(response.StatusCode,
-            $"{response.RequestMessage?.Method} {response.RequestMessage?.RequestUri?.AbsolutePath}: {(int)response.StatusCode} {response.StatusCode} {Core.Text.SafeText.Escape(message, 300)}".TrimEnd());
+            $"{response.RequestMessage?.Method} {response.RequestMessage?.RequestUri?.AbsolutePath}: {(int)response.StatusCode} {response.StatusCode} {SafeText.Escape(message, 300)}".TrimEnd());
     }
 
     public void Dispose() => _http.Dispose();

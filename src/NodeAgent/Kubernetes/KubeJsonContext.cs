@@ -26,4 +26,13 @@ public sealed class LastAppliedConfig
 
     /// <summary>VRRP passwords by instance name, base64. The file is mode 0600.</summary>
     public Dictionary<string, string> VrrpAuth { get; set; } = new();
+
+    /// <summary>TLS Secrets by "namespace/name": certificate and key PEM, base64.</summary>
+    public Dictionary<string, StoredTlsPair> Tls { get; set; } = new();
+}
+
+public sealed class StoredTlsPair
+{
+    public string Certificate { get; set; } = "";
+    public string PrivateKey { get; set; } = "";
 }

@@ -6,9 +6,15 @@ using NginxHa.NodeAgent.Vrrp;
 
 namespace NginxHa.NodeAgent.Node;
 
-/// <summary>What this node must run: its VRRP instances and its rendered nginx.conf.</summary>
+/// <summary>What this node must run: its VRRP instances, its rendered nginx.conf and the secret files that names.</summary>
 public sealed record NodeDesiredState(NodeHaConfig Config, IReadOnlyList<InstancePlan> Instances, string NginxConfig)
 {
+    /// <summary>Files nginx.conf names that must be on disk before nginx -t (the TLS Secrets' certificates and keys).</summary>
+    public IReadOnlyList<SecretFile> SecretFiles { get; init; } = [];
+
+    /// <summary>The directories of <see cref="SecretFiles"/>: what stays on disk once this state is applied.</summary>
+    public IReadOnlyCollection<string> SecretDirectories { get; init; } = [];
+
     /// <summary>
     /// Pure: a NodeHaConfig with its resolved secrets, on a host with <paramref name="hostAddresses"/>, becomes speaker
     /// plans and nginx.conf; or every problem, each a complete line naming the instance or pool and the field.
@@ -32,9 +38,14 @@ public sealed record NodeDesiredState(NodeHaConfig Config, IReadOnlyList<Instanc
             else instances.Add(planned);
         }
 
-        var input = new NginxRenderInput(config.Spec.BackendPools.Select(p => (p.Name, p.Spec)).ToArray(), runtime);
+        var (directories, files) = Node.SecretFiles.Plan(update.Secrets.Tls, runtime.SecretsDirectory);
+        var input = new NginxRenderInput(config.Spec.BackendPools.Select(p => (p.Name, p.Spec)).ToArray(), runtime) { SecretDirectories = directories };
         errors.AddRange(NginxConfigRenderer.Validate(input).Select(e => e.ToString()));
         if (errors.Count > 0) return null;
-        return new NodeDesiredState(config, instances, NginxConfigRenderer.Render(input));
+        return new NodeDesiredState(config, instances, NginxConfigRenderer.Render(input))
+        {
+            SecretFiles = files,
+            SecretDirectories = directories.Values.ToArray(),
+        };
     }
 }

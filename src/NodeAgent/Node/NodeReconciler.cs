@@ -37,6 +37,7 @@ public sealed class NodeReconciler : IAsyncDisposable
     readonly INginxConfigTarget _nginx;
     readonly TimeProvider _clock;
     readonly Action<string> _log;
+    readonly ISecretFileStore? _secretFiles;
     readonly SemaphoreSlim _applyGate = new(1, 1);
 
     // Guards the instance table and the fault flag together: an instance is registered with the fault state of the
@@ -53,9 +54,11 @@ public sealed class NodeReconciler : IAsyncDisposable
     DateTimeOffset? _lastReload;
     string? _lastNginxError;
 
+    /// <param name="secretFiles">Where the TLS Secrets' files go before nginx -t; null: the config names none (tests).</param>
     public NodeReconciler(NginxRuntimeOptions runtime, IHostFacts host, IVrrpInstanceHost instanceHost, INginxConfigTarget nginx,
-        TimeProvider clock, Action<string> log)
+        TimeProvider clock, Action<string> log, ISecretFileStore? secretFiles = null)
     {
+        _secretFiles = secretFiles;
         _runtime = runtime;
         _host = host;
         _instanceHost = instanceHost;
@@ -72,6 +75,15 @@ public sealed class NodeReconciler : IAsyncDisposable
 
     /// <summary>Raised after anything in <see cref="Status"/> changed (an apply, an nginx health change, a VRRP transition).</summary>
     public event Action? StatusChanged;
+
+    /// <summary>
+    /// Raised when a config is rejected (invalid, a Secret missing or malformed, nginx -t refused it), with the message the
+    /// status carries as nginx.lastError; the last good config keeps serving. Kubernetes mode makes an Event of it.
+    /// </summary>
+    public event Action<string>? ConfigRejected;
+
+    /// <summary>Longest rejection message kept in the status (an Event's note holds 1 KiB).</summary>
+    public const int MaxRejectionLength = 1000;
 
     /// <summary>
     /// Completes, with the reason, when a running VRRP instance dies. The agent then exits: a node must never look
@@ -122,6 +134,12 @@ public sealed class NodeReconciler : IAsyncDisposable
             ConfigApplyResult nginx;
             try
             {
+                // The files nginx.conf names, before nginx -t reads them; new versions go to new directories.
+                if (desired.SecretFiles.Count > 0)
+                {
+                    if (_secretFiles is null) throw new InvalidOperationException("the config names secret files and no store was given");
+                    _secretFiles.Write(desired.SecretFiles);
+                }
                 nginx = await _nginx.ApplyAsync(desired.NginxConfig, cancellationToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -130,12 +148,12 @@ public sealed class NodeReconciler : IAsyncDisposable
             }
             if (!nginx.Accepted)
             {
-                _lastNginxError = nginx.Error;
-                RaiseStatusChanged();
                 var problem = $"{(nginx.Outcome == ConfigApplyOutcome.ReloadFailed ? "nginx reload" : "nginx -t")}: {nginx.Error}";
                 _log($"config rejected ({reason}): {problem}; the last good config keeps serving");
+                Report(Cut(nginx.Error ?? problem));
                 return new ReconcileResult(ReconcileOutcome.Rejected, [problem]);
             }
+            PruneSecretFiles(desired);
             _lastNginxError = nginx.Outcome == ConfigApplyOutcome.StartFailed ? nginx.Error : null;
             if (nginx.Outcome is ConfigApplyOutcome.Reloaded or ConfigApplyOutcome.Started)
                 _lastReload = _clock.GetUtcNow();
@@ -155,7 +173,32 @@ public sealed class NodeReconciler : IAsyncDisposable
     {
         _log($"config rejected ({reason}): {problems.Count} error(s); the last good config keeps serving");
         foreach (var p in problems) _log($"config rejected: {p}");
+        Report(Cut($"config rejected, the last good config keeps serving: {string.Join("; ", problems)}"));
         return new ReconcileResult(ReconcileOutcome.Rejected, problems);
+    }
+
+    /// <summary>The status says why (nginx.lastError) until a config is accepted; the Kubernetes mode also makes an Event.</summary>
+    void Report(string message)
+    {
+        _lastNginxError = message;
+        RaiseStatusChanged();
+        ConfigRejected?.Invoke(message);
+    }
+
+    static string Cut(string message) => SafeText.Escape(message, MaxRejectionLength);
+
+    /// <summary>Versions of secret files the applied config no longer names go; a failure only costs disk space.</summary>
+    void PruneSecretFiles(NodeDesiredState applied)
+    {
+        if (_secretFiles is null) return;
+        try
+        {
+            _secretFiles.Prune(applied.SecretDirectories);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _log($"warning: old secret files not removed: {ex.GetType().Name}: {SafeText.Escape(ex.Message, 300)}");
+        }
     }
 
     async Task<List<string>> ApplyInstancesAsync(IReadOnlyList<InstancePlan> plans, string reason)

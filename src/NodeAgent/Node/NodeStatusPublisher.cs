@@ -9,6 +9,13 @@ public interface INodeStatusWriter
     Task WriteAsync(NodeHaConfigStatus status, CancellationToken cancellationToken);
 }
 
+/// <summary>Where a rejected config is announced besides the status: an Event on the NodeHaConfig in Kubernetes mode.</summary>
+public interface INodeEventWriter
+{
+    /// <summary>Quick and never throws: the write happens later.</summary>
+    void ConfigRejected(string message);
+}
+
 /// <summary>
 /// Publishes <see cref="NodeReconciler.Status"/> through a writer: the first change at once, then at most one write per
 /// <paramref name="minInterval"/> carrying the latest status (a flapping VIP costs the API server one write per

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Threading.Channels;
+using NginxHa.Core.Nginx;
 using NginxHa.Core.Resources;
 using NginxHa.Core.Text;
 using NginxHa.NodeAgent.Kubernetes;
@@ -9,9 +10,12 @@ namespace NginxHa.NodeAgent.Sources;
 
 /// <summary>
 /// Kubernetes mode's config source: this node's NodeHaConfig (list, then watch from the list's resourceVersion; a 410
-/// or any failure re-lists after a backoff) and the Secrets its instances' authSecretRef name (read with each change,
-/// and again whenever a watch ends). The last config handed over is kept on disk and handed over first at start, so an
-/// agent restarted during an API outage serves it. Status-only changes (same generation, same secrets) yield nothing.
+/// or any failure re-lists after a backoff) and the Secrets it names: its instances' authSecretRef and its pools' TLS
+/// Secrets (tls.crt and tls.key, checked to be PEM and to belong together). Each of those Secrets is watched on its own
+/// (field selector metadata.name), so a replaced certificate is handed over at once; every Secret is also read again
+/// with each change and whenever a watch ends. The last config handed over is kept on disk and handed over first at
+/// start, so an agent restarted during an API outage serves it. Status-only changes (same generation, same secrets) and
+/// a rejection repeated word for word yield nothing.
 /// </summary>
 public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastConfigStore? store, TimeProvider time, Action<string> log)
     : INodeConfigSource
@@ -25,8 +29,15 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
     /// <summary>Tests: the first watch starts from this resourceVersion instead of a list (a 410 then lists).</summary>
     internal string? InitialResourceVersion { get; init; }
 
+    /// <summary>What wakes the loop that hands configs over: the NodeHaConfig as last seen, or one of its Secrets changed.</summary>
+    abstract record Trigger(string Reason);
+    sealed record ObjectSeen(NodeHaConfigObject? Object, string Reason) : Trigger(Reason);
+    sealed record SecretChanged(string Reason) : Trigger(Reason);
+
     long? _generation;
     string? _secretsHash;
+    string? _lastRejection;
+    readonly Dictionary<string, CancellationTokenSource> _secretWatches = new(StringComparer.Ordinal);
 
     /// <summary>The generation of the NodeHaConfig last handed over (observedGeneration of the status).</summary>
     public long? Generation => Volatile.Read(ref _generationBox)?.Value;
@@ -37,23 +48,74 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
         var events = Channel.CreateUnbounded<NodeConfigEvent>();
         if (store?.Load(log) is { } last)
         {
-            var secrets = new NodeSecrets(last.VrrpAuth.ToDictionary(p => p.Key, p => (ReadOnlyMemory<byte>)Convert.FromBase64String(p.Value)));
+            var secrets = FromStore(last);
             Remember(last.Generation, Hash(secrets));
             log($"kubernetes: starting from the last applied config (generation {last.Generation}, {store.Path}) until the API server answers");
             yield return new NodeConfigUpdate(last.Config, secrets, $"the last applied config (generation {last.Generation}) from {store.Path}");
         }
-        var follower = FollowAsync(events.Writer, cancellationToken);
+        var triggers = Channel.CreateUnbounded<Trigger>();
+        using var stopWatches = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var follower = FollowAsync(triggers.Writer, cancellationToken);
+        var handing = HandOverAsync(triggers, events.Writer, stopWatches.Token);
         try
         {
             await foreach (var e in events.Reader.ReadAllAsync(cancellationToken)) yield return e;
         }
         finally
         {
+            await stopWatches.CancelAsync();
             await follower.ContinueWith(_ => { }, TaskScheduler.Default);
+            await handing.ContinueWith(_ => { }, TaskScheduler.Default);
+            StopSecretWatches();
         }
     }
 
-    async Task FollowAsync(ChannelWriter<NodeConfigEvent> events, CancellationToken cancellationToken)
+    NodeSecrets FromStore(LastAppliedConfig last)
+    {
+        var tls = new Dictionary<string, TlsKeyPair>(StringComparer.Ordinal);
+        foreach (var (key, stored) in last.Tls)
+        {
+            var pair = TlsKeyPair.Check(Convert.FromBase64String(stored.Certificate), Convert.FromBase64String(stored.PrivateKey), out var problem);
+            if (pair is null) log($"warning: {store?.Path}: TLS Secret {key}: {problem}; left out until the API server answers");
+            else tls[key] = pair;
+        }
+        return new NodeSecrets(last.VrrpAuth.ToDictionary(p => p.Key, p => (ReadOnlyMemory<byte>)Convert.FromBase64String(p.Value))) { Tls = tls };
+    }
+
+    /// <summary>The one loop that reads Secrets and hands configs over: triggers from every watch, in order.</summary>
+    async Task HandOverAsync(Channel<Trigger> triggers, ChannelWriter<NodeConfigEvent> events, CancellationToken cancellationToken)
+    {
+        NodeHaConfigObject? current = null;
+        bool listed = false;
+        try
+        {
+            await foreach (var trigger in triggers.Reader.ReadAllAsync(cancellationToken))
+            {
+                if (trigger is ObjectSeen seen)
+                {
+                    current = seen.Object;
+                    listed = true;
+                }
+                else if (!listed) continue;
+                try
+                {
+                    await OfferAsync(events, current, trigger.Reason, cancellationToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+                {
+                    // A Secret unreadable now (the API server away): what runs keeps running; the next trigger reads again.
+                    log($"kubernetes: reading the Secrets ({trigger.Reason}): {ex.GetType().Name}: {SafeText.Escape(ex.Message, 300)}");
+                }
+                UpdateSecretWatches(current, triggers, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        events.TryComplete();
+    }
+
+    async Task FollowAsync(ChannelWriter<Trigger> triggers, CancellationToken cancellationToken)
     {
         var backoff = InitialBackoff;
         string? resourceVersion = InitialResourceVersion;
@@ -71,7 +133,7 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
                         log($"kubernetes: no NodeHaConfig \"{node}\" yet; waiting for the operator to write one");
                         waitingLogged = true;
                     }
-                    await OfferAsync(events, current, "list", cancellationToken);
+                    await triggers.WriteAsync(new ObjectSeen(current, "list"), cancellationToken);
                 }
                 await foreach (var e in api.WatchNodeHaConfigAsync(node, resourceVersion, WatchTimeout, cancellationToken))
                 {
@@ -88,10 +150,10 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
                     if (e.Type is "ADDED" or "MODIFIED") current = e.Object;
                     else if (e.Type == "DELETED") current = null;
                     else continue;
-                    await OfferAsync(events, current, $"NodeHaConfig {node} {e.Type.ToLowerInvariant()}", cancellationToken);
+                    await triggers.WriteAsync(new ObjectSeen(current, $"NodeHaConfig {node} {e.Type.ToLowerInvariant()}"), cancellationToken);
                 }
                 // The watch ended (timeout): read the Secrets again, then renew it.
-                if (resourceVersion is not null) await OfferAsync(events, current, "Secrets read again", cancellationToken);
+                if (resourceVersion is not null) await triggers.WriteAsync(new ObjectSeen(current, "Secrets read again"), cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -102,27 +164,125 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
                 // The API server unreachable: what runs keeps running; list again once it answers.
                 log($"kubernetes: {ex.GetType().Name}: {SafeText.Escape(ex.Message, 300)}; listing again in {backoff.TotalSeconds:0.#} s");
                 resourceVersion = null;
-                try
-                {
-                    await Task.Delay(backoff, time, cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                if (!await DelayAsync(backoff, cancellationToken)) break;
+                backoff = Next(backoff);
             }
         }
-        events.TryComplete();
+        triggers.TryComplete();
     }
 
-    /// <summary>Hands over the object with its Secrets, unless it is what was last handed over.</summary>
+    /// <summary>One watch per Secret the current config names; watches of Secrets it no longer names stop.</summary>
+    void UpdateSecretWatches(NodeHaConfigObject? current, Channel<Trigger> triggers, CancellationToken cancellationToken)
+    {
+        var wanted = current is null ? [] : SecretsNamed(current.Config);
+        lock (_secretWatches)
+        {
+            foreach (var key in _secretWatches.Keys.Where(k => !wanted.ContainsKey(k)).ToList())
+            {
+                _secretWatches[key].Cancel();
+                _secretWatches[key].Dispose();
+                _secretWatches.Remove(key);
+            }
+            foreach (var (key, (ns, name)) in wanted)
+            {
+                if (_secretWatches.ContainsKey(key)) continue;
+                var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                _secretWatches[key] = stop;
+                _ = WatchSecretAsync(ns, name, triggers.Writer, stop.Token);
+            }
+        }
+    }
+
+    void StopSecretWatches()
+    {
+        lock (_secretWatches)
+        {
+            foreach (var stop in _secretWatches.Values)
+            {
+                stop.Cancel();
+                stop.Dispose();
+            }
+            _secretWatches.Clear();
+        }
+    }
+
+    /// <summary>Every Secret the config names (VRRP passwords and TLS), by "namespace/name".</summary>
+    static Dictionary<string, (string Namespace, string Name)> SecretsNamed(NodeHaConfig config)
+    {
+        var named = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
+        foreach (var instance in config.Spec.VrrpInstances)
+            if (instance.AuthSecretRef is { } r) named.TryAdd($"{r.Namespace}/{r.Name}", (r.Namespace, r.Name));
+        foreach (var r in TlsSecretReference.Of(config)) named.TryAdd(r.Key, (r.Namespace, r.Name));
+        return named;
+    }
+
+    /// <summary>
+    /// Watches one Secret (no resourceVersion at first: the server sends it as ADDED, closing the gap since it was read)
+    /// and wakes the hand-over loop on every change; renewed from the last resourceVersion when the server ends it.
+    /// </summary>
+    async Task WatchSecretAsync(string ns, string name, ChannelWriter<Trigger> triggers, CancellationToken cancellationToken)
+    {
+        var backoff = InitialBackoff;
+        string resourceVersion = "";
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var e in api.WatchSecretAsync(ns, name, resourceVersion, WatchTimeout, cancellationToken))
+                {
+                    backoff = InitialBackoff;
+                    if (e.Type == "ERROR")
+                    {
+                        resourceVersion = "";
+                        if (e.Code != 410) throw new KubeApiException((System.Net.HttpStatusCode)(e.Code ?? 500), e.Message ?? "watch error");
+                        break;
+                    }
+                    if (e.ResourceVersion is { Length: > 0 } rv) resourceVersion = rv;
+                    if (e.Type is "ADDED" or "MODIFIED" or "DELETED")
+                        await triggers.WriteAsync(new SecretChanged($"Secret {ns}/{name} {e.Type.ToLowerInvariant()}"), cancellationToken);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (ChannelClosedException)
+            {
+                break;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                log($"kubernetes: watching Secret {ns}/{name}: {ex.GetType().Name}: {SafeText.Escape(ex.Message, 300)}; again in {backoff.TotalSeconds:0.#} s");
+                resourceVersion = "";
+                if (!await DelayAsync(backoff, cancellationToken)) break;
+                backoff = Next(backoff);
+            }
+        }
+    }
+
+    async Task<bool> DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(delay, time, cancellationToken);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    static TimeSpan Next(TimeSpan backoff) => TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+
+    /// <summary>Hands over the object with its Secrets, unless it is what was last handed over (or rejected).</summary>
     async Task OfferAsync(ChannelWriter<NodeConfigEvent> events, NodeHaConfigObject? obj, string reason, CancellationToken cancellationToken)
     {
         if (obj is null)
         {
             // Deleted (or gone while we were away): the operator withdrew every VIP from this node. Nothing handed over
             // yet: nothing to withdraw, keep waiting.
+            _lastRejection = null;
             if (_generation is null) return;
             _generation = null;
             _secretsHash = null;
@@ -132,13 +292,19 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
             return;
         }
         var problems = new List<string>();
-        var auth = new Dictionary<string, ReadOnlyMemory<byte>>();
         var read = new Dictionary<(string, string), IReadOnlyDictionary<string, byte[]>?>();
+        async Task<IReadOnlyDictionary<string, byte[]>?> Read(string ns, string name)
+        {
+            if (!read.TryGetValue((ns, name), out var data))
+                read[(ns, name)] = data = await api.GetSecretDataAsync(ns, name, cancellationToken);
+            return data;
+        }
+
+        var auth = new Dictionary<string, ReadOnlyMemory<byte>>();
         foreach (var instance in obj.Config.Spec.VrrpInstances)
         {
             if (instance.AuthSecretRef is not { } reference) continue;
-            if (!read.TryGetValue((reference.Namespace, reference.Name), out var data))
-                read[(reference.Namespace, reference.Name)] = data = await api.GetSecretDataAsync(reference.Namespace, reference.Name, cancellationToken);
+            var data = await Read(reference.Namespace, reference.Name);
             if (data is null)
                 problems.Add($"NodeHaConfig {node}: {instance.Name}: authSecretRef: Secret {reference.Namespace}/{reference.Name} does not exist");
             else if (!data.TryGetValue(reference.Key, out var value))
@@ -146,21 +312,46 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
             else
                 auth[instance.Name] = value;
         }
-        var secrets = new NodeSecrets(auth);
+
+        var tls = new Dictionary<string, TlsKeyPair>(StringComparer.Ordinal);
+        foreach (var reference in TlsSecretReference.Of(obj.Config))
+        {
+            var where = $"NodeHaConfig {node}: {reference.Field}: Secret {reference.Key}";
+            var data = await Read(reference.Namespace, reference.Name);
+            if (data is null)
+                problems.Add($"{where} does not exist");
+            else if (!data.TryGetValue(NginxRuntimeOptions.TlsCertificateKey, out var certificate) || !data.TryGetValue(NginxRuntimeOptions.TlsPrivateKeyKey, out var key))
+                problems.Add($"{where} has no key \"{(data.ContainsKey(NginxRuntimeOptions.TlsCertificateKey) ? NginxRuntimeOptions.TlsPrivateKeyKey : NginxRuntimeOptions.TlsCertificateKey)}\" (a kubernetes.io/tls Secret has tls.crt and tls.key)");
+            else if (TlsKeyPair.Check(certificate, key, out var problem) is { } pair)
+                tls[reference.Key] = pair;
+            else
+                problems.Add($"{where}: {problem}");
+        }
+
+        var secrets = new NodeSecrets(auth) { Tls = tls };
         var hash = Hash(secrets);
-        if (_generation == obj.Generation && _secretsHash == hash && problems.Count == 0) return; // status-only change, or nothing new
         if (problems.Count > 0)
         {
-            _generation = null; // handed over again once the Secret is there
-            await events.WriteAsync(new NodeConfigRejected(problems, reason), cancellationToken);
+            // Handed over again once the Secret is right; the same rejection again (a watch renewed) says nothing new.
+            _generation = null;
+            var rejection = $"{obj.Generation}\n{string.Join("\n", problems)}";
+            if (rejection == _lastRejection) return;
+            _lastRejection = rejection;
+            await events.WriteAsync(new NodeConfigRejected(problems, $"{reason} (generation {obj.Generation})"), cancellationToken);
             return;
         }
+        _lastRejection = null;
+        if (_generation == obj.Generation && _secretsHash == hash) return; // status-only change, or nothing new
         Remember(obj.Generation, hash);
         store?.Save(new LastAppliedConfig
         {
             Generation = obj.Generation,
             Config = obj.Config,
             VrrpAuth = auth.ToDictionary(p => p.Key, p => Convert.ToBase64String(p.Value.Span)),
+            Tls = tls.ToDictionary(p => p.Key, p => new StoredTlsPair
+            {
+                Certificate = Convert.ToBase64String(p.Value.Certificate.Span), PrivateKey = Convert.ToBase64String(p.Value.PrivateKey.Span),
+            }),
         });
         await events.WriteAsync(new NodeConfigUpdate(obj.Config, secrets, $"{reason} (generation {obj.Generation})"), cancellationToken);
     }
@@ -181,6 +372,8 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
             sha.AppendData(value.Span);
             sha.AppendData([0]);
         }
+        foreach (var (key, pair) in secrets.Tls.OrderBy(p => p.Key, StringComparer.Ordinal))
+            sha.AppendData(System.Text.Encoding.UTF8.GetBytes($"tls\0{key}\0{pair.Version}\0"));
         return Convert.ToHexString(sha.GetHashAndReset());
     }
 }

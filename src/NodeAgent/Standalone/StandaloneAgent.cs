@@ -14,8 +14,9 @@ namespace NginxHa.NodeAgent.Standalone;
 /// <summary>
 /// <c>nginx-ha-agent run</c>: one host's agent without a cluster. The file source plans from manifest files, the node
 /// reconciler applies each plan (nginx as a child process, a speaker per VRRP instance, every instance in FAULT while
-/// nginx cannot serve). An invalid first config stops it before anything starts; an invalid change keeps the last
-/// good config serving.
+/// nginx cannot serve). An invalid first config stops it before anything starts (standalone: the files are fixed and
+/// run again), or (Kubernetes mode) leaves it serving nothing until a valid version arrives; an invalid change keeps the
+/// last good config serving.
 /// </summary>
 public sealed class StandaloneAgent
 {
@@ -26,6 +27,8 @@ public sealed class StandaloneAgent
     readonly ShutdownLatch? _shutdown;
     readonly INodeConfigSource _source;
     readonly INodeStatusWriter? _statusWriter;
+    readonly INodeEventWriter? _eventWriter;
+    readonly bool _waitForValidConfig;
     readonly AgentMetrics _metrics;
     readonly LineLog _lineLog;
     volatile bool _configApplied;
@@ -41,12 +44,17 @@ public sealed class StandaloneAgent
     /// mode gives its NodeHaConfig source). <paramref name="statusWriter"/>: where the status goes (Kubernetes mode).
     /// <paramref name="heartbeat"/>: runs for the agent's whole life, from start until after the final status (Kubernetes
     /// mode: the Lease that tells the operator this node's status is current).
+    /// <paramref name="eventWriter"/>: where rejected configs are announced (Kubernetes mode: Events).
+    /// <paramref name="waitForValidConfig"/>: a rejected first config leaves the agent running, serving nothing, until a
+    /// valid one arrives (Kubernetes mode: exiting would only make a crash loop of a config that a kubectl edit fixes).
     /// </summary>
     public StandaloneAgent(RunCommandOptions options, LineLog lineLog, TextWriter error, ShutdownLatch? shutdown = null,
         AgentMetrics? metrics = null, INodeConfigSource? source = null, INodeStatusWriter? statusWriter = null,
-        Func<CancellationToken, Task>? heartbeat = null)
+        Func<CancellationToken, Task>? heartbeat = null, INodeEventWriter? eventWriter = null, bool waitForValidConfig = false)
     {
         _heartbeat = heartbeat;
+        _eventWriter = eventWriter;
+        _waitForValidConfig = waitForValidConfig;
         Action<string> log = lineLog.Write;
         _lineLog = lineLog;
         _statusWriter = statusWriter;
@@ -104,7 +112,8 @@ public sealed class StandaloneAgent
         _metrics.Nginx.Attach(nginx);
         await using var reconciler = new NodeReconciler(_runtime, SystemHostFacts.Instance,
             new SpeakerInstanceHost(TimeProvider.System, _log, _shutdown, _metrics, _heard, _handover, _lineLog),
-            new MeasuredNginxTarget(nginx, _metrics.Nginx), TimeProvider.System, _log);
+            new MeasuredNginxTarget(nginx, _metrics.Nginx), TimeProvider.System, _log, new SecretFileStore(_runtime.SecretsDirectory));
+        if (_eventWriter is not null) reconciler.ConfigRejected += _eventWriter.ConfigRejected;
         await using var publisher = _statusWriter is null ? null
             : new NodeStatusPublisher(reconciler, _statusWriter, TimeProvider.System, StatusInterval, _log, _heard);
 
@@ -118,6 +127,16 @@ public sealed class StandaloneAgent
             var first = events.Current;
             IReadOnlyList<string> problems = first is NodeConfigRejected rejected ? rejected.Problems : [];
             var desired = first is NodeConfigUpdate update ? reconciler.Prepare(update, out problems) : null;
+            NodeConfigEvent? rejectedFirst = null;
+            if (desired is null && _waitForValidConfig)
+            {
+                // Nothing to serve (no VIPs, nginx with only its health server) until a valid version arrives; the
+                // rejection is reported once the node runs (status nginx.lastError, an Event).
+                _log($"the first config ({first.Reason}) is rejected: serving nothing until a valid one arrives");
+                rejectedFirst = first;
+                var none = new Core.Resources.NodeHaConfig { Metadata = { Name = _options.Node }, Spec = { NodeName = _options.Node } };
+                desired = reconciler.Prepare(new NodeConfigUpdate(none, NodeSecrets.None, "nothing to serve"), out problems);
+            }
             if (desired is null)
             {
                 foreach (var p in problems) _error.WriteLine(p);
@@ -150,7 +169,8 @@ public sealed class StandaloneAgent
                 return 1;
             }
 
-            _configApplied = true;
+            if (rejectedFirst is null) _configApplied = true;
+            else await HandleAsync(rejectedFirst, reconciler, _metrics.Nginx, stop);
             // A speaker that dies ends the agent (exit 1, so it is restarted and seen), its VIPs already released.
             var reloads = FollowAsync(events, reconciler, _metrics.Nginx, watching.Token);
             // A SIGTERM stops the speakers straight from the signal handler, which can end them before `stop` is
@@ -182,19 +202,24 @@ public sealed class StandaloneAgent
         return 0;
     }
 
-    static async Task FollowAsync(IAsyncEnumerator<NodeConfigEvent> events, NodeReconciler reconciler, NginxMetrics metrics,
+    async Task FollowAsync(IAsyncEnumerator<NodeConfigEvent> events, NodeReconciler reconciler, NginxMetrics metrics,
         CancellationToken stop)
     {
         while (await events.MoveNextAsync())
-        {
-            long nginxRejections = metrics.Rejected(ConfigRejectionStage.NginxTest);
-            var result = await reconciler.HandleAsync(events.Current, stop);
-            // nginx's own rejections were counted as they happened (MeasuredNginxTarget); the rest is the manifests' or VRRP's.
-            if (result.Outcome == ReconcileOutcome.Rejected && metrics.Rejected(ConfigRejectionStage.NginxTest) == nginxRejections)
-                metrics.Reject(ConfigRejectionStage.Manifest);
-            else if (result.Outcome == ReconcileOutcome.PartlyApplied)
-                metrics.Reject(ConfigRejectionStage.Vrrp);
-        }
+            await HandleAsync(events.Current, reconciler, metrics, stop);
+    }
+
+    async Task HandleAsync(NodeConfigEvent e, NodeReconciler reconciler, NginxMetrics metrics, CancellationToken stop)
+    {
+        long nginxRejections = metrics.Rejected(ConfigRejectionStage.NginxTest);
+        var result = await reconciler.HandleAsync(e, stop);
+        // nginx's own rejections were counted as they happened (MeasuredNginxTarget); the rest is the manifests' or VRRP's.
+        if (result.Outcome == ReconcileOutcome.Rejected && metrics.Rejected(ConfigRejectionStage.NginxTest) == nginxRejections)
+            metrics.Reject(ConfigRejectionStage.Manifest);
+        else if (result.Outcome == ReconcileOutcome.PartlyApplied)
+            metrics.Reject(ConfigRejectionStage.Vrrp);
+        // A first config that was rejected: ready once a valid one is applied.
+        if (result.Outcome != ReconcileOutcome.Rejected) _configApplied = true;
     }
 
     async Task StopAllAsync(NodeReconciler reconciler, NginxSupervisor nginx)

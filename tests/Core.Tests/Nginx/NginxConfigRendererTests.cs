@@ -197,4 +197,34 @@ public sealed class NginxConfigRendererTests
         Assert.Equal("/etc/nginx/htpasswd", runtime.HtpasswdPath(new BasicAuth { HtpasswdFile = "/etc/nginx/htpasswd" }));
         Assert.Equal("/run/nginx-ha/test/logs/edge_web.access.log", runtime.AccessLogPath("edge_web", new AccessLogSettings()));
     }
+
+    [Fact]
+    public void A_secret_the_agent_wrote_is_read_from_its_directory_in_the_pools_namespace_only()
+    {
+        var tls = new NginxListener { Port = 443, Tls = new ListenerTls { SecretName = "web-tls" } };
+        var input = NginxSpecs.Input(("edge/web", Simple("www.example.org", tls)), ("other/web", Simple("www.example.com", tls))) with
+        {
+            SecretDirectories = new Dictionary<string, string> { ["edge/web-tls"] = "/run/nginx-ha/test/secrets/edge/web-tls/0123abcd" },
+        };
+
+        var config = NginxConfigRenderer.Render(input);
+
+        Assert.Contains("ssl_certificate /run/nginx-ha/test/secrets/edge/web-tls/0123abcd/tls.crt;", config);
+        Assert.Contains("ssl_certificate_key /run/nginx-ha/test/secrets/edge/web-tls/0123abcd/tls.key;", config);
+        // The same Secret name in another namespace is another Secret: not given, so the default place.
+        Assert.Contains("ssl_certificate /run/nginx-ha/test/secrets/web-tls/tls.crt;", config);
+        Assert.Equal("edge/web-tls", NginxRenderInput.SecretKey("edge/web", "web-tls"));
+        Assert.Equal("web-tls", NginxRenderInput.SecretKey("web", "web-tls"));
+    }
+
+    [Fact]
+    public void A_secret_directory_that_is_not_a_safe_absolute_path_is_refused()
+    {
+        var input = NginxSpecs.Input(("edge/web", Simple("www.example.org"))) with
+        {
+            SecretDirectories = new Dictionary<string, string> { ["edge/web-tls"] = "secrets/edge;web-tls" },
+        };
+
+        Assert.Contains(NginxConfigRenderer.Validate(input), error => error.Path == "secretDirectories[edge/web-tls]");
+    }
 }

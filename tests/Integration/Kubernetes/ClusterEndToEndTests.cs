@@ -1,6 +1,7 @@
 using Xunit.Abstractions;
 using NginxHa.Integration.Tests.Standalone;
 using NginxHa.Integration.Tests.Support;
+using Xunit.Abstractions;
 
 namespace NginxHa.Integration.Tests.Kubernetes;
 
@@ -205,5 +206,94 @@ public sealed class ClusterEndToEndTests(CrdCluster cluster, ITestOutputHelper o
         // The API server back: the agents catch up and the status shows the masters again.
         await Eventually.Until(lab.Masters, m => m == $"{vip1}=lb1 {vip2}=lb2", TimeSpan.FromSeconds(60), "the status after the outage");
         foreach (var node in lab.Balancers) Assert.True(node.Holds(node == lab.Lb1 ? vip1 : vip2), $"{node.Name} holds its VIP");
+    }
+
+    /// <summary>A self-signed certificate (PEM) and its serial number, as a client sees it.</summary>
+    static (string Certificate, string Key, string Serial) Certificate(string commonName)
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest($"CN={commonName}", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        return (certificate.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem(), certificate.SerialNumber);
+    }
+
+    void ApplyTlsSecret(string certificate, string key) => _k.Ok("apply", "-f", _k.WriteManifest($"web-tls-{Guid.NewGuid():N}.json", new System.Text.Json.Nodes.JsonObject
+    {
+        ["apiVersion"] = "v1", ["kind"] = "Secret", ["type"] = "kubernetes.io/tls",
+        ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = "web-tls", ["namespace"] = ClusterDualMasterLab.Namespace },
+        ["data"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["tls.crt"] = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(certificate)),
+            ["tls.key"] = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(key)),
+        },
+    }.ToJsonString()));
+
+    [Fact]
+    public async Task TlsListenerFromASecret_ServesHttpsOnBothNodes_AReplacedSecretIsServedByBoth_WithoutAFailedRequest_AndABadOneChangesNothing()
+    {
+        const int HttpsPort = 8443;
+        using var lab = await StartLabAsync("e4", "op-a");
+        var first = Certificate("www.example.org");
+        ApplyTlsSecret(first.Certificate, first.Key);
+        _k.Ok("patch", "nbp", "web", "-n", ClusterDualMasterLab.Namespace, "--type", "json", "-p",
+            """[{"op": "add", "path": "/spec/listeners/-", "value": {"port": 8443, "tls": {"secretName": "web-tls"}}}]""");
+        // Patient clients (a TLS handshake on a machine at load 20-60 can take longer than the HTTP probes' 300 ms): only
+        // real failures count.
+        using var https1 = new VipProbe(lab.Client, ClusterDualMasterLab.Vip1, HttpsPort, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3), tls: true);
+        using var https2 = new VipProbe(lab.Client, ClusterDualMasterLab.Vip2, HttpsPort, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3), tls: true);
+        var https = new[] { (Probe: https1, Node: lab.Lb1), (Probe: https2, Node: lab.Lb2) };
+        var added = DateTimeOffset.UtcNow;
+
+        // HTTPS through each VIP, from its preferred master: both nodes serve the Secret's certificate.
+        foreach (var (probe, node) in https)
+            await probe.WaitForAsync(s => s.Ok && s.Certificate == first.Serial && node.Address.Equals(s.Via), added, TimeSpan.FromSeconds(60),
+                $"HTTPS with the Secret's certificate through {node.Name}", s => s.ToString());
+        foreach (var node in lab.Balancers)
+        {
+            var keys = Directory.GetFiles(Path.Combine(node.StateDirectory, "nginx", "secrets"), "tls.key", SearchOption.AllDirectories);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Assert.Single(keys)));
+            Assert.DoesNotContain(first.Key.Split('\n')[1], node.Output);
+        }
+
+        // The Secret replaced: both nodes reload and serve the new certificate; no request fails meanwhile.
+        var second = Certificate("www.example.org");
+        var replaced = DateTimeOffset.UtcNow;
+        ApplyTlsSecret(second.Certificate, second.Key);
+        foreach (var (probe, node) in https)
+            await probe.WaitForAsync(s => s.Ok && s.Certificate == second.Serial && node.Address.Equals(s.Via), replaced, TimeSpan.FromSeconds(30),
+                $"the new certificate served through {node.Name}", s => s.ToString());
+        var served = DateTimeOffset.UtcNow;
+        foreach (var (probe, node) in https)
+        {
+            var firstNew = probe.Between(replaced, served).First(s => s.Ok && s.Certificate == second.Serial).At;
+            output.WriteLine($"{node.Name}: the replaced Secret's certificate served {(firstNew - replaced).TotalMilliseconds:0} ms after kubectl apply returned; " +
+                             $"{probe.Between(replaced, served).Count} HTTPS requests meanwhile");
+        }
+        foreach (var probe in lab.Probes.Concat([https1, https2]))
+        {
+            var failed = probe.Between(replaced, served).Where(s => !s.Ok).ToArray();
+            Assert.True(failed.Length == 0, $"{probe.Vip}: {failed.Length} request(s) failed while the certificate changed: {string.Join("; ", failed.Take(5))}");
+        }
+        Assert.True((served - replaced) < TimeSpan.FromSeconds(30), "served by its own watch, not the periodic re-read");
+        foreach (var node in lab.Balancers) Assert.Contains("reloaded", node.Output);
+
+        // A malformed replacement (the old key with the new certificate): each node says why in its status and an Event,
+        // and keeps serving the last good certificate.
+        var broken = DateTimeOffset.UtcNow;
+        ApplyTlsSecret(second.Certificate, first.Key);
+        foreach (var node in lab.Balancers)
+            await Eventually.Until(() => _k.Run("get", "nhc", node.Name, "-o", "jsonpath={.status.nginx.lastError}").Output,
+                e => e.Contains("tls.secretName: Secret edge/web-tls: tls.key: not the private key of the certificate", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(30), $"{node.Name}: the status names the bad Secret");
+        var events = _k.Ok("get", "events.v1.events.k8s.io", "-n", "default", "-o", "jsonpath={range .items[*]}{.regarding.name} {.reason} {.note}{\"\\n\"}{end}");
+        foreach (var node in lab.Balancers)
+            Assert.Contains(events.Split('\n'), l => l.StartsWith($"{node.Name} ConfigRejected ", StringComparison.Ordinal) && l.Contains("edge/web-tls", StringComparison.Ordinal));
+        Assert.DoesNotContain(first.Key.Split('\n')[1], events);
+        var after = DateTimeOffset.UtcNow;
+        foreach (var (probe, node) in https)
+        {
+            await probe.WaitForAsync(s => s.Ok && s.Certificate == second.Serial, after, TimeSpan.FromSeconds(10), $"{node.Name} still serves", s => s.ToString());
+            Assert.DoesNotContain(probe.Between(broken, DateTimeOffset.UtcNow), s => !s.Ok || s.Certificate != second.Serial);
+        }
     }
 }

@@ -33,6 +33,46 @@ public sealed class KubernetesAgentTests(CrdCluster cluster)
     string Jsonpath(string path) => _k.Run("get", "nhc", "lb1", "-o", $"jsonpath={path}") is var (code, output, error) && code == 0
         ? output.Trim() : error.Trim();
 
+    static string Kubeconfig(SingleNodeLab lab, LoopbackRelay relay)
+    {
+        var kubeconfig = Path.Combine(lab.WorkDirectory, "agent.kubeconfig");
+        File.WriteAllText(kubeconfig, $$$"""
+            apiVersion: v1
+            kind: Config
+            current-context: lab
+            contexts: [{name: lab, context: {cluster: lab, user: agent}}]
+            clusters: [{name: lab, cluster: {server: "http://127.0.0.1:{{{relay.Port}}}"}}]
+            users: [{name: agent, user: {token: not-checked}}]
+            """);
+        return kubeconfig;
+    }
+
+    [Fact]
+    public async Task Agent_WithARejectedFirstNodeHaConfig_KeepsRunningServingNothing_SaysWhyInStatusAndEvent_ThenServesTheCorrectedOne()
+    {
+        using var lab = new SingleNodeLab($"kr{Environment.ProcessId % 100:00}");
+        // Valid for the API server, not for this node: a listener on the agent's own health port.
+        var broken = System.Text.Json.Nodes.JsonNode.Parse(NodeHaConfigJson())!;
+        broken["spec"]!["backendPools"]![0]!["spec"]!["listeners"]![0]!["port"] = 18080;
+        _k.Ok("apply", "-f", _k.WriteManifest("lb1-nhc-broken.json", broken.ToJsonString()));
+        using var relay = new LoopbackRelay(lab.Lb1, _k.Url.Port);
+        var agent = lab.StartKubernetes(Kubeconfig(lab, relay));
+
+        await Eventually.Until(() => Jsonpath("{.status.nginx.lastError}"), e => e.Contains("spec.listeners: port 18080 is the agent's health probe port", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30), "the status says why, naming the field");
+        Assert.False(agent.Process.HasExited, "the agent keeps running");
+        Assert.False(lab.HoldsVip(), "a node with a rejected config holds no VIP");
+        var events = _k.Ok("get", "events.v1.events.k8s.io", "-n", "default", "-o", "jsonpath={range .items[*]}{.regarding.name} {.reason} {.note}{\"\\n\"}{end}");
+        Assert.Contains(events.Split('\n'), l => l.StartsWith("lb1 ConfigRejected ", StringComparison.Ordinal) && l.Contains("port 18080", StringComparison.Ordinal));
+
+        // The corrected object: applied and served, the error gone.
+        _k.Ok("apply", "-f", _k.WriteManifest("lb1-nhc.json", NodeHaConfigJson()));
+        await lab.WaitUntilServingAsync(agent);
+        await Eventually.Until(() => Jsonpath("{.status.nginx.lastError}|{.status.observedGeneration}|{.metadata.generation}"),
+            s => s.Split('|') is ["", var observed, var generation] && observed == generation, TimeSpan.FromSeconds(10), "the status: no error, the corrected generation applied");
+        Assert.Equal(0, await agent.StopAsync());
+    }
+
     [Fact]
     public async Task Agent_ServesTheVipOfItsNodeHaConfig_WritesItsStatus_AndARestartDuringAnOutageComesBackServing()
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using NginxHa.Integration.Tests.Support;
@@ -16,7 +17,10 @@ public sealed record ProbeSample(DateTimeOffset At, string? Backend, IPAddress? 
     /// <summary>From the connect to the answer (or the failure).</summary>
     public TimeSpan Took { get; init; }
 
-    public override string ToString() => Ok ? $"{Backend} via {Via}" : Failure!;
+    /// <summary>HTTPS probes: the serial number of the certificate the balancer presented.</summary>
+    public string? Certificate { get; init; }
+
+    public override string ToString() => Ok ? $"{Backend} via {Via}{(Certificate is null ? "" : $" cert {Certificate}")}" : Failure!;
 }
 
 /// <summary>
@@ -33,6 +37,7 @@ public sealed class VipProbe : IDisposable
     static readonly TimeSpan Cadence = TimeSpan.FromMilliseconds(10);
 
     readonly IPEndPoint _endpoint;
+    readonly bool _tls;
     readonly List<ProbeSample> _samples = [];
     readonly Lock _gate = new();
     readonly CancellationTokenSource _stop = new();
@@ -41,8 +46,10 @@ public sealed class VipProbe : IDisposable
 
     /// <param name="connectTimeout">default 100 ms (a gap meter); a patient client (seconds) outlasts a dropped SYN's
     /// 1 s retry the way browsers and load generators do, so only real failures count.</param>
-    public VipProbe(LabNode client, IPAddress vip, int port, TimeSpan? connectTimeout = null, TimeSpan? readTimeout = null)
+    /// <param name="tls">HTTPS: any certificate is accepted and its serial number kept in each sample.</param>
+    public VipProbe(LabNode client, IPAddress vip, int port, TimeSpan? connectTimeout = null, TimeSpan? readTimeout = null, bool tls = false)
     {
+        _tls = tls;
         ConnectTimeout = connectTimeout ?? DefaultConnectTimeout;
         ReadTimeoutMilliseconds = (int)(readTimeout?.TotalMilliseconds ?? DefaultReadTimeoutMilliseconds);
         Vip = vip;
@@ -148,17 +155,42 @@ public sealed class VipProbe : IDisposable
             socket.Blocking = true;
             socket.SendTimeout = ReadTimeoutMilliseconds;
             socket.ReceiveTimeout = ReadTimeoutMilliseconds;
-            socket.Send(request);
+            string? serial = null;
+            using var network = new NetworkStream(socket, ownsSocket: false);
+            using var ssl = _tls ? new SslStream(network, leaveInnerStreamOpen: true) : null;
+            Stream stream = network;
+            if (ssl is not null)
+            {
+                ssl.AuthenticateAsClient(new SslClientAuthenticationOptions
+                {
+                    TargetHost = Vip.ToString(),
+                    RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                    {
+                        serial = certificate is null ? null : new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate).SerialNumber;
+                        return true;
+                    },
+                });
+                stream = ssl;
+            }
+            stream.Write(request);
             var response = new MemoryStream();
             var buffer = new byte[1024];
             int read;
-            while ((read = socket.Receive(buffer)) > 0 && response.Length < 16 * 1024)
+            while ((read = stream.Read(buffer)) > 0 && response.Length < 16 * 1024)
                 response.Write(buffer, 0, read);
-            return Parse(Encoding.ASCII.GetString(response.ToArray()));
+            return Parse(Encoding.ASCII.GetString(response.ToArray())) with { Certificate = serial };
         }
         catch (SocketException e)
         {
             return Failed(e.SocketErrorCode == SocketError.TimedOut ? "read timeout" : e.SocketErrorCode.ToString());
+        }
+        catch (IOException e) when (e.InnerException is SocketException inner)
+        {
+            return Failed(inner.SocketErrorCode == SocketError.TimedOut ? "read timeout" : inner.SocketErrorCode.ToString());
+        }
+        catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException)
+        {
+            return Failed($"{e.GetType().Name}: {e.Message}");
         }
     }
 

@@ -157,6 +157,95 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         await stop.CancelAsync();
     }
 
+    void ApplyTlsSecret(string name, byte[] certificate, byte[] key)
+    {
+        var json = new System.Text.Json.Nodes.JsonObject
+        {
+            ["apiVersion"] = "v1", ["kind"] = "Secret", ["type"] = "kubernetes.io/tls",
+            ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = name, ["namespace"] = "edge" },
+            ["data"] = new System.Text.Json.Nodes.JsonObject { ["tls.crt"] = Convert.ToBase64String(certificate), ["tls.key"] = Convert.ToBase64String(key) },
+        };
+        var file = Path.Combine(_stateDir, $"{name}-{Guid.NewGuid():N}.json");
+        File.WriteAllText(file, json.ToJsonString());
+        Kubectl("apply", "-f", file);
+    }
+
+    void ApplyTlsConfig(string node, string secret)
+    {
+        var yaml = $$$"""
+            apiVersion: nginx-ha.io/v1alpha1
+            kind: NodeHaConfig
+            metadata:
+              name: {{{node}}}
+            spec:
+              nodeName: {{{node}}}
+              backendPools:
+              - name: edge/web
+                spec:
+                  listeners: [{port: 80}, {port: 443, tls: {secretName: "{{{secret}}}"}}]
+                  backends: {servers: [{address: 198.18.0.3, port: 8080}]}
+            """;
+        var file = Path.Combine(_stateDir, $"{node}-tls.yaml");
+        File.WriteAllText(file, yaml);
+        Kubectl("apply", "-f", file);
+    }
+
+    [Fact]
+    public async Task Source_ReadsTheTlsSecretOfAPool_WatchesIt_AndRejectsAMalformedOrMissingOneNamingTheField()
+    {
+        string node = Unique("node"), secret = Unique("tls");
+        var (certificate, key) = Node.TestCertificates.SelfSigned("first.example.org");
+        if (_cluster.Kubectl("get", "namespace", "edge").Code != 0) _cluster.Kubectl("create", "namespace", "edge");
+        ApplyTlsSecret(secret, certificate, key);
+        ApplyTlsConfig(node, secret);
+        using var api = Api();
+        // Watches renewed only every 10 minutes: a replaced Secret seen sooner was seen by its own watch.
+        var source = new KubernetesConfigSource(api, node, new LastConfigStore(_stateDir), TimeProvider.System, Log) { WatchTimeout = TimeSpan.FromMinutes(10) };
+        using var stop = new CancellationTokenSource();
+        var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+        try
+        {
+            var first = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
+            var pair = first.Secrets.Tls[$"edge/{secret}"];
+            Assert.Equal(certificate, pair.Certificate.ToArray());
+            Assert.Equal(key, pair.PrivateKey.ToArray());
+
+            // Replaced: handed over again at once, with the new pair.
+            var (certificate2, key2) = Node.TestCertificates.SelfSigned("second.example.org");
+            ApplyTlsSecret(secret, certificate2, key2);
+            var replaced = Assert.IsType<NodeConfigUpdate>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Equal(certificate2, replaced.Secrets.Tls[$"edge/{secret}"].Certificate.ToArray());
+            Assert.Contains("/" + secret + " modified", replaced.Reason);
+            Assert.Equal(key2, Convert.FromBase64String(new LastConfigStore(_stateDir).Load(Log)!.Tls[$"edge/{secret}"].PrivateKey));
+
+            // A key that is not the certificate's: rejected, naming the field and the Secret's key, never the key's content.
+            ApplyTlsSecret(secret, certificate2, key);
+            var rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
+            var problem = Assert.Single(rejected.Problems);
+            Assert.StartsWith($"NodeHaConfig {node}: spec.backendPools[0].spec.listeners[1].tls.secretName: Secret edge/{secret}: tls.key: not the private key", problem);
+
+            Kubectl("delete", "secret", secret, "-n", "edge");
+            rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Equal($"NodeHaConfig {node}: spec.backendPools[0].spec.listeners[1].tls.secretName: Secret edge/{secret} does not exist", Assert.Single(rejected.Problems));
+
+            var keyLines = string.Join('\n', Encoding.ASCII.GetString(key).Split('\n').Skip(1).SkipLast(2));
+            lock (_log) Assert.DoesNotContain(_log, l => l.Contains(keyLines[..40], StringComparison.Ordinal));
+        }
+        finally
+        {
+            // Cancelled first, also when an assertion gave up on a MoveNextAsync still waiting: the source then ends on its own
+            // (disposing an iterator that is still running is refused; the assertion's failure is the one to report).
+            await stop.CancelAsync();
+            try
+            {
+                await events.DisposeAsync();
+            }
+            catch (NotSupportedException)
+            {
+            }
+        }
+    }
+
     [Fact]
     public async Task StatusWriter_PatchesTheStatusSubresource_AsKubectlGetShowsIt()
     {

@@ -508,6 +508,76 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
         }
     }
 
+    static NodeConfigUpdate WithTls(NodeConfigUpdate update, TlsKeyPair pair)
+    {
+        update.Config.Spec.BackendPools[0].Spec.Listeners = [new NginxListener { Port = 443, Tls = new ListenerTls { SecretName = "web-tls" } }];
+        return update with { Secrets = NodeSecrets.None with { Tls = new Dictionary<string, TlsKeyPair> { ["edge/web-tls"] = pair } } };
+    }
+
+    [Fact]
+    public async Task A_tls_secret_is_on_disk_before_nginx_checks_the_config_naming_it_and_the_replaced_version_goes_once_applied()
+    {
+        var root = Directory.CreateTempSubdirectory("nha-reconciler-tls-").FullName;
+        try
+        {
+            var runtime = NginxRuntimeOptions.UnderDirectory(root, 18080) with { PidFile = null };
+            await using var reconciler = new NodeReconciler(runtime, _host, _instances, _nginx, _clock, _ => { }, new SecretFileStore(runtime.SecretsDirectory));
+            var first = TestCertificates.Pair("first");
+            var second = TestCertificates.Pair("second");
+            var seen = new List<string>();
+            _nginx.OnCheck = config =>
+            {
+                var path = System.Text.RegularExpressions.Regex.Match(config, @"ssl_certificate_key (\S+);").Groups[1].Value;
+                seen.Add(File.Exists(path) ? Convert.ToBase64String(File.ReadAllBytes(path)) : $"missing {path}");
+            };
+
+            Assert.Equal(ReconcileOutcome.Applied, (await reconciler.ApplyAsync(WithTls(Config(Instance("edge/web/0", 51)), first), default)).Outcome);
+            Assert.Equal(ReconcileOutcome.Applied, (await reconciler.ApplyAsync(WithTls(Config(Instance("edge/web/0", 51)), second), default)).Outcome);
+
+            Assert.Equal([Convert.ToBase64String(first.PrivateKey.Span), Convert.ToBase64String(second.PrivateKey.Span)], seen);
+            // A new certificate is a new path in nginx.conf: the reload follows from the changed text.
+            Assert.Contains($"{runtime.SecretsDirectory}/edge/web-tls/{second.Version}/tls.crt", _nginx.Applied[^1]);
+            Assert.NotEqual(_nginx.Applied[0], _nginx.Applied[1]);
+            Assert.Equal([second.Version], Directory.GetDirectories($"{runtime.SecretsDirectory}/edge/web-tls").Select(Path.GetFileName));
+
+            // nginx refuses the next one: the files the running config names stay.
+            _nginx.Reject = "SSL_CTX_use_PrivateKey failed";
+            var third = TestCertificates.Pair("third");
+            Assert.Equal(ReconcileOutcome.Rejected, (await reconciler.ApplyAsync(WithTls(Config(Instance("edge/web/0", 51)), third), default)).Outcome);
+            Assert.True(File.Exists($"{runtime.SecretsDirectory}/edge/web-tls/{second.Version}/tls.key"), "the served key is still there");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_rejected_config_is_in_the_status_and_announced_naming_the_field_until_a_valid_one_is_applied()
+    {
+        var announced = new List<string>();
+        _reconciler.ConfigRejected += announced.Add;
+        var invalid = Config(Instance("edge/web/0", 51));
+        invalid.Config.Spec.BackendPools[0].Spec.Listeners = [new NginxListener { Port = 18080 }];
+
+        var result = await _reconciler.HandleAsync(invalid, default);
+
+        Assert.Equal(ReconcileOutcome.Rejected, result.Outcome);
+        Assert.Empty(_instances.Started);
+        var error = _reconciler.Status.Nginx!.LastError;
+        Assert.NotNull(error);
+        Assert.StartsWith("config rejected, the last good config keeps serving: ", error);
+        Assert.Contains("spec.listeners: port 18080 is the agent's health probe port", error);
+        Assert.Equal([error], announced);
+
+        await _reconciler.HandleAsync(new NodeConfigRejected(["NodeHaConfig lb1: spec.backendPools[0].spec.listeners[0].tls.secretName: Secret edge/web-tls does not exist"], "test"), default);
+        Assert.Contains("tls.secretName: Secret edge/web-tls does not exist", _reconciler.Status.Nginx!.LastError);
+        Assert.Equal(2, announced.Count);
+
+        Assert.Equal(ReconcileOutcome.Applied, (await Apply(Config(Instance("edge/web/0", 51)))).Outcome);
+        Assert.Null(_reconciler.Status.Nginx!.LastError);
+    }
+
     sealed class FakeHost : IHostFacts
     {
         public ConfiguredAddress[] Addresses_ =
@@ -542,8 +612,12 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
             HealthChanged?.Invoke(health);
         }
 
+        /// <summary>Runs as nginx -t would read the config (to see what is on disk then).</summary>
+        public Action<string>? OnCheck;
+
         public Task<ConfigApplyResult> ApplyAsync(string renderedConfig, CancellationToken cancellationToken)
         {
+            OnCheck?.Invoke(renderedConfig);
             if (Reject is not null) return Task.FromResult(new ConfigApplyResult(RejectAs, Reject));
             if (Applied.Count == 0) AppliedBeforeFirstStart = Instances!.Started.Count == 0;
             bool changed = Applied.Count == 0 || Applied[^1] != renderedConfig;

@@ -148,7 +148,8 @@ public sealed class ChartWorkloadTests
         Assert.Equal("""
             apiGroups=nginx-ha.io;resources=nodehaconfigs;resourceNames=;verbs=get,list,watch
             apiGroups=nginx-ha.io;resources=nodehaconfigs/status;resourceNames=;verbs=patch
-            apiGroups=;resources=secrets;resourceNames=;verbs=get
+            apiGroups=;resources=secrets;resourceNames=;verbs=get,watch
+            apiGroups=events.k8s.io;resources=events;resourceNames=;verbs=create,patch
             """, Rules(Kind(docs, "ClusterRole", "-agent")));
         Assert.Equal("nha-nginx-ha-operator-agent", Scalar(Seq(Kind(docs, "ClusterRoleBinding", "-agent"), "subjects")![0], "name"));
     }

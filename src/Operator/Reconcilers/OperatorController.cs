@@ -1,5 +1,6 @@
 using k8s;
 using k8s.Models;
+using NginxHa.Core.Planning;
 using NginxHa.Core.Resources;
 using NginxHa.Operator.Machinery;
 
@@ -92,6 +93,7 @@ public sealed class OperatorController
     }
 
     private volatile bool _running;
+    private PlanResult? _statusQueuedFor; // only the plan key (one worker at a time) touches it
 
     /// <summary>Every informer has listed its kind once (the readiness of a replica, leader or not), or what it waits for.</summary>
     public (bool Ready, string Reason) Readiness()
@@ -160,13 +162,14 @@ public sealed class OperatorController
     {
         if (key == PlanKey)
         {
-            var previous = ConfigReconciler.LastPlan;
             var plan = await ConfigReconciler.ReconcileAsync(Snapshot(), cancellationToken).ConfigureAwait(false);
             foreach (var error in plan.Errors) _log.Debug($"plan: {error}");
-            // Only the groups and pools whose plan changed: queueing all 1,000 per plan kept the queue full at scale.
-            var (groups, pools) = StatusKeys.Changed(previous, plan);
+            // Only the groups and pools whose plan changed: queueing all 1,000 per plan kept the queue full at scale. Against
+            // the plan last queued for, not LastPlan: a plan whose writes failed has set LastPlan but queued nothing.
+            var (groups, pools) = StatusKeys.Changed(_statusQueuedFor, plan);
             foreach (var group in groups) Queue.Add(GroupKeyPrefix + group);
             foreach (var pool in pools) Queue.Add(PoolKeyPrefix + pool);
+            _statusQueuedFor = plan;
             return ReconcileResult.Done;
         }
         if (key.StartsWith(PoolKeyPrefix, StringComparison.Ordinal))

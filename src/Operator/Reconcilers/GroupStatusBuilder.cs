@@ -29,8 +29,13 @@ public static class GroupReasons
 
 /// <summary>What the agents report, as the status builder needs it. <paramref name="Heartbeat"/>: the agent's heartbeat
 /// Lease as the operator saw it, null when the node has none (its report then counts as it is).</summary>
+/// <param name="Applying">The config is newer than the agent's report, and only for a short while (the operator's grace
+/// period): the agent is applying it, so its last report still stands rather than counting as no report.</param>
 public sealed record NodeReport(string Node, bool Ready, NodeHaConfigSpec? Spec, long? Generation, NodeHaConfigStatus? Status,
-    Heartbeat? Heartbeat = null);
+    Heartbeat? Heartbeat = null, bool Applying = false)
+{
+    public bool Current => Status?.ObservedGeneration == Generation;
+}
 
 /// <summary>
 /// Pure: the status of one VirtualIpGroup from its plan, the agents' reports on their NodeHaConfigs and the
@@ -76,8 +81,10 @@ public static class GroupStatusBuilder
                     continue;
                 }
                 var reported = report.Status?.Instances.FirstOrDefault(i => i.Name == instance.Name);
-                // A report counts only once the agent has applied the config we wrote (observedGeneration).
-                if (reported is null || report.Status?.ObservedGeneration != report.Generation)
+                // A report counts once the agent has applied the config we wrote (observedGeneration); while it applies it
+                // (bounded), its previous report stands and a missing instance is not yet news: no Degraded flap per write.
+                if (report.Applying && !report.Current && reported is null) continue;
+                if (reported is null || (!report.Current && !report.Applying))
                 {
                     notReporting.Add(node);
                     continue;

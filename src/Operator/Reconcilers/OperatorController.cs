@@ -1,5 +1,6 @@
 using k8s;
 using k8s.Models;
+using NginxHa.Core.Planning;
 using NginxHa.Core.Resources;
 using NginxHa.Operator.Machinery;
 
@@ -98,6 +99,7 @@ public sealed class OperatorController
     }
 
     private volatile bool _running;
+    private PlanResult? _statusQueuedFor; // only the plan key (one worker at a time) touches it
 
     /// <summary>Every informer has listed its kind once (the readiness of a replica, leader or not), or what it waits for.</summary>
     public (bool Ready, string Reason) Readiness()
@@ -171,8 +173,12 @@ public sealed class OperatorController
         {
             var plan = await ConfigReconciler.ReconcileAsync(Snapshot(), cancellationToken).ConfigureAwait(false);
             foreach (var error in plan.Errors) _log.Debug($"plan: {error}");
-            foreach (var group in Groups.List()) Queue.Add(GroupKey(group.Metadata));
-            foreach (var pool in Pools.List()) Queue.Add(PoolKey(pool.Metadata));
+            // Only the groups and pools whose plan changed: queueing all 1,000 per plan kept the queue full at scale. Against
+            // the plan last queued for, not LastPlan: a plan whose writes failed has set LastPlan but queued nothing.
+            var (groups, pools) = StatusKeys.Changed(_statusQueuedFor, plan);
+            foreach (var group in groups) Queue.Add(GroupKeyPrefix + group);
+            foreach (var pool in pools) Queue.Add(PoolKeyPrefix + pool);
+            _statusQueuedFor = plan;
             return ReconcileResult.Done;
         }
         if (key.StartsWith(PoolKeyPrefix, StringComparison.Ordinal))
@@ -200,11 +206,15 @@ public sealed class OperatorController
             // 500 finalizers cost most of the initial reconcile at scale.
             if (type != InformerEventType.Modified || old is null || PlanInputChanged(old.Metadata, group.Metadata)) Queue.Add(PlanKey);
             Queue.Add(GroupKey(group.Metadata));
+            // A pool's status lists the groups that name it.
+            foreach (var pool in new[] { old?.Spec.BackendPoolRef, group.Spec.BackendPoolRef }.Where(p => p is { Length: > 0 }).Distinct())
+                Queue.Add(PoolKeyPrefix + Kinds.Key(new V1ObjectMeta { Name = pool, NamespaceProperty = group.Metadata.NamespaceProperty }));
         });
         Pools.OnChange((type, old, pool) =>
         {
             if (type == InformerEventType.Modified && old is not null && old.Metadata.Generation == pool.Metadata.Generation) return;
             Queue.Add(PlanKey);
+            Queue.Add(PoolKey(pool.Metadata));
         });
         Configs.OnChange((type, old, config) =>
         {
@@ -212,18 +222,22 @@ public sealed class OperatorController
                 Queue.Add(PlanKey); // created, deleted or edited: make it match the plan again (our own echo is a no-op)
             else if (ClusterSnapshot.HeardRoutersKey(old.Status) != ClusterSnapshot.HeardRoutersKey(config.Status))
                 Queue.Add(PlanKey); // the routers its agent hears: VRID allocation and VridConflict (priority and time alone do not)
-            if (type == InformerEventType.Modified && Json(old?.Status) == Json(config.Status)) return;
-            // An agent's report: aggregate the status of the groups it concerns (and of groups waiting to be released).
+            // A new generation makes its reports stale until the agent catches up: the groups' status reads both.
+            if (type == InformerEventType.Modified && old?.Metadata.Generation == config.Metadata.Generation && Json(old?.Status) == Json(config.Status)) return;
+            // An agent's report or a new config: aggregate the status of the groups it concerns (and of groups waiting to be released).
             var groups = config.Spec.VrrpInstances.Select(i => i.Group)
                 .Concat(config.Status?.Instances.Select(i => GroupOfInstance(i.Name)) ?? [])
                 .Concat(old?.Spec.VrrpInstances.Select(i => i.Group) ?? []);
             foreach (var group in groups.Where(g => g.Length > 0).Distinct()) Queue.Add(GroupKeyPrefix + group);
-            foreach (var pool in config.Spec.BackendPools) Queue.Add(PoolKeyPrefix + pool.Name);
+            foreach (var pool in config.Spec.BackendPools.Concat(old?.Spec.BackendPools ?? []).Select(p => p.Name).Distinct()) Queue.Add(PoolKeyPrefix + pool);
         });
         Nodes.OnChange((type, old, node) =>
         {
             if (type == InformerEventType.Modified && old is not null && !NodeChanged(old, node)) return; // heartbeats
             Queue.Add(PlanKey);
+            // Readiness shows in the status of the groups the node carries, which the plan need not change.
+            foreach (var group in Configs.Get(node.Metadata.Name)?.Spec.VrrpInstances.Select(i => i.Group).Where(g => g.Length > 0).Distinct() ?? [])
+                Queue.Add(GroupKeyPrefix + group);
         });
         EndpointSlices.OnChange((type, old, slice) =>
         {
@@ -232,7 +246,9 @@ public sealed class OperatorController
             var service = slice.Metadata.Labels?.TryGetValue(ClusterSnapshot.ServiceNameLabel, out var name) == true ? name : null;
             if (service is null) return;
             var ns = slice.Metadata.NamespaceProperty;
-            if (Pools.List().Any(p => p.Metadata.NamespaceProperty == ns && p.Spec.Backends.Service?.Name == service)) Queue.Add(PlanKey);
+            var pools = Pools.List().Where(p => p.Metadata.NamespaceProperty == ns && p.Spec.Backends.Service?.Name == service).ToList();
+            if (pools.Count > 0) Queue.Add(PlanKey);
+            foreach (var pool in pools) Queue.Add(PoolKey(pool.Metadata)); // their status lists the endpoints
         });
         // Heartbeats: a renewal changes nothing; a heartbeat that expires (a timer) or comes back re-judges the node's groups.
         Leases.OnChange((type, _, lease) =>

@@ -25,6 +25,12 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
     // The last note per group and reason of the Events written only when their note changes (not on every reconcile).
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Group, string Reason), string> _lastNotes = new();
 
+    /// <summary>How long a node whose NodeHaConfig is newer than its report counts as applying it, not as not reporting.</summary>
+    public TimeSpan ApplyGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    // Per node, the config generation whose report is awaited and when this replica first saw it.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Generation, DateTimeOffset Since)> _awaited = new(StringComparer.Ordinal);
+
     private long _statusWrites;
     public long StatusWrites => Interlocked.Read(ref _statusWrites);
 
@@ -71,9 +77,7 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         var groupPlan = plan?.Groups.FirstOrDefault(g => g.Group == key);
         if (groupPlan is null) return ReconcileResult.After(ReleasePoll); // not planned yet: the plan key runs first
         var nodes = snapshot.Nodes.ToDictionary(n => n.Metadata.Name, StringComparer.Ordinal);
-        var reports = snapshot.Configs.Select(c => new NodeReport(c.Metadata.Name,
-            nodes.TryGetValue(c.Metadata.Name, out var node) && ClusterSnapshot.IsReady(node), c.Spec, c.Metadata.Generation, c.Status,
-            snapshot.Heartbeats.GetValueOrDefault(c.Metadata.Name))).ToList();
+        var (reports, applyingLeft) = Reports(snapshot.Configs, nodes, snapshot.Heartbeats);
         var secretRef = group.Spec.Vrrp.AuthSecretRef;
         var secretPresent = secretRef is null || snapshot.SecretHasKey(group.Metadata.NamespaceProperty, secretRef.Name, secretRef.Key);
         var status = GroupStatusBuilder.Build(group, groupPlan, reports, secretPresent, time.GetUtcNow());
@@ -93,7 +97,38 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         else
             _lastNotes.TryRemove((key, GroupEvents.NginxConfigRejected), out _);
         await SyncDnsEndpointAsync(group, DnsEndpoints.Desired(group, status), cancellationToken).ConfigureAwait(false);
-        return ReconcileResult.Done;
+        // A node still applying when its grace ends counts as not reporting then, even if nothing else changes.
+        var applying = groupPlan.Instances.SelectMany(i => i.Nodes).Where(applyingLeft.ContainsKey).Select(n => applyingLeft[n]).ToList();
+        return applying.Count > 0 ? ReconcileResult.After(applying.Min()) : ReconcileResult.Done;
+    }
+
+    /// <summary>Each node's report, marked applying while its config is newer than the report for less than
+    /// <see cref="ApplyGrace"/>; and for those nodes the grace left.</summary>
+    private (List<NodeReport> Reports, Dictionary<string, TimeSpan> ApplyingLeft) Reports(IReadOnlyList<NodeHaConfigResource> configs, Dictionary<string, V1Node> nodes,
+        IReadOnlyDictionary<string, Heartbeat> heartbeats)
+    {
+        var now = time.GetUtcNow();
+        var left = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
+        var reports = new List<NodeReport>(configs.Count);
+        foreach (var config in configs)
+        {
+            var name = config.Metadata.Name;
+            var report = new NodeReport(name, nodes.TryGetValue(name, out var node) && ClusterSnapshot.IsReady(node), config.Spec, config.Metadata.Generation, config.Status,
+                heartbeats.GetValueOrDefault(name));
+            if (!report.Current && config.Metadata.Generation is { } generation)
+            {
+                var awaited = _awaited.AddOrUpdate(name, _ => (generation, now), (_, old) => old.Generation == generation ? old : (generation, now));
+                var remaining = ApplyGrace - (now - awaited.Since);
+                if (remaining > TimeSpan.Zero)
+                {
+                    report = report with { Applying = true };
+                    left[name] = remaining;
+                }
+            }
+            else _awaited.TryRemove(name, out _);
+            reports.Add(report);
+        }
+        return (reports, left);
     }
 
     private async Task SyncDnsEndpointAsync(VirtualIpGroupResource group, IReadOnlyList<DnsEndpoints.Endpoint>? records, CancellationToken cancellationToken)

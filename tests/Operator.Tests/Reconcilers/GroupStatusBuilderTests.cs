@@ -81,6 +81,33 @@ public class GroupStatusBuilderTests
     }
 
     [Fact]
+    public void A_node_applying_a_newer_config_keeps_its_last_report_and_is_not_NodeNotReporting()
+    {
+        var applying = Report("lb2", ("edge/web/0", VrrpInstanceState.Backup), ("edge/web/1", VrrpInstanceState.Master)) with { Generation = 8, Applying = true };
+        var status = GroupStatusBuilder.Build(Group(),
+            Plan(), [Report("lb1", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Backup)), applying], true, T0);
+
+        Assert.Equal(("False", "Redundant"), (Of(status, "Degraded").Status, Of(status, "Degraded").Reason));
+        Assert.Equal(("True", "MasterElected"), (Of(status, "Ready").Status, Of(status, "Ready").Reason));
+        Assert.Equal("lb1,lb2", status.Masters);
+    }
+
+    [Fact]
+    public void A_node_applying_a_config_with_an_instance_it_never_reported_is_not_counted_as_not_reporting()
+    {
+        var applying = Report("lb2", ("edge/web/0", VrrpInstanceState.Backup)) with { Generation = 8, Applying = true };
+        var status = GroupStatusBuilder.Build(Group(),
+            Plan(), [Report("lb1", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Master)), applying], true, T0);
+
+        Assert.Equal("False", Of(status, "Degraded").Status);
+        Assert.Equal("MasterElected", Of(status, "Ready").Reason);
+        // Once the grace is over the same report is stale.
+        var late = GroupStatusBuilder.Build(Group(),
+            Plan(), [Report("lb1", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Master)), applying with { Applying = false }], true, T0);
+        Assert.Equal(("True", "NodeNotReporting"), (Of(late, "Degraded").Status, Of(late, "Degraded").Reason));
+    }
+
+    [Fact]
     public void A_node_without_a_report_for_the_current_config_is_NodeNotReporting_and_no_report_means_NoMaster()
     {
         var stale = Report("lb2", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Master)) with { Generation = 8 };

@@ -35,6 +35,7 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
     sealed record SecretChanged(string Reason) : Trigger(Reason);
 
     long? _generation;
+    bool _emptyHandedOver;
     string? _secretsHash;
     string? _lastRejection;
     readonly Dictionary<string, CancellationTokenSource> _secretWatches = new(StringComparer.Ordinal);
@@ -280,10 +281,12 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
     {
         if (obj is null)
         {
-            // Deleted (or gone while we were away): the operator withdrew every VIP from this node. Nothing handed over
-            // yet: nothing to withdraw, keep waiting.
+            // Deleted (or gone while we were away): the operator withdrew every VIP from this node. None at all yet
+            // (a node no group selects, or before the operator wrote one): that is this node's config too, handed
+            // over once, so the agent is ready and a DaemonSet rollout does not stall on a node that serves nothing.
             _lastRejection = null;
-            if (_generation is null) return;
+            if (_generation is null && _emptyHandedOver) return;
+            _emptyHandedOver = true;
             _generation = null;
             _secretsHash = null;
             store?.Delete();
@@ -360,6 +363,7 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
     {
         _generation = generation;
         _secretsHash = secretsHash;
+        _emptyHandedOver = false; // a deletion from now on withdraws this config
         Volatile.Write(ref _generationBox, new StrongBox<long>(generation));
     }
 

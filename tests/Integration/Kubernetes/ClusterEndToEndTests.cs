@@ -1,4 +1,3 @@
-using Xunit.Abstractions;
 using NginxHa.Integration.Tests.Standalone;
 using NginxHa.Integration.Tests.Support;
 using Xunit.Abstractions;

@@ -117,6 +117,26 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
     }
 
     [Fact]
+    public async Task Source_WithNoNodeHaConfigYet_HandsOverAnEmptyConfig_SoTheAgentIsReady_ThenTheOneTheOperatorWrites()
+    {
+        string node = Unique("none");
+        using var api = Api();
+        var source = new KubernetesConfigSource(api, node, null, TimeProvider.System, Log);
+        using var stop = new CancellationTokenSource();
+        await using var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+
+        var empty = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
+        Assert.Equal(node, empty.Config.Spec.NodeName);
+        Assert.Empty(empty.Config.Spec.VrrpInstances);
+        Assert.Null(source.Generation);
+
+        ApplyConfig(node, 100); // the next event is the operator's config, not the empty one again
+        Assert.Equal(100, PriorityOf(await NextAsync(events)));
+        Assert.Equal(1, source.Generation);
+        await stop.CancelAsync();
+    }
+
+    [Fact]
     public async Task Source_WatchFromATooOldResourceVersion_Gets410_AndListsAgain()
     {
         string node = Unique("node");

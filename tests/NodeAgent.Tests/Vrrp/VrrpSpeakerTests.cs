@@ -432,7 +432,31 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
             return ValueTask.CompletedTask;
         }
 
-        public VrrpDatagram Receive(CancellationToken ct) => Inbound.Reader.ReadAsync(ct).AsTask().GetAwaiter().GetResult();
+        /// <summary>Hands what <see cref="Inbound"/> receives to the speaker, from a thread of its own (as the socket's).</summary>
+        public IDisposable StartReceiving(Action<VrrpDatagram> deliver, Action<Exception> failed)
+        {
+            var stop = new CancellationTokenSource();
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await foreach (var datagram in Inbound.Reader.ReadAllAsync(stop.Token)) deliver(datagram);
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                }
+                catch (Exception ex)
+                {
+                    failed(ex);
+                }
+            });
+            return new Cancels(stop);
+        }
+
+        sealed class Cancels(CancellationTokenSource stop) : IDisposable
+        {
+            public void Dispose() => stop.Cancel();
+        }
 
         /// <summary>Held by the "kernel" but not yet read by the receive thread (which never reads these).</summary>
         public readonly ConcurrentQueue<VrrpDatagram> HeldByKernel = new();

@@ -14,7 +14,9 @@
 # its nginx. A curl loop in each namespace fetches that agent's /metrics every 5 s. Measured on lb-a: VmRSS sampled every
 # second over the window (the GC heap breathes with gen0, so one reading at the end is noise: mean and max), RssAnon and
 # RssFile at the end (the binary's mapped pages count in VmRSS), CPU as (utime + stime) over WINDOW seconds from
-# /proc/PID/stat, in percent of one core. Extra environment for the agents (e.g. DOTNET_GCgen0size) passes through.
+# /proc/PID/stat, in percent of one core, context switches per second summed over its threads (each one a thread
+# waking), and its thread count. SMAPS_DIR=DIR keeps lb-a's /proc/PID/smaps per mode. Extra environment for the agents
+# (e.g. DOTNET_GCgen0size) passes through.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -29,13 +29,13 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     Task? _run;
 
     VrrpSpeaker Start(VrrpVersion version = VrrpVersion.V3, byte priority = 100, string? password = null,
-        int garpRepeat = 1, TimeSpan garpInterval = default, ShutdownLatch? shutdown = null)
+        int garpRepeat = 1, TimeSpan garpInterval = default, ShutdownLatch? shutdown = null, TimeProvider? time = null)
     {
         var interval = version == VrrpVersion.V3 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1);
         var instance = new VrrpInstanceConfig(version, 51, priority, interval, Self);
         var auth = password is null ? ReadOnlyMemory<byte>.Empty : VrrpSimplePassword.ToAuthData(password);
         var options = new VrrpSpeakerOptions("vrid 51", instance, [Vip], auth, garpRepeat, garpInterval);
-        _speaker = new VrrpSpeaker(options, _transport, _addresses, _announcer, _time, _log.Enqueue, _link, _observer);
+        _speaker = new VrrpSpeaker(options, _transport, _addresses, _announcer, time ?? _time, _log.Enqueue, _link, _observer);
         _run = _speaker.RunAsync(_stop.Token, shutdown);
         return _speaker;
     }
@@ -243,6 +243,17 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
         // One line per reason per 10 s: at 0, 10 and 20 s of the 30.
         Assert.Equal(3, _log.Count(l => l.Contains("another router acts as MASTER with a lower priority")));
         Assert.Equal(3, _log.Count(l => l.Contains("dropped an advertisement") && l.Contains(nameof(VrrpDropReason.BadTtl))));
+    }
+
+    [Fact]
+    public async Task On_the_system_clock_the_loops_own_kernel_timer_alone_drives_take_over_and_adverts()
+    {
+        // No ITimer is armed for the system clock (it fired on a pool thread at every deadline): the timerfd wait must do it.
+        var speaker = Start(priority: 100, time: TimeProvider.System);
+        await WaitFor(() => speaker.State == VrrpState.Master);
+        var sent = _transport.Sent.Count;
+        await WaitFor(() => _transport.Sent.Count >= sent + 5);
+        Assert.Equal(2, speaker.Transitions); // INITIALIZE -> BACKUP -> MASTER, nothing else
     }
 
     [Fact]

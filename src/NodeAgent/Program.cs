@@ -15,7 +15,6 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
-        Platform.ExecutablePages.MapOnlyTouchedPages();
         if (args.Length == 0 || args[0] is "-h" or "--help")
         {
             Console.Error.WriteLine(Usage);

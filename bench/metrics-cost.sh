@@ -14,7 +14,9 @@
 # its nginx. A curl loop in each namespace fetches that agent's /metrics every 5 s. Measured on lb-a: VmRSS sampled every
 # second over the window (the GC heap breathes with gen0, so one reading at the end is noise: mean and max), RssAnon and
 # RssFile at the end (the binary's mapped pages count in VmRSS), CPU as (utime + stime) over WINDOW seconds from
-# /proc/PID/stat, in percent of one core. Extra environment for the agents (e.g. DOTNET_GCgen0size) passes through.
+# /proc/PID/stat, in percent of one core, context switches per second summed over its threads (each one a thread
+# waking), and its thread count. SMAPS_DIR=DIR keeps lb-a's /proc/PID/smaps per mode. Extra environment for the agents
+# (e.g. DOTNET_GCgen0size) passes through.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -82,10 +84,10 @@ EOF
 
 cpu_ticks() { awk '{ print $14 + $15 }' <(sed 's/^.*) //; s/^/x x /' "/proc/$1/stat"); }
 vm_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-# Adverts for other VRIDs that lb-a's sockets received and dropped (each instance's raw socket hears every advert on the
-# segment), summed over its instances, from its /metrics.
-foreign_adverts() { { ip netns exec "$ns_a" curl -s --max-time 5 "http://$addr_a:$port/metrics" || true; } \
-  | awk '/^nginx_ha_vrrp_invalid_packets_total\{/ && /reason="unknown_virtual_router_id"/ { s += $NF } END { printf "%d", s }'; }
+# Context switches of all of lb-a's threads (voluntary + involuntary): every thread wake-up is one; a thread that
+# ended during the window takes its count with it, so this is a floor.
+context_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { printf "%d", s }'; }
+thread_count() { ls /proc/"$1"/task | wc -l; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 run_mode() { # metrics | none
@@ -112,13 +114,18 @@ run_mode() { # metrics | none
   sleep "$SETTLE"
   local masters
   masters=$(grep -c -- '-> MASTER' "$work/lb-a.$mode.log" || true)
-  local foreign_start=0 foreign_rate=-
-  [ "$mode" = metrics ] && foreign_start=$(foreign_adverts)
+  local switches_start
+  switches_start=$(context_switches "$pid_a")
   start=$(cpu_ticks "$pid_a")
   log "$mode: measuring CPU and VmRSS for ${WINDOW}s"
   local samples=() i
   for ((i = 0; i < WINDOW; i++)); do sleep 1; samples+=("$(vm_rss_kb "$pid_a")"); done
   end=$(cpu_ticks "$pid_a")
+  local wakeups threads
+  wakeups=$(awk -v a="$switches_start" -v b="$(context_switches "$pid_a")" -v w="$WINDOW" 'BEGIN { printf "%.0f", (b - a) / w }')
+  threads=$(thread_count "$pid_a")
+  # Where the memory is, for docs/benchmarks.md: lb-a's mappings at the end of the window.
+  [ -z "${SMAPS_DIR:-}" ] || cp "/proc/$pid_a/smaps" "$SMAPS_DIR/smaps.$mode"
   rss=$(vm_rss_kb "$pid_a")
   local rss_mean rss_max anon file
   rss_mean=$(printf '%s\n' "${samples[@]}" | awk '{ s += $1 } END { printf "%d", s / NR }')
@@ -131,9 +138,8 @@ run_mode() { # metrics | none
   local scrape="-"
   if [ "$mode" = metrics ]; then
     scrape=$(ip netns exec "$ns_a" curl -s "http://$addr_a:$port/metrics" | wc -c)
-    foreign_rate=$(awk -v a="$foreign_start" -v b="$(foreign_adverts)" -v w="$WINDOW" 'BEGIN { printf "%.0f", (b - a) / w }')
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$rss" "$rss_mean" "$rss_max" "$anon" "$file" "$cpu" "$masters" "$scrape" "$foreign_rate" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$rss" "$rss_mean" "$rss_max" "$anon" "$file" "$cpu" "$masters" "$scrape" "$wakeups" "$threads" \
     | tee -a "$work/result.tsv"
   for pid in "${started_pids[@]}"; do stop_pid "$pid"; done
   started_pids=()
@@ -141,5 +147,5 @@ run_mode() { # metrics | none
   rm -rf "$work/lb-a" "$work/lb-b"
 }
 
-printf 'mode\tVmRSS_kB_end\tVmRSS_kB_mean\tVmRSS_kB_max\tRssAnon_kB\tRssFile_kB\tcpu_percent_of_one_core\tinstances_master_on_lb_a\tscrape_bytes\tforeign_vrid_adverts_per_s\n'
+printf 'mode\tVmRSS_kB_end\tVmRSS_kB_mean\tVmRSS_kB_max\tRssAnon_kB\tRssFile_kB\tcpu_percent_of_one_core\tinstances_master_on_lb_a\tscrape_bytes\tcontext_switches_per_s\tthreads\n'
 for mode in $MODES; do run_mode "$mode"; done

@@ -68,6 +68,42 @@ public sealed class AgentMetrics : IDisposable
             description: "Configs rejected, by stage: manifest, nginx_test, vrrp; the last good config keeps serving");
     }
 
+    /// <summary>
+    /// Series each instrument may keep (OpenTelemetry's cardinality limit), from its label space: per instance, room for
+    /// <see cref="MaxInstances"/> (a full interface and family of VRIDs) times the label values each instance reports.
+    /// The SDK allocates that many points per instrument up front, about 100 bytes each: its default of 2000 for all 19
+    /// instruments held 3.8 MB of the agent's heap (docs/benchmarks.md, "Metrics cost"), and was too small anyway for
+    /// invalid packets past 142 instances. The config hash gets a new series per config applied: the default 2000.
+    /// Past a limit the SDK reports the excess in one series labelled otel_metric_overflow="true".
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, int> SeriesLimits = new Dictionary<string, int>
+    {
+        ["nginx_ha_vrrp_state"] = MaxInstances,
+        ["nginx_ha_vrrp_priority"] = MaxInstances,
+        ["nginx_ha_vrrp_last_transition_age"] = MaxInstances,
+        ["nginx_ha_vrrp_adverts_sent"] = MaxInstances,
+        ["nginx_ha_vrrp_adverts_received"] = MaxInstances,
+        ["nginx_ha_vrrp_split_brain_seen"] = MaxInstances,
+        ["nginx_ha_vrrp_vips_bound"] = MaxInstances,
+        ["nginx_ha_vrrp_gratuitous_announcements"] = MaxInstances,
+        ["nginx_ha_vrrp_peers"] = MaxInstances,
+        // from, to and reason: the state machine's transitions, and "other" for a reason it does not name.
+        ["nginx_ha_vrrp_transitions"] = (TransitionReasons.Possible.Count + 3) * MaxInstances,
+        ["nginx_ha_vrrp_invalid_packets"] = InvalidPacketReasons.Count * MaxInstances,
+        ["nginx_ha_vrrp_auth_failures"] = 2 * MaxInstances,
+        ["nginx_ha_vrrp_vrid_conflicts"] = Enum.GetValues<VridConflictKind>().Length * MaxInstances,
+        ["nginx_ha_vrrp_peer_priority"] = VrrpInstanceMetrics.MaxPeers * MaxInstances,
+        ["nginx_ha_nginx_config_info"] = 2000,
+        ["nginx_ha_nginx_up"] = NginxSeries,
+        ["nginx_ha_nginx_restarts"] = NginxSeries,
+        ["nginx_ha_nginx_reloads"] = NginxSeries,
+        ["nginx_ha_config_rejected"] = NginxSeries,
+    };
+
+    /// <summary>Instances whose series the limits hold (over the process's life: a renamed instance is a new one).</summary>
+    public const int MaxInstances = 256;
+    const int NginxSeries = 8;
+
     public NginxMetrics Nginx { get; } = new();
 
     /// <summary>The name the metrics server subscribes to.</summary>

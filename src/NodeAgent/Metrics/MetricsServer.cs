@@ -43,6 +43,9 @@ public sealed class MetricsServer : IAsyncDisposable
         });
         var provider = Sdk.CreateMeterProviderBuilder().ConfigureResource(r => r.AddService("nginx-ha-agent"))
             .AddMeter(metrics.Name)
+            .AddView(instrument => instrument.Meter.Name == metrics.Name && AgentMetrics.SeriesLimits.TryGetValue(instrument.Name, out var limit)
+                ? new MetricStreamConfiguration { CardinalityLimit = limit }
+                : null)
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0).Build();
         builder.Services.AddSingleton(provider);
         // The host's default console lifetime registers .NET handlers for SIGTERM/SIGINT, which would replace the

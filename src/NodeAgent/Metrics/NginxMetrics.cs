@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using NginxHa.NodeAgent.Nginx;
 
@@ -68,7 +67,7 @@ public sealed class NginxMetrics
     public void Reject(ConfigRejectionStage stage) => Interlocked.Increment(ref _rejected[(int)stage]);
 
     public static string Hash(string config) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(config)))[..12];
+        Convert.ToHexStringLower(Sha256.HashData(Encoding.UTF8.GetBytes(config)))[..12];
 
     static int ResultIndex(string result) => result switch
     {

@@ -4,43 +4,6 @@ using NginxHa.Core.Resources;
 
 namespace NginxHa.NodeAgent.Network;
 
-/// <summary>The speaker's transport over the raw protocol-112 socket.</summary>
-public sealed class RawSocketTransport(VrrpSocket socket) : IVrrpTransport
-{
-    public IPAddress SourceAddress => socket.SourceAddress;
-    public IReadOnlyList<IPAddress> Destinations => socket.Destinations;
-
-    public ValueTask SendAsync(ReadOnlyMemory<byte> vrrpMessage, IPAddress destination, CancellationToken ct) =>
-        socket.SendAsync(vrrpMessage, destination, ct);
-
-    public VrrpDatagram Receive(CancellationToken ct)
-    {
-        var packet = socket.Receive(ct);
-        return new VrrpDatagram(packet.Source, packet.Destination, packet.TtlOrHopLimit, packet.Message, QueuedFor(packet.KernelReceivedUtc));
-    }
-
-    public bool TryReceiveQueued(out VrrpDatagram datagram)
-    {
-        datagram = default;
-        if (!socket.TryReceiveQueued(out var packet)) return false;
-        datagram = new VrrpDatagram(packet.Source, packet.Destination, packet.TtlOrHopLimit, packet.Message, QueuedFor(packet.KernelReceivedUtc));
-        return true;
-    }
-
-    // Both stamps are wall clock, read microseconds apart: their difference survives a clock step. A negative or
-    // absurd age (the clock stepped in between) counts as none.
-    static TimeSpan QueuedFor(DateTime? kernelReceivedUtc)
-    {
-        if (kernelReceivedUtc is not { } at) return TimeSpan.Zero;
-        var age = DateTime.UtcNow - at;
-        return age > TimeSpan.Zero && age < MaxQueuedFor ? age : TimeSpan.Zero;
-    }
-
-    static readonly TimeSpan MaxQueuedFor = TimeSpan.FromSeconds(1);
-
-    public void Dispose() => socket.Dispose();
-}
-
 /// <summary>The speaker's view of one interface's addresses, through netlink.</summary>
 public sealed class NetlinkVirtualAddressTable(int interfaceIndex) : IVirtualAddressTable
 {

@@ -85,14 +85,37 @@ public sealed class VrrpSocket : IDisposable
     {
         ArgumentNullException.ThrowIfNull(iface);
         ArgumentNullException.ThrowIfNull(unicastPeers);
-        IPAddress source = family switch
-        {
-            AddressFamily.InterNetwork => iface.PrimaryIPv4
-                ?? throw new ArgumentException($"interface \"{iface.Name}\" has no primary IPv4 address to send VRRP from", nameof(iface)),
-            AddressFamily.InterNetworkV6 => iface.LinkLocalIPv6
-                ?? throw new ArgumentException($"interface \"{iface.Name}\" has no IPv6 link-local address to send VRRP from", nameof(iface)),
-            _ => throw new ArgumentException($"VRRP runs over IPv4 or IPv6, not {family}", nameof(family)),
-        };
+        IPAddress source = SourceFor(iface, family);
+        CheckUnicastPeers(family, unicastPeers);
+        IReadOnlyList<IPAddress> destinations = unicastPeers.Count == 0 ? [GroupOf(family)] : [.. unicastPeers];
+        return OpenCore(iface, family, source, destinations, joinGroup: unicastPeers.Count == 0);
+    }
+
+    /// <summary>
+    /// A socket that several speakers share (<see cref="VrrpSockets"/>): its <see cref="Destinations"/> is the group, and
+    /// it joins the group only on <see cref="JoinGroup"/> (for the first multicast speaker; unicast ones send to their peers).
+    /// </summary>
+    internal static VrrpSocket OpenShared(NetworkInterfaceInfo iface, AddressFamily family)
+    {
+        ArgumentNullException.ThrowIfNull(iface);
+        return OpenCore(iface, family, SourceFor(iface, family), [GroupOf(family)], joinGroup: false);
+    }
+
+    /// <summary>The interface's primary IPv4 or IPv6 link-local address: where adverts of <paramref name="family"/> come from.</summary>
+    public static IPAddress SourceFor(NetworkInterfaceInfo iface, AddressFamily family) => family switch
+    {
+        AddressFamily.InterNetwork => iface.PrimaryIPv4
+            ?? throw new ArgumentException($"interface \"{iface.Name}\" has no primary IPv4 address to send VRRP from", nameof(iface)),
+        AddressFamily.InterNetworkV6 => iface.LinkLocalIPv6
+            ?? throw new ArgumentException($"interface \"{iface.Name}\" has no IPv6 link-local address to send VRRP from", nameof(iface)),
+        _ => throw new ArgumentException($"VRRP runs over IPv4 or IPv6, not {family}", nameof(family)),
+    };
+
+    static IPAddress GroupOf(AddressFamily family) => family == AddressFamily.InterNetwork ? IPv4Group : IPv6Group;
+
+    /// <summary>Each peer must be a unicast address of <paramref name="family"/>.</summary>
+    public static void CheckUnicastPeers(AddressFamily family, IReadOnlyList<IPAddress> unicastPeers)
+    {
         foreach (IPAddress peer in unicastPeers)
         {
             if (peer.AddressFamily != family)
@@ -101,9 +124,11 @@ public sealed class VrrpSocket : IDisposable
                 || peer.Equals(IPAddress.Any) || peer.Equals(IPAddress.IPv6Any) || peer.Equals(IPAddress.Broadcast))
                 throw new ArgumentException($"unicast peer {peer} is not a unicast address", nameof(unicastPeers));
         }
-        IPAddress group = family == AddressFamily.InterNetwork ? IPv4Group : IPv6Group;
-        IReadOnlyList<IPAddress> destinations = unicastPeers.Count == 0 ? [group] : [.. unicastPeers];
+    }
 
+    private static VrrpSocket OpenCore(NetworkInterfaceInfo iface, AddressFamily family, IPAddress source, IReadOnlyList<IPAddress> destinations,
+        bool joinGroup)
+    {
         Socket socket = LibC.OpenSocket(family == AddressFamily.InterNetwork ? LibC.AF_INET : LibC.AF_INET6, LibC.SOCK_RAW, IPProtocolVrrp);
         try
         {
@@ -118,8 +143,6 @@ public sealed class VrrpSocket : IDisposable
                 socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastTimeToLive, TtlOrHopLimit);
                 socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastLoopback, false);
                 socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.PacketInformation, true);
-                if (unicastPeers.Count == 0)
-                    socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.AddMembership, new MulticastOption(group, iface.Index));
             }
             else
             {
@@ -129,16 +152,49 @@ public sealed class VrrpSocket : IDisposable
                 socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.MulticastLoopback, false);
                 SetInt(socket, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
                 SetInt(socket, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
-                if (unicastPeers.Count == 0)
-                    socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.AddMembership, new IPv6MulticastOption(group, iface.Index));
             }
-            return new VrrpSocket(socket, iface, family, source, destinations);
+            var opened = new VrrpSocket(socket, iface, family, source, destinations);
+            if (joinGroup) opened.JoinGroup();
+            return opened;
         }
         catch
         {
             socket.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Joins 224.0.0.18 / ff02::12 on the interface (once; later calls do nothing).</summary>
+    public void JoinGroup()
+    {
+        lock (_receiveGate)
+        {
+            if (_joined) return;
+            if (Family == AddressFamily.InterNetwork)
+                _socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.AddMembership, new MulticastOption(IPv4Group, _iface.Index));
+            else
+                _socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.AddMembership, new IPv6MulticastOption(IPv6Group, _iface.Index));
+            _joined = true;
+        }
+    }
+
+    private bool _joined;
+
+    /// <summary>
+    /// Blocks until a datagram is queued (true) or <paramref name="wakeFd"/>, an eventfd, is readable (false; not drained).
+    /// No periodic wake-up: a shared receive thread sleeps until traffic or its stop.
+    /// </summary>
+    internal unsafe bool WaitReadable(int wakeFd)
+    {
+        var fds = stackalloc Platform.Posix.PollFd[2];
+        fds[0] = new Platform.Posix.PollFd { Fd = (int)_socket.Handle, Events = Platform.Posix.POLLIN };
+        fds[1] = new Platform.Posix.PollFd { Fd = wakeFd, Events = Platform.Posix.POLLIN };
+        while (Platform.Posix.Poll(fds, 2, -1) < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != LibC.EINTR) throw new SocketException(errno);
+        }
+        return (fds[1].ReturnedEvents & Platform.Posix.POLLIN) == 0;
     }
 
     /// <summary>Sends one VRRP message (the payload; the kernel adds the IP header) from <see cref="SourceAddress"/>.</summary>

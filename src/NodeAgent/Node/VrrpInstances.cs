@@ -44,6 +44,9 @@ public sealed class SpeakerInstanceHost(TimeProvider time, Action<string> log, S
     Metrics.AgentMetrics? metrics = null, HeardRouters? heard = null, Watchdog.HandoverBook? handover = null,
     Cli.LineLog? lineLog = null) : IVrrpInstanceHost
 {
+    // One raw socket per interface and family for all instances (each advert read once, handed to its VRID's speaker).
+    readonly Network.VrrpSockets _sockets = new(heard, log);
+
     public IVrrpInstance Start(InstancePlan plan, bool fault)
     {
         var observer = Metrics.VrrpInstanceMetrics.For(plan, time);
@@ -54,7 +57,7 @@ public sealed class SpeakerInstanceHost(TimeProvider time, Action<string> log, S
         try
         {
             running = SpeakerFactory.Start(plan, fault, time, speakerLog is null ? log : speakerLog.Write, shutdown,
-                speakerLog is null ? observer : new SpeakerObservers(observer, speakerLog), heard);
+                speakerLog is null ? observer : new SpeakerObservers(observer, speakerLog), heard, _sockets);
         }
         catch
         {

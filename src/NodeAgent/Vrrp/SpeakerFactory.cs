@@ -63,8 +63,8 @@ public static class SpeakerFactory
     /// <paramref name="shutdown"/> is set (SIGTERM), the speaker hands over at once, before it is disposed.
     /// </summary>
     public static RunningSpeaker Start(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, ShutdownLatch? shutdown = null,
-        IVrrpSpeakerObserver? observer = null, HeardRouters? heard = null) =>
-        new(Build(plan, fault, time, log, observer, heard), shutdown);
+        IVrrpSpeakerObserver? observer = null, HeardRouters? heard = null, VrrpSockets? sockets = null) =>
+        new(Build(plan, fault, time, log, observer, heard, sockets), shutdown);
 
     /// <summary>The speaker's options for a plan, with adverts sent from <paramref name="source"/>.</summary>
     public static VrrpSpeakerOptions OptionsFor(InstancePlan plan, System.Net.IPAddress source) =>
@@ -73,9 +73,12 @@ public static class SpeakerFactory
             plan.VirtualAddresses, plan.AuthData, plan.GratuitousRepeat,
             plan.GratuitousInterval ?? InstancePlan.DefaultGratuitousInterval, plan.GratuitousRefresh);
 
-    /// <summary>Opens the sockets and builds the speaker without running it; disposing the result closes them.</summary>
+    /// <summary>
+    /// Opens the sockets and builds the speaker without running it; disposing the result closes them. The raw VRRP socket
+    /// is shared through <paramref name="sockets"/> with the other speakers on the interface (a private one when null).
+    /// </summary>
     public static BuiltSpeaker Build(InstancePlan plan, bool fault, TimeProvider time, Action<string> log, IVrrpSpeakerObserver? observer = null,
-        HeardRouters? heard = null)
+        HeardRouters? heard = null, VrrpSockets? sockets = null)
     {
         NetworkInterfaceInfo iface;
         try
@@ -97,7 +100,15 @@ public static class SpeakerFactory
         var resources = new List<IDisposable>();
         try
         {
-            var transport = new RawSocketTransport(VrrpSocket.Open(iface, family, plan.UnicastPeers));
+            IVrrpTransport transport;
+            try
+            {
+                transport = (sockets ?? new VrrpSockets(heard, log)).Attach(iface, family, plan.UnicastPeers, plan.VirtualRouterId, plan.Name);
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new SpeakerSetupException(plan.Name, "virtualRouterId", ex.Message);
+            }
             resources.Add(transport);
             var addresses = new NetlinkVirtualAddressTable(iface.Index);
             resources.Add(addresses);
@@ -105,7 +116,7 @@ public static class SpeakerFactory
             resources.Add(announcer);
             var link = new NetlinkLinkWatcher(iface.Index, iface.HasCarrier);
             resources.Add(link);
-            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log, link, observer) { Heard = heard, HeardInterface = iface.Name };
+            var speaker = new VrrpSpeaker(options, transport, addresses, announcer, time, log, link, observer);
             if (fault) speaker.SetFault(true);
             log($"{plan.Name}: starting VRRPv{(int)plan.Version} vrid {plan.VirtualRouterId} on {iface.Name} from {source}, " +
                 $"priority {plan.Priority}, advert interval {plan.AdvertInterval.TotalMilliseconds}ms, " +

@@ -12,8 +12,11 @@ public interface IVrrpTransport : IDisposable
     IPAddress SourceAddress { get; }
     IReadOnlyList<IPAddress> Destinations { get; }
     ValueTask SendAsync(ReadOnlyMemory<byte> vrrpMessage, IPAddress destination, CancellationToken ct);
-    /// <summary>Blocks until a message arrives (the speaker calls it from its own receive thread).</summary>
-    VrrpDatagram Receive(CancellationToken ct);
+    /// <summary>
+    /// Hands every message for this speaker to <paramref name="deliver"/>, on the transport's receive thread (which must
+    /// only queue it), until the result is disposed; <paramref name="failed"/> is told once if receiving stops for good.
+    /// </summary>
+    IDisposable StartReceiving(Action<VrrpDatagram> deliver, Action<Exception> failed);
     /// <summary>A message the kernel already holds, without blocking (the event loop, before a due timer).</summary>
     bool TryReceiveQueued(out VrrpDatagram datagram);
 }

@@ -72,12 +72,6 @@ public sealed class VrrpSpeaker
 
     public VrrpState State => _state;
 
-    /// <summary>Where every decoded advert's VRID and addresses are recorded, ours or not (set before running).</summary>
-    public HeardRouters? Heard { get; init; }
-
-    /// <summary>The interface name <see cref="Heard"/> records adverts under ("" when unknown).</summary>
-    public string HeardInterface { get; init; } = "";
-
     /// <summary>The options in effect (the last <see cref="Reconfigure"/> once the event loop took it).</summary>
     public VrrpSpeakerOptions Options => _options;
 
@@ -157,20 +151,23 @@ public sealed class VrrpSpeaker
     {
         using var ioStop = new CancellationTokenSource();
         using var wake = _wake = new EventLoopSignal(shutdown);
-        // Armed for the next deadline, always: only the provider knows when its time reaches a deadline (a fake
-        // clock's Advance). With the system clock the loop's own kernel-timed wait normally gets there first and
-        // re-arms it for the deadline after, so it seldom fires (NextEvent).
-        using var timer = _time.CreateTimer(_ => Post(TimerEvent.Instance), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        // Armed for the next deadline when the provider is not the system clock: only it knows when its time reaches a
+        // deadline (a fake clock's Advance). The system clock's time is the kernel's monotonic clock, which the loop's own
+        // timerfd wait measures (NextEvent); a mirror ITimer there fired on a pool thread at about every deadline, a
+        // wake-up and a pool hand-off each (half the agent's CPU with 10 instances at 100 ms, docs/benchmarks.md).
+        using var timer = _time == TimeProvider.System ? null
+            : _time.CreateTimer(_ => Post(TimerEvent.Instance), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         using var stopRegistration = stop.Register(() => Post(StopEvent.Instance));
 
         Rehearse();
         RemoveLeftovers();
-        var receive = Task.Factory.StartNew(() => ReceiveLoop(ioStop.Token), ioStop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        // The transport's receive thread only queues: this loop stays the one thread that acts.
+        using var receiving = _transport.StartReceiving(d => Post(new PacketEvent(d, Now() - d.QueuedFor)),
+            error => Post(new FailedEvent("receiving adverts", error)));
         var watch = Task.Run(() => WatchLoop(ioStop.Token));
         var carrier = _link is null ? Task.CompletedTask : Task.Run(() => LinkLoop(ioStop.Token));
         // A helper loop that dies of an unexpected error takes the speaker down with it, visibly: never a master that
         // still adverts but no longer hears its peers or its link.
-        ReportFailure(receive, "receiving adverts");
         ReportFailure(watch, "watching the addresses");
         ReportFailure(carrier, "watching the link");
         try
@@ -202,7 +199,7 @@ public sealed class VrrpSpeaker
             ioStop.Cancel();
             try
             {
-                Task.WaitAll(receive, watch, carrier);
+                Task.WaitAll(watch, carrier);
             }
             catch (AggregateException)
             {
@@ -423,7 +420,6 @@ public sealed class VrrpSpeaker
         if (d.Source.Equals(_transport.SourceAddress)) return;
         var reason = VrrpPacket.TryRead(d.Message.Span, d.Source, d.Destination, out var advert);
         if (reason == VrrpDropReason.Ok)
-            Heard?.Record(HeardInterface, d.Source, advert!);
         if (reason == VrrpDropReason.Ok)
             reason = VrrpReceiveValidator.Validate(advert!, d.TtlOrHopLimit, _rules);
         if (reason != VrrpDropReason.Ok)
@@ -572,8 +568,9 @@ public sealed class VrrpSpeaker
         }
     }
 
-    void Reschedule(ITimer timer)
+    void Reschedule(ITimer? timer)
     {
+        if (timer is null) return;
         var due = NextDue();
         if (due is null)
         {
@@ -582,28 +579,6 @@ public sealed class VrrpSpeaker
         }
         var wait = due.Value - Now();
         timer.Change(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
-    }
-
-    /// <summary>On its own thread: a blocking receive wakes straight into the event queue.</summary>
-    void ReceiveLoop(CancellationToken ct)
-    {
-        while (!ct.IsCancellationRequested)
-        {
-            try
-            {
-                var datagram = _transport.Receive(ct);
-                Post(new PacketEvent(datagram, Now() - datagram.QueuedFor));
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
-            {
-                _log($"{_options.Name}: receive failed: {ex.Message}");
-                ct.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(100));
-            }
-        }
     }
 
     async Task WatchLoop(CancellationToken ct)

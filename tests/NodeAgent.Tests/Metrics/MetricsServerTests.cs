@@ -187,6 +187,33 @@ public sealed partial class MetricsServerTests : IAsyncLifetime
         Assert.Equal(documented.OrderBy(n => n), exposed.OrderBy(n => n));
     }
 
+    [Fact]
+    public void Every_instrument_has_a_series_limit()
+    {
+        var names = new List<string>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, _) => { if (instrument.Meter.Name == _metrics.Name) lock (names) names.Add(instrument.Name); },
+        };
+        listener.Start();
+
+        Assert.Equal(19, names.Count);
+        Assert.All(names, n => Assert.True(AgentMetrics.SeriesLimits.ContainsKey(n), $"{n} has no series limit"));
+    }
+
+    [Fact]
+    public async Task A_full_interface_of_instances_fits_the_limits_and_the_excess_past_one_is_reported_as_overflow()
+    {
+        for (int i = 0; i < 255; i++) Instance($"vip-{i}", (byte)(i + 1));
+        var full = await Scrape();
+        Assert.DoesNotContain("otel_metric_overflow", full);
+        Assert.Equal(255, full.Split('\n').Count(l => l.StartsWith("nginx_ha_vrrp_state{", StringComparison.Ordinal)));
+
+        for (int i = 255; i < 600; i++) Instance($"vip-{i}", (byte)(i % 255 + 1));
+        var past = await Scrape();
+        Assert.Contains(past.Split('\n'), l => l.StartsWith("nginx_ha_vrrp_state{", StringComparison.Ordinal) && l.Contains("otel_metric_overflow=\"true\""));
+    }
+
     [GeneratedRegex(@"^# TYPE (\S+) ", RegexOptions.Multiline)]
     private static partial Regex MetricNames();
 }

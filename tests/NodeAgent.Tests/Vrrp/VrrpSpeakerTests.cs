@@ -29,13 +29,13 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     Task? _run;
 
     VrrpSpeaker Start(VrrpVersion version = VrrpVersion.V3, byte priority = 100, string? password = null,
-        int garpRepeat = 1, TimeSpan garpInterval = default, ShutdownLatch? shutdown = null)
+        int garpRepeat = 1, TimeSpan garpInterval = default, ShutdownLatch? shutdown = null, TimeProvider? time = null)
     {
         var interval = version == VrrpVersion.V3 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1);
         var instance = new VrrpInstanceConfig(version, 51, priority, interval, Self);
         var auth = password is null ? ReadOnlyMemory<byte>.Empty : VrrpSimplePassword.ToAuthData(password);
         var options = new VrrpSpeakerOptions("vrid 51", instance, [Vip], auth, garpRepeat, garpInterval);
-        _speaker = new VrrpSpeaker(options, _transport, _addresses, _announcer, _time, _log.Enqueue, _link, _observer);
+        _speaker = new VrrpSpeaker(options, _transport, _addresses, _announcer, time ?? _time, _log.Enqueue, _link, _observer);
         _run = _speaker.RunAsync(_stop.Token, shutdown);
         return _speaker;
     }
@@ -246,6 +246,17 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task On_the_system_clock_the_loops_own_kernel_timer_alone_drives_take_over_and_adverts()
+    {
+        // No ITimer is armed for the system clock (it fired on a pool thread at every deadline): the timerfd wait must do it.
+        var speaker = Start(priority: 100, time: TimeProvider.System);
+        await WaitFor(() => speaker.State == VrrpState.Master);
+        var sent = _transport.Sent.Count;
+        await WaitFor(() => _transport.Sent.Count >= sent + 5);
+        Assert.Equal(2, speaker.Transitions); // INITIALIZE -> BACKUP -> MASTER, nothing else
+    }
+
+    [Fact]
     public async Task A_failing_receive_loop_stops_the_speaker_visibly_and_releases_the_vips()
     {
         var speaker = Start(priority: 100);
@@ -432,7 +443,31 @@ public sealed class VrrpSpeakerTests : IAsyncDisposable
             return ValueTask.CompletedTask;
         }
 
-        public VrrpDatagram Receive(CancellationToken ct) => Inbound.Reader.ReadAsync(ct).AsTask().GetAwaiter().GetResult();
+        /// <summary>Hands what <see cref="Inbound"/> receives to the speaker, from a thread of its own (as the socket's).</summary>
+        public IDisposable StartReceiving(Action<VrrpDatagram> deliver, Action<Exception> failed)
+        {
+            var stop = new CancellationTokenSource();
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await foreach (var datagram in Inbound.Reader.ReadAllAsync(stop.Token)) deliver(datagram);
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                }
+                catch (Exception ex)
+                {
+                    failed(ex);
+                }
+            });
+            return new Cancels(stop);
+        }
+
+        sealed class Cancels(CancellationTokenSource stop) : IDisposable
+        {
+            public void Dispose() => stop.Cancel();
+        }
 
         /// <summary>Held by the "kernel" but not yet read by the receive thread (which never reads these).</summary>
         public readonly ConcurrentQueue<VrrpDatagram> HeldByKernel = new();

@@ -65,10 +65,29 @@ public sealed class KubeApiClient : IDisposable
     public async IAsyncEnumerable<NodeHaConfigWatchEvent> WatchNodeHaConfigAsync(string name, string resourceVersion, TimeSpan serverTimeout,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        await foreach (var (type, obj) in WatchOneAsync(Resource, name, resourceVersion, serverTimeout, cancellationToken))
+        {
+            yield return type switch
+            {
+                "ERROR" => new NodeHaConfigWatchEvent(type, null, null, (int?)obj?["code"], (string?)obj?["message"]),
+                "BOOKMARK" => new NodeHaConfigWatchEvent(type, null, (string?)obj?["metadata"]?["resourceVersion"], null, null),
+                _ when obj is not null => new NodeHaConfigWatchEvent(type, ToObject(obj), (string?)obj["metadata"]?["resourceVersion"], null, null),
+                _ => throw new InvalidDataException($"watch: a {type} event without an object"),
+            };
+        }
+    }
+
+    /// <summary>
+    /// The raw events (type, object) of a watch on one object of <paramref name="collection"/> (a metadata.name field
+    /// selector), after <paramref name="resourceVersion"/>, until the server ends the watch.
+    /// </summary>
+    async IAsyncEnumerable<(string Type, JsonNode? Object)> WatchOneAsync(string collection, string name, string resourceVersion,
+        TimeSpan serverTimeout, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         // A watch that goes silent without closing must not hang forever: the client gives up a little after the server should have.
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(serverTimeout + RequestTimeout);
-        var path = $"{Resource}?watch=true&allowWatchBookmarks=true&{Selector(name)}&resourceVersion={Uri.EscapeDataString(resourceVersion)}" +
+        var path = $"{collection}?watch=true&allowWatchBookmarks=true&{Selector(name)}&resourceVersion={Uri.EscapeDataString(resourceVersion)}" +
                    $"&timeoutSeconds={(int)serverTimeout.TotalSeconds}";
         using var request = Request(HttpMethod.Get, path, null);
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
@@ -78,15 +97,7 @@ public sealed class KubeApiClient : IDisposable
         {
             if (line.Length == 0) continue;
             var e = JsonNode.Parse(line) ?? throw new InvalidDataException("watch: an empty event");
-            var type = (string?)e["type"] ?? "";
-            var obj = e["object"];
-            yield return type switch
-            {
-                "ERROR" => new NodeHaConfigWatchEvent(type, null, null, (int?)obj?["code"], (string?)obj?["message"]),
-                "BOOKMARK" => new NodeHaConfigWatchEvent(type, null, (string?)obj?["metadata"]?["resourceVersion"], null, null),
-                _ when obj is not null => new NodeHaConfigWatchEvent(type, ToObject(obj), (string?)obj["metadata"]?["resourceVersion"], null, null),
-                _ => throw new InvalidDataException($"watch: a {type} event without an object"),
-            };
+            yield return ((string?)e["type"] ?? "", e["object"]);
         }
     }
 
@@ -132,20 +143,8 @@ public sealed class KubeApiClient : IDisposable
     public async IAsyncEnumerable<SecretWatchEvent> WatchSecretAsync(string ns, string name, string resourceVersion, TimeSpan serverTimeout,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(serverTimeout + RequestTimeout);
-        var path = $"{Secrets(ns)}?watch=true&allowWatchBookmarks=true&{Selector(name)}&resourceVersion={Uri.EscapeDataString(resourceVersion)}" +
-                   $"&timeoutSeconds={(int)serverTimeout.TotalSeconds}";
-        using var request = Request(HttpMethod.Get, path, null);
-        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
-        await EnsureSuccessAsync(response, deadline.Token);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(deadline.Token), Encoding.UTF8);
-        while (await reader.ReadLineAsync(deadline.Token) is { } line)
+        await foreach (var (type, obj) in WatchOneAsync(Secrets(ns), name, resourceVersion, serverTimeout, cancellationToken))
         {
-            if (line.Length == 0) continue;
-            var e = JsonNode.Parse(line) ?? throw new InvalidDataException("watch: an empty event");
-            var obj = e["object"];
-            var type = (string?)e["type"] ?? "";
             yield return type == "ERROR"
                 ? new SecretWatchEvent(type, null, (int?)obj?["code"], (string?)obj?["message"])
                 : new SecretWatchEvent(type, (string?)obj?["metadata"]?["resourceVersion"], null, null);

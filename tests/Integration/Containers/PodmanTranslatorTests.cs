@@ -25,12 +25,13 @@ public sealed class PodmanTranslatorTests
         Assert.Equal(["run", "--detach", "--pod", "lb1-abc123", "--name", "lb1-abc123-agent", "--pull", "never", "--network", "ns:/run/netns/lab-n0",
             "--user", "0", "--read-only", "--read-only-tmpfs=false", "--security-opt", "no-new-privileges",
             "--cap-drop=ALL", "--cap-add=NET_ADMIN", "--cap-add=NET_RAW", "--memory", $"{128 << 20}", "--cpu-shares", "20",
-            "--env", "NODE_NAME=lb1", "--env", "NODE_IP=198.18.0.1", "--env", "KUBERNETES_SERVICE_HOST=127.0.0.1", "--env", "KUBERNETES_SERVICE_PORT=6443",
+            "--env", "NODE_NAME=lb1", "--env", "NODE_IP=198.18.0.1", "--env", "POD_NAMESPACE=nginx-ha", "--env", "KUBERNETES_SERVICE_HOST=127.0.0.1", "--env", "KUBERNETES_SERVICE_PORT=6443",
             "--volume", "/tmp/pod/run:/run/nginx-ha", "--volume", "/tmp/pod/state:/var/lib/nginx-ha",
             "--volume", $"/tmp/pod/sa:{PodmanTranslator.ServiceAccountPath}:ro",
             "localhost/nginx-ha-agent:t1",
             "kubernetes", "--node", "lb1", "--nginx-mode", "sidecar", "--nginx-dir", "/run/nginx-ha/nginx", "--nginx-temp-dir", "/var/lib/nginx",
-            "--state-dir", "/var/lib/nginx-ha", "--metrics-address", "198.18.0.1:9464", "--log-format", "text"], agent);
+            "--state-dir", "/var/lib/nginx-ha", "--metrics-address", "198.18.0.1:9464", "--log-format", "text",
+            "--lease-namespace", "nginx-ha", "--heartbeat-duration", "20s"], agent);
         Assert.Equal(new Uri("http://198.18.0.1:9464/readyz"), plan.Container("agent").Readiness);
         Assert.Equal(new Uri("http://198.18.0.1:9464/healthz"), plan.Container("agent").Liveness);
         Assert.Null(plan.Container("agent").PreStop);

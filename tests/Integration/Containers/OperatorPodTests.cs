@@ -57,7 +57,7 @@ public sealed class OperatorPodTests(CrdCluster cluster, ContainerImages images)
 
             _k.Ok("apply", "-f", _k.WriteManifest("op-site.yaml", Site));
             await Eventually.Until(
-                () => _k.Run("get", "nhc", "oplb1", "-o", "jsonpath={.spec.instances[0].name} {.spec.instances[0].virtualIPs[0]}").Output.Trim(),
+                () => _k.Run("get", "nhc", "oplb1", "-o", "jsonpath={.spec.vrrpInstances[0].name} {.spec.vrrpInstances[0].virtualIPs[0]}").Output.Trim(),
                 s => s == "edge/opweb/0 198.18.0.200/24", TimeSpan.FromSeconds(60), $"oplb1's NodeHaConfig written by the operator pod\n{Diagnosis()}");
 
             var logs = pod.Logs("operator");

@@ -10,7 +10,8 @@ using Xunit.Sdk;
 namespace NginxHa.Integration.Tests.Containers;
 
 /// <summary>
-/// The agent and nginx images, built by the project's own <c>scripts/build-images.sh</c> once per test run, tagged with
+/// The agent and nginx images (and the operator image, on first use), built by the project's own
+/// <c>scripts/build-images.sh</c> once per test run, tagged with
 /// a hash of what goes into them (the agent's sources, the build scripts, the host files copied in): when images with
 /// that tag exist the build is skipped, so a second run costs nothing. Older test tags are removed. A missing buildah,
 /// podman, runc or catatonit fails the tests (scripts/install-deps.sh installs them).

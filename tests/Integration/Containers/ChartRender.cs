@@ -21,6 +21,9 @@ public static class ChartRender
     /// <summary>The --set arguments that point the agent and nginx images at the tag the tests built.</summary>
     public static string[] ImageTags(string tag) => [$"agent.image.tag={tag}", $"agent.nginxImage.tag={tag}"];
 
+    /// <summary>The --set argument that points the operator image at the tag the tests built.</summary>
+    public static string[] OperatorImageTag(string tag) => [$"operator.image.tag={tag}"];
+
     /// <summary>`helm template` of the chart with <paramref name="valuesFiles"/> (relative to the chart) and --set values.</summary>
     public static string Template(IEnumerable<string> sets, params string[] valuesFiles)
     {
@@ -34,4 +37,8 @@ public static class ChartRender
     /// <summary>The agent DaemonSet's pod as rendered.</summary>
     public static PodSpec DaemonSetPod(IEnumerable<string> sets, params string[] valuesFiles) =>
         PodSpecReader.FromManifests(Template(sets, valuesFiles), "DaemonSet");
+
+    /// <summary>The operator Deployment's pod as rendered.</summary>
+    public static PodSpec DeploymentPod(IEnumerable<string> sets, params string[] valuesFiles) =>
+        PodSpecReader.FromManifests(Template(sets, valuesFiles), "Deployment");
 }

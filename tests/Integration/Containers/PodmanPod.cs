@@ -13,7 +13,8 @@ public sealed class PodmanPod : IDisposable
     readonly List<string> _containerIds = [];
     string? _podId;
 
-    public PodmanPod(PodSpec spec, LabNode node, string nodeName, ServiceAccountMount? serviceAccount, string name)
+    /// <param name="podNetwork">the node's namespace is the pod's own network (a pod without hostNetwork)</param>
+    public PodmanPod(PodSpec spec, LabNode node, string nodeName, ServiceAccountMount? serviceAccount, string name, bool podNetwork = false)
     {
         WorkDirectory = Directory.CreateTempSubdirectory($"nha-pod-{name}-").FullName;
         var volumes = new Dictionary<string, string>();
@@ -27,8 +28,17 @@ public sealed class PodmanPod : IDisposable
             volumes[volume.Name] = directory;
         }
         Plan = PodmanTranslator.Translate(spec, new PodPlacement($"{name}-{Guid.NewGuid().ToString("N")[..6]}", "nginx-ha", nodeName,
-            node.IPv4.ToString(), $"/run/netns/{node.Namespace}", volumes, serviceAccount));
+            node.IPv4.ToString(), $"/run/netns/{node.Namespace}", volumes, serviceAccount, podNetwork));
         VolumeDirectories = volumes;
+        // The kubelet hands the projected token to the pod's runAsUser when every container runs as that one user (no
+        // fsGroup): 0600 and owned by it, so a non-root container reads it and no other user does.
+        if (serviceAccount is not null && spec.Containers.Select(c => c.Security.RunAsUser).Distinct().ToList() is [> 0 and var uid])
+        {
+            var gid = spec.Containers[0].Security.RunAsGroup ?? uid;
+            var (exit, _, error) = RequiredTool.Run(RequiredTool.Locate("chown", "coreutils"),
+                ["-R", $"{uid}:{gid}", serviceAccount.Directory], TimeSpan.FromSeconds(30));
+            if (exit != 0) throw new InvalidOperationException($"chown of the service account directory: {error.Trim()}");
+        }
     }
 
     public PodPlan Plan { get; }

@@ -8,9 +8,11 @@ namespace NginxHa.Integration.Tests.Containers;
 /// the network namespace that is the node's network (hostNetwork), a host directory per volume, and the service
 /// account: its token directory mounted at the well-known path and the API server's address in the environment.
 /// </summary>
+/// <param name="PodNetwork">the namespace is the pod's own network (a pod without hostNetwork; HostIP is then its pod IP),
+/// not the node's</param>
 public sealed record PodPlacement(
     string PodName, string Namespace, string NodeName, string HostIP, string NetworkNamespacePath,
-    IReadOnlyDictionary<string, string> VolumeDirectories, ServiceAccountMount? ServiceAccount);
+    IReadOnlyDictionary<string, string> VolumeDirectories, ServiceAccountMount? ServiceAccount, bool PodNetwork = false);
 
 /// <param name="Directory">holds token, ca.crt and namespace, as the kubelet's projected volume does</param>
 public sealed record ServiceAccountMount(string Directory, string ApiHost, int ApiPort);
@@ -37,8 +39,10 @@ public static class PodmanTranslator
 
     public static PodPlan Translate(PodSpec spec, PodPlacement placement)
     {
-        if (!spec.HostNetwork)
-            throw new UnsupportedPodFieldException("hostNetwork", "false: only host-network pods are run here (the node is a network namespace)");
+        if (!spec.HostNetwork && !placement.PodNetwork)
+            throw new UnsupportedPodFieldException("hostNetwork", "false: the placement gives the node's network, not one of the pod's own");
+        if (spec.HostNetwork && placement.PodNetwork)
+            throw new UnsupportedPodFieldException("hostNetwork", "true: the placement gives a network of the pod's own, not the node's");
         // The infra container gets no network of its own beyond loopback: nothing on the host's interfaces.
         List<string> create = ["pod", "create", "--name", placement.PodName, "--network", "none",
             "--share", spec.ShareProcessNamespace ? "ipc,uts,pid" : "ipc,uts"];
@@ -119,7 +123,8 @@ public static class PodmanTranslator
     static string FieldRef(string path, PodPlacement placement, string at) => path switch
     {
         "spec.nodeName" => placement.NodeName,
-        "status.hostIP" or "status.podIP" => placement.HostIP, // the same address on the host network
+        "status.podIP" => placement.HostIP,
+        "status.hostIP" when !placement.PodNetwork => placement.HostIP, // the same address on the host network
         "metadata.name" => placement.PodName,
         "metadata.namespace" => placement.Namespace,
         _ => throw new UnsupportedPodFieldException($"{at}.valueFrom.fieldRef.fieldPath", $"{path} is not filled in here"),

@@ -1,7 +1,7 @@
 namespace NginxHa.Integration.Tests.Containers;
 
 /// <summary>
-/// The podman stand-in for a kubelet, without podman: the chart's rendered DaemonSet becomes exactly the expected
+/// The podman stand-in for a kubelet, without podman: the chart's rendered DaemonSet and Deployment become exactly the expected
 /// podman arguments, and any pod-spec field the stand-in does not know stops it, naming the field.
 /// </summary>
 public sealed class PodmanTranslatorTests
@@ -45,6 +45,70 @@ public sealed class PodmanTranslatorTests
         Assert.Contains("/tmp/pod/nginx-tmp:/var/lib/nginx", nginx.Run);
         Assert.DoesNotContain("/tmp/pod/state:/var/lib/nginx-ha", nginx.Run);
         Assert.Equal(["/bin/sh", "-c"], nginx.PreStop!.Take(2));
+    }
+
+    /// <summary>The operator's pod has a network of its own: a namespace the test made stands in for it.</summary>
+    static readonly PodPlacement OperatorPlacement = new("op-abc123", "nginx-ha", "worker1", "198.18.0.1", "/run/netns/lab-n0",
+        new Dictionary<string, string>(), new ServiceAccountMount("/tmp/pod/sa", "127.0.0.1", 6443), PodNetwork: true);
+
+    static string RenderedWithOperator() => ChartRender.Template([.. ChartRender.ImageTags("t1"), .. ChartRender.OperatorImageTag("t1")]);
+
+    [Fact]
+    public void ChartDeployment_TranslatesToOneOperatorContainerInThePodsOwnNetwork_WithTheSpecsSecurityContextAndLimits()
+    {
+        var plan = PodmanTranslator.Translate(PodSpecReader.FromManifests(RenderedWithOperator(), "Deployment"), OperatorPlacement);
+
+        Assert.Equal(["pod", "create", "--name", "op-abc123", "--network", "none", "--share", "ipc,uts"], plan.Create);
+        Assert.Equal(30, plan.GraceSeconds);
+        Assert.Equal(["operator"], plan.Containers.Select(c => c.Name));
+        Assert.Equal(["run", "--detach", "--pod", "op-abc123", "--name", "op-abc123-operator", "--pull", "never", "--network", "ns:/run/netns/lab-n0",
+            "--user", "65532:65532", "--read-only", "--read-only-tmpfs=false", "--security-opt", "no-new-privileges",
+            "--cap-drop=ALL", "--memory", $"{256 << 20}", "--cpus", "0.5", "--cpu-shares", "51",
+            "--env", "POD_NAME=op-abc123", "--env", "KUBERNETES_SERVICE_HOST=127.0.0.1", "--env", "KUBERNETES_SERVICE_PORT=6443",
+            "--volume", $"/tmp/pod/sa:{PodmanTranslator.ServiceAccountPath}:ro",
+            "localhost/nginx-ha-operator:t1",
+            "run", "--lease-namespace", "nginx-ha", "--lease-name", "nginx-ha-operator", "--lease-duration", "15s", "--identity", "op-abc123",
+            "--workers", "2", "--release-timeout", "60s", "--metrics-address", "0.0.0.0:8080"], plan.Container("operator").Run);
+        Assert.Equal(new Uri("http://198.18.0.1:8080/readyz"), plan.Container("operator").Readiness);
+        Assert.Equal(new Uri("http://198.18.0.1:8080/healthz"), plan.Container("operator").Liveness);
+        Assert.Null(plan.Container("operator").PreStop);
+    }
+
+    [Fact]
+    public void APodsNetwork_MustBeWhatThePlacementGives()
+    {
+        var rendered = RenderedWithOperator();
+        Assert.Equal("hostNetwork", Assert.Throws<UnsupportedPodFieldException>(() =>
+            PodmanTranslator.Translate(PodSpecReader.FromManifests(rendered, "Deployment"), Placement)).Path);
+        Assert.Equal("hostNetwork", Assert.Throws<UnsupportedPodFieldException>(() =>
+            PodmanTranslator.Translate(PodSpecReader.FromManifests(rendered, "DaemonSet"), OperatorPlacement)).Path);
+        // The node's address is not the pod's when the pod has a network of its own.
+        var deployment = PodSpecReader.FromManifests(rendered, "Deployment")
+            .WithContainer("operator", c => c with { Env = [new PodEnvVar("HOST_IP", null, "status.hostIP")] });
+        Assert.Contains("fieldRef", Assert.Throws<UnsupportedPodFieldException>(() => PodmanTranslator.Translate(deployment, OperatorPlacement)).Path);
+    }
+
+    /// <summary>The Deployment's pod is read with the same rules: a field the stand-in does not run is refused, named.</summary>
+    [Theory]
+    [InlineData("      serviceAccountName: nha-nginx-ha-operator-operator\n",
+        "      serviceAccountName: nha-nginx-ha-operator-operator\n      topologySpreadConstraints: []\n", "Deployment.spec.template.spec.topologySpreadConstraints")]
+    [InlineData("        runAsGroup: 65532\n", "        runAsGroup: 65532\n        fsGroup: 65532\n", "Deployment.spec.template.spec.securityContext.fsGroup")]
+    [InlineData("          imagePullPolicy: IfNotPresent\n          args:\n            - run\n",
+        "          imagePullPolicy: IfNotPresent\n          workingDir: /app\n          args:\n            - run\n", "Deployment.spec.template.spec.containers[0].workingDir")]
+    [InlineData("              drop: [ALL]\n", "              drop: [ALL]\n              add: [SYS_ADMIN]\n            windowsOptions: {}\n",
+        "Deployment.spec.template.spec.containers[operator].securityContext.windowsOptions")]
+    [InlineData("          readinessProbe:\n            httpGet:\n", "          readinessProbe:\n            grpc: {port: 1}\n            httpGet:\n",
+        "Deployment.spec.template.spec.containers[operator].readinessProbe.grpc")]
+    public void AFieldTheStandInDoesNotKnow_InTheOperatorsPod_IsRefused_NamingIt(string anchor, string replacement, string path)
+    {
+        var rendered = RenderedWithOperator();
+        int deployment = rendered.IndexOf("kind: Deployment\n", StringComparison.Ordinal);
+        Assert.True(deployment > 0);
+        Assert.Contains(anchor, rendered[deployment..]);
+        var changed = rendered[..deployment] + ReplaceFirst(rendered[deployment..], anchor, replacement);
+
+        var refused = Assert.Throws<UnsupportedPodFieldException>(() => PodSpecReader.FromManifests(changed, "Deployment"));
+        Assert.Equal(path, refused.Path);
     }
 
     [Theory]

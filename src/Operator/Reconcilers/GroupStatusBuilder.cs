@@ -61,6 +61,7 @@ public static class GroupStatusBuilder
         var notReporting = new SortedSet<string>(StringComparer.Ordinal);
         var notReady = new SortedSet<string>(StringComparer.Ordinal);
         var silent = new SortedDictionary<string, Heartbeat>(StringComparer.Ordinal);
+        var awaited = new SortedSet<string>(StringComparer.Ordinal); // applying a config with an instance not reported yet
 
         foreach (var instance in plan?.Instances ?? [])
         {
@@ -83,7 +84,11 @@ public static class GroupStatusBuilder
                 var reported = report.Status?.Instances.FirstOrDefault(i => i.Name == instance.Name);
                 // A report counts once the agent has applied the config we wrote (observedGeneration); while it applies it
                 // (bounded), its previous report stands and a missing instance is not yet news: no Degraded flap per write.
-                if (report.Applying && !report.Current && reported is null) continue;
+                if (report.Applying && !report.Current && reported is null)
+                {
+                    awaited.Add(node);
+                    continue;
+                }
                 if (reported is null || (!report.Current && !report.Applying))
                 {
                     notReporting.Add(node);
@@ -152,9 +157,16 @@ public static class GroupStatusBuilder
             degradations.Add((GroupReasons.NodeNotReady, $"node(s) {string.Join(", ", notReady)} not Ready"));
         var planDegraded = plan?.Condition(ConditionTypes.Degraded);
         if (planDegraded?.Status == ConditionStatus.True) degradations.Add((planDegraded.Reason, planDegraded.Message));
+        // Nodes still applying hold the Degraded condition as it was (no flap per config write), but never make it
+        // Redundant on their own: a group's first status with reports still awaited is NodeNotReporting.
+        var previousDegraded = previous.Conditions.FirstOrDefault(c => c.Type == ConditionTypes.Degraded);
         var degraded = degradations.Count > 0
             ? New(ConditionTypes.Degraded, true, degradations[0].Reason, string.Join("; ", degradations.Select(d => d.Message)))
-            : New(ConditionTypes.Degraded, false, "Redundant", "every node reports and every instance has a backup");
+            : awaited.Count == 0
+                ? New(ConditionTypes.Degraded, false, "Redundant", "every node reports and every instance has a backup")
+                : previousDegraded is { Reason.Length: > 0 }
+                    ? New(ConditionTypes.Degraded, previousDegraded.Status == ConditionStatus.True, previousDegraded.Reason, previousDegraded.Message ?? "")
+                    : New(ConditionTypes.Degraded, true, GroupReasons.NodeNotReporting, $"no status yet from node(s) {string.Join(", ", awaited)} (applying its config)");
 
         var planConflict = plan?.Condition(ConditionTypes.Conflict);
         var conflict = planConflict is { Status: ConditionStatus.True }

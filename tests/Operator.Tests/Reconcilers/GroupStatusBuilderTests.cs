@@ -96,15 +96,27 @@ public class GroupStatusBuilderTests
     public void A_node_applying_a_config_with_an_instance_it_never_reported_is_not_counted_as_not_reporting()
     {
         var applying = Report("lb2", ("edge/web/0", VrrpInstanceState.Backup)) with { Generation = 8, Applying = true };
-        var status = GroupStatusBuilder.Build(Group(),
+        var redundant = new VirtualIpGroupStatus { Conditions = [new Condition { Type = "Degraded", Status = "False", Reason = "Redundant", Message = "before" }] };
+        var status = GroupStatusBuilder.Build(Group(status: redundant),
             Plan(), [Report("lb1", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Master)), applying], true, T0);
 
-        Assert.Equal("False", Of(status, "Degraded").Status);
+        Assert.Equal(("False", "Redundant"), (Of(status, "Degraded").Status, Of(status, "Degraded").Reason)); // held, not flapped
         Assert.Equal("MasterElected", Of(status, "Ready").Reason);
         // Once the grace is over the same report is stale.
         var late = GroupStatusBuilder.Build(Group(),
             Plan(), [Report("lb1", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Master)), applying with { Applying = false }], true, T0);
         Assert.Equal(("True", "NodeNotReporting"), (Of(late, "Degraded").Status, Of(late, "Degraded").Reason));
+    }
+
+    [Fact]
+    public void A_first_status_while_a_node_applies_a_config_it_never_reported_is_NodeNotReporting_not_Redundant()
+    {
+        var applying = new NodeReport("lb2", true, null, 1, null, Applying: true);
+        var status = GroupStatusBuilder.Build(Group(),
+            Plan(), [Report("lb1", ("edge/web/0", VrrpInstanceState.Master), ("edge/web/1", VrrpInstanceState.Master)), applying], true, T0);
+
+        Assert.Equal(("True", "NodeNotReporting"), (Of(status, "Degraded").Status, Of(status, "Degraded").Reason));
+        Assert.Contains("lb2", Of(status, "Degraded").Message);
     }
 
     [Fact]

@@ -276,6 +276,13 @@ public sealed class ClusterEndToEndTests(CrdCluster cluster, ITestOutputHelper o
         Assert.True((served - replaced) < TimeSpan.FromSeconds(30), "served by its own watch, not the periodic re-read");
         foreach (var node in lab.Balancers) Assert.Contains("reloaded", node.Output);
 
+        // The reload is complete once old workers no longer answer: ten answers in a row with the new certificate
+        // (right after a reload, nginx's old workers still take a few connections with the old one).
+        foreach (var (probe, node) in https)
+            await probe.WaitForAsync(s => s.Ok && probe.Samples.Where(x => x.At <= s.At).TakeLast(10) is var last && last.Count() == 10
+                    && last.All(x => x.Ok && x.Certificate == second.Serial), served, TimeSpan.FromSeconds(30),
+                $"ten answers in a row with the new certificate through {node.Name}", s => s.ToString());
+
         // A malformed replacement (the old key with the new certificate): each node says why in its status and an Event,
         // and keeps serving the last good certificate.
         var broken = DateTimeOffset.UtcNow;

@@ -57,13 +57,16 @@ public sealed class AgentPairTests : IDisposable
 
         // A clean stop sends priority 0: the backup takes over after Skew_Time, not Master_Down_Interval.
         long fault = Stopwatch.GetTimestamp();
+        var stopAt = DateTimeOffset.UtcNow;
         var stopped = high.StopAsync();
         var served = await _lab.WaitUntilServedByAsync(_lab.Router1, fault, TimeSpan.FromSeconds(5));
         Assert.Equal(0, await stopped);
         Assert.True(served <= Interval * (256 - 100) / 256 + Tolerance, $"served after {served.TotalMilliseconds:F0} ms ({_lab.LastProbeHistory})");
         // The client's timing cannot tell Skew_Time (61 ms) from Master_Down_Interval (361 ms) within the tolerance
         // this shared machine needs; the backup's own account of which timer fired can.
-        Assert.Contains(low.Process.Lines, l => l.Contains("BACKUP -> MASTER (the master resigned with priority 0; Skew_Time expired)"));
+        // (The client may be served before the agent's line is read from its output: wait for the line, then judge it.)
+        await low.Process.WaitForLineAsync(l => l.Contains("BACKUP -> MASTER", StringComparison.Ordinal), TimeSpan.FromSeconds(5), stopAt);
+        Assert.Contains(low.Process.LinesSince(stopAt), l => l.Contains("BACKUP -> MASTER (the master resigned with priority 0; Skew_Time expired)"));
         Assert.False(VrrpInteropLab.HoldsVip(_lab.Router0));
     }
 

@@ -9,6 +9,9 @@ public sealed record PlanResult(
     IReadOnlyList<ValidationError> Errors,
     IReadOnlyList<ValidationError> Warnings)
 {
+    /// <summary>What the next <see cref="Planner.Plan(PlanInput, PlanResult)"/> may reuse; never part of the result's meaning.</summary>
+    internal Planner.PlanMemo? Memo { get; init; }
+
     /// <summary>The config of a node of the input; every input node has one (possibly empty: release everything).</summary>
     public NodeHaConfig ConfigFor(string nodeName) =>
         NodeConfigs.FirstOrDefault(c => c.Spec.NodeName == nodeName)

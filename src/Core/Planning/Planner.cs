@@ -24,45 +24,114 @@ public static class Planner
 
     private const string DefaultNamespace = "default";
 
-    public static PlanResult Plan(PlanInput input)
+    public static PlanResult Plan(PlanInput input) => Plan(input, previous: null);
+
+    /// <summary>
+    /// The same result as <see cref="Plan(PlanInput)"/>, reusing the work of <paramref name="previous"/> (any earlier plan,
+    /// of any input) for what this input did not change: a group whose object, selected nodes and own previous allocations
+    /// are the same is not prepared or assigned again, and a node whose placements and pools are the same keeps its
+    /// config object. The global steps (VIP and VRID conflicts, VRID allocation) run over every group, cheaply, so a
+    /// change still reaches every group it can affect. Inputs are recognised by reference: objects of an input must not
+    /// change after a plan saw them (new objects for the same content only cost the reuse).
+    /// </summary>
+    public static PlanResult Plan(PlanInput input, PlanResult? previous)
     {
+        var memo = previous?.Memo;
         var errors = new List<ValidationError>();
         var warnings = new List<ValidationError>();
         var nodes = input.Nodes.GroupBy(n => n.Metadata.Name, StringComparer.Ordinal).Select(g => g.First())
             .OrderBy(n => n.Metadata.Name, StringComparer.Ordinal).ToList();
-        var previous = input.PreviousAllocations ?? [];
-        var previousByGroup = previous.ToLookup(a => a.Group, StringComparer.Ordinal); // one pass, not one per group
+        var nodesByName = nodes.ToDictionary(n => n.Metadata.Name, StringComparer.Ordinal);
+        var previousAllocations = input.PreviousAllocations ?? [];
+        var previousByGroup = previousAllocations.ToLookup(a => a.Group, StringComparer.Ordinal); // one pass, not one per group
+        var next = new PlanMemo(nodes);
+        // Selections can be kept only while every node has the same name and labels.
+        var sameLabels = memo is not null && SameNamesAndLabels(memo.Nodes, nodes);
 
         var groups = input.Groups.GroupBy(Key, StringComparer.Ordinal).Select(g => g.First())
             .OrderBy(Key, StringComparer.Ordinal)
-            .Select(g => Prepare(g, nodes, previousByGroup[Key(g)].ToList(), errors))
+            .Select(g => Draft(Prepared(g, nodes, previousByGroup[Key(g)].ToList(), memo, sameLabels, next), errors))
             .ToList();
 
         ResolveConflicts(groups, ConflictKind.VirtualIp, errors);
         ResolveConflicts(groups, ConflictKind.VirtualRouterId, errors);
-        AllocateVirtualRouterIds(groups, input.HeardRouters ?? [], adoptHeard: previous.Count == 0, warnings);
-        foreach (var group in groups.Where(g => !g.Failed)) AssignNodes(group, nodes);
+        AllocateVirtualRouterIds(groups, input.HeardRouters ?? [], adoptHeard: previousAllocations.Count == 0, warnings);
+        foreach (var group in groups.Where(g => !g.Failed)) Apply(group, Assignment(group.Prepared, nodesByName, memo, next));
 
         var pools = input.Pools.GroupBy(Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         var groupPlans = groups.Select(g => Conclude(g, pools, warnings)).ToList();
-        var nodesByName = nodes.ToDictionary(n => n.Metadata.Name, StringComparer.Ordinal);
         var placements = PlacementsByNode(groups);
-        var configs = nodes.Select(n => BuildNodeConfig(n.Metadata.Name, placements.GetValueOrDefault(n.Metadata.Name) ?? [], nodesByName, pools)).ToList();
+        var configs = nodes.Select(n => NodeConfig(n.Metadata.Name, placements.GetValueOrDefault(n.Metadata.Name) ?? [], nodesByName, pools, memo, next)).ToList();
         var allocations = groups.SelectMany(g => g.Instances.Where(i => i.Nodes.Count > 0)
                 .Select(i => new VrrpAllocation(g.Key, i.KeyAddress, i.VirtualRouterId, i.Nodes[0])))
             .ToList();
-        return new PlanResult(configs, groupPlans, allocations, errors, warnings);
+        return new PlanResult(configs, groupPlans, allocations, errors, warnings) { Memo = next };
     }
+
+    /// <summary>What a plan keeps for the next one; only ever read through <see cref="Plan(PlanInput, PlanResult)"/>.</summary>
+    internal sealed class PlanMemo(IReadOnlyList<Node> nodes)
+    {
+        public IReadOnlyList<Node> Nodes { get; } = nodes;
+        public Dictionary<string, PreparedGroup> Groups { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, AssignmentOutcome> Assignments { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, (List<PlacementKey> Placements, List<(string Key, NginxBackendPool Pool)> Pools, NodeHaConfig Config)> NodeConfigs { get; } = new(StringComparer.Ordinal);
+    }
+
+    private static bool SameNamesAndLabels(IReadOnlyList<Node> a, IReadOnlyList<Node> b)
+    {
+        if (a.Count != b.Count) return false;
+        for (var i = 0; i < a.Count; i++)
+        {
+            if (ReferenceEquals(a[i], b[i])) continue;
+            if (a[i].Metadata.Name != b[i].Metadata.Name || !SameLabels(a[i].Metadata.Labels, b[i].Metadata.Labels)) return false;
+        }
+        return true;
+    }
+
+    private static bool SameLabels(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b) =>
+        a.Count == b.Count && a.All(p => b.TryGetValue(p.Key, out var v) && v == p.Value);
 
     private static string Key(Resource resource) => $"{resource.Metadata.Namespace ?? DefaultNamespace}/{resource.Metadata.Name}";
 
-    private sealed class GroupDraft(VirtualIpGroup resource, string key)
+    /// <summary>
+    /// What a group alone decides: its validation, selected nodes and VRRP instances (with their own previous allocations).
+    /// A pure function of the group object, the names and labels of the nodes, and the group's previous allocations.
+    /// </summary>
+    internal sealed class PreparedGroup(VirtualIpGroup resource, string key, IReadOnlyList<VrrpAllocation> own, IReadOnlyList<string> selected)
     {
         public VirtualIpGroup Resource { get; } = resource;
         public string Key { get; } = key;
+        public IReadOnlyList<VrrpAllocation> OwnAllocations { get; } = own;
+        public IReadOnlyList<string> SelectedNodes { get; } = selected;
+        public List<ValidationError> Errors { get; } = new();
+        public (string Reason, string Message)? Invalid { get; set; }
+        public List<InstanceTemplate> Instances { get; } = new();
+    }
+
+    internal sealed class InstanceTemplate
+    {
+        public required string Name { get; init; }
+        public required int Index { get; init; }
+        public required List<(VirtualIp Vip, int SpecIndex)> Vips { get; init; }
+        public required IReadOnlyList<string> Addresses { get; init; }
+        public required string CanonicalAddresses { get; init; }
+        public required string Family { get; init; }
+        public required string Interface { get; init; }
+        public required int Version { get; init; }
+        public required VrrpAuthenticationType AuthType { get; init; }
+        public required string AllocationKey { get; init; }
+        public int? ExplicitVirtualRouterId { get; init; }
+        public VrrpAllocation? Previous { get; init; }
+    }
+
+    /// <summary>One plan's working copy of a prepared group: what the global steps and the assignment add to it.</summary>
+    private sealed class GroupDraft(PreparedGroup prepared)
+    {
+        public PreparedGroup Prepared { get; } = prepared;
+        public VirtualIpGroup Resource => Prepared.Resource;
+        public string Key => Prepared.Key;
         public string ObjectName => $"{VirtualIpGroup.KindName} {Key}";
-        public List<Node> SelectedNodes { get; init; } = new();
-        public List<InstanceDraft> Instances { get; } = new();
+        public List<InstanceDraft> Instances { get; } = prepared.Instances.Select(t => new InstanceDraft(t)).ToList();
         public List<(string Reason, string Message)> Conflicts { get; } = new();
         public List<(string Reason, string Message)> Degradations { get; } = new();
         public (string Reason, string Message)? Failure { get; private set; }
@@ -75,22 +144,23 @@ public static class Planner
         }
     }
 
-    private sealed class InstanceDraft
+    private sealed class InstanceDraft(InstanceTemplate template)
     {
-        public required string Name { get; init; }
-        public required int Index { get; init; }
-        public required List<(VirtualIp Vip, int SpecIndex)> Vips { get; init; }
-        public required string Family { get; init; }
-        public required string Interface { get; init; }
-        public required int Version { get; init; }
-        public required VrrpAuthenticationType AuthType { get; init; }
-        public string? KeyAddress => Vips.Count == 1 ? Vips[0].Vip.Address.ToString() : null;
+        public InstanceTemplate Template { get; } = template;
+        public string Name => Template.Name;
+        public int Index => Template.Index;
+        public List<(VirtualIp Vip, int SpecIndex)> Vips => Template.Vips;
+        public string Family => Template.Family;
+        public string Interface => Template.Interface;
+        public int Version => Template.Version;
+        public VrrpAuthenticationType AuthType => Template.AuthType;
+        public string? KeyAddress => Template.Addresses.Count == 1 ? Template.Addresses[0] : null;
 
         /// <summary>What names this instance for its hashed VRID: the group, plus the VIP for ActiveActive (one
         /// instance per VIP), so adding or reordering VIPs or other groups never changes it.</summary>
-        public required string AllocationKey { get; init; }
-        public int? ExplicitVirtualRouterId { get; init; }
-        public VrrpAllocation? Previous { get; init; }
+        public string AllocationKey => Template.AllocationKey;
+        public int? ExplicitVirtualRouterId => Template.ExplicitVirtualRouterId;
+        public VrrpAllocation? Previous => Template.Previous;
         public int VirtualRouterId { get; set; }
         public bool HeardFromOthers { get; set; }
         public List<string> Nodes { get; } = new();
@@ -101,20 +171,42 @@ public static class Planner
         public string SegmentText => $"{Family} on {(Interface.Length == 0 ? "the default interface" : $"interface {FieldRules.Quote(Interface)}")}";
     }
 
-    private static GroupDraft Prepare(VirtualIpGroup resource, List<Node> nodes, IReadOnlyList<VrrpAllocation> ownAllocations, List<ValidationError> errors)
+    /// <summary>The previous plan's preparation of this group when nothing it reads changed, else a new one.</summary>
+    private static PreparedGroup Prepared(VirtualIpGroup resource, List<Node> nodes, List<VrrpAllocation> own, PlanMemo? memo, bool sameLabels, PlanMemo next)
     {
-        var draft = new GroupDraft(resource, Key(resource))
-        {
-            SelectedNodes = nodes.Where(n => resource.Spec.NodeSelector.Matches(n.Metadata.Labels)).ToList(),
-        };
+        var key = Key(resource);
+        var old = memo?.Groups.GetValueOrDefault(key);
+        var sameResource = old is not null && ReferenceEquals(old.Resource, resource);
+        var selected = sameResource && sameLabels
+            ? old!.SelectedNodes
+            : nodes.Where(n => resource.Spec.NodeSelector.Matches(n.Metadata.Labels)).Select(n => n.Metadata.Name).ToList();
+        var prepared = sameResource && old!.SelectedNodes.SequenceEqual(selected, StringComparer.Ordinal) && old.OwnAllocations.SequenceEqual(own)
+            ? old
+            : Prepare(resource, key, own, selected);
+        next.Groups[key] = prepared;
+        return prepared;
+    }
+
+    private static GroupDraft Draft(PreparedGroup prepared, List<ValidationError> errors)
+    {
+        var draft = new GroupDraft(prepared);
+        errors.AddRange(prepared.Errors);
+        if (prepared.Invalid is { } invalid) draft.Fail(invalid.Reason, invalid.Message);
+        return draft;
+    }
+
+    private static PreparedGroup Prepare(VirtualIpGroup resource, string key, IReadOnlyList<VrrpAllocation> ownAllocations, IReadOnlyList<string> selected)
+    {
+        var prepared = new PreparedGroup(resource, key, ownAllocations, selected);
+        var objectName = $"{VirtualIpGroup.KindName} {key}";
 
         var problems = resource.Validate().ToList();
         if (problems.Count > 0)
         {
-            errors.AddRange(problems.Select(p => new ValidationError("", draft.ObjectName, p.Path, p.Message)));
+            prepared.Errors.AddRange(problems.Select(p => new ValidationError("", objectName, p.Path, p.Message)));
             var first = problems[0];
-            draft.Fail("InvalidSpec", $"the spec is invalid: {first.Path}: {first.Message}" + (problems.Count > 1 ? $" (and {problems.Count - 1} more)" : ""));
-            return draft;
+            prepared.Invalid = ("InvalidSpec", $"the spec is invalid: {first.Path}: {first.Message}" + (problems.Count > 1 ? $" (and {problems.Count - 1} more)" : ""));
+            return prepared;
         }
 
         var spec = resource.Spec;
@@ -128,12 +220,14 @@ public static class Planner
                 ? ownAllocations.FirstOrDefault(a => a.VirtualIp == addresses[0])
                 : ownAllocations.FirstOrDefault(a => a.VirtualIp is null)
                   ?? addresses.Select(a => ownAllocations.FirstOrDefault(p => p.VirtualIp == a)).FirstOrDefault(a => a is not null);
-            draft.Instances.Add(new InstanceDraft
+            prepared.Instances.Add(new InstanceTemplate
             {
-                Name = $"{draft.Key}/{index}",
+                Name = $"{key}/{index}",
                 Index = index,
-                AllocationKey = spec.Mode == VirtualIpGroupMode.ActivePassive ? draft.Key : $"{draft.Key}|{addresses[0]}",
+                AllocationKey = spec.Mode == VirtualIpGroupMode.ActivePassive ? key : $"{key}|{addresses[0]}",
                 Vips = set,
+                Addresses = addresses,
+                CanonicalAddresses = CanonicalAddresses(addresses),
                 Family = set[0].Item1.Family,
                 Interface = spec.Interface ?? "",
                 Version = spec.Vrrp.Version,
@@ -143,7 +237,7 @@ public static class Planner
                 Previous = remembered,
             });
         }
-        return draft;
+        return prepared;
     }
 
     private static VirtualIp ParseValid(string text) =>
@@ -217,7 +311,7 @@ public static class Planner
             if (!canonical.TryGetValue(key, out var addresses)) canonical[key] = addresses = CanonicalAddresses(h.Addresses);
             return (Router: h, Addresses: addresses);
         }).ToList();
-        var ownAddresses = active.ToDictionary(a => a.Instance, a => CanonicalAddresses(a.Instance.Vips.Select(v => v.Vip.Address.ToString())));
+        var ownAddresses = active.ToDictionary(a => a.Instance, a => a.Instance.Template.CanonicalAddresses);
         // One of ours, on whatever VRID (a node without memory hears its peer on the VRID it is about to adopt).
         bool Carries((HeardVirtualRouter Router, string Addresses) h, InstanceDraft i) =>
             h.Router.Family == i.Family && h.Addresses == ownAddresses[i]
@@ -337,15 +431,40 @@ public static class Planner
         return VirtualIpGroupValidator.MinVirtualRouterId + (int)(hash % 255u);
     }
 
-    private static void AssignNodes(GroupDraft group, List<Node> allNodes)
-    {
-        if (group.SelectedNodes.Count == 0)
-        {
-            group.Fail("NoNodesSelected", "spec.nodeSelector matches no node, so no node carries the virtual IPs");
-            return;
-        }
+    /// <summary>Which nodes carry each instance of a group, in priority order: a pure function of the prepared group and, with
+    /// unicast adverts, its nodes' addresses (<see cref="AddressKey"/>).</summary>
+    internal sealed record AssignmentOutcome(PreparedGroup Prepared, string AddressKey, IReadOnlyList<IReadOnlyList<string>> InstanceNodes,
+        IReadOnlyList<(string Reason, string Message)> Degradations, (string Reason, string Message)? Failure);
 
-        var names = group.SelectedNodes.Select(n => n.Metadata.Name).ToList();
+    private static string AddressKey(PreparedGroup group, Dictionary<string, Node> nodes) =>
+        group.Resource.Spec.Vrrp.Unicast ? string.Join(";", group.SelectedNodes.Select(n => string.Join(",", nodes[n].InternalIPs))) : "";
+
+    private static AssignmentOutcome Assignment(PreparedGroup group, Dictionary<string, Node> nodes, PlanMemo? memo, PlanMemo next)
+    {
+        var addressKey = AddressKey(group, nodes);
+        var outcome = memo?.Assignments.GetValueOrDefault(group.Key) is { } old && ReferenceEquals(old.Prepared, group) && old.AddressKey == addressKey
+            ? old
+            : AssignNodes(group, addressKey, nodes);
+        next.Assignments[group.Key] = outcome;
+        return outcome;
+    }
+
+    private static void Apply(GroupDraft group, AssignmentOutcome outcome)
+    {
+        group.Degradations.AddRange(outcome.Degradations);
+        for (var i = 0; i < group.Instances.Count; i++) group.Instances[i].Nodes.AddRange(outcome.InstanceNodes[i]);
+        if (outcome.Failure is { } failure) group.Fail(failure.Reason, failure.Message);
+    }
+
+    private static AssignmentOutcome AssignNodes(PreparedGroup group, string addressKey, Dictionary<string, Node> nodes)
+    {
+        var degradations = new List<(string Reason, string Message)>();
+        var instanceNodes = group.Instances.Select(_ => new List<string>()).ToList();
+        AssignmentOutcome Outcome((string, string)? failure) => new(group, addressKey, instanceNodes, degradations, failure);
+        if (group.SelectedNodes.Count == 0)
+            return Outcome(("NoNodesSelected", "spec.nodeSelector matches no node, so no node carries the virtual IPs"));
+
+        var names = group.SelectedNodes.ToList();
         var unicast = group.Resource.Spec.Vrrp.Unicast;
         var eligible = new List<IReadOnlyList<string>>();
         foreach (var instance in group.Instances)
@@ -354,13 +473,13 @@ public static class Planner
             if (unicast)
             {
                 // A node without an address of the instance's family can neither send nor receive its unicast adverts.
-                usable = group.SelectedNodes.Where(n => UnicastAddress(n, instance.Family) is not null).Select(n => n.Metadata.Name).ToList();
+                usable = names.Where(n => UnicastAddress(nodes[n], instance.Family) is not null).ToList();
                 foreach (var missing in names.Except(usable))
-                    group.Degradations.Add(("NoUnicastAddress", $"node {missing} has no {instance.Family} InternalIP for unicast adverts, so it does not carry {instance.Name}"));
+                    degradations.Add(("NoUnicastAddress", $"node {missing} has no {instance.Family} InternalIP for unicast adverts, so it does not carry {instance.Name}"));
             }
             if (usable.Count > MaxNodesPerInstance)
             {
-                group.Degradations.Add(("TooManyNodes", $"{instance.Name} runs on the first {MaxNodesPerInstance} of {usable.Count} selected nodes (VRRP priorities 254..1)"));
+                degradations.Add(("TooManyNodes", $"{instance.Name} runs on the first {MaxNodesPerInstance} of {usable.Count} selected nodes (VRRP priorities 254..1)"));
                 usable = usable.Take(MaxNodesPerInstance).ToList();
             }
             eligible.Add(usable);
@@ -373,12 +492,11 @@ public static class Planner
             if (eligible[i].Count == 0) continue;
             // Backups in rotation after the preferred master, so a failed node's VIPs spread over the others.
             var start = eligible[i].ToList().IndexOf(preferred[i]);
-            instance.Nodes.AddRange(Enumerable.Range(0, eligible[i].Count).Select(k => eligible[i][(start + k) % eligible[i].Count]));
-            if (instance.Nodes.Count == 1)
-                group.Degradations.Add(("SingleNode", $"only node {instance.Nodes[0]} carries {instance.Name}: there is no failover"));
+            instanceNodes[i].AddRange(Enumerable.Range(0, eligible[i].Count).Select(k => eligible[i][(start + k) % eligible[i].Count]));
+            if (instanceNodes[i].Count == 1)
+                degradations.Add(("SingleNode", $"only node {instanceNodes[i][0]} carries {instance.Name}: there is no failover"));
         }
-        if (group.Instances.All(i => i.Nodes.Count == 0))
-            group.Fail("NoEligibleNodes", "no selected node can carry the virtual IPs");
+        return Outcome(instanceNodes.All(n => n.Count == 0) ? ("NoEligibleNodes", "no selected node can carry the virtual IPs") : null);
     }
 
     private static string? UnicastAddress(Node node, string family) =>
@@ -442,6 +560,29 @@ public static class Planner
         return result;
     }
 
+    /// <summary>Everything one placement gives a node's config: the group and its instance (prepared group), the instance's
+    /// nodes and their unicast addresses (assignment), its VRID and the node's position in it.</summary>
+    internal readonly record struct PlacementKey(AssignmentOutcome Assignment, int Instance, int VirtualRouterId, int Position);
+
+    /// <summary>The previous plan's config object of the node when its placements and pools are the same, else a new one.</summary>
+    private static NodeHaConfig NodeConfig(string nodeName, List<(GroupDraft Group, InstanceDraft Instance, int Position)> placements,
+        Dictionary<string, Node> nodesByName, Dictionary<string, NginxBackendPool> pools, PlanMemo? memo, PlanMemo next)
+    {
+        var keys = placements.Select(p => new PlacementKey(next.Assignments[p.Group.Key], p.Instance.Index, p.Instance.VirtualRouterId, p.Position)).ToList();
+        var poolsUsed = new List<(string Key, NginxBackendPool Pool)>();
+        foreach (var group in placements.Select(p => p.Group).Distinct())
+            if (group.Resource.Spec.BackendPoolRef is { Length: > 0 } && pools.TryGetValue(PoolKey(group.Resource), out var pool))
+                poolsUsed.Add((PoolKey(group.Resource), pool));
+        var config = memo is not null && memo.NodeConfigs.TryGetValue(nodeName, out var old) && old.Placements.SequenceEqual(keys)
+                     && old.Pools.Count == poolsUsed.Count && old.Pools.Zip(poolsUsed).All(p => p.First.Key == p.Second.Key && ReferenceEquals(p.First.Pool, p.Second.Pool))
+            ? old.Config
+            : BuildNodeConfig(nodeName, placements, nodesByName, pools);
+        next.NodeConfigs[nodeName] = (keys, poolsUsed, config);
+        return config;
+    }
+
+    private static string PoolKey(VirtualIpGroup group) => $"{group.Metadata.Namespace ?? DefaultNamespace}/{group.Spec.BackendPoolRef}";
+
     private static NodeHaConfig BuildNodeConfig(string nodeName, List<(GroupDraft Group, InstanceDraft Instance, int Position)> placements,
         Dictionary<string, Node> nodesByName, Dictionary<string, NginxBackendPool> pools)
     {
@@ -453,7 +594,7 @@ public static class Planner
         {
             config.Spec.VrrpInstances.Add(BuildInstance(group, instance, PriorityAt(position), nodeName, nodesByName));
             // A node serving any instance of a group gets the group's pool (once).
-            var poolKey = $"{group.Resource.Metadata.Namespace ?? DefaultNamespace}/{group.Resource.Spec.BackendPoolRef}";
+            var poolKey = PoolKey(group.Resource);
             if (group.Resource.Spec.BackendPoolRef is { Length: > 0 } && pools.TryGetValue(poolKey, out var pool) && poolNames.Add(poolKey))
                 config.Spec.BackendPools.Add(new BackendPoolConfig { Name = poolKey, Spec = pool.Spec });
         }

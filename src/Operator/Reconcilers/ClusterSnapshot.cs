@@ -24,10 +24,14 @@ public sealed record ClusterSnapshot(
 {
     public const string ServiceNameLabel = "kubernetes.io/service-name";
 
-    public PlanInput ToPlanInput() => new(
+    public PlanInput ToPlanInput() => ToPlanInput(
         Groups.Where(g => g.Metadata.DeletionTimestamp is null).Select(ToCore).ToList(),
         Pools.Select(p => ToCore(p, EndpointSlices)).ToList(),
-        Nodes.Select(ToCore).ToList(),
+        Nodes.Select(ToCore).ToList());
+
+    /// <summary>The input with these planner objects (made from this snapshot's groups, pools and nodes, see <see cref="PlanInputCache"/>).</summary>
+    public PlanInput ToPlanInput(IReadOnlyList<VirtualIpGroup> groups, IReadOnlyList<NginxBackendPool> pools, IReadOnlyList<Node> nodes) => new(
+        groups, pools, nodes,
         VrrpAllocation.FromNodeHaConfigs(Configs.Select(c => new NodeHaConfig { Metadata = new ObjectMeta { Name = c.Metadata.Name }, Spec = c.Spec })),
         HeardRouters(Configs));
 

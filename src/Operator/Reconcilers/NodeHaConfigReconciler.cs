@@ -21,6 +21,8 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log, 
     // What we last applied per node and the generation the server gave it: the cache may not have caught up yet.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Spec, long Generation, NodeHaConfigSpec Value)> _applied = new(StringComparer.Ordinal);
 
+    private readonly PlanInputCache _inputs = new(); // only the plan key (one at a time) uses it
+
     /// <summary>NodeHaConfig writes so far (server-side applies and deletes).</summary>
     public long Applies => Interlocked.Read(ref _applies);
     public long Deletes => Interlocked.Read(ref _deletes);
@@ -33,7 +35,9 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log, 
         // The planner keeps VRIDs and preferred masters from the configs in force: count our own writes the cache has not
         // caught up with. A cache holding only a backup's new config would otherwise make that backup the preferred
         // master, and the plan would rewrite the whole group (seen at 200 nodes with the writes in parallel).
-        var plan = Planner.Plan((snapshot with { Configs = InForce(snapshot.Configs) }).ToPlanInput());
+        // Incremental: the last plan's work is reused for every group and node whose inputs did not change (the same result as a
+        // full plan, tests/Core.Tests IncrementalPlanPropertyTests); the input keeps the planner objects of unchanged resources.
+        var plan = Planner.Plan(_inputs.ToPlanInput(snapshot with { Configs = InForce(snapshot.Configs) }), LastPlan);
         LastPlan = plan;
         var existing = snapshot.Configs.ToDictionary(c => c.Metadata.Name, StringComparer.Ordinal);
         var groupsWaiting = snapshot.Groups.Any(g => g.Metadata.DeletionTimestamp is not null && (g.Metadata.Finalizers?.Contains(Kinds.VipsFinalizer) ?? false));
@@ -75,8 +79,8 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log, 
             await DeleteAsync(name, cancellationToken).ConfigureAwait(false);
             return;
         }
-        var desiredJson = KubernetesJson.Serialize(desired.Spec);
-        if (current is not null && SameAsCached(current.Spec, desiredJson)) return;
+        var desiredJson = SpecJson(desired.Spec);
+        if (current is not null && SpecJson(current.Spec) == desiredJson) return;
         if (_applied.TryGetValue(name, out var applied) && applied.Spec == desiredJson
             && (current?.Metadata.Generation ?? 0) < applied.Generation) return; // our write is on its way into the cache
         await ApplyAsync(desired, cancellationToken).ConfigureAwait(false);
@@ -92,13 +96,11 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log, 
         return result.Values.ToList();
     }
 
-    public static bool SameSpec(NodeHaConfigSpec a, NodeHaConfigSpec b) => KubernetesJson.Serialize(a) == KubernetesJson.Serialize(b);
+    // Neither a cached spec (an update brings a new object) nor a planned one (the planner hands an unchanged node the same
+    // object again) ever changes, so each one's JSON is made once, not on every plan.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<NodeHaConfigSpec, string> Json = new();
 
-    // A cached spec never changes (an update brings a new object), so its JSON is made once, not on every plan.
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<NodeHaConfigSpec, string> CachedJson = new();
-
-    private static bool SameAsCached(NodeHaConfigSpec cached, string desiredJson) =>
-        CachedJson.GetValue(cached, spec => KubernetesJson.Serialize(spec)) == desiredJson;
+    public static string SpecJson(NodeHaConfigSpec spec) => Json.GetValue(spec, s => KubernetesJson.Serialize(s));
 
     private async Task ApplyAsync(NodeHaConfig desired, CancellationToken cancellationToken)
     {
@@ -117,7 +119,7 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log, 
             ApiGroup.Group, ApiGroup.Version, Kinds.NodeHaConfigs, desired.Spec.NodeName,
             fieldManager: Kinds.FieldManager, force: true, cancellationToken: cancellationToken).ConfigureAwait(false);
         var written = KubernetesJson.Deserialize<NodeHaConfigResource>(KubernetesJson.Serialize(response));
-        _applied[desired.Spec.NodeName] = (KubernetesJson.Serialize(desired.Spec), written.Metadata.Generation ?? 0, desired.Spec);
+        _applied[desired.Spec.NodeName] = (SpecJson(desired.Spec), written.Metadata.Generation ?? 0, desired.Spec);
         Interlocked.Increment(ref _applies);
         log.Info($"NodeHaConfig {desired.Spec.NodeName}: applied ({desired.Spec.VrrpInstances.Count} VRRP instance(s), {desired.Spec.BackendPools.Count} pool(s))");
     }

@@ -100,6 +100,7 @@ public sealed class OperatorController
     }
 
     private volatile bool _running;
+    private readonly FirstPlanGate _firstPlan = new(); // status keys wait for the term's first plan
     private PlanResult? _statusQueuedFor; // only the plan key (one worker at a time) touches it
 
     /// <summary>Every informer has listed its kind once (the readiness of a replica, leader or not), or what it waits for.</summary>
@@ -142,6 +143,7 @@ public sealed class OperatorController
     /// <summary>The leader's term: everything is looked at once, then the workers run until the term ends.</summary>
     private Task LeadAsync(CancellationToken cancellationToken)
     {
+        _firstPlan.Close();
         Queue.Add(PlanKey);
         foreach (var group in Groups.List()) Queue.Add(GroupKey(group.Metadata));
         foreach (var pool in Pools.List()) Queue.Add(PoolKey(pool.Metadata));
@@ -172,7 +174,15 @@ public sealed class OperatorController
     {
         if (key == PlanKey)
         {
-            var plan = await ConfigReconciler.ReconcileAsync(Snapshot(), cancellationToken).ConfigureAwait(false);
+            PlanResult plan;
+            try
+            {
+                plan = await ConfigReconciler.ReconcileAsync(Snapshot(), cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                foreach (var held in _firstPlan.Open()) Queue.Add(held); // after the first attempt, whether its writes all went through or not
+            }
             foreach (var error in plan.Errors) _log.Debug($"plan: {error}");
             // Only the groups and pools whose plan changed: queueing all 1,000 per plan kept the queue full at scale. Against
             // the plan last queued for, not LastPlan: a plan whose writes failed has set LastPlan but queued nothing.
@@ -182,6 +192,7 @@ public sealed class OperatorController
             _statusQueuedFor = plan;
             return ReconcileResult.Done;
         }
+        if (_firstPlan.TryHold(key)) return ReconcileResult.Done;
         if (key.StartsWith(PoolKeyPrefix, StringComparison.Ordinal))
         {
             var pool = Pools.Get(key[PoolKeyPrefix.Length..]);

@@ -1,5 +1,6 @@
 using NginxHa.Integration.Tests.Support;
 using NginxHa.TestCluster.Tests.Support;
+using Xunit.Abstractions;
 
 namespace NginxHa.Integration.Tests.Kubernetes;
 
@@ -8,7 +9,7 @@ namespace NginxHa.Integration.Tests.Kubernetes;
 /// VirtualIpGroup's VIPs in network namespaces. The chart's pre-delete hook Job is run by this test as a Job controller and kubelet
 /// would (<see cref="JobStandIn"/>): its container's arguments, as rendered, run by the operator binary with the cluster's kubeconfig.
 /// </summary>
-public sealed class HelmUninstallTests(CrdCluster cluster) : IClassFixture<CrdCluster>
+public sealed class HelmUninstallTests(CrdCluster cluster, ITestOutputHelper log) : IClassFixture<CrdCluster>
 {
     const string Release = "nha";
     const string ReleaseNamespace = "nginx-ha";
@@ -74,10 +75,8 @@ public sealed class HelmUninstallTests(CrdCluster cluster) : IClassFixture<CrdCl
             using var hook = new ChildProcess("dotnet", [ClusterDualMasterLab.OperatorDll, .. container.Args], "uninstall hook",
                 new Dictionary<string, string> { ["KUBECONFIG"] = _k.Kubeconfig });
             var exit = await hook.WaitForExitAsync(TimeSpan.FromSeconds(150));
+            log.WriteLine($"hook: {(DateTimeOffset.UtcNow - started).TotalSeconds:0.0} s from start to exit {exit}\n{hook.Output}");
             Assert.True(exit == 0, $"the hook exited {exit}:\n{hook.Output}\n{lab.Output}");
-            Assert.Contains("VirtualIpGroup edge/web: deleting", hook.Lines);
-            Assert.Contains("VirtualIpGroup edge/web: gone, its virtual IPs released by every node", hook.Lines);
-            Assert.Contains("done: no VirtualIpGroup and no NodeHaConfig left", hook.Lines);
 
             // What the hook leaves: no VIP on either node (ip addr in their namespaces), no group, no NodeHaConfig.
             foreach (var node in lab.Balancers)
@@ -85,12 +84,18 @@ public sealed class HelmUninstallTests(CrdCluster cluster) : IClassFixture<CrdCl
                     Assert.False(node.Holds(vip), $"{node.Name} still holds {vip} after the hook");
             Assert.Equal("", Names("vipg", "-A"));
             Assert.Equal("", Names("nhc"));
+            // And it said what it did.
+            Assert.Contains("VirtualIpGroup edge/web: deleting", hook.Lines);
+            Assert.Contains("VirtualIpGroup edge/web: gone, its virtual IPs released by every node", hook.Lines);
+            Assert.Contains("done: no VirtualIpGroup and no NodeHaConfig left", hook.Lines);
             // helm is still waiting for the Job: it deletes the operator and the agents only after this.
             Assert.False(helm.HasExited, $"helm uninstall returned before its hook Job completed:\n{helm.Output}");
             Assert.Contains($"daemonset.apps/{Release}-nginx-ha-operator-agent", Names("daemonsets", "-n", ReleaseNamespace));
 
+            var completed = DateTimeOffset.UtcNow;
             await jobs.FinishAsync(ReleaseNamespace, HookJob, succeeded: true, started);
             Assert.True(await helm.WaitForExitAsync(TimeSpan.FromSeconds(60)) == 0, helm.Output);
+            log.WriteLine($"helm uninstall returned {(DateTimeOffset.UtcNow - completed).TotalSeconds:0.0} s after the Job was marked Complete");
             Assert.Contains($"release \"{Release}\" uninstalled", helm.Output);
             Assert.Equal("", Names("deployments,daemonsets,jobs,serviceaccounts,secrets", "-n", ReleaseNamespace));
             Assert.DoesNotContain($"{Release}-", Names("clusterroles,clusterrolebindings"));

@@ -84,7 +84,7 @@ public sealed class ChartClusterTests(ApiServer cluster) : IClassFixture<ApiServ
 
         // helm uninstall runs the pre-delete hook first and waits for its Job: this test is the Job controller and the kubelet.
         var uninstall = Chart.Helm.RunAsync(["uninstall", "life", "--namespace", ns], cluster.KubeconfigPath);
-        var (exit, hookOutput) = await RunUninstallHookAsync(ns, "life-nginx-ha-operator-uninstall", uninstall, succeed: null);
+        var (exit, hookOutput, _) = await RunUninstallHookAsync(ns, "life-nginx-ha-operator-uninstall", uninstall);
         Assert.True(exit == 0, hookOutput);
         Assert.Contains("done: no VirtualIpGroup and no NodeHaConfig left", hookOutput);
         var (code, output, error) = await uninstall;
@@ -103,12 +103,13 @@ public sealed class ChartClusterTests(ApiServer cluster) : IClassFixture<ApiServ
     /// Plays the Job controller and kubelet for the chart's pre-delete hook while <paramref name="helm"/> (helm uninstall) runs: waits
     /// for the Job, checks that helm has deleted nothing of the release yet and still waits, runs the Job's container (the operator
     /// image's entrypoint is nginx-ha-operator) in this process with the cluster's kubeconfig, and writes the Job's status from the
-    /// exit code (or <paramref name="succeed"/> when given). Returns the exit code and output.
+    /// exit code. Returns the exit code, the output and the Job's uid.
     /// </summary>
-    private async Task<(int Exit, string Output)> RunUninstallHookAsync(string ns, string jobName, Task<(int, string, string)> helm, bool? succeed)
+    private async Task<(int Exit, string Output, string Uid)> RunUninstallHookAsync(string ns, string jobName, Task<(int, string, string)> helm,
+        string? previousUid = null)
     {
         using var jobs = new JobStandIn(new Uri($"http://127.0.0.1:{cluster.Port}"));
-        var job = await jobs.WaitForAsync(ns, jobName, TimeSpan.FromSeconds(60), () => helm.IsCompleted);
+        var job = await jobs.WaitForAsync(ns, jobName, TimeSpan.FromSeconds(60), () => helm.IsCompleted, previousUid);
         Assert.True(job is not null, helm.IsCompleted ? $"helm uninstall ran no pre-delete hook Job {jobName}: {await helm}" : $"no Job {jobName} within 60 s");
         Assert.Contains("/life-nginx-ha-operator-operator", await cluster.KubectlOutputAsync("get", "deployments", "-n", ns, "-o", "name"));
         var container = JobStandIn.Container(job);
@@ -119,8 +120,8 @@ public sealed class ChartClusterTests(ApiServer cluster) : IClassFixture<ApiServ
         var output = new StringWriter();
         var exit = await Task.Run(() => Program.Run([.. container.Args, "--kubeconfig", cluster.KubeconfigPath], output, output));
         Assert.False(helm.IsCompleted, $"helm uninstall returned before its hook finished: {(helm.IsCompleted ? await helm : default)}");
-        await jobs.FinishAsync(ns, jobName, succeed ?? exit == 0, started);
-        return (exit, output.ToString());
+        await jobs.FinishAsync(ns, jobName, exit == 0, started);
+        return (exit, output.ToString(), (string)job["metadata"]!["uid"]!);
     }
 
     [Fact]
@@ -149,7 +150,7 @@ public sealed class ChartClusterTests(ApiServer cluster) : IClassFixture<ApiServ
         finally { File.Delete(group); }
 
         var first = Chart.Helm.RunAsync(["uninstall", "life", "--namespace", ns], cluster.KubeconfigPath);
-        var (exit, hookOutput) = await RunUninstallHookAsync(ns, "life-nginx-ha-operator-uninstall", first, succeed: null);
+        var (exit, hookOutput, failedUid) = await RunUninstallHookAsync(ns, "life-nginx-ha-operator-uninstall", first);
         Assert.Equal(1, exit);
         Assert.Contains("VirtualIpGroup nha-stuck/stuck: deleting", hookOutput);
         Assert.Contains("nginx-ha-operator uninstall: timed out after 2 s: VirtualIpGroup nha-stuck/stuck: the operator has not removed its finalizer yet", hookOutput);
@@ -164,7 +165,8 @@ public sealed class ChartClusterTests(ApiServer cluster) : IClassFixture<ApiServ
         // The operator would let it go once released; here the finalizer is removed by hand. helm uninstall again: the hook runs anew.
         await cluster.KubectlAsync("patch", "vipg", "stuck", "-n", ns, "--type", "merge", "-p", """{"metadata":{"finalizers":null}}""");
         var second = Chart.Helm.RunAsync(["uninstall", "life", "--namespace", ns], cluster.KubeconfigPath);
-        var (again, againOutput) = await RunUninstallHookAsync(ns, "life-nginx-ha-operator-uninstall", second, succeed: null);
+        // helm deletes the failed Job first (before-hook-creation) and creates a new one: that one is run.
+        var (again, againOutput, _) = await RunUninstallHookAsync(ns, "life-nginx-ha-operator-uninstall", second, previousUid: failedUid);
         Assert.True(again == 0, againOutput);
         (code, output, error) = await second;
         Assert.True(code == 0, $"{output}\n{error}");

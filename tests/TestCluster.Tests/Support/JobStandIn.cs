@@ -19,8 +19,9 @@ public sealed class JobStandIn(Uri front) : IDisposable
 
     static string JobPath(string ns, string name) => $"/apis/batch/v1/namespaces/{ns}/jobs/{name}";
 
-    /// <summary>The Job once it exists; null when <paramref name="stop"/> says to give up first (e.g. helm exited) or at the timeout.</summary>
-    public async Task<JsonObject?> WaitForAsync(string ns, string name, TimeSpan timeout, Func<bool> stop)
+    /// <summary>The Job once it exists (another than the one of uid <paramref name="notUid"/>: helm replaces an earlier run's Job);
+    /// null when <paramref name="stop"/> says to give up first (e.g. helm exited) or at the timeout.</summary>
+    public async Task<JsonObject?> WaitForAsync(string ns, string name, TimeSpan timeout, Func<bool> stop, string? notUid = null)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline && !stop())
@@ -29,7 +30,8 @@ public sealed class JobStandIn(Uri front) : IDisposable
             if (response.StatusCode != HttpStatusCode.NotFound)
             {
                 response.EnsureSuccessStatusCode();
-                return (JsonObject)JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+                var job = (JsonObject)JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+                if (notUid is null || (string?)job["metadata"]?["uid"] != notUid) return job;
             }
             await Task.Delay(100); // polling an API with no watch here: the Job is created by another process
         }

@@ -8,11 +8,12 @@ namespace NginxHa.Operator;
 /// <summary>
 /// nginx-ha-operator: <c>run</c> runs the controllers; <c>plan</c>, which shows the NodeHaConfigs the controller would write for a
 /// set of manifests (the same planner the controller and the standalone agent run), and <c>generate</c>, which
-/// writes the CRDs and the resource reference from the C# resource types.
+/// writes the CRDs and the resource reference from the C# resource types; <c>uninstall</c>, the chart's pre-delete hook.
 /// </summary>
 public static class Program
 {
-    const string Usage = "usage: nginx-ha-operator plan -f FILE [-f FILE ...]\n       " + GenerateCommand.Usage + "\n       " + RunCommand.Usage;
+    const string Usage = "usage: nginx-ha-operator plan -f FILE [-f FILE ...]\n       " + GenerateCommand.Usage + "\n       " + RunCommand.Usage +
+        "\n       " + UninstallCommand.Usage;
 
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
 
@@ -20,6 +21,7 @@ public static class Program
     {
         if (args.Count > 0 && args[0] == "generate") return GenerateCommand.Run(args.Skip(1).ToList(), output, error);
         if (args.Count > 0 && args[0] == "run") return RunCommand.RunAsync(args.Skip(1).ToList(), output, error).GetAwaiter().GetResult();
+        if (args.Count > 0 && args[0] == "uninstall") return UninstallCommand.RunAsync(args.Skip(1).ToList(), output, error).GetAwaiter().GetResult();
         if (args.Count == 0 || args[0] != "plan")
         {
             error.WriteLine(args.Count == 0 ? Usage : $"nginx-ha-operator: \"{args[0]}\": unknown command\n{Usage}");

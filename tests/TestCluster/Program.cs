@@ -7,7 +7,7 @@ using Front = NginxHa.TestCluster.Front;
 using NginxHa.TestCluster.StandIn;
 
 // The test cluster's front and stand-in, one process on 127.0.0.1 (scripts/cluster.sh starts it):
-//   core/v1 and apps/v1 (the kinds a CRD cannot stand in for) are served here from memory;
+//   core/v1, apps/v1 and batch/v1 (the kinds a CRD cannot stand in for) are served here from memory;
 //   /api, /apis are merged discovery; everything else goes to the real CRD API server.
 var options = Options.Parse(args);
 var builder = WebApplication.CreateSlimBuilder();
@@ -35,8 +35,14 @@ app.Run(async ctx =>
         case "/api" when get: await ResourceApi.Write(ctx, 200, discovery.CoreVersions()); return;
         case "/api/v1" when get: await ResourceApi.Write(ctx, 200, Discovery.Resources("", "v1")); return;
         case "/apis" when get: await ResourceApi.Write(ctx, 200, await discovery.Groups(ctx.RequestAborted)); return;
-        case "/apis/apps" when get: await ResourceApi.Write(ctx, 200, Discovery.AppsGroup()); return;
-        case "/apis/apps/v1" when get: await ResourceApi.Write(ctx, 200, Discovery.Resources("apps", "v1")); return;
+    }
+    if (get && path.TrimEnd('/').Split('/') is ["", "apis", var g, .. var rest] && ResourceKind.Groups.Contains(g) && rest is [] or ["v1"])
+    {
+        await ResourceApi.Write(ctx, 200, rest.Length == 0 ? Discovery.Group(g) : Discovery.Resources(g, "v1"));
+        return;
+    }
+    switch (path.TrimEnd('/'))
+    {
         case "/readyz" when get:
             // The real server's /readyz stays 503 (informers for APIs it does not serve): ready means healthy here.
             ctx.Request.Path = "/healthz";

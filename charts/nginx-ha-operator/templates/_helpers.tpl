@@ -35,3 +35,4 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "nha.image" -}}
 {{- printf "%s:%s" .image.repository (default .root.Chart.AppVersion .image.tag) -}}
 {{- end -}}
+{{- define "nha.uninstallName" -}}{{ include "nha.fullname" . }}-uninstall{{- end -}}

@@ -153,7 +153,8 @@ public static class RunCommand
         }
     }
 
-    private static KubernetesClientConfiguration LoadConfig(string? kubeconfig)
+    /// <summary>--kubeconfig, else KUBECONFIG, else the pod's service account.</summary>
+    internal static KubernetesClientConfiguration LoadConfig(string? kubeconfig)
     {
         if (kubeconfig is not null) return KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig);
         var fromEnvironment = Environment.GetEnvironmentVariable("KUBECONFIG");

@@ -14,7 +14,7 @@ public sealed partial class ChildProcess : IDisposable
     readonly ConcurrentQueue<(DateTimeOffset At, string Line)> _lines = new();
     readonly SemaphoreSlim _lineArrived = new(0);
 
-    public ChildProcess(string fileName, IEnumerable<string> arguments, string name)
+    public ChildProcess(string fileName, IEnumerable<string> arguments, string name, IReadOnlyDictionary<string, string>? environment = null)
     {
         Name = name;
         var info = new ProcessStartInfo(fileName)
@@ -25,6 +25,7 @@ public sealed partial class ChildProcess : IDisposable
             UseShellExecute = false,
         };
         foreach (var a in arguments) info.ArgumentList.Add(a);
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         _process = new Process { StartInfo = info, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) => Add(e.Data);
         _process.ErrorDataReceived += (_, e) => Add(e.Data);

@@ -1,4 +1,5 @@
 using NginxHa.Operator.Tests.Cluster;
+using NginxHa.TestCluster.Tests.Support;
 using static NginxHa.Operator.Tests.Chart.PrivilegeCheck;
 
 namespace NginxHa.Operator.Tests.Chart;
@@ -81,11 +82,95 @@ public sealed class ChartClusterTests(ApiServer cluster) : IClassFixture<ApiServ
         Assert.Contains("podmonitor.monitoring.coreos.com/life-nginx-ha-operator-agent", await Names("podmonitors"));
         Assert.DoesNotContain("life-nginx-ha-operator-agent-own-node", await Names("validatingadmissionpolicies", namespaced: false));
 
-        await Helm("uninstall", "life");
+        // helm uninstall runs the pre-delete hook first and waits for its Job: this test is the Job controller and the kubelet.
+        var uninstall = Chart.Helm.RunAsync(["uninstall", "life", "--namespace", ns], cluster.KubeconfigPath);
+        var (exit, hookOutput, _) = await RunUninstallHookAsync(ns, "life-nginx-ha-operator-uninstall", uninstall);
+        Assert.True(exit == 0, hookOutput);
+        Assert.Contains("done: no VirtualIpGroup and no NodeHaConfig left", hookOutput);
+        var (code, output, error) = await uninstall;
+        Assert.True(code == 0, $"helm uninstall failed ({code}):\n{output}\n{error}");
+        // The hook's objects go once it succeeded (hook-delete-policy hook-succeeded).
+        Assert.DoesNotContain("life-", await Names("jobs"));
+        Assert.DoesNotContain("life-", await Names("clusterroles,clusterrolebindings", namespaced: false));
         Assert.Equal("", (await Names("deployments,daemonsets,serviceaccounts,roles,rolebindings,podmonitors,secrets")).Trim());
         Assert.DoesNotContain("life-", await Names("clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings", namespaced: false));
         // helm never deletes the CRDs of crds/ (and with them every VirtualIpGroup): they stay.
         foreach (var crd in new[] { "virtualipgroups", "nginxbackendpools", "nodehaconfigs" })
             Assert.Contains($"customresourcedefinition.apiextensions.k8s.io/{crd}.nginx-ha.io", await Names("crds", namespaced: false));
+    }
+
+    /// <summary>
+    /// Plays the Job controller and kubelet for the chart's pre-delete hook while <paramref name="helm"/> (helm uninstall) runs: waits
+    /// for the Job, checks that helm has deleted nothing of the release yet and still waits, runs the Job's container (the operator
+    /// image's entrypoint is nginx-ha-operator) in this process with the cluster's kubeconfig, and writes the Job's status from the
+    /// exit code. Returns the exit code, the output and the Job's uid.
+    /// </summary>
+    private async Task<(int Exit, string Output, string Uid)> RunUninstallHookAsync(string ns, string jobName, Task<(int, string, string)> helm,
+        string? previousUid = null)
+    {
+        using var jobs = new JobStandIn(new Uri($"http://127.0.0.1:{cluster.Port}"));
+        var job = await jobs.WaitForAsync(ns, jobName, TimeSpan.FromSeconds(60), () => helm.IsCompleted, previousUid);
+        Assert.True(job is not null, helm.IsCompleted ? $"helm uninstall ran no pre-delete hook Job {jobName}: {await helm}" : $"no Job {jobName} within 60 s");
+        Assert.Contains("/life-nginx-ha-operator-operator", await cluster.KubectlOutputAsync("get", "deployments", "-n", ns, "-o", "name"));
+        var container = JobStandIn.Container(job);
+        Assert.StartsWith("localhost/nginx-ha-operator:", container.Image);
+        Assert.Empty(container.Command);
+        Assert.Equal("uninstall", container.Args[0]);
+        var started = DateTimeOffset.UtcNow;
+        var output = new StringWriter();
+        var exit = await Task.Run(() => Program.Run([.. container.Args, "--kubeconfig", cluster.KubeconfigPath], output, output));
+        Assert.False(helm.IsCompleted, $"helm uninstall returned before its hook finished: {(helm.IsCompleted ? await helm : default)}");
+        await jobs.FinishAsync(ns, jobName, exit == 0, started);
+        return (exit, output.ToString(), (string)job["metadata"]!["uid"]!);
+    }
+
+    [Fact]
+    public async Task Helm_uninstall_fails_when_the_hook_times_out_with_a_group_left_and_a_second_uninstall_completes_once_it_is_released()
+    {
+        const string ns = "nha-stuck";
+        await cluster.KubectlAsync("create", "namespace", ns);
+        var (installed, installOutput, installError) = await Chart.Helm.RunAsync(["install", "life", Chart.Helm.ChartPath, "--namespace", ns,
+            "--set", "uninstallHook.timeout=2s"], cluster.KubeconfigPath);
+        Assert.True(installed == 0, $"{installOutput}\n{installError}");
+        // A group whose finalizer no operator removes (none runs here): the hook deletes it and waits in vain.
+        var group = Path.Combine(Path.GetTempPath(), $"nha-stuck-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(group, $$"""
+            apiVersion: nginx-ha.io/v1alpha1
+            kind: VirtualIpGroup
+            metadata: {name: stuck, namespace: {{ns}}, finalizers: [nginx-ha.io/vips]}
+            spec:
+              mode: ActivePassive
+              virtualIPs: [198.18.0.250/24]
+              nodeSelector:
+                matchLabels: {nginx-ha.io/role: edge}
+              vrrp: {version: 3, advertisementInterval: 1s}
+              backendPoolRef: web
+            """);
+        try { await cluster.KubectlAsync("apply", "-f", group); }
+        finally { File.Delete(group); }
+
+        var first = Chart.Helm.RunAsync(["uninstall", "life", "--namespace", ns], cluster.KubeconfigPath);
+        var (exit, hookOutput, failedUid) = await RunUninstallHookAsync(ns, "life-nginx-ha-operator-uninstall", first);
+        Assert.Equal(1, exit);
+        Assert.Contains("VirtualIpGroup nha-stuck/stuck: deleting", hookOutput);
+        Assert.Contains("nginx-ha-operator uninstall: timed out after 2 s: VirtualIpGroup nha-stuck/stuck: the operator has not removed its finalizer yet", hookOutput);
+        var (code, output, error) = await first;
+        Assert.NotEqual(0, code);
+        // helm names the failed hook Job (its wait reads the Failed condition the Job controller wrote).
+        Assert.Contains("resource Job/nha-stuck/life-nginx-ha-operator-uninstall not ready. status: Failed, message: Job Failed. failed: 1/1", error);
+        // Nothing of the release was deleted, and the failed Job stays for its logs.
+        Assert.Contains("/life-nginx-ha-operator-operator", await cluster.KubectlOutputAsync("get", "deployments", "-n", ns, "-o", "name"));
+        Assert.True(await new JobStandIn(new Uri($"http://127.0.0.1:{cluster.Port}")).ExistsAsync(ns, "life-nginx-ha-operator-uninstall"));
+
+        // The operator would let it go once released; here the finalizer is removed by hand. helm uninstall again: the hook runs anew.
+        await cluster.KubectlAsync("patch", "vipg", "stuck", "-n", ns, "--type", "merge", "-p", """{"metadata":{"finalizers":null}}""");
+        var second = Chart.Helm.RunAsync(["uninstall", "life", "--namespace", ns], cluster.KubeconfigPath);
+        // helm deletes the failed Job first (before-hook-creation) and creates a new one: that one is run.
+        var (again, againOutput, _) = await RunUninstallHookAsync(ns, "life-nginx-ha-operator-uninstall", second, previousUid: failedUid);
+        Assert.True(again == 0, againOutput);
+        (code, output, error) = await second;
+        Assert.True(code == 0, $"{output}\n{error}");
+        Assert.Equal("", (await cluster.KubectlOutputAsync("get", "deployments,daemonsets,jobs", "-n", ns, "-o", "name")).Trim());
+        Assert.Equal("", (await cluster.KubectlOutputAsync("get", "vipg", "-n", ns, "-o", "name")).Trim());
     }
 }

@@ -29,6 +29,9 @@ public sealed class ChartPrivilegeTests
     [InlineData("secret writes", "writes secrets")]
     [InlineData("another hostPath", "hostPath volume root")]
     [InlineData("nginx on the state hostPath", "container nginx: mounts the agent's hostPath state")]
+    [InlineData("hook deletes deployments", "ClusterRole/nha-nginx-ha-operator-uninstall: deletes deployments")]
+    [InlineData("hook job as root", "Job/nha-nginx-ha-operator-uninstall container uninstall: may run as root")]
+    [InlineData("hook job writable root", "Job/nha-nginx-ha-operator-uninstall container uninstall: root filesystem is not read-only")]
     public async Task Privilege_check_catches_a_manifest_asking_for_more(string change, string expected)
     {
         var docs = Helm.Documents(await Helm.TemplateAsync());
@@ -38,6 +41,9 @@ public sealed class ChartPrivilegeTests
         var nginx = Container(ds, "nginx");
         var op = Container(docs.Single(d => Scalar(d, "kind") == "Deployment"), "operator");
         var role = docs.First(d => Scalar(d, "kind") == "ClusterRole");
+        var job = docs.Single(d => Scalar(d, "kind") == "Job");
+        var hook = Container(job, "uninstall");
+        var hookRole = docs.Single(d => Scalar(d, "kind") == "ClusterRole" && Scalar(d, "metadata", "name")!.EndsWith("-uninstall", StringComparison.Ordinal));
         var firstRule = (YamlMappingNode)Seq(role, "rules")![0];
         switch (change)
         {
@@ -56,6 +62,12 @@ public sealed class ChartPrivilegeTests
             case "nginx on the state hostPath":
                 Seq(nginx, "volumeMounts")!.Add(new YamlMappingNode("name", PrivilegeCheck.AgentStateVolume, "mountPath", "/state"));
                 break;
+            case "hook deletes deployments":
+                Seq(hookRole, "rules")!.Add(new YamlMappingNode("apiGroups", new YamlSequenceNode(new YamlScalarNode("apps")),
+                    "resources", new YamlSequenceNode(new YamlScalarNode("deployments")), "verbs", new YamlSequenceNode(new YamlScalarNode("delete"))));
+                break;
+            case "hook job as root": Map(hook, "securityContext")!.Children[new YamlScalarNode("runAsUser")] = new YamlScalarNode("0"); break;
+            case "hook job writable root": Map(hook, "securityContext")!.Children.Remove(new YamlScalarNode("readOnlyRootFilesystem")); break;
             case "secret writes":
                 role.Children[new YamlScalarNode("rules")] = new YamlSequenceNode(new YamlMappingNode(
                     "apiGroups", new YamlSequenceNode(new YamlScalarNode("")), "resources", new YamlSequenceNode(new YamlScalarNode("secrets")),

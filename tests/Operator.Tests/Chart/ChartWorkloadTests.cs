@@ -155,6 +155,41 @@ public sealed class ChartWorkloadTests
     }
 
     [Fact]
+    public async Task Uninstall_hook_is_a_pre_delete_job_running_the_operators_uninstall_with_its_own_account_allowed_only_list_and_delete()
+    {
+        var docs = await Render();
+        var hooks = docs.Where(d => Scalar(d, "metadata", "annotations", "helm.sh/hook") is not null).ToList();
+        // The account and its RBAC exist before the Job (lower weights), and all go once it succeeded.
+        Assert.Equal(["ServiceAccount -10", "ClusterRole -5", "ClusterRoleBinding -5", "Job 0"],
+            hooks.Select(h => $"{Scalar(h, "kind")} {Scalar(h, "metadata", "annotations", "helm.sh/hook-weight")}"));
+        foreach (var hook in hooks)
+        {
+            Assert.Equal("pre-delete", Scalar(hook, "metadata", "annotations", "helm.sh/hook"));
+            Assert.Equal("before-hook-creation,hook-succeeded", Scalar(hook, "metadata", "annotations", "helm.sh/hook-delete-policy"));
+            Assert.Equal("nha-nginx-ha-operator-uninstall", Scalar(hook, "metadata", "name"));
+        }
+        var job = Kind(docs, "Job");
+        var pod = Map(job, "spec", "template", "spec")!;
+        Assert.Equal("0", Scalar(job, "spec", "backoffLimit"));
+        Assert.Equal("Never", Scalar(pod, "restartPolicy"));
+        Assert.Equal("nha-nginx-ha-operator-uninstall", Scalar(pod, "serviceAccountName"));
+        var container = ChartPrivilegeTests.Container(job, "uninstall");
+        Assert.Equal("localhost/nginx-ha-operator:0.1.0", Scalar(container, "image"));
+        Assert.Equal(["uninstall", "--timeout", "120s"], Args(container));
+        Assert.Equal(["uninstall", "--timeout", "3m"], Args(ChartPrivilegeTests.Container(Kind(await Render("--set", "uninstallHook.timeout=3m"), "Job"), "uninstall")));
+        Assert.Equal("""
+            apiGroups=nginx-ha.io;resources=virtualipgroups,nodehaconfigs;verbs=list,delete
+            """, string.Join("\n", Seq(Kind(docs, "ClusterRole", "-uninstall"), "rules")!.OfType<YamlMappingNode>().Select(r =>
+                string.Join(";", new[] { "apiGroups", "resources", "verbs" }.Select(k => $"{k}={string.Join(",", Seq(r, k)!.OfType<YamlScalarNode>().Select(s => s.Value))}")))));
+        var binding = Kind(docs, "ClusterRoleBinding", "-uninstall");
+        Assert.Equal("nha-nginx-ha-operator-uninstall", Scalar(binding, "roleRef", "name"));
+        Assert.Equal("nha-nginx-ha-operator-uninstall", Scalar(Seq(binding, "subjects")![0], "name"));
+
+        var off = await Render("--set", "uninstallHook.enabled=false");
+        Assert.DoesNotContain(off, d => Scalar(d, "metadata", "annotations", "helm.sh/hook") is not null);
+    }
+
+    [Fact]
     public async Task Admission_policy_matches_the_agent_account_is_bound_to_deny_and_can_be_turned_off()
     {
         // What the policy allows and denies is evaluated for real in ChartAdmissionTests (the test cluster runs the

@@ -5,7 +5,8 @@ namespace NginxHa.Operator.Tests.Chart;
 /// <summary>
 /// What the chart may ask for (issue 11): no privileged container, no host PID/IPC, no host paths but the agent's state directory, capabilities
 /// dropped, only NET_ADMIN and NET_RAW added to the agent (and the nginx container's own three), no privilege
-/// escalation, read-only root filesystems, seccomp RuntimeDefault, and RBAC without wildcards or escalation verbs.
+/// escalation, read-only root filesystems, seccomp RuntimeDefault, and RBAC without wildcards or escalation verbs, deleting only
+/// VirtualIpGroups and NodeHaConfigs.
 /// Returns one line per violation.
 /// </summary>
 public static class PrivilegeCheck
@@ -21,6 +22,10 @@ public static class PrivilegeCheck
 
     private static readonly string[] WorkloadKinds = ["Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job", "CronJob", "Pod"];
     private static readonly string[] ForbiddenVerbs = ["*", "escalate", "bind", "impersonate"];
+
+    /// <summary>The only kinds the chart's accounts may delete: NodeHaConfigs (the operator, when a node leaves; the uninstall hook) and
+    /// VirtualIpGroups (the uninstall hook).</summary>
+    private static readonly string[] Deletable = ["virtualipgroups", "nodehaconfigs"];
 
     public static List<string> Violations(IEnumerable<YamlMappingNode> documents)
     {
@@ -96,6 +101,9 @@ public static class PrivilegeCheck
             if (rule.Children.ContainsKey("nonResourceURLs")) found.Add($"{name}: nonResourceURLs");
             if (resources.Contains("secrets") && verbs.Except(["get", "list", "watch"]).Any())
                 found.Add($"{name}: writes secrets ({string.Join(",", verbs)})");
+            if (verbs.Any(v => v is "delete" or "deletecollection")
+                && (!Strings(rule, "apiGroups").SequenceEqual(["nginx-ha.io"]) || resources.Except(Deletable).Any()))
+                found.Add($"{name}: deletes {string.Join(",", resources)} (only {string.Join(" and ", Deletable)} of nginx-ha.io)");
             if (resources.Any(r => r is "pods/exec" or "pods/attach" or "nodes/proxy" or "serviceaccounts/token"))
                 found.Add($"{name}: {string.Join(",", resources)}");
         }

@@ -19,7 +19,7 @@ public sealed class KubectlTests(ClusterFixture cluster)
         foreach (var expected in new[]
                  {
                      "namespaces", "nodes", "secrets", "configmaps", "services", "serviceaccounts",
-                     "daemonsets.apps", "deployments.apps", "leases.coordination.k8s.io", "endpointslices.discovery.k8s.io",
+                     "daemonsets.apps", "deployments.apps", "jobs.batch", "leases.coordination.k8s.io", "endpointslices.discovery.k8s.io",
                      "events.events.k8s.io", "roles.rbac.authorization.k8s.io", "clusterroles.rbac.authorization.k8s.io",
                      "rolebindings.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io",
                      "prometheusrules.monitoring.coreos.com", "servicemonitors.monitoring.coreos.com", "podmonitors.monitoring.coreos.com",

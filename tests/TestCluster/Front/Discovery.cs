@@ -5,8 +5,8 @@ using NginxHa.TestCluster.StandIn;
 namespace NginxHa.TestCluster.Front;
 
 /// <summary>
-/// Discovery for the one cluster URL: /api and apps/v1 from the stand-in's kinds, /apis merged from the real
-/// server's groups and apps. Always the plain (unaggregated) documents: clients that ask for aggregated
+/// Discovery for the one cluster URL: /api, apps/v1 and batch/v1 from the stand-in's kinds, /apis merged from the real
+/// server's groups and the stand-in's. Always the plain (unaggregated) documents: clients that ask for aggregated
 /// discovery take these as the server's answer and fall back to per-group discovery, as with older servers.
 /// </summary>
 public sealed class Discovery(UpstreamProxy upstream, Func<string> serverAddress)
@@ -18,16 +18,17 @@ public sealed class Discovery(UpstreamProxy upstream, Func<string> serverAddress
         ["serverAddressByClientCIDRs"] = new JsonArray(new JsonObject { ["clientCIDR"] = "0.0.0.0/0", ["serverAddress"] = serverAddress() }),
     };
 
-    public static JsonObject AppsGroup() => new()
+    /// <summary>One of the stand-in's groups (apps, batch), served at v1.</summary>
+    public static JsonObject Group(string name) => new()
     {
         ["kind"] = "APIGroup",
         ["apiVersion"] = "v1",
-        ["name"] = "apps",
-        ["versions"] = new JsonArray(AppsVersion()),
-        ["preferredVersion"] = AppsVersion(),
+        ["name"] = name,
+        ["versions"] = new JsonArray(GroupVersion(name)),
+        ["preferredVersion"] = GroupVersion(name),
     };
 
-    static JsonObject AppsVersion() => new() { ["groupVersion"] = "apps/v1", ["version"] = "v1" };
+    static JsonObject GroupVersion(string name) => new() { ["groupVersion"] = $"{name}/v1", ["version"] = "v1" };
 
     public static JsonObject Resources(string group, string version)
     {
@@ -74,7 +75,7 @@ public sealed class Discovery(UpstreamProxy upstream, Func<string> serverAddress
         using var response = await upstream.Send(request, token);
         response.EnsureSuccessStatusCode();
         var aggregated = JsonNode.Parse(await response.Content.ReadAsStringAsync(token))!.AsObject();
-        var groups = new JsonArray(AppsGroup());
+        var groups = new JsonArray(ResourceKind.Groups.Select(g => (JsonNode)Group(g)).ToArray());
         foreach (var item in aggregated["items"]?.AsArray() ?? [])
         {
             var name = item?["metadata"]?["name"]?.GetValue<string>();

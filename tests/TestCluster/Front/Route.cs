@@ -2,7 +2,7 @@ using NginxHa.TestCluster.StandIn;
 
 namespace NginxHa.TestCluster.Front;
 
-/// <summary>A request path under a group version the stand-in serves (/api/v1/..., /apis/apps/v1/...).</summary>
+/// <summary>A request path under a group version the stand-in serves (/api/v1/..., /apis/apps/v1/..., /apis/batch/v1/...).</summary>
 public sealed record Route(ResourceKind? Kind, string? Namespace, string? Name, string? Subresource)
 {
     /// <summary>Null when the path belongs to the real server; a route with no Kind for an unknown resource.</summary>
@@ -12,7 +12,7 @@ public sealed record Route(ResourceKind? Kind, string? Namespace, string? Name, 
         string group, version;
         int rest;
         if (parts.Length >= 3 && parts[0] == "api" && parts[1] == "v1") (group, version, rest) = ("", "v1", 2);
-        else if (parts.Length >= 4 && parts[0] == "apis" && parts[1] == "apps" && parts[2] == "v1") (group, version, rest) = ("apps", "v1", 3);
+        else if (parts.Length >= 4 && parts[0] == "apis" && ResourceKind.Groups.Contains(parts[1]) && parts[2] == "v1") (group, version, rest) = (parts[1], "v1", 3);
         else return null;
         var s = parts[rest..];
         // namespaces/NS/PLURAL[/NAME[/SUB]] when PLURAL is a namespaced kind; else PLURAL[/NAME[/SUB]]

@@ -21,7 +21,7 @@ public sealed record ResourceKind(
     public string Singular => Kind.ToLowerInvariant();
 
     /// <summary>Whether writes bump metadata.generation (kinds with a spec and a status subresource).</summary>
-    public bool TracksGeneration => Group == "apps";
+    public bool TracksGeneration => Group is "apps" or "batch";
 
     public static readonly IReadOnlyList<ResourceKind> All =
     [
@@ -37,7 +37,12 @@ public sealed record ResourceKind(
              "reason", "reportingComponent", "source", "type"]),
         new("apps", "v1", "DaemonSet", "daemonsets", true, true, ["ds"], ["all"], []),
         new("apps", "v1", "Deployment", "deployments", true, true, ["deploy"], ["all"], []),
+        // helm's hooks (the chart's pre-delete uninstall Job); no Job controller: a test runs the pod and writes the status.
+        new("batch", "v1", "Job", "jobs", true, true, [], ["all"], []),
     ];
+
+    /// <summary>The API groups under /apis the stand-in serves (each at v1).</summary>
+    public static readonly IReadOnlyList<string> Groups = ["apps", "batch"];
 
     public static ResourceKind? Find(string group, string version, string plural) =>
         All.FirstOrDefault(k => k.Group == group && k.Version == version && k.Plural == plural);

@@ -112,7 +112,7 @@ public sealed class StandaloneAgent
         _metrics.Nginx.Attach(nginx);
         await using var reconciler = new NodeReconciler(_runtime, SystemHostFacts.Instance,
             new SpeakerInstanceHost(TimeProvider.System, _log, _shutdown, _metrics, _heard, _handover, _lineLog),
-            new MeasuredNginxTarget(nginx, _metrics.Nginx), TimeProvider.System, _log, new SecretFileStore(_runtime.SecretsDirectory));
+            new MeasuredNginxTarget(nginx, _metrics.Nginx), TimeProvider.System, _log, new SecretFileStore(_runtime.SecretsDirectory, _options.NginxWorkerGroupId));
         if (_eventWriter is not null) reconciler.ConfigRejected += _eventWriter.ConfigRejected;
         await using var publisher = _statusWriter is null ? null
             : new NodeStatusPublisher(reconciler, _statusWriter, TimeProvider.System, StatusInterval, _log, _heard);

@@ -14,6 +14,8 @@ public sealed record OperatorOptions
     /// <summary>Null runs without leader election (one replica only).</summary>
     public LeaderElectionOptions? LeaderElection { get; init; }
     public TimeSpan ReleaseTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>How long a node whose NodeHaConfig is newer than its report counts as applying it (not as not reporting).</summary>
+    public TimeSpan ApplyGrace { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>Write external-dns DNSEndpoints for annotated groups (needs the DNSEndpoint CRD).</summary>
     public bool DnsEndpoints { get; init; }
     public string Instance { get; init; } = Environment.MachineName;
@@ -75,7 +77,7 @@ public sealed class OperatorController
         Queue = new WorkQueue<string>(_time, urgent: key => key == PlanKey);
         var events = new EventRecorder(client, Kinds.FieldManager, options.Instance, log, _time);
         ConfigReconciler = new NodeHaConfigReconciler(client, log);
-        GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time) { ReleaseTimeout = options.ReleaseTimeout, DnsEndpointsEnabled = options.DnsEndpoints };
+        GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time) { ReleaseTimeout = options.ReleaseTimeout, ApplyGrace = options.ApplyGrace, DnsEndpointsEnabled = options.DnsEndpoints };
         PoolReconciler = new NginxBackendPoolReconciler(client, events, _time);
         if (options.LeaderElection is { } election) Election = new LeaderElection(client, election, log, _time);
         options.Metrics?.Attach(Queue.Waiting, () => Election?.IsLeader ?? _running, Configs.List, Heartbeats, () => ConfigReconciler.LastPlan);

@@ -9,7 +9,8 @@ namespace NginxHa.Operator.Reconcilers;
 /// <summary>
 /// One VirtualIpGroup: holds the <c>nginx-ha.io/vips</c> finalizer; writes the status (only when it differs)
 /// and an Event when a condition flips; when the group is deleted, waits until no node's config or report
-/// carries its VIPs any more (or <see cref="ReleaseTimeout"/> passes, with a Warning Event), then lets it go.
+/// carries its VIPs any more (or <see cref="ReleaseTimeout"/> passes, with a Warning Event), then lets it go. A node whose
+/// agent heartbeat has expired is not waited for (<see cref="ReleaseWait"/>; an Event names it).
 /// </summary>
 public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder events, OperatorLog log, TimeProvider time)
 {
@@ -42,13 +43,18 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         {
             if (!finalizers.Contains(Kinds.VipsFinalizer)) return ReconcileResult.Done;
             await SyncDnsEndpointAsync(group, null, cancellationToken).ConfigureAwait(false);
-            var holding = NodesHoldingGroup(key, snapshot.Configs);
+            var decision = ReleaseWait.Decide(NodesHoldingGroup(key, snapshot.Configs), snapshot.Heartbeats, time.GetUtcNow());
+            if (decision.Expired.Count > 0)
+                await RecordOnChangeAsync(group, EventTypes.Warning, GroupEvents.ReleaseAssumed, "Finalize", ReleaseWait.ExpiredNote(decision.Expired),
+                    cancellationToken).ConfigureAwait(false);
+            var holding = decision.WaitingFor;
             if (holding.Count == 0)
             {
                 await SetFinalizersAsync(group, finalizers.Where(f => f != Kinds.VipsFinalizer).ToList(), cancellationToken).ConfigureAwait(false);
                 foreach (var slot in _lastNotes.Keys.Where(k => k.Group == key)) _lastNotes.TryRemove(slot, out _);
                 await events.RecordAsync(Kinds.Subject(group), EventTypes.Normal, "VipsReleased", "Finalize",
-                    "every node reports the virtual IPs released", cancellationToken).ConfigureAwait(false);
+                    decision.Expired.Count == 0 ? "every node reports the virtual IPs released"
+                        : "every node with a running agent reports the virtual IPs released", cancellationToken).ConfigureAwait(false);
                 return ReconcileResult.Done;
             }
             var waited = time.GetUtcNow() - new DateTimeOffset(DateTime.SpecifyKind(deletedAt, DateTimeKind.Utc));

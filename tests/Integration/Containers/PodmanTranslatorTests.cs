@@ -68,7 +68,7 @@ public sealed class PodmanTranslatorTests
             "--volume", $"/tmp/pod/sa:{PodmanTranslator.ServiceAccountPath}:ro",
             "localhost/nginx-ha-operator:t1",
             "run", "--lease-namespace", "nginx-ha", "--lease-name", "nginx-ha-operator", "--lease-duration", "15s", "--identity", "op-abc123",
-            "--workers", "2", "--release-timeout", "60s", "--metrics-address", "0.0.0.0:8080"], plan.Container("operator").Run);
+            "--workers", "2", "--release-timeout", "60s", "--apply-grace", "10s", "--metrics-address", "0.0.0.0:8080"], plan.Container("operator").Run);
         Assert.Equal(new Uri("http://198.18.0.1:8080/readyz"), plan.Container("operator").Readiness);
         Assert.Equal(new Uri("http://198.18.0.1:8080/healthz"), plan.Container("operator").Liveness);
         Assert.Null(plan.Container("operator").PreStop);

@@ -266,6 +266,82 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         }
     }
 
+    void ApplySecret(string name, string key, string value)
+    {
+        var json = new System.Text.Json.Nodes.JsonObject
+        {
+            ["apiVersion"] = "v1", ["kind"] = "Secret",
+            ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = name, ["namespace"] = "edge" },
+            ["data"] = new System.Text.Json.Nodes.JsonObject { [key] = Convert.ToBase64String(Encoding.UTF8.GetBytes(value)) },
+        };
+        var file = Path.Combine(_stateDir, $"{name}-{Guid.NewGuid():N}.json");
+        File.WriteAllText(file, json.ToJsonString());
+        Kubectl("apply", "-f", file);
+    }
+
+    [Fact]
+    public async Task Source_ReadsTheBasicAuthSecretOfAStatusEndpoint_WatchesIt_AndRejectsAMissingKeyNamingTheField()
+    {
+        string node = Unique("node"), secret = Unique("auth");
+        if (_cluster.Kubectl("get", "namespace", "edge").Code != 0) _cluster.Kubectl("create", "namespace", "edge");
+        ApplySecret(secret, "auth", "ops:{PLAIN}first-pass\n");
+        var yaml = $$$"""
+            apiVersion: nginx-ha.io/v1alpha1
+            kind: NodeHaConfig
+            metadata:
+              name: {{{node}}}
+            spec:
+              nodeName: {{{node}}}
+              backendPools:
+              - name: edge/web
+                spec:
+                  listeners: [{port: 80}]
+                  backends: {servers: [{address: 198.18.0.3, port: 8080}]}
+                  status: {basicAuth: {secretName: "{{{secret}}}"}}
+            """;
+        var file = Path.Combine(_stateDir, $"{node}-auth.yaml");
+        File.WriteAllText(file, yaml);
+        Kubectl("apply", "-f", file);
+        using var api = Api();
+        var source = new KubernetesConfigSource(api, node, new LastConfigStore(_stateDir), TimeProvider.System, Log) { WatchTimeout = TimeSpan.FromMinutes(10) };
+        using var stop = new CancellationTokenSource();
+        var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+        try
+        {
+            var first = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
+            Assert.Equal("ops:{PLAIN}first-pass\n", Encoding.UTF8.GetString(first.Secrets.Htpasswd[$"edge/{secret}"].Content.Span));
+
+            // Replaced: seen through its own watch (the NodeHaConfig watch runs 10 minutes), kept on disk for a restart.
+            ApplySecret(secret, "auth", "ops:{PLAIN}second-pass\n");
+            var replaced = Assert.IsType<NodeConfigUpdate>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Equal("ops:{PLAIN}second-pass\n", Encoding.UTF8.GetString(replaced.Secrets.Htpasswd[$"edge/{secret}"].Content.Span));
+            Assert.Contains("/" + secret + " modified", replaced.Reason);
+            Assert.Equal("ops:{PLAIN}second-pass\n",
+                Encoding.UTF8.GetString(Convert.FromBase64String(new LastConfigStore(_stateDir).Load(Log)!.Htpasswd[$"edge/{secret}"])));
+
+            // The htpasswd under another key: rejected naming the field and the key.
+            Kubectl("delete", "secret", secret, "-n", "edge");
+            ApplySecret(secret, "htpasswd", "ops:{PLAIN}second-pass\n");
+            var rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
+            if (rejected.Problems[0].EndsWith("does not exist", StringComparison.Ordinal)) // the deletion seen before the new one
+                rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Equal($"NodeHaConfig {node}: spec.backendPools[0].spec.status.basicAuth.secretName: Secret edge/{secret} has no key \"auth\" (the htpasswd file)",
+                Assert.Single(rejected.Problems));
+            lock (_log) Assert.DoesNotContain(_log, l => l.Contains("second-pass", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            try
+            {
+                await events.DisposeAsync();
+            }
+            catch (NotSupportedException)
+            {
+            }
+        }
+    }
+
     [Fact]
     public async Task StatusWriter_PatchesTheStatusSubresource_AsKubectlGetShowsIt()
     {

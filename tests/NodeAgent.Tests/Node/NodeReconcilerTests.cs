@@ -553,6 +553,42 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_basic_auth_secret_is_on_disk_for_the_workers_before_nginx_checks_the_config_naming_it()
+    {
+        var root = Directory.CreateTempSubdirectory("nha-reconciler-auth-").FullName;
+        try
+        {
+            var runtime = NginxRuntimeOptions.UnderDirectory(root, 18080) with { PidFile = null };
+            await using var reconciler = new NodeReconciler(runtime, _host, _instances, _nginx, _clock, _ => { }, new SecretFileStore(runtime.SecretsDirectory));
+            var seen = new List<string>();
+            _nginx.OnCheck = config =>
+            {
+                var path = System.Text.RegularExpressions.Regex.Match(config, @"auth_basic_user_file (\S+);").Groups[1].Value;
+                seen.Add(File.Exists(path) ? $"{File.ReadAllText(path)} {File.GetUnixFileMode(path)}" : $"missing {path}");
+            };
+            NodeConfigUpdate WithAuth(string htpasswd)
+            {
+                var update = Config(Instance("edge/web/0", 51));
+                update.Config.Spec.BackendPools[0].Spec.Status = new StatusEndpoint { BasicAuth = new BasicAuth { SecretName = "ops" } };
+                var file = HtpasswdFile.Check(System.Text.Encoding.UTF8.GetBytes(htpasswd), out var problem) ?? throw new InvalidOperationException(problem);
+                return update with { Secrets = NodeSecrets.None with { Htpasswd = new Dictionary<string, HtpasswdFile> { ["edge/ops"] = file } } };
+            }
+
+            Assert.Equal(ReconcileOutcome.Applied, (await reconciler.ApplyAsync(WithAuth("ops:{PLAIN}one\n"), default)).Outcome);
+            Assert.Equal(ReconcileOutcome.Applied, (await reconciler.ApplyAsync(WithAuth("ops:{PLAIN}two\n"), default)).Outcome);
+
+            const UnixFileMode ForWorkers = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
+            Assert.Equal([$"ops:{{PLAIN}}one\n {ForWorkers}", $"ops:{{PLAIN}}two\n {ForWorkers}"], seen);
+            Assert.NotEqual(_nginx.Applied[0], _nginx.Applied[1]); // a new password is a new path: nginx reloads
+            Assert.Single(Directory.GetDirectories($"{runtime.SecretsDirectory}/edge/ops")); // the old version went once applied
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_rejected_config_is_in_the_status_and_announced_naming_the_field_until_a_valid_one_is_applied()
     {
         var announced = new List<string>();

@@ -165,6 +165,16 @@ public sealed class SecretFileStore(string secretsDirectory, uint workerGroupId 
         }
     }
 
+    /// <summary>
+    /// The directories above the secrets directory (nginx's prefix, the state directory holding it): their group becomes the
+    /// workers', mode unchanged (0750), so the workers can reach an htpasswd below them and nothing more: the files there
+    /// are 0600 or 0640 root:root.
+    /// </summary>
+    public void LetWorkersThrough(IEnumerable<string> directories)
+    {
+        foreach (var directory in directories) GiveToWorkers(directory, File.GetUnixFileMode(directory) | UnixFileMode.GroupExecute);
+    }
+
     void GiveToWorkers(string path, UnixFileMode mode)
     {
         if (Posix.Chown(path, uint.MaxValue, workerGroupId) != 0)

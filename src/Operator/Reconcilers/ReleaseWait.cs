@@ -25,5 +25,5 @@ public static class ReleaseWait
     /// <summary>The Event's note for the nodes counted as released (their names and when their heartbeat expired).</summary>
     public static string ExpiredNote(IReadOnlyList<Heartbeat> expired) =>
         $"counted as released: node(s) {string.Join(", ", expired.Select(h => $"{h.Node} (agent heartbeat expired at {h.ExpiresAt.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ})"))}; " +
-        "an agent that is not running holds no virtual IP it can defend";
+        "an agent that is not running holds no virtual IP it can defend (one cut off from the API server drops the group once it sees it gone)";
 }

@@ -38,7 +38,7 @@ public class ReleaseWaitTests
         Assert.Equal(["lb1", "lb3"], decision.WaitingFor);
         Assert.Equal("lb2", Assert.Single(decision.Expired).Node);
         Assert.Equal("counted as released: node(s) lb2 (agent heartbeat expired at 2026-12-02T06:00:20Z); " +
-                     "an agent that is not running holds no virtual IP it can defend", ReleaseWait.ExpiredNote(decision.Expired));
+                     "an agent that is not running holds no virtual IP it can defend (one cut off from the API server drops the group once it sees it gone)", ReleaseWait.ExpiredNote(decision.Expired));
 
         // lb2's agent comes back: it is waited for again (a running agent reports its own release).
         tracker.Observe(Lease("lb2", time.GetUtcNow()));

@@ -25,6 +25,7 @@ public sealed class StandaloneAgent
     readonly TextWriter _error;
     readonly NginxRuntimeOptions _runtime;
     readonly SecretFileStore _secretFiles;
+    readonly AgentLiveness? _liveness;
     readonly ShutdownLatch? _shutdown;
     readonly INodeConfigSource _source;
     readonly INodeStatusWriter? _statusWriter;
@@ -48,11 +49,15 @@ public sealed class StandaloneAgent
     /// <paramref name="eventWriter"/>: where rejected configs are announced (Kubernetes mode: Events).
     /// <paramref name="waitForValidConfig"/>: a rejected first config leaves the agent running, serving nothing, until a
     /// valid one arrives (Kubernetes mode: exiting would only make a crash loop of a config that a kubectl edit fixes).
+    /// <paramref name="liveness"/>: where the apply loop and the speakers show progress (Kubernetes mode: the heartbeat's
+    /// condition).
     /// </summary>
     public StandaloneAgent(RunCommandOptions options, LineLog lineLog, TextWriter error, ShutdownLatch? shutdown = null,
         AgentMetrics? metrics = null, INodeConfigSource? source = null, INodeStatusWriter? statusWriter = null,
-        Func<CancellationToken, Task>? heartbeat = null, INodeEventWriter? eventWriter = null, bool waitForValidConfig = false)
+        Func<CancellationToken, Task>? heartbeat = null, INodeEventWriter? eventWriter = null, bool waitForValidConfig = false,
+        AgentLiveness? liveness = null)
     {
+        _liveness = liveness;
         _heartbeat = heartbeat;
         _eventWriter = eventWriter;
         _waitForValidConfig = waitForValidConfig;
@@ -114,7 +119,7 @@ public sealed class StandaloneAgent
         _metrics.Nginx.Attach(nginx);
         await using var reconciler = new NodeReconciler(_runtime, SystemHostFacts.Instance,
             new SpeakerInstanceHost(TimeProvider.System, _log, _shutdown, _metrics, _heard, _handover, _lineLog),
-            new MeasuredNginxTarget(nginx, _metrics.Nginx), TimeProvider.System, _log, _secretFiles);
+            new MeasuredNginxTarget(nginx, _metrics.Nginx), TimeProvider.System, _log, _secretFiles, _liveness);
         if (_eventWriter is not null) reconciler.ConfigRejected += _eventWriter.ConfigRejected;
         await using var publisher = _statusWriter is null ? null
             : new NodeStatusPublisher(reconciler, _statusWriter, TimeProvider.System, StatusInterval, _log, _heard);

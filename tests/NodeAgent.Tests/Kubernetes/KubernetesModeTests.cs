@@ -464,6 +464,58 @@ public sealed class LeaseHeartbeatTests(CrdCluster fixture) : IClassFixture<CrdC
         Kubectl("delete", "lease", "-n", "default", name);
     }
 
+    [Fact]
+    public async Task Heartbeat_IsNotRenewedWhileALoopOfTheAgentShowsNoProgress_AndIsRenewedAgainOnceItDoes()
+    {
+        string node = $"hl-{Guid.NewGuid():N}"[..11], name = $"nginx-ha-agent-{node}";
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 6, 0, 0, TimeSpan.Zero));
+        using var api = new KubeApiClient(KubeConnection.FromKubeconfig(_cluster.Kubeconfig));
+        var liveness = new NginxHa.NodeAgent.Node.AgentLiveness(time);
+        bool answering = true;
+        liveness.ProbeRequested += () =>
+        {
+            if (Volatile.Read(ref answering)) liveness.Beat("vrrp edge/web/0");
+        };
+        liveness.Beat("vrrp edge/web/0");
+        var heartbeat = new LeaseHeartbeat(api, "default", node, TimeSpan.FromSeconds(8), time, Log) { Liveness = liveness };
+        using var stop = new CancellationTokenSource();
+        var loop = heartbeat.RunAsync(stop.Token);
+        try
+        {
+            await Until(() => heartbeat.Renewals == 1, "the first renewal");
+            time.Advance(TimeSpan.FromSeconds(2));
+            await Until(() => heartbeat.Renewals == 2, "a renewal while the loop answers");
+
+            // The loop hangs (its last beat at 2 s): renewals go on until it has been silent a whole Lease duration (8 s).
+            Volatile.Write(ref answering, false);
+            for (int renewals = 3; renewals <= 5; renewals++)
+            {
+                time.Advance(TimeSpan.FromSeconds(2));
+                await Until(() => heartbeat.Renewals == renewals, $"renewal {renewals}, the loop silent less than 8 s");
+            }
+            time.Advance(TimeSpan.FromSeconds(2)); // 10 s: silent for 8 s
+            await Until(() => heartbeat.Withheld == 1, "the renewal withheld");
+            time.Advance(TimeSpan.FromSeconds(2));
+            await Until(() => heartbeat.Withheld == 2, "withheld again");
+            Assert.Equal(5, heartbeat.Renewals);
+            Assert.Equal("2026-12-02T06:00:08.000000Z", Lease(name).RenewTime); // the Lease expires 8 s after it
+            lock (_log) Assert.Single(_log, l => l.Contains("not renewing Lease default/" + name + ": vrrp edge/web/0 has shown no progress for 8 s", StringComparison.Ordinal));
+
+            // It answers again: the next tick renews.
+            Volatile.Write(ref answering, true);
+            time.Advance(TimeSpan.FromSeconds(2));
+            await Until(() => heartbeat.Renewals == 6, "renewed once the loop answers");
+            Assert.Equal(2, heartbeat.Withheld);
+            Assert.Equal("2026-12-02T06:00:14.000000Z", Lease(name).RenewTime);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await loop.WaitAsync(Wait);
+            Kubectl("delete", "lease", "-n", "default", name);
+        }
+    }
+
     static async Task Until(Func<bool> done, string what)
     {
         var deadline = DateTime.UtcNow + Wait;

@@ -75,7 +75,7 @@ public sealed class HtpasswdFilesTests : IDisposable
         var both = directories["edge/both"];
         Assert.Matches("/edge/both/[0-9a-f]{16}$", both);
         Assert.NotEqual($"{Secrets}/edge/both/{pair.Version}", both); // the version covers both contents
-        Assert.Equal([$"{both}/auth True", $"{both}/tls.crt False", $"{both}/tls.key False", $"{directories["edge/ops"]}/auth True"],
+        Assert.Equal([$"{both}/tls.crt False", $"{both}/tls.key False", $"{both}/auth True", $"{directories["edge/ops"]}/auth True"],
             files.Select(f => $"{f.Path} {f.ForWorkers}"));
         var other = SecretFiles.Plan(new Dictionary<string, TlsKeyPair> { ["edge/both"] = pair },
             new Dictionary<string, HtpasswdFile> { ["edge/both"] = Htpasswd("ops:{PLAIN}new\n") }, Secrets);

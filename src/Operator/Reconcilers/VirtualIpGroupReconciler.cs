@@ -17,6 +17,12 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
     public TimeSpan ReleaseTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public TimeSpan ReleasePoll { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Reads a node's heartbeat Lease again and says whether it is still expired: a deletion is not undone, so a Lease
+    /// watch that stopped delivering must not count a live node as released. Null: the cached heartbeats are taken as they are.
+    /// </summary>
+    public Func<string, CancellationToken, Task<bool>>? ConfirmExpired { get; init; }
+
     /// <summary>Write an external-dns DNSEndpoint for groups annotated with <see cref="DnsEndpoints.NameAnnotation"/>.</summary>
     public bool DnsEndpointsEnabled { get; init; }
 
@@ -43,7 +49,8 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         {
             if (!finalizers.Contains(Kinds.VipsFinalizer)) return ReconcileResult.Done;
             await SyncDnsEndpointAsync(group, null, cancellationToken).ConfigureAwait(false);
-            var decision = ReleaseWait.Decide(NodesHoldingGroup(key, snapshot.Configs), snapshot.Heartbeats, time.GetUtcNow());
+            var decision = await ConfirmAsync(ReleaseWait.Decide(NodesHoldingGroup(key, snapshot.Configs), snapshot.Heartbeats, time.GetUtcNow()),
+                cancellationToken).ConfigureAwait(false);
             if (decision.Expired.Count > 0)
                 await RecordOnChangeAsync(group, EventTypes.Warning, GroupEvents.ReleaseAssumed, "Finalize", ReleaseWait.ExpiredNote(decision.Expired),
                     cancellationToken).ConfigureAwait(false);
@@ -106,6 +113,31 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         // A node still applying when its grace ends counts as not reporting then, even if nothing else changes.
         var applying = groupPlan.Instances.SelectMany(i => i.Nodes).Where(applyingLeft.ContainsKey).Select(n => applyingLeft[n]).ToList();
         return applying.Count > 0 ? ReconcileResult.After(applying.Min()) : ReconcileResult.Done;
+    }
+
+    /// <summary>Nodes whose expiry a fresh read of their Lease does not confirm (or cannot: the API server away) are waited for.</summary>
+    private async Task<ReleaseWait.Decision> ConfirmAsync(ReleaseWait.Decision decision, CancellationToken cancellationToken)
+    {
+        if (ConfirmExpired is null || decision.Expired.Count == 0) return decision;
+        var waiting = decision.WaitingFor.ToList();
+        var expired = new List<Heartbeat>();
+        foreach (var heartbeat in decision.Expired)
+        {
+            bool confirmed;
+            try
+            {
+                confirmed = await ConfirmExpired(heartbeat.Node, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is k8s.Autorest.HttpOperationException or HttpRequestException or TimeoutException
+                                          || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                log.Debug($"heartbeat: confirming {heartbeat.Node}'s expiry: {OperatorLog.Describe(e)}");
+                confirmed = false;
+            }
+            if (confirmed) expired.Add(heartbeat);
+            else waiting.Add(heartbeat.Node);
+        }
+        return new ReleaseWait.Decision(waiting.Order(StringComparer.Ordinal).ToList(), expired);
     }
 
     /// <summary>Each node's report, marked applying while its config is newer than the report for less than

@@ -84,9 +84,15 @@ public static class KubernetesCommand
         {
             var source = new KubernetesConfigSource(api, run.Node, new LastConfigStore(run.StateDirectory), TimeProvider.System, log.Write);
             var writer = new KubernetesStatusWriter(api, run.Node, () => source.Generation);
-            var heartbeat = new LeaseHeartbeat(api, options.LeaseNamespace, run.Node, options.HeartbeatDuration, TimeProvider.System, log.Write);
+            // The Lease is renewed only while the agent's loops show progress: it says the agent works, not only that it runs.
+            var liveness = new Node.AgentLiveness(TimeProvider.System);
+            var heartbeat = new LeaseHeartbeat(api, options.LeaseNamespace, run.Node, options.HeartbeatDuration, TimeProvider.System, log.Write)
+            {
+                Liveness = liveness,
+            };
             var events = new KubernetesEventRecorder(api, run.Node, TimeProvider.System, log.Write);
-            return new StandaloneAgent(run, log, error, shutdown, metrics, source, writer, heartbeat.RunAsync, events, waitForValidConfig: true);
+            return new StandaloneAgent(run, log, error, shutdown, metrics, source, writer, heartbeat.RunAsync, events, waitForValidConfig: true,
+                liveness: liveness);
         });
     }
 

@@ -26,6 +26,10 @@ public sealed record RunCommandOptions(IReadOnlyList<string> Files, string Node,
     /// each container has its own (the agent's image holds them, owned by nginx's worker user, so that its `nginx -t`
     /// needs no chown, a capability the agent does not have).</summary>
     public string? NginxTempDirectory { get; init; }
+
+    /// <summary>The gid nginx's workers run with: the htpasswd files of basic-auth Secrets are given to this group (0640),
+    /// as the workers open them per request. nginx's default without a user directive is nobody:nogroup (65534).</summary>
+    public uint NginxWorkerGroupId { get; init; } = NginxHa.NodeAgent.Node.SecretFileStore.NginxDefaultWorkerGroupId;
 }
 
 public static class RunCommandLine
@@ -34,7 +38,7 @@ public static class RunCommandLine
         "usage: nginx-ha-agent run -f FILE [-f FILE ...] --node NAME [--state-dir DIR] [--nginx PATH] [--health-port 18080] " +
         NginxModeUsage + " " + ObservabilityArguments.Usage + " (metrics default 127.0.0.1:9464)";
 
-    internal const string NginxModeUsage = "[--nginx-mode child|sidecar] [--nginx-dir DIR] [--nginx-temp-dir DIR]";
+    internal const string NginxModeUsage = "[--nginx-mode child|sidecar] [--nginx-dir DIR] [--nginx-temp-dir DIR] [--nginx-worker-gid 65534]";
 
     public static RunCommandOptions Parse(IReadOnlyList<string> args) =>
         Parse(args, manifestFiles: true, nodeMeaning: "the name of this host's Node document");
@@ -49,6 +53,7 @@ public static class RunCommandLine
         string? node = null, stateDir = null, nginx = null, nginxDir = null, nginxTemp = null;
         var nginxMode = NginxSupervisionMode.Child;
         int healthPort = 18080;
+        uint workerGid = NginxHa.NodeAgent.Node.SecretFileStore.NginxDefaultWorkerGroupId;
         IPEndPoint? metricsAddress = ObservabilityArguments.DefaultMetricsAddress;
         var logFormat = LogFormat.Text;
         for (int i = 0; i < args.Count; i++)
@@ -81,6 +86,12 @@ public static class RunCommandLine
                     if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out healthPort) || healthPort is < 1 or > 65535)
                         throw new UsageException($"{name}: \"{text}\" is not a port from 1 to 65535");
                     break;
+                case "--nginx-worker-gid":
+                    var gid = Value();
+                    // 0 would make root's group the readers; (uint)-1 means "unchanged" to chown(2).
+                    if (!uint.TryParse(gid, NumberStyles.None, CultureInfo.InvariantCulture, out workerGid) || workerGid is 0 or uint.MaxValue)
+                        throw new UsageException($"{name}: \"{Core.Text.SafeText.Escape(gid, 40)}\" is not a group id from 1 to 4294967294");
+                    break;
                 case "--metrics-address": metricsAddress = ObservabilityArguments.ParseMetricsAddress(name, Value()); break;
                 case "--log-format": logFormat = ObservabilityArguments.ParseLogFormat(name, Value()); break;
                 default: throw new UsageException($"{name}: unknown argument");
@@ -98,6 +109,7 @@ public static class RunCommandLine
             LogFormat = logFormat,
             NginxMode = nginxMode,
             NginxDirectoryOverride = nginxDir,
+            NginxWorkerGroupId = workerGid,
             NginxTempDirectory = nginxTemp?.TrimEnd('/') is { Length: > 0 } t ? t : nginxTemp,
         };
     }

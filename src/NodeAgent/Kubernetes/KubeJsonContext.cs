@@ -29,6 +29,9 @@ public sealed class LastAppliedConfig
 
     /// <summary>TLS Secrets by "namespace/name": certificate and key PEM, base64.</summary>
     public Dictionary<string, StoredTlsPair> Tls { get; set; } = new();
+
+    /// <summary>Basic-auth Secrets by "namespace/name": the htpasswd file, base64.</summary>
+    public Dictionary<string, string> Htpasswd { get; set; } = new();
 }
 
 public sealed class StoredTlsPair

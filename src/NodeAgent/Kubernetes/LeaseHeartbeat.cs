@@ -11,6 +11,8 @@ namespace NginxHa.NodeAgent.Kubernetes;
 /// stops counting the node's status once the Lease expires: a SIGKILLed agent or a dead node writes no final status.
 /// A Lease renewal is one small write that wakes only Lease watchers, not the NodeHaConfig ones. The last Lease read is
 /// kept, so a renewal is one conditional PUT; a conflict or a missing Lease is read (or created) again at once.
+/// With <see cref="Liveness"/>, a renewal is made only while every working loop of the agent (apply, each VRRP speaker)
+/// has shown progress within the Lease duration: a hung loop lets the Lease expire as a dead agent would.
 /// </summary>
 public sealed class LeaseHeartbeat(KubeApiClient api, string ns, string node, TimeSpan duration, TimeProvider time, Action<string> log)
 {
@@ -18,6 +20,14 @@ public sealed class LeaseHeartbeat(KubeApiClient api, string ns, string node, Ti
 
     JsonObject? _known;
     bool _failing;
+    bool _stalled;
+
+    /// <summary>The agent's loops; null renews whatever they do (tests of the Lease alone).</summary>
+    public Node.AgentLiveness? Liveness { get; init; }
+
+    /// <summary>Ticks at which no renewal was made because a loop showed no progress.</summary>
+    public int Withheld => Volatile.Read(ref _withheld);
+    int _withheld;
 
     public string LeaseName { get; } = Core.Resources.ApiGroup.AgentLeasePrefix + node;
     public TimeSpan Duration => duration;
@@ -34,6 +44,7 @@ public sealed class LeaseHeartbeat(KubeApiClient api, string ns, string node, Ti
         using var ticks = new PeriodicTimer(RenewInterval, time);
         do
         {
+            if (Withhold()) continue;
             try
             {
                 await RenewAsync(cancellationToken);
@@ -52,6 +63,27 @@ public sealed class LeaseHeartbeat(KubeApiClient api, string ns, string node, Ti
             }
         }
         while (await WaitAsync(ticks, cancellationToken));
+    }
+
+    /// <summary>Asks the loops to show progress (answered before the next tick), then says whether one has shown none for a
+    /// whole Lease duration: then this tick renews nothing.</summary>
+    bool Withhold()
+    {
+        if (Liveness is not { } liveness) return false;
+        liveness.RequestProbe();
+        var stalled = liveness.Stalled(duration);
+        if (stalled.Count == 0)
+        {
+            if (_stalled) log("heartbeat: every loop of the agent shows progress again; renewing");
+            _stalled = false;
+            return false;
+        }
+        if (!_stalled)
+            log($"heartbeat: not renewing Lease {ns}/{LeaseName}: {string.Join(", ", stalled.Select(s => $"{s.Loop} has shown no progress for {s.Silent.TotalSeconds:0.#} s"))}; " +
+                "the operator stops counting this node's status once the Lease expires");
+        _stalled = true;
+        Interlocked.Increment(ref _withheld);
+        return true;
     }
 
     static async Task<bool> WaitAsync(PeriodicTimer ticks, CancellationToken cancellationToken)

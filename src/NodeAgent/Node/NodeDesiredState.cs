@@ -9,7 +9,7 @@ namespace NginxHa.NodeAgent.Node;
 /// <summary>What this node must run: its VRRP instances, its rendered nginx.conf and the secret files that names.</summary>
 public sealed record NodeDesiredState(NodeHaConfig Config, IReadOnlyList<InstancePlan> Instances, string NginxConfig)
 {
-    /// <summary>Files nginx.conf names that must be on disk before nginx -t (the TLS Secrets' certificates and keys).</summary>
+    /// <summary>Files nginx.conf names that must be on disk before nginx -t (the TLS Secrets' certificates and keys, htpasswd files).</summary>
     public IReadOnlyList<SecretFile> SecretFiles { get; init; } = [];
 
     /// <summary>The directories of <see cref="SecretFiles"/>: what stays on disk once this state is applied.</summary>
@@ -38,7 +38,7 @@ public sealed record NodeDesiredState(NodeHaConfig Config, IReadOnlyList<Instanc
             else instances.Add(planned);
         }
 
-        var (directories, files) = Node.SecretFiles.Plan(update.Secrets.Tls, runtime.SecretsDirectory);
+        var (directories, files) = Node.SecretFiles.Plan(update.Secrets.Tls, update.Secrets.Htpasswd, runtime.SecretsDirectory);
         var input = new NginxRenderInput(config.Spec.BackendPools.Select(p => (p.Name, p.Spec)).ToArray(), runtime) { SecretDirectories = directories };
         errors.AddRange(NginxConfigRenderer.Validate(input).Select(e => e.ToString()));
         if (errors.Count > 0) return null;

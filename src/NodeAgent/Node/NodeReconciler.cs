@@ -50,15 +50,26 @@ public sealed class NodeReconciler : IAsyncDisposable
     // Runs while nginx is not serving but may be back sooner than a hand-over would take (see OnNginxNotServing).
     ITimer? _handoverBudget;
 
+    readonly AgentLiveness? _liveness;
+    /// <summary>The apply loop's name in <see cref="AgentLiveness"/>; each instance's is "vrrp NAME".</summary>
+    public const string ApplyLoop = "apply";
+
     readonly TaskCompletionSource<string> _instanceFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     DateTimeOffset? _lastReload;
     string? _lastNginxError;
 
     /// <param name="secretFiles">Where the TLS Secrets' files go before nginx -t; null: the config names none (tests).</param>
+    /// <param name="liveness">Where the apply loop and the instances' loops show progress (the heartbeat's condition); null: nowhere.</param>
     public NodeReconciler(NginxRuntimeOptions runtime, IHostFacts host, IVrrpInstanceHost instanceHost, INginxConfigTarget nginx,
-        TimeProvider clock, Action<string> log, ISecretFileStore? secretFiles = null)
+        TimeProvider clock, Action<string> log, ISecretFileStore? secretFiles = null, AgentLiveness? liveness = null)
     {
         _secretFiles = secretFiles;
+        _liveness = liveness;
+        if (liveness is not null)
+        {
+            liveness.Beat(ApplyLoop);
+            liveness.ProbeRequested += ProbeLoops;
+        }
         _runtime = runtime;
         _host = host;
         _instanceHost = instanceHost;
@@ -166,8 +177,30 @@ public sealed class NodeReconciler : IAsyncDisposable
         finally
         {
             _applyGate.Release();
+            _liveness?.Beat(ApplyLoop); // an apply that finishes, however it ends, is progress
         }
     }
+
+    /// <summary>
+    /// Asks each loop to show it still works: the apply loop beats when no apply is running (an apply in progress beats
+    /// when it ends, so one that hangs stops beating); each instance beats when its event loop next reaches idle.
+    /// </summary>
+    void ProbeLoops()
+    {
+        if (_liveness is not { } liveness) return;
+        if (_applyGate.CurrentCount > 0) liveness.Beat(ApplyLoop);
+        List<(string Name, IVrrpInstance Instance)> running;
+        lock (_gate) running = _instances.Select(i => (i.Key, i.Value)).ToList();
+        foreach (var (name, instance) in running)
+            _ = instance.IdleAsync().ContinueWith(t =>
+            {
+                if (!t.IsCompletedSuccessfully) return;
+                lock (_gate)
+                    if (_instances.TryGetValue(name, out var current) && current == instance) liveness.Beat(LoopName(name));
+            }, TaskScheduler.Default);
+    }
+
+    public static string LoopName(string instance) => $"vrrp {instance}";
 
     ReconcileResult Rejected(string reason, IReadOnlyList<string> problems)
     {
@@ -238,6 +271,7 @@ public sealed class NodeReconciler : IAsyncDisposable
                     if (_instances.ContainsKey(plan.Name)) continue;
                     var instance = _instanceHost.Start(plan, _nginxFault);
                     _instances[plan.Name] = instance;
+                    _liveness?.Beat(LoopName(plan.Name));
                     instance.StateChanged += (_, _) => OnTransition(plan.Name);
                     _ = instance.Completion.ContinueWith(t => OnInstanceEnded(instance, t), TaskScheduler.Default);
                 }
@@ -260,6 +294,7 @@ public sealed class NodeReconciler : IAsyncDisposable
     void Unregister(IVrrpInstance instance)
     {
         _instances.Remove(instance.Plan.Name);
+        _liveness?.Forget(LoopName(instance.Plan.Name));
         _lastTransition.Remove(instance.Plan.Name);
     }
 
@@ -408,6 +443,13 @@ public sealed class NodeReconciler : IAsyncDisposable
                 _nginx.MasterExited -= OnNginxNotServing;
                 CancelHandoverBudget();
                 all = _instances.Values.ToArray();
+                if (_liveness is not null)
+                {
+                    // A stopped agent's loops ended as intended: they no longer hold the heartbeat back.
+                    _liveness.ProbeRequested -= ProbeLoops;
+                    foreach (var name in _instances.Keys) _liveness.Forget(LoopName(name));
+                    _liveness.Forget(ApplyLoop);
+                }
                 _instances.Clear();
                 _lastTransition.Clear();
             }

@@ -27,6 +27,10 @@ public interface IVrrpInstance : IAsyncDisposable
 
     /// <summary>Applies a plan that <see cref="InstanceChanges.Classify"/> found changeable in place.</summary>
     void Update(InstancePlan plan);
+
+    /// <summary>Completes once the instance's loop has handled what was posted before and waits for more: it still acts.
+    /// Never completes while the loop hangs.</summary>
+    Task IdleAsync();
 }
 
 /// <summary>Starts VRRP instances on this host.</summary>
@@ -85,6 +89,8 @@ public sealed class SpeakerInstanceHost(TimeProvider time, Action<string> log, S
         }
 
         public void SetFault(bool fault) => running.Speaker.SetFault(fault);
+
+        public Task IdleAsync() => running.Speaker.IdleAsync();
 
         public void Update(InstancePlan plan)
         {

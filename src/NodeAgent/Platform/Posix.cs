@@ -58,6 +58,10 @@ internal static unsafe partial class Posix
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, void* buffer, nuint count);
 
+    /// <summary>chown(2) with owner -1: the group only. Without CAP_CHOWN the caller must own the file and be in the group.</summary>
+    [LibraryImport("libc", EntryPoint = "chown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Chown(string path, uint owner, uint group);
+
     [LibraryImport("libc", EntryPoint = "close")]
     public static partial int Close(int fd);
 }

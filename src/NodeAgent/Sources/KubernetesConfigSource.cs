@@ -12,7 +12,8 @@ namespace NginxHa.NodeAgent.Sources;
 /// Kubernetes mode's config source: this node's NodeHaConfig (list, then watch from the list's resourceVersion; a 410
 /// or any failure re-lists after a backoff) and the Secrets it names: its instances' authSecretRef and its pools' TLS
 /// Secrets (tls.crt and tls.key, checked to be PEM and to belong together). Each of those Secrets is watched on its own
-/// (field selector metadata.name), so a replaced certificate is handed over at once; every Secret is also read again
+/// (field selector metadata.name), so a replaced certificate is handed over at once; so are the basic-auth Secrets of
+/// its pools' status endpoints (key "auth", an htpasswd file, checked); every Secret is also read again
 /// with each change and whenever a watch ends. The last config handed over is kept on disk and handed over first at
 /// start, so an agent restarted during an API outage serves it. Status-only changes (same generation, same secrets) and
 /// a rejection repeated word for word yield nothing.
@@ -80,7 +81,17 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
             if (pair is null) log($"warning: {store?.Path}: TLS Secret {key}: {problem}; left out until the API server answers");
             else tls[key] = pair;
         }
-        return new NodeSecrets(last.VrrpAuth.ToDictionary(p => p.Key, p => (ReadOnlyMemory<byte>)Convert.FromBase64String(p.Value))) { Tls = tls };
+        var htpasswd = new Dictionary<string, HtpasswdFile>(StringComparer.Ordinal);
+        foreach (var (key, stored) in last.Htpasswd)
+        {
+            var file = HtpasswdFile.Check(Convert.FromBase64String(stored), out var problem);
+            if (file is null) log($"warning: {store?.Path}: basic-auth Secret {key}: {problem}; left out until the API server answers");
+            else htpasswd[key] = file;
+        }
+        return new NodeSecrets(last.VrrpAuth.ToDictionary(p => p.Key, p => (ReadOnlyMemory<byte>)Convert.FromBase64String(p.Value)))
+        {
+            Tls = tls, Htpasswd = htpasswd,
+        };
     }
 
     /// <summary>The one loop that reads Secrets and hands configs over: triggers from every watch, in order.</summary>
@@ -207,13 +218,14 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
         }
     }
 
-    /// <summary>Every Secret the config names (VRRP passwords and TLS), by "namespace/name".</summary>
+    /// <summary>Every Secret the config names (VRRP passwords, TLS and basic auth), by "namespace/name".</summary>
     static Dictionary<string, (string Namespace, string Name)> SecretsNamed(NodeHaConfig config)
     {
         var named = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
         foreach (var instance in config.Spec.VrrpInstances)
             if (instance.AuthSecretRef is { } r) named.TryAdd($"{r.Namespace}/{r.Name}", (r.Namespace, r.Name));
         foreach (var r in TlsSecretReference.Of(config)) named.TryAdd(r.Key, (r.Namespace, r.Name));
+        foreach (var r in HtpasswdSecretReference.Of(config)) named.TryAdd(r.Key, (r.Namespace, r.Name));
         return named;
     }
 
@@ -331,7 +343,22 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
                 problems.Add($"{where}: {problem}");
         }
 
-        var secrets = new NodeSecrets(auth) { Tls = tls };
+        var htpasswd = new Dictionary<string, HtpasswdFile>(StringComparer.Ordinal);
+        foreach (var reference in HtpasswdSecretReference.Of(obj.Config))
+        {
+            var where = $"NodeHaConfig {node}: {reference.Field}: Secret {reference.Key}";
+            var data = await Read(reference.Namespace, reference.Name);
+            if (data is null)
+                problems.Add($"{where} does not exist");
+            else if (!data.TryGetValue(NginxRuntimeOptions.HtpasswdKey, out var content))
+                problems.Add($"{where} has no key \"{NginxRuntimeOptions.HtpasswdKey}\" (the htpasswd file)");
+            else if (HtpasswdFile.Check(content, out var problem) is { } file)
+                htpasswd[reference.Key] = file;
+            else
+                problems.Add($"{where}: {problem}");
+        }
+
+        var secrets = new NodeSecrets(auth) { Tls = tls, Htpasswd = htpasswd };
         var hash = Hash(secrets);
         if (problems.Count > 0)
         {
@@ -355,6 +382,7 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
             {
                 Certificate = Convert.ToBase64String(p.Value.Certificate.Span), PrivateKey = Convert.ToBase64String(p.Value.PrivateKey.Span),
             }),
+            Htpasswd = htpasswd.ToDictionary(p => p.Key, p => Convert.ToBase64String(p.Value.Content.Span)),
         });
         await events.WriteAsync(new NodeConfigUpdate(obj.Config, secrets, $"{reason} (generation {obj.Generation})"), cancellationToken);
     }
@@ -378,6 +406,8 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
         }
         foreach (var (key, pair) in secrets.Tls.OrderBy(p => p.Key, StringComparer.Ordinal))
             sha.AppendData(System.Text.Encoding.UTF8.GetBytes($"tls\0{key}\0{pair.Version}\0"));
+        foreach (var (key, file) in secrets.Htpasswd.OrderBy(p => p.Key, StringComparer.Ordinal))
+            sha.AppendData(System.Text.Encoding.UTF8.GetBytes($"auth\0{key}\0{file.Version}\0"));
         return Convert.ToHexString(sha.GetHashAndReset());
     }
 }

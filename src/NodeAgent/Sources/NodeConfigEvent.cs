@@ -5,19 +5,24 @@ namespace NginxHa.NodeAgent.Sources;
 /// <summary>
 /// Secrets a <see cref="NodeHaConfig"/> refers to, resolved by its source: the VRRPv2 PASS data of each instance that
 /// names an authPasswordFile (standalone) or an authSecretRef (Kubernetes), keyed by instance name; and (Kubernetes) the
-/// checked certificate and key of each TLS Secret its pools name, keyed "namespace/name". Never logged.
+/// checked certificate and key of each TLS Secret its pools name, and the checked htpasswd file of each basic-auth
+/// Secret, both keyed "namespace/name". Never logged.
 /// </summary>
 public sealed record NodeSecrets(IReadOnlyDictionary<string, ReadOnlyMemory<byte>> VrrpAuth)
 {
     // Before None: static fields initialise in order, and None's Tls is this.
     static readonly IReadOnlyDictionary<string, TlsKeyPair> NoTls = new Dictionary<string, TlsKeyPair>();
+    static readonly IReadOnlyDictionary<string, HtpasswdFile> NoHtpasswd = new Dictionary<string, HtpasswdFile>();
 
     public static readonly NodeSecrets None = new(new Dictionary<string, ReadOnlyMemory<byte>>());
 
     /// <summary>TLS Secrets by "namespace/name" (<see cref="Core.Nginx.NginxRenderInput.SecretKey"/>); none in standalone mode.</summary>
     public IReadOnlyDictionary<string, TlsKeyPair> Tls { get; init; } = NoTls;
 
-    public override string ToString() => $"NodeSecrets({VrrpAuth.Count} VRRP password(s), {Tls.Count} TLS Secret(s))";
+    /// <summary>Basic-auth Secrets (key "auth") by "namespace/name"; none in standalone mode.</summary>
+    public IReadOnlyDictionary<string, HtpasswdFile> Htpasswd { get; init; } = NoHtpasswd;
+
+    public override string ToString() => $"NodeSecrets({VrrpAuth.Count} VRRP password(s), {Tls.Count} TLS Secret(s), {Htpasswd.Count} htpasswd Secret(s))";
 }
 
 /// <summary>What a config source reports: a new desired state for this node, or why it has none to give.</summary>

@@ -24,6 +24,8 @@ public sealed class StandaloneAgent
     readonly Action<string> _log;
     readonly TextWriter _error;
     readonly NginxRuntimeOptions _runtime;
+    readonly SecretFileStore _secretFiles;
+    readonly AgentLiveness? _liveness;
     readonly ShutdownLatch? _shutdown;
     readonly INodeConfigSource _source;
     readonly INodeStatusWriter? _statusWriter;
@@ -47,11 +49,15 @@ public sealed class StandaloneAgent
     /// <paramref name="eventWriter"/>: where rejected configs are announced (Kubernetes mode: Events).
     /// <paramref name="waitForValidConfig"/>: a rejected first config leaves the agent running, serving nothing, until a
     /// valid one arrives (Kubernetes mode: exiting would only make a crash loop of a config that a kubectl edit fixes).
+    /// <paramref name="liveness"/>: where the apply loop and the speakers show progress (Kubernetes mode: the heartbeat's
+    /// condition).
     /// </summary>
     public StandaloneAgent(RunCommandOptions options, LineLog lineLog, TextWriter error, ShutdownLatch? shutdown = null,
         AgentMetrics? metrics = null, INodeConfigSource? source = null, INodeStatusWriter? statusWriter = null,
-        Func<CancellationToken, Task>? heartbeat = null, INodeEventWriter? eventWriter = null, bool waitForValidConfig = false)
+        Func<CancellationToken, Task>? heartbeat = null, INodeEventWriter? eventWriter = null, bool waitForValidConfig = false,
+        AgentLiveness? liveness = null)
     {
+        _liveness = liveness;
         _heartbeat = heartbeat;
         _eventWriter = eventWriter;
         _waitForValidConfig = waitForValidConfig;
@@ -66,6 +72,7 @@ public sealed class StandaloneAgent
         // The supervisor puts `pid` on nginx's command line, so the rendered config leaves it out.
         _runtime = NginxRuntimeOptions.UnderDirectory(NginxDirectory, options.HealthPort) with { PidFile = null };
         if (options.NginxTempDirectory is { } temp) _runtime = _runtime with { TempDirectory = temp };
+        _secretFiles = new SecretFileStore(_runtime.SecretsDirectory, options.NginxWorkerGroupId);
         _source = source ?? new FileConfigSource(options.Files, options.Node, TimeProvider.System, log, options.StateDirectory, _heard);
         _handover = new HandoverBook(options.StateDirectory, log);
     }
@@ -112,7 +119,7 @@ public sealed class StandaloneAgent
         _metrics.Nginx.Attach(nginx);
         await using var reconciler = new NodeReconciler(_runtime, SystemHostFacts.Instance,
             new SpeakerInstanceHost(TimeProvider.System, _log, _shutdown, _metrics, _heard, _handover, _lineLog),
-            new MeasuredNginxTarget(nginx, _metrics.Nginx), TimeProvider.System, _log, new SecretFileStore(_runtime.SecretsDirectory));
+            new MeasuredNginxTarget(nginx, _metrics.Nginx), TimeProvider.System, _log, _secretFiles, _liveness);
         if (_eventWriter is not null) reconciler.ConfigRejected += _eventWriter.ConfigRejected;
         await using var publisher = _statusWriter is null ? null
             : new NodeStatusPublisher(reconciler, _statusWriter, TimeProvider.System, StatusInterval, _log, _heard);
@@ -152,7 +159,7 @@ public sealed class StandaloneAgent
                 return 1;
             }
 
-            PrepareStateDirectory();
+            PrepareStateDirectory(_secretFiles);
             // The VRIDs in force from now on (the first load ran before the state dir existed): docs/vrid-allocation.md.
             (_source as FileConfigSource)?.Load("remember the VRIDs");
             // Section 3 of issue 12 (docs/agent-faults.md): a watchdog releases the VIPs if this process dies, and
@@ -236,7 +243,7 @@ public sealed class StandaloneAgent
         await nginx.StopAsync(CancellationToken.None);
     }
 
-    void PrepareStateDirectory()
+    void PrepareStateDirectory(SecretFileStore secretFiles)
     {
         // Holds nginx.conf (it may name secret files) and logs: owner and group only.
         const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
@@ -244,5 +251,17 @@ public sealed class StandaloneAgent
         foreach (var dir in new[] { _options.StateDirectory, NginxDirectory, _runtime.ConfigDirectory, _runtime.TempDirectory,
                      _runtime.AccessLogDirectory, Path.Combine(NginxDirectory, "conf"), Path.Combine(NginxDirectory, "logs") })
             Directory.CreateDirectory(dir, Private);
+        // nginx's workers open htpasswd files under the secrets directory per request, as their own user: the directories
+        // above it let the workers' group through (the files themselves stay owner and group only).
+        var above = new List<string> { NginxDirectory };
+        if (NginxDirectory.StartsWith(_options.StateDirectory.TrimEnd('/') + "/", StringComparison.Ordinal)) above.Add(_options.StateDirectory);
+        try
+        {
+            secretFiles.LetWorkersThrough(above);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _log($"warning: {ex.Message}; basic-auth Secrets would not be readable by nginx's workers");
+        }
     }
 }

@@ -15,7 +15,7 @@ public static class RunCommand
     public const string Usage =
         "nginx-ha-operator run [--kubeconfig FILE] [--no-leader-election] [--lease-namespace NS] [--lease-name NAME]\n" +
         "                          [--identity NAME] [--lease-duration 15s] [--workers 2] [--release-timeout 60s] [--dns-endpoints]\n" +
-        "                          [--metrics-address ADDR:PORT|none] [--debug]";
+        "                          [--apply-grace 10s] [--metrics-address ADDR:PORT|none] [--debug]";
 
     /// <summary>Where /metrics, /healthz and /readyz are served by default: every address of the pod, port 8080.</summary>
     public static readonly IPEndPoint DefaultMetricsAddress = new(IPAddress.Any, 8080);
@@ -29,6 +29,7 @@ public static class RunCommand
         var identity = Environment.GetEnvironmentVariable("POD_NAME") ?? $"{Environment.MachineName}-{Environment.ProcessId}";
         var leaseDuration = TimeSpan.FromSeconds(15);
         var releaseTimeout = TimeSpan.FromSeconds(60);
+        var applyGrace = TimeSpan.FromSeconds(10);
         var workers = 2;
         var debug = false;
         var dnsEndpoints = false;
@@ -48,6 +49,13 @@ public static class RunCommand
                 return Duration.TryParse(text, out var value, out var reason) && value > TimeSpan.Zero
                     ? value : throw new ArgumentException($"{name}: \"{text}\" {reason ?? "is not a positive duration"}");
             }
+            TimeSpan BoundedDuration(TimeSpan min, TimeSpan max)
+            {
+                var name = args[i];
+                var text = Value();
+                return Duration.TryParse(text, out var value, out var reason) && value >= min && value <= max
+                    ? value : throw new ArgumentException($"{name}: \"{text}\" {reason ?? $"is not a duration from {Duration.Format(min)} to {Duration.Format(max)}"}");
+            }
             try
             {
                 switch (args[i])
@@ -58,7 +66,11 @@ public static class RunCommand
                     case "--lease-name": leaseName = Value(); break;
                     case "--identity": identity = Value(); break;
                     case "--lease-duration": leaseDuration = DurationValue(); break;
-                    case "--release-timeout": releaseTimeout = DurationValue(); break;
+                    // Past an hour a deleted group would just hang; under a second no agent could answer.
+                    case "--release-timeout": releaseTimeout = BoundedDuration(TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)); break;
+                    // 0 counts a node that has not yet reported its new config as not reporting at once; past 10 minutes a
+                    // node that never applies it would hide for too long.
+                    case "--apply-grace": applyGrace = BoundedDuration(TimeSpan.Zero, TimeSpan.FromMinutes(10)); break;
                     case "--workers":
                         var text = Value();
                         if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out workers) || workers is < 1 or > 64)
@@ -104,6 +116,7 @@ public static class RunCommand
         {
             Workers = workers,
             ReleaseTimeout = releaseTimeout,
+            ApplyGrace = applyGrace,
             DnsEndpoints = dnsEndpoints,
             Instance = identity,
             HeartbeatNamespace = leaseNamespace, // the agents' heartbeat Leases live beside ours

@@ -9,6 +9,7 @@ public static class GroupEvents
     public const string MasterChanged = "MasterChanged";
     public const string NginxConfigRejected = "NginxConfigRejected";
     public const string WaitingForRelease = "WaitingForRelease";
+    public const string ReleaseAssumed = "ReleaseAssumed";
     const int MaxErrorLength = 300;
 
     /// <summary>

@@ -19,8 +19,9 @@ public sealed class NginxBackendPoolReconciler(IKubernetes client, EventRecorder
         foreach (var (listener, index) in pool.Spec.Listeners.Select((l, i) => (l, i)))
             if (listener.Tls?.SecretName is { } tls && !snapshot.SecretHasKey(ns, tls, null))
                 missing.Add($"{tls} (spec.listeners[{index}].tls.secretName)");
-        if (pool.Spec.Status?.BasicAuth?.SecretName is { } auth && !snapshot.SecretHasKey(ns, auth, null))
-            missing.Add($"{auth} (spec.status.basicAuth.secretName)");
+        // The agents read the htpasswd from key "auth"; a Secret without it is as missing to them.
+        if (pool.Spec.Status is { Enabled: true, BasicAuth.SecretName: { } auth } && !snapshot.SecretHasKey(ns, auth, Core.Nginx.NginxRuntimeOptions.HtpasswdKey))
+            missing.Add($"{auth} (spec.status.basicAuth.secretName, key \"{Core.Nginx.NginxRuntimeOptions.HtpasswdKey}\")");
 
         var now = time.GetUtcNow();
         var status = PoolStatusBuilder.Build(pool, ClusterSnapshot.ToCore(pool, snapshot.EndpointSlices), referencedBy, snapshot.Configs, missing,

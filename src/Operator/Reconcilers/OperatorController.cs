@@ -14,6 +14,8 @@ public sealed record OperatorOptions
     /// <summary>Null runs without leader election (one replica only).</summary>
     public LeaderElectionOptions? LeaderElection { get; init; }
     public TimeSpan ReleaseTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>How long a node whose NodeHaConfig is newer than its report counts as applying it (not as not reporting).</summary>
+    public TimeSpan ApplyGrace { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>Write external-dns DNSEndpoints for annotated groups (needs the DNSEndpoint CRD).</summary>
     public bool DnsEndpoints { get; init; }
     public string Instance { get; init; } = Environment.MachineName;
@@ -75,7 +77,11 @@ public sealed class OperatorController
         Queue = new WorkQueue<string>(_time, urgent: key => key == PlanKey);
         var events = new EventRecorder(client, Kinds.FieldManager, options.Instance, log, _time);
         ConfigReconciler = new NodeHaConfigReconciler(client, log);
-        GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time) { ReleaseTimeout = options.ReleaseTimeout, DnsEndpointsEnabled = options.DnsEndpoints };
+        GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time)
+        {
+            ReleaseTimeout = options.ReleaseTimeout, ApplyGrace = options.ApplyGrace, DnsEndpointsEnabled = options.DnsEndpoints,
+            ConfirmExpired = ConfirmExpiredAsync,
+        };
         PoolReconciler = new NginxBackendPoolReconciler(client, events, _time);
         if (options.LeaderElection is { } election) Election = new LeaderElection(client, election, log, _time);
         options.Metrics?.Attach(Queue.Waiting, () => Election?.IsLeader ?? _running, Configs.List, Heartbeats, () => ConfigReconciler.LastPlan);
@@ -313,6 +319,24 @@ public sealed class OperatorController
         var groups = config.Spec.VrrpInstances.Select(i => i.Group)
             .Concat(config.Status?.Instances.Select(i => GroupOfInstance(i.Name)) ?? []);
         foreach (var group in groups.Where(g => g.Length > 0).Distinct()) Queue.Add(GroupKeyPrefix + group);
+    }
+
+    /// <summary>Reads the node's heartbeat Lease (a renewal the watch missed counts as seen now); true if it is still expired.</summary>
+    private async Task<bool> ConfirmExpiredAsync(string node, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            var lease = await _client.CoordinationV1.ReadNamespacedLeaseAsync(AgentLeases.LeaseName(node), _options.HeartbeatNamespace,
+                cancellationToken: timeout.Token).ConfigureAwait(false);
+            Heartbeats.Observe(lease);
+        }
+        catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            // Deleted: expired, as the tracker counts a deleted Lease.
+        }
+        return !Heartbeats.Reporting(node, Heartbeats.Now);
     }
 
     /// <summary>How soon an expiry that could not be confirmed (the Lease unreadable) is confirmed again.</summary>

@@ -9,12 +9,19 @@ namespace NginxHa.Operator.Reconcilers;
 /// <summary>
 /// One VirtualIpGroup: holds the <c>nginx-ha.io/vips</c> finalizer; writes the status (only when it differs)
 /// and an Event when a condition flips; when the group is deleted, waits until no node's config or report
-/// carries its VIPs any more (or <see cref="ReleaseTimeout"/> passes, with a Warning Event), then lets it go.
+/// carries its VIPs any more (or <see cref="ReleaseTimeout"/> passes, with a Warning Event), then lets it go. A node whose
+/// agent heartbeat has expired is not waited for (<see cref="ReleaseWait"/>; an Event names it).
 /// </summary>
 public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder events, OperatorLog log, TimeProvider time)
 {
     public TimeSpan ReleaseTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public TimeSpan ReleasePoll { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Reads a node's heartbeat Lease again and says whether it is still expired: a deletion is not undone, so a Lease
+    /// watch that stopped delivering must not count a live node as released. Null: the cached heartbeats are taken as they are.
+    /// </summary>
+    public Func<string, CancellationToken, Task<bool>>? ConfirmExpired { get; init; }
 
     /// <summary>Write an external-dns DNSEndpoint for groups annotated with <see cref="DnsEndpoints.NameAnnotation"/>.</summary>
     public bool DnsEndpointsEnabled { get; init; }
@@ -42,13 +49,19 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         {
             if (!finalizers.Contains(Kinds.VipsFinalizer)) return ReconcileResult.Done;
             await SyncDnsEndpointAsync(group, null, cancellationToken).ConfigureAwait(false);
-            var holding = NodesHoldingGroup(key, snapshot.Configs);
+            var decision = await ConfirmAsync(ReleaseWait.Decide(NodesHoldingGroup(key, snapshot.Configs), snapshot.Heartbeats, time.GetUtcNow()),
+                cancellationToken).ConfigureAwait(false);
+            if (decision.Expired.Count > 0)
+                await RecordOnChangeAsync(group, EventTypes.Warning, GroupEvents.ReleaseAssumed, "Finalize", ReleaseWait.ExpiredNote(decision.Expired),
+                    cancellationToken).ConfigureAwait(false);
+            var holding = decision.WaitingFor;
             if (holding.Count == 0)
             {
                 await SetFinalizersAsync(group, finalizers.Where(f => f != Kinds.VipsFinalizer).ToList(), cancellationToken).ConfigureAwait(false);
                 foreach (var slot in _lastNotes.Keys.Where(k => k.Group == key)) _lastNotes.TryRemove(slot, out _);
                 await events.RecordAsync(Kinds.Subject(group), EventTypes.Normal, "VipsReleased", "Finalize",
-                    "every node reports the virtual IPs released", cancellationToken).ConfigureAwait(false);
+                    decision.Expired.Count == 0 ? "every node reports the virtual IPs released"
+                        : "every node with a running agent reports the virtual IPs released", cancellationToken).ConfigureAwait(false);
                 return ReconcileResult.Done;
             }
             var waited = time.GetUtcNow() - new DateTimeOffset(DateTime.SpecifyKind(deletedAt, DateTimeKind.Utc));
@@ -100,6 +113,31 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         // A node still applying when its grace ends counts as not reporting then, even if nothing else changes.
         var applying = groupPlan.Instances.SelectMany(i => i.Nodes).Where(applyingLeft.ContainsKey).Select(n => applyingLeft[n]).ToList();
         return applying.Count > 0 ? ReconcileResult.After(applying.Min()) : ReconcileResult.Done;
+    }
+
+    /// <summary>Nodes whose expiry a fresh read of their Lease does not confirm (or cannot: the API server away) are waited for.</summary>
+    private async Task<ReleaseWait.Decision> ConfirmAsync(ReleaseWait.Decision decision, CancellationToken cancellationToken)
+    {
+        if (ConfirmExpired is null || decision.Expired.Count == 0) return decision;
+        var waiting = decision.WaitingFor.ToList();
+        var expired = new List<Heartbeat>();
+        foreach (var heartbeat in decision.Expired)
+        {
+            bool confirmed;
+            try
+            {
+                confirmed = await ConfirmExpired(heartbeat.Node, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is k8s.Autorest.HttpOperationException or HttpRequestException or TimeoutException
+                                          || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                log.Debug($"heartbeat: confirming {heartbeat.Node}'s expiry: {OperatorLog.Describe(e)}");
+                confirmed = false;
+            }
+            if (confirmed) expired.Add(heartbeat);
+            else waiting.Add(heartbeat.Node);
+        }
+        return new ReleaseWait.Decision(waiting.Order(StringComparer.Ordinal).ToList(), expired);
     }
 
     /// <summary>Each node's report, marked applying while its config is newer than the report for less than

@@ -5,7 +5,11 @@ namespace NginxHa.Integration.Tests.Containers;
 /// <summary>A container's security context, the container's fields over the pod's (as the kubelet resolves them).</summary>
 public sealed record ContainerSecurity(
     long? RunAsUser, long? RunAsGroup, bool? RunAsNonRoot, bool ReadOnlyRootFilesystem, bool? AllowPrivilegeEscalation,
-    bool Privileged, IReadOnlyList<string> Drop, IReadOnlyList<string> Add, string? Seccomp);
+    bool Privileged, IReadOnlyList<string> Drop, IReadOnlyList<string> Add, string? Seccomp)
+{
+    /// <summary>The pod's supplementalGroups: every container's processes are in them too.</summary>
+    public IReadOnlyList<long> SupplementalGroups { get; init; } = [];
+}
 
 /// <summary>An env var: a literal value, or a fieldRef path the kubelet fills in.</summary>
 public sealed record PodEnvVar(string Name, string? Value, string? FieldPath);
@@ -86,7 +90,7 @@ public static class PodSpecReader
     {
         Only(pod, at, [.. PodKnown, .. PodIgnored]);
         var podSecurity = Get(pod, "securityContext") as YamlMappingNode;
-        if (podSecurity is not null) Only(podSecurity, $"{at}.securityContext", ["runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile"]);
+        if (podSecurity is not null) Only(podSecurity, $"{at}.securityContext", ["runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile", "supplementalGroups"]);
         if (Get(pod, "dnsPolicy") is YamlScalarNode { Value: var dns } && dns is not ("ClusterFirstWithHostNet" or "Default" or "ClusterFirst"))
             throw new UnsupportedPodFieldException($"{at}.dnsPolicy", $"{dns} is not known here");
         var containers = Seq(pod, "containers", at).Select((c, i) => ReadContainer(c, $"{at}.containers[{i}]", podSecurity)).ToList();
@@ -160,7 +164,11 @@ public static class PodSpecReader
             s is not null && (Bool(s, "privileged", at) ?? false),
             (s is null ? null : Strings(s, "capabilities", "drop")) ?? [],
             (s is null ? null : Strings(s, "capabilities", "add")) ?? [],
-            Seccomp(s, at) ?? Seccomp(pod, at));
+            Seccomp(s, at) ?? Seccomp(pod, at))
+        {
+            SupplementalGroups = pod is null ? [] : (Strings(pod, "supplementalGroups") ?? []).Select(g => long.TryParse(g, out var gid) && gid >= 0 ? gid
+                : throw new UnsupportedPodFieldException($"{at}.supplementalGroups", $"\"{g}\" is not a group id")).ToList(),
+        };
     }
 
     static HttpProbe? Probe(YamlMappingNode c, string field, string at)

@@ -66,6 +66,7 @@ public static class PodmanTranslator
             run.AddRange(["--user", s.RunAsGroup is { } gid ? $"{uid}:{gid}" : uid.ToString(CultureInfo.InvariantCulture)]);
         else if (s.RunAsGroup is not null)
             throw new UnsupportedPodFieldException($"{at}.securityContext.runAsGroup", "without runAsUser is not translated");
+        foreach (var group in s.SupplementalGroups) run.AddRange(["--group-add", group.ToString(CultureInfo.InvariantCulture)]);
         // podman would mount a writable tmpfs on /tmp, /run and /var/tmp of a read-only root; a kubelet does not.
         if (s.ReadOnlyRootFilesystem) run.AddRange(["--read-only", "--read-only-tmpfs=false"]);
         // Kubernetes' default (unset) allows escalation, like podman's.

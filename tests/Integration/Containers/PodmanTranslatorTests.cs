@@ -23,7 +23,7 @@ public sealed class PodmanTranslatorTests
 
         var agent = plan.Container("agent").Run;
         Assert.Equal(["run", "--detach", "--pod", "lb1-abc123", "--name", "lb1-abc123-agent", "--pull", "never", "--network", "ns:/run/netns/lab-n0",
-            "--user", "0", "--read-only", "--read-only-tmpfs=false", "--security-opt", "no-new-privileges",
+            "--user", "0", "--group-add", "65534", "--read-only", "--read-only-tmpfs=false", "--security-opt", "no-new-privileges",
             "--cap-drop=ALL", "--cap-add=NET_ADMIN", "--cap-add=NET_RAW", "--memory", $"{128 << 20}", "--cpu-shares", "20",
             "--env", "NODE_NAME=lb1", "--env", "NODE_IP=198.18.0.1", "--env", "POD_NAMESPACE=nginx-ha", "--env", "KUBERNETES_SERVICE_HOST=127.0.0.1", "--env", "KUBERNETES_SERVICE_PORT=6443",
             "--volume", "/tmp/pod/run:/run/nginx-ha", "--volume", "/tmp/pod/state:/var/lib/nginx-ha",
@@ -68,7 +68,7 @@ public sealed class PodmanTranslatorTests
             "--volume", $"/tmp/pod/sa:{PodmanTranslator.ServiceAccountPath}:ro",
             "localhost/nginx-ha-operator:t1",
             "run", "--lease-namespace", "nginx-ha", "--lease-name", "nginx-ha-operator", "--lease-duration", "15s", "--identity", "op-abc123",
-            "--workers", "2", "--release-timeout", "60s", "--metrics-address", "0.0.0.0:8080"], plan.Container("operator").Run);
+            "--workers", "2", "--release-timeout", "60s", "--apply-grace", "10s", "--metrics-address", "0.0.0.0:8080"], plan.Container("operator").Run);
         Assert.Equal(new Uri("http://198.18.0.1:8080/readyz"), plan.Container("operator").Readiness);
         Assert.Equal(new Uri("http://198.18.0.1:8080/healthz"), plan.Container("operator").Liveness);
         Assert.Null(plan.Container("operator").PreStop);

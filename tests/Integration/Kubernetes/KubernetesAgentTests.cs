@@ -73,6 +73,81 @@ public sealed class KubernetesAgentTests(CrdCluster cluster)
         Assert.Equal(0, await agent.StopAsync());
     }
 
+    /// <summary>The status line nginx answers for <paramref name="path"/> on the VIP from the client, with basic credentials or none.</summary>
+    static string StatusLine(SingleNodeLab lab, string path, string? credentials) => lab.Client.Run(() =>
+    {
+        try
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream,
+                System.Net.Sockets.ProtocolType.Tcp) { ReceiveTimeout = 2000, SendTimeout = 2000 };
+            socket.Connect(new System.Net.IPEndPoint(SingleNodeLab.Vip, SingleNodeLab.ListenPort));
+            var authorization = credentials is null ? "" : $"Authorization: Basic {Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(credentials))}\r\n";
+            socket.Send(System.Text.Encoding.ASCII.GetBytes($"GET {path} HTTP/1.0\r\nHost: test\r\n{authorization}\r\n"));
+            var buffer = new byte[256];
+            return System.Text.Encoding.ASCII.GetString(buffer, 0, socket.Receive(buffer)).Split("\r\n")[0];
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            return $"error: {e.SocketErrorCode}";
+        }
+    });
+
+    /// <summary>An htpasswd line in nginx's {SHA} scheme (base64 of SHA-1), so the test needs no htpasswd tool.</summary>
+    static string HtpasswdLine(string user, string password) =>
+        $"{user}:{{SHA}}{Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(password)))}\n";
+
+    void ApplySecret(string name, string key, string value) => _k.Ok("apply", "-f", _k.WriteManifest($"{name}-{Guid.NewGuid():N}.json",
+        new System.Text.Json.Nodes.JsonObject
+        {
+            ["apiVersion"] = "v1", ["kind"] = "Secret",
+            ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = name, ["namespace"] = "edge" },
+            ["data"] = new System.Text.Json.Nodes.JsonObject { [key] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(value)) },
+        }.ToJsonString()));
+
+    [Fact]
+    public async Task Agent_ServesABasicAuthStatusEndpointFromASecret_ToTheWorkers_FollowsANewPassword_AndKeepsServingOnABadSecret()
+    {
+        using var lab = new SingleNodeLab($"ka{Environment.ProcessId % 100:00}");
+        if (_k.Run("get", "namespace", "edge").ExitCode != 0) _k.Ok("create", "namespace", "edge");
+        ApplySecret("ops-auth", "auth", "# operators\n" + HtpasswdLine("ops", "first-pass"));
+        var config = System.Text.Json.Nodes.JsonNode.Parse(NodeHaConfigJson())!;
+        config["spec"]!["backendPools"]![0]!["spec"]!["status"] = System.Text.Json.Nodes.JsonNode.Parse("""{"basicAuth": {"secretName": "ops-auth"}}""");
+        _k.Ok("apply", "-f", _k.WriteManifest("lb1-nhc-auth.json", config.ToJsonString()));
+        using var relay = new LoopbackRelay(lab.Lb1, _k.Url.Port);
+        var agent = lab.StartKubernetes(Kubeconfig(lab, relay));
+        await lab.WaitUntilServingAsync(agent);
+
+        // nginx's workers (nobody:nogroup) open the file per request: a file they cannot read would answer 500 here.
+        Assert.Equal("HTTP/1.1 401 Unauthorized", StatusLine(lab, "/nginx_status", null));
+        Assert.Equal("HTTP/1.1 401 Unauthorized", StatusLine(lab, "/nginx_status", "ops:wrong"));
+        Assert.Equal("HTTP/1.1 200 OK", StatusLine(lab, "/nginx_status", "ops:first-pass"));
+        var file = Assert.Single(Directory.GetFiles(Path.Combine(lab.StateDirectory(), "nginx", "secrets", "edge", "ops-auth"), "auth", SearchOption.AllDirectories));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(file));
+
+        // A new password in the Secret: nginx reloads with the new file, the old password stops working.
+        ApplySecret("ops-auth", "auth", HtpasswdLine("ops", "second-pass"));
+        await Eventually.Until(() => StatusLine(lab, "/nginx_status", "ops:second-pass"), s => s == "HTTP/1.1 200 OK", TimeSpan.FromSeconds(20),
+            "the new password accepted after the reload");
+        await Eventually.Until(() => StatusLine(lab, "/nginx_status", "ops:first-pass"), s => s == "HTTP/1.1 401 Unauthorized", TimeSpan.FromSeconds(10),
+            "the old password refused (old workers gone)");
+
+        // The htpasswd under another key: rejected, said in the status and an Event, and the last good config keeps serving.
+        _k.Ok("delete", "secret", "ops-auth", "-n", "edge");
+        ApplySecret("ops-auth", "htpasswd", HtpasswdLine("ops", "third-pass"));
+        await Eventually.Until(() => Jsonpath("{.status.nginx.lastError}"),
+            e => e.Contains("spec.backendPools[0].spec.status.basicAuth.secretName: Secret edge/ops-auth has no key \"auth\"", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30), "the status names the field and the key");
+        var events = _k.Ok("get", "events.v1.events.k8s.io", "-n", "default", "-o", "jsonpath={range .items[*]}{.regarding.name} {.reason} {.note}{\"\\n\"}{end}");
+        Assert.Contains(events.Split('\n'), l => l.StartsWith("lb1 ConfigRejected ", StringComparison.Ordinal) && l.Contains("basicAuth.secretName", StringComparison.Ordinal));
+        Assert.Equal("HTTP/1.1 200 OK", StatusLine(lab, "/nginx_status", "ops:second-pass"));
+        Assert.True(lab.HoldsVip(), "the VIP stays");
+        Assert.DoesNotContain(agent.Process.Lines, l => l.Contains("pass", StringComparison.Ordinal) && l.Contains("{SHA}", StringComparison.Ordinal));
+        Assert.Equal(0, await agent.StopAsync());
+        // The other tests of this class start from NodeHaConfig lb1 at generation 1.
+        _k.Ok("delete", "nhc", "lb1");
+        _k.Ok("delete", "secret", "ops-auth", "-n", "edge");
+    }
+
     [Fact]
     public async Task Agent_ServesTheVipOfItsNodeHaConfig_WritesItsStatus_AndARestartDuringAnOutageComesBackServing()
     {

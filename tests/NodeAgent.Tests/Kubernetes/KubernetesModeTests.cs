@@ -266,6 +266,82 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         }
     }
 
+    void ApplySecret(string name, string key, string value)
+    {
+        var json = new System.Text.Json.Nodes.JsonObject
+        {
+            ["apiVersion"] = "v1", ["kind"] = "Secret",
+            ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = name, ["namespace"] = "edge" },
+            ["data"] = new System.Text.Json.Nodes.JsonObject { [key] = Convert.ToBase64String(Encoding.UTF8.GetBytes(value)) },
+        };
+        var file = Path.Combine(_stateDir, $"{name}-{Guid.NewGuid():N}.json");
+        File.WriteAllText(file, json.ToJsonString());
+        Kubectl("apply", "-f", file);
+    }
+
+    [Fact]
+    public async Task Source_ReadsTheBasicAuthSecretOfAStatusEndpoint_WatchesIt_AndRejectsAMissingKeyNamingTheField()
+    {
+        string node = Unique("node"), secret = Unique("auth");
+        if (_cluster.Kubectl("get", "namespace", "edge").Code != 0) _cluster.Kubectl("create", "namespace", "edge");
+        ApplySecret(secret, "auth", "ops:{PLAIN}first-pass\n");
+        var yaml = $$$"""
+            apiVersion: nginx-ha.io/v1alpha1
+            kind: NodeHaConfig
+            metadata:
+              name: {{{node}}}
+            spec:
+              nodeName: {{{node}}}
+              backendPools:
+              - name: edge/web
+                spec:
+                  listeners: [{port: 80}]
+                  backends: {servers: [{address: 198.18.0.3, port: 8080}]}
+                  status: {basicAuth: {secretName: "{{{secret}}}"}}
+            """;
+        var file = Path.Combine(_stateDir, $"{node}-auth.yaml");
+        File.WriteAllText(file, yaml);
+        Kubectl("apply", "-f", file);
+        using var api = Api();
+        var source = new KubernetesConfigSource(api, node, new LastConfigStore(_stateDir), TimeProvider.System, Log) { WatchTimeout = TimeSpan.FromMinutes(10) };
+        using var stop = new CancellationTokenSource();
+        var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+        try
+        {
+            var first = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
+            Assert.Equal("ops:{PLAIN}first-pass\n", Encoding.UTF8.GetString(first.Secrets.Htpasswd[$"edge/{secret}"].Content.Span));
+
+            // Replaced: seen through its own watch (the NodeHaConfig watch runs 10 minutes), kept on disk for a restart.
+            ApplySecret(secret, "auth", "ops:{PLAIN}second-pass\n");
+            var replaced = Assert.IsType<NodeConfigUpdate>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Equal("ops:{PLAIN}second-pass\n", Encoding.UTF8.GetString(replaced.Secrets.Htpasswd[$"edge/{secret}"].Content.Span));
+            Assert.Contains("/" + secret + " modified", replaced.Reason);
+            Assert.Equal("ops:{PLAIN}second-pass\n",
+                Encoding.UTF8.GetString(Convert.FromBase64String(new LastConfigStore(_stateDir).Load(Log)!.Htpasswd[$"edge/{secret}"])));
+
+            // The htpasswd under another key: rejected naming the field and the key.
+            Kubectl("delete", "secret", secret, "-n", "edge");
+            ApplySecret(secret, "htpasswd", "ops:{PLAIN}second-pass\n");
+            var rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
+            if (rejected.Problems[0].EndsWith("does not exist", StringComparison.Ordinal)) // the deletion seen before the new one
+                rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Equal($"NodeHaConfig {node}: spec.backendPools[0].spec.status.basicAuth.secretName: Secret edge/{secret} has no key \"auth\" (the htpasswd file)",
+                Assert.Single(rejected.Problems));
+            lock (_log) Assert.DoesNotContain(_log, l => l.Contains("second-pass", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            try
+            {
+                await events.DisposeAsync();
+            }
+            catch (NotSupportedException)
+            {
+            }
+        }
+    }
+
     [Fact]
     public async Task StatusWriter_PatchesTheStatusSubresource_AsKubectlGetShowsIt()
     {
@@ -386,6 +462,58 @@ public sealed class LeaseHeartbeatTests(CrdCluster fixture) : IClassFixture<CrdC
         await stop.CancelAsync();
         await loop.WaitAsync(Wait);
         Kubectl("delete", "lease", "-n", "default", name);
+    }
+
+    [Fact]
+    public async Task Heartbeat_IsNotRenewedWhileALoopOfTheAgentShowsNoProgress_AndIsRenewedAgainOnceItDoes()
+    {
+        string node = $"hl-{Guid.NewGuid():N}"[..11], name = $"nginx-ha-agent-{node}";
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 6, 0, 0, TimeSpan.Zero));
+        using var api = new KubeApiClient(KubeConnection.FromKubeconfig(_cluster.Kubeconfig));
+        var liveness = new NginxHa.NodeAgent.Node.AgentLiveness(time);
+        bool answering = true;
+        liveness.ProbeRequested += () =>
+        {
+            if (Volatile.Read(ref answering)) liveness.Beat("vrrp edge/web/0");
+        };
+        liveness.Beat("vrrp edge/web/0");
+        var heartbeat = new LeaseHeartbeat(api, "default", node, TimeSpan.FromSeconds(8), time, Log) { Liveness = liveness };
+        using var stop = new CancellationTokenSource();
+        var loop = heartbeat.RunAsync(stop.Token);
+        try
+        {
+            await Until(() => heartbeat.Renewals == 1, "the first renewal");
+            time.Advance(TimeSpan.FromSeconds(2));
+            await Until(() => heartbeat.Renewals == 2, "a renewal while the loop answers");
+
+            // The loop hangs (its last beat at 2 s): renewals go on until it has been silent a whole Lease duration (8 s).
+            Volatile.Write(ref answering, false);
+            for (int renewals = 3; renewals <= 5; renewals++)
+            {
+                time.Advance(TimeSpan.FromSeconds(2));
+                await Until(() => heartbeat.Renewals == renewals, $"renewal {renewals}, the loop silent less than 8 s");
+            }
+            time.Advance(TimeSpan.FromSeconds(2)); // 10 s: silent for 8 s
+            await Until(() => heartbeat.Withheld == 1, "the renewal withheld");
+            time.Advance(TimeSpan.FromSeconds(2));
+            await Until(() => heartbeat.Withheld == 2, "withheld again");
+            Assert.Equal(5, heartbeat.Renewals);
+            Assert.Equal("2026-12-02T06:00:08.000000Z", Lease(name).RenewTime); // the Lease expires 8 s after it
+            lock (_log) Assert.Single(_log, l => l.Contains("not renewing Lease default/" + name + ": vrrp edge/web/0 has shown no progress for 8 s", StringComparison.Ordinal));
+
+            // It answers again: the next tick renews.
+            Volatile.Write(ref answering, true);
+            time.Advance(TimeSpan.FromSeconds(2));
+            await Until(() => heartbeat.Renewals == 6, "renewed once the loop answers");
+            Assert.Equal(2, heartbeat.Withheld);
+            Assert.Equal("2026-12-02T06:00:14.000000Z", Lease(name).RenewTime);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await loop.WaitAsync(Wait);
+            Kubectl("delete", "lease", "-n", "default", name);
+        }
     }
 
     static async Task Until(Func<bool> done, string what)

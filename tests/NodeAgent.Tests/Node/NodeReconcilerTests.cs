@@ -553,6 +553,109 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_basic_auth_secret_is_on_disk_for_the_workers_before_nginx_checks_the_config_naming_it()
+    {
+        var root = Directory.CreateTempSubdirectory("nha-reconciler-auth-").FullName;
+        try
+        {
+            var runtime = NginxRuntimeOptions.UnderDirectory(root, 18080) with { PidFile = null };
+            await using var reconciler = new NodeReconciler(runtime, _host, _instances, _nginx, _clock, _ => { }, new SecretFileStore(runtime.SecretsDirectory));
+            var seen = new List<string>();
+            _nginx.OnCheck = config =>
+            {
+                var path = System.Text.RegularExpressions.Regex.Match(config, @"auth_basic_user_file (\S+);").Groups[1].Value;
+                seen.Add(File.Exists(path) ? $"{File.ReadAllText(path)} {File.GetUnixFileMode(path)}" : $"missing {path}");
+            };
+            NodeConfigUpdate WithAuth(string htpasswd)
+            {
+                var update = Config(Instance("edge/web/0", 51));
+                update.Config.Spec.BackendPools[0].Spec.Status = new StatusEndpoint { BasicAuth = new BasicAuth { SecretName = "ops" } };
+                var file = HtpasswdFile.Check(System.Text.Encoding.UTF8.GetBytes(htpasswd), out var problem) ?? throw new InvalidOperationException(problem);
+                return update with { Secrets = NodeSecrets.None with { Htpasswd = new Dictionary<string, HtpasswdFile> { ["edge/ops"] = file } } };
+            }
+
+            Assert.Equal(ReconcileOutcome.Applied, (await reconciler.ApplyAsync(WithAuth("ops:{PLAIN}one\n"), default)).Outcome);
+            Assert.Equal(ReconcileOutcome.Applied, (await reconciler.ApplyAsync(WithAuth("ops:{PLAIN}two\n"), default)).Outcome);
+
+            const UnixFileMode ForWorkers = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
+            Assert.Equal([$"ops:{{PLAIN}}one\n {ForWorkers}", $"ops:{{PLAIN}}two\n {ForWorkers}"], seen);
+            Assert.NotEqual(_nginx.Applied[0], _nginx.Applied[1]); // a new password is a new path: nginx reloads
+            Assert.Single(Directory.GetDirectories($"{runtime.SecretsDirectory}/edge/ops")); // the old version went once applied
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_hung_instance_loop_stops_beating_so_the_heartbeat_would_stop_and_beats_again_once_it_answers()
+    {
+        var liveness = new AgentLiveness(_clock);
+        await using var reconciler = new NodeReconciler(NginxRuntimeOptions.UnderDirectory("/run/nginx-ha/lb1/nginx", 18080) with { PidFile = null },
+            _host, _instances, _nginx, _clock, _ => { }, liveness: liveness);
+        await reconciler.ApplyAsync(Config(Instance("edge/web/0", 51), Instance("edge/web/1", 52)), default);
+        var window = TimeSpan.FromSeconds(20);
+
+        // Answering loops: every probe beats them; nothing is silent for the window however long it runs.
+        for (int i = 0; i < 4; i++)
+        {
+            _clock.Advance(TimeSpan.FromSeconds(10));
+            liveness.RequestProbe();
+            await WaitFor(() => liveness.Stalled(TimeSpan.FromSeconds(1)).Count == 0);
+        }
+
+        // edge/web/1's loop hangs: probes go unanswered; the apply loop (idle) and edge/web/0 still beat.
+        _instances.Started[1].Hang();
+        _clock.Advance(TimeSpan.FromSeconds(10));
+        liveness.RequestProbe();
+        _clock.Advance(TimeSpan.FromSeconds(9.9));
+        liveness.RequestProbe();
+        await WaitFor(() => liveness.Stalled(TimeSpan.FromSeconds(1)).Count == 1);
+        Assert.Empty(liveness.Stalled(window));
+        _clock.Advance(TimeSpan.FromSeconds(0.1));
+        liveness.RequestProbe();
+        await WaitFor(() => liveness.Stalled(TimeSpan.FromSeconds(1)).Count == 1);
+        Assert.Equal([("vrrp edge/web/1", window)], liveness.Stalled(window));
+
+        // It answers again: the next beat clears it.
+        _instances.Started[1].Resume();
+        await WaitFor(() => liveness.Stalled(TimeSpan.FromSeconds(1)).Count == 0);
+
+        // A removed instance's loop no longer counts, whatever it does.
+        _instances.Started[0].Hang();
+        await reconciler.ApplyAsync(Config(Instance("edge/web/1", 52)), default);
+        _clock.Advance(window);
+        liveness.RequestProbe();
+        await WaitFor(() => liveness.Stalled(TimeSpan.FromSeconds(1)).Count == 0);
+    }
+
+    [Fact]
+    public async Task An_apply_that_hangs_stops_the_apply_loops_beat_and_its_end_beats_again()
+    {
+        var liveness = new AgentLiveness(_clock);
+        await using var reconciler = new NodeReconciler(NginxRuntimeOptions.UnderDirectory("/run/nginx-ha/lb1/nginx", 18080) with { PidFile = null },
+            _host, _instances, _nginx, _clock, _ => { }, liveness: liveness);
+        using var inCheck = new SemaphoreSlim(0);
+        using var release = new SemaphoreSlim(0);
+        _nginx.OnCheck = _ =>
+        {
+            inCheck.Release();
+            release.Wait(); // nginx -t that does not return
+        };
+        var apply = Task.Run(() => reconciler.ApplyAsync(Config(Instance("edge/web/0", 51)), default));
+        Assert.True(await inCheck.WaitAsync(TimeSpan.FromSeconds(30)), "the apply reached nginx -t");
+
+        _clock.Advance(TimeSpan.FromSeconds(20));
+        liveness.RequestProbe();
+        Assert.Equal([(NodeReconciler.ApplyLoop, TimeSpan.FromSeconds(20))], liveness.Stalled(TimeSpan.FromSeconds(20)));
+
+        release.Release();
+        await apply.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Empty(liveness.Stalled(TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
     public async Task A_rejected_config_is_in_the_status_and_announced_naming_the_field_until_a_valid_one_is_applied()
     {
         var announced = new List<string>();
@@ -680,6 +783,12 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
         }
 
         public void Die(Exception ex) => _completion.TrySetException(ex);
+
+        // Set: the instance's loop hangs (idle probes are not answered until Resume).
+        TaskCompletionSource? _hang;
+        public void Hang() => _hang = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        public void Resume() => Interlocked.Exchange(ref _hang, null)?.TrySetResult();
+        public Task IdleAsync() => _hang?.Task ?? Task.CompletedTask;
 
         public ValueTask DisposeAsync()
         {

@@ -200,6 +200,8 @@ public sealed class StandalonePlanningTests : IDisposable
         Assert.Equal("/run/nginx-ha/lb1", o.StateDirectory);
         Assert.Equal("/usr/sbin/nginx", o.NginxBinary);
         Assert.Equal(9000, o.HealthPort);
+        Assert.Equal(65534u, o.NginxWorkerGroupId); // nogroup: nginx's workers without a user directive
+        Assert.Equal(101u, RunCommandLine.Parse(["-f", "a.yaml", "--node", "lb1", "--nginx-worker-gid", "101"]).NginxWorkerGroupId);
     }
 
     [Theory]
@@ -207,6 +209,8 @@ public sealed class StandalonePlanningTests : IDisposable
     [InlineData("-f a.yaml", "--node: required (the name of this host's Node document)")]
     [InlineData("-f a.yaml --node lb1 --health-port 70000", "--health-port: \"70000\" is not a port from 1 to 65535")]
     [InlineData("-f a.yaml --node", "--node: a value is required")]
+    [InlineData("-f a.yaml --node lb1 --nginx-worker-gid 0", "--nginx-worker-gid: \"0\" is not a group id from 1 to 4294967294")]
+    [InlineData("-f a.yaml --node lb1 --nginx-worker-gid nogroup", "--nginx-worker-gid: \"nogroup\" is not a group id from 1 to 4294967294")]
     [InlineData("-f a.yaml --node lb1 --verbose", "--verbose: unknown argument")]
     public void Bad_run_arguments_name_the_argument(string line, string message) =>
         Assert.Equal(message, Assert.Throws<UsageException>(() => RunCommandLine.Parse(line.Split(' '))).Message);

@@ -25,6 +25,8 @@ public sealed class ChartWorkloadTests
         Assert.Equal("nginx-ha-operator", args[args.IndexOf("--lease-name") + 1]);
         Assert.Equal("nginx-ha", args[args.IndexOf("--lease-namespace") + 1]);
         Assert.Equal("$(POD_NAME)", args[args.IndexOf("--identity") + 1]);
+        Assert.Equal("60s", args[args.IndexOf("--release-timeout") + 1]);
+        Assert.Equal("10s", args[args.IndexOf("--apply-grace") + 1]);
         Assert.DoesNotContain("--no-leader-election", args);
         Assert.NotNull(Scalar(op, "resources", "limits", "memory"));
         Assert.NotNull(Scalar(op, "resources", "requests", "cpu"));

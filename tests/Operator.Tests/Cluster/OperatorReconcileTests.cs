@@ -414,6 +414,39 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
         await Until(Events, e => e.Any(x => x.Reason == "VipsReleased"), "a VipsReleased Event");
     }
 
+    /// <summary>An agent's heartbeat Lease as the agent writes it, last renewed at <paramref name="renewed"/>.</summary>
+    private Task LeaseAsync(string node, DateTime renewed, int seconds) => _client.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease
+    {
+        ApiVersion = "coordination.k8s.io/v1", Kind = "Lease",
+        Metadata = new V1ObjectMeta { Name = AgentLeases.LeaseName(node), NamespaceProperty = "default" },
+        Spec = new V1LeaseSpec { HolderIdentity = node, LeaseDurationSeconds = seconds, RenewTime = renewed, AcquireTime = renewed },
+    }, "default");
+
+    [Fact]
+    public async Task A_node_whose_agent_heartbeat_expired_does_not_hold_a_deleted_group_until_the_timeout()
+    {
+        await ApplyAsync(Pool() + "\n---\n" + Group("web", "198.18.0.201"));
+        await LeaseAsync("lb1", DateTime.UtcNow, 600);
+        await LeaseAsync("lb2", DateTime.UtcNow.AddSeconds(-60), 4); // lb2's agent died a minute ago
+        StartOperator(releaseTimeout: TimeSpan.FromSeconds(600));
+        await Until(() => GroupObject("web"), g => g?.Metadata.Finalizers?.Contains(Kinds.VipsFinalizer) == true, "the finalizer");
+        await Until(() => Config("lb2"), c => c is not null, "NodeHaConfig lb2");
+        await ReportAsync("lb1", ("web/0", VrrpInstanceState.Master));
+        await ReportAsync("lb2", ("web/0", VrrpInstanceState.Master)); // its last words, never withdrawn
+
+        await _client.CustomObjects.DeleteNamespacedCustomObjectAsync(ApiGroup.Group, ApiGroup.Version, _ns, Kinds.VirtualIpGroups, "web");
+        await Until(() => Config("lb1"), c => c!.Spec.VrrpInstances.Count == 0, "lb1 withdrawn");
+        Assert.NotNull(await GroupObject("web")); // lb1 still reports its instance: waited for
+        await ReportAsync("lb1");
+
+        // Gone long before the 600 s timeout: lb2, whose agent is not running, counts as released.
+        await Until(() => GroupObject("web"), g => g is null, "the group gone without waiting for lb2");
+        var assumed = Assert.Single(await Events(), e => e.Reason == GroupEvents.ReleaseAssumed);
+        Assert.Equal("Warning", assumed.Type);
+        Assert.StartsWith("counted as released: node(s) lb2 (agent heartbeat expired at ", assumed.Note);
+        Assert.DoesNotContain(await Events(), e => e.Reason == "ReleaseTimeout");
+    }
+
     [Fact]
     public async Task A_group_whose_agents_never_report_is_released_after_the_timeout_with_a_Warning_Event()
     {

@@ -100,6 +100,9 @@ public sealed class RunCommandTests(RunCommandTests.Server fixture) : IClassFixt
     [InlineData("--metrics-address", "8080", "--metrics-address: \"8080\" is not ADDRESS:PORT")]
     [InlineData("--workers", "0", "--workers: \"0\" is not a number from 1 to 64")]
     [InlineData("--lease-duration", "soon", "--lease-duration: \"soon\"")]
+    [InlineData("--apply-grace", "11m", "--apply-grace: \"11m\" is not a duration from 0s to 600s")]
+    [InlineData("--apply-grace", "later", "--apply-grace: \"later\"")]
+    [InlineData("--release-timeout", "0s", "--release-timeout: \"0s\" is not a duration from 1s to 3600s")]
     [InlineData("--frobnicate", null, "--frobnicate: unknown argument")]
     public void A_bad_argument_is_named_and_exits_2(string flag, string? value, string message)
     {

@@ -131,6 +131,7 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
         var masterPid = File.ReadAllText(pidFile).Trim();
         var configText = File.ReadAllText(config);
         var agentLogFrom = lb1.Logs("agent").Length;
+        var peerLogFrom = lb2.Logs("agent").Length;
 
         // The agent alone dies at once (SIGKILL: an OOM kill or a crash); nginx's container is not touched.
         var killed = DateTimeOffset.UtcNow;
@@ -149,6 +150,10 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
             throw new TimeoutException($"{e.Message}\n{Diagnosis()}", e);
         }
         Assert.False(lab.Holds("lb1"), $"lb1 still holds the VIP with its agent dead\n{lab.Addresses()}");
+        var takeOver = await Eventually.Until(() => lb2.Logs("agent")[peerLogFrom..].Split('\n').FirstOrDefault(l => l.Contains("-> MASTER", StringComparison.Ordinal)),
+            l => l is not null, TimeSpan.FromSeconds(10), "lb2 logs its take-over");
+        Assert.True(takeOver!.Contains("the master resigned with priority 0", StringComparison.Ordinal),
+            $"lb2 took over without the watchdog's priority 0: {takeOver}\n{Diagnosis()}");
         Assert.Equal("running 0", lb1.State("nginx"));
 
         // The kubelet starts the same container again (restartPolicy Always): same volumes, so it finds nginx's master
@@ -180,8 +185,7 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
         Assert.True(direct.Count > 0 && direct.All(s => s.Ok),
             $"lb1's nginx during the agent's restart: {sidecar.Describe(killed, done)}\n{Diagnosis()}");
         Assert.DoesNotContain(restartLog.Split('\n'), l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
-        Console.WriteLine(string.Join("\n", restartLog.Split('\n').Concat(lb1.Logs("agent")[..agentLogFrom].Split('\n'))
-            .Where(l => l.Contains("watchdog", StringComparison.Ordinal))));
+        Console.WriteLine(string.Join("\n", lb1.Logs("agent").Split('\n').Where(l => l.Contains("watchdog", StringComparison.Ordinal)).Append(takeOver)));
         Console.WriteLine($"chart pods: lb1's agent killed ({(killSent - killed).TotalMilliseconds:F0} ms for podman kill); the VIP served through lb2 after {(moved.At - killed).TotalMilliseconds:F0} ms " +
                           $"(longest gap {probe.LongestGap(killed, moved.At).TotalMilliseconds:F0} ms); the agent started again, the VIP back " +
                           $"through lb1 {(back.At - restarted).TotalSeconds:F1} s later (longest gap {probe.LongestGap(restarted, done).TotalMilliseconds:F0} ms); " +

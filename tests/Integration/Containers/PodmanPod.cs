@@ -88,6 +88,20 @@ public sealed class PodmanPod : IDisposable
     public CommandResult Stop(string container) =>
         Podman.TryRun(TimeSpan.FromSeconds(Plan.GraceSeconds + 30), "stop", "--time", Plan.GraceSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), Id(container));
 
+    /// <summary>One container dies at once: SIGKILL to its main process (an OOM kill or a crash), by the ID podman gave it.</summary>
+    public void Kill(string container) => Podman.Run("kill", "--signal", "KILL", Id(container));
+
+    /// <summary>
+    /// A kubelet's restart of a container after a liveness failure: SIGTERM, SIGKILL after the grace period, then the
+    /// same container (its volumes, env and security context) started again in the pod.
+    /// </summary>
+    public CommandResult Restart(string container) =>
+        Podman.TryRun(TimeSpan.FromSeconds(Plan.GraceSeconds + 60), "restart", "--time",
+            Plan.GraceSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), Id(container));
+
+    /// <summary>A kubelet's restart of a container that exited (restartPolicy Always): the same container started again.</summary>
+    public void StartAgain(string container) => Podman.Run("start", Id(container));
+
     /// <summary>The pod dies at once: SIGKILL to every container (a node or OOM kill; nothing gets to clean up).</summary>
     public void Kill() => Podman.Run("pod", "kill", "--signal", "KILL", _podId ?? throw new InvalidOperationException("not started"));
 

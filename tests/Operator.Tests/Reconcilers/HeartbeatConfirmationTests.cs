@@ -1,6 +1,5 @@
 using k8s.Models;
 using Microsoft.Extensions.Time.Testing;
-using NginxHa.Core.Planning;
 using NginxHa.Core.Resources;
 using NginxHa.Operator.Machinery;
 using NginxHa.Operator.Reconcilers;
@@ -13,7 +12,7 @@ namespace NginxHa.Operator.Tests.Reconcilers;
 /// </summary>
 public class HeartbeatConfirmationTests
 {
-    private static readonly DateTimeOffset T0 = new(2026, 12, 2, 6, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset T0 = WebGroup.T0;
     private const int Duration = 6;
 
     /// <summary>The agent lb1's Lease as the API server holds it, a tracker fed by a watch the test drives, and the
@@ -67,26 +66,14 @@ public class HeartbeatConfirmationTests
             }
         }
 
-        /// <summary>The group's status as the group reconciler builds it from the tracker: lb1 last reported MASTER, lb2
-        /// (no Lease) BACKUP.</summary>
+        /// <summary>The group's master as the group reconciler builds its status from the tracker: lb1 last reported
+        /// MASTER, lb2 (no Lease) BACKUP.</summary>
         public string? Master()
         {
             var heartbeats = Tracker.Snapshot();
-            NodeReport Report(string node, VrrpInstanceState state) => new(node, true, null, 1, new NodeHaConfigStatus
-            {
-                ObservedGeneration = 1,
-                Instances = [new VrrpInstanceStatus { Name = "edge/web/0", State = state, LastTransitionTime = T0 }],
-            }, heartbeats.GetValueOrDefault(node));
-            var group = new VirtualIpGroupResource
-            {
-                Metadata = new V1ObjectMeta { Name = "web", NamespaceProperty = "edge", Generation = 1 },
-                Spec = new VirtualIpGroupSpec { Mode = VirtualIpGroupMode.ActivePassive, VirtualIPs = ["198.18.0.201"] },
-            };
-            var plan = new GroupPlan("edge/web", [new PlannedInstance("edge/web/0", "edge/web", 51, ["198.18.0.201/32"], ["lb1", "lb2"])],
-                [new Condition { Type = "Ready", Status = "True", Reason = "Planned" }, new Condition { Type = "Degraded", Status = "False", Reason = "Redundant" },
-                 new Condition { Type = "Conflict", Status = "False", Reason = "NoConflict" }]);
-            return GroupStatusBuilder.Build(group, plan, [Report("lb1", VrrpInstanceState.Master), Report("lb2", VrrpInstanceState.Backup)], true, Time.GetUtcNow())
-                .VirtualIPs.Single().MasterNode;
+            NodeReport Report(string node, VrrpInstanceState state) => new(node, true, null, 1, WebGroup.Reported(1, state), heartbeats.GetValueOrDefault(node));
+            return GroupStatusBuilder.Build(WebGroup.Resource(), WebGroup.Plan(), [Report("lb1", VrrpInstanceState.Master), Report("lb2", VrrpInstanceState.Backup)],
+                true, Time.GetUtcNow()).VirtualIPs.Single().MasterNode;
         }
     }
 

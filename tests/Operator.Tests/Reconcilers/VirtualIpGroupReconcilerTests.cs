@@ -12,31 +12,14 @@ namespace NginxHa.Operator.Tests.Reconcilers;
 /// <summary>The group reconciler on a fake clock against a client whose requests never leave the process.</summary>
 public class VirtualIpGroupReconcilerTests
 {
-    private static readonly DateTimeOffset T0 = new(2026, 12, 2, 6, 0, 0, TimeSpan.Zero);
-
-    private static readonly PlanResult Plan = new([],
-        [new GroupPlan("edge/web", [new PlannedInstance("edge/web/0", "edge/web", 51, ["198.18.0.201/32"], ["lb1", "lb2"])],
-            [new Condition { Type = "Ready", Status = "True", Reason = "Planned" }, new Condition { Type = "Degraded", Status = "False", Reason = "Redundant" },
-             new Condition { Type = "Conflict", Status = "False", Reason = "NoConflict" }])],
-        [], [], []);
-
-    private static VirtualIpGroupResource Group(VirtualIpGroupStatus? status) => new()
-    {
-        Metadata = new V1ObjectMeta { Name = "web", NamespaceProperty = "edge", Generation = 1, Finalizers = [Kinds.VipsFinalizer] },
-        Spec = new VirtualIpGroupSpec { Mode = VirtualIpGroupMode.ActivePassive, VirtualIPs = ["198.18.0.201"] },
-        Status = status,
-    };
+    private static readonly PlanResult Plan = new([], [WebGroup.Plan()], [], [], []);
 
     /// <summary>A node's config at <paramref name="generation"/> whose agent last reported <paramref name="observed"/>.</summary>
     private static NodeHaConfigResource Config(string node, long generation, long observed, VrrpInstanceState state) => new()
     {
         Metadata = new V1ObjectMeta { Name = node, Generation = generation },
         Spec = new NodeHaConfigSpec { NodeName = node },
-        Status = new NodeHaConfigStatus
-        {
-            ObservedGeneration = observed,
-            Instances = [new VrrpInstanceStatus { Name = "edge/web/0", State = state, LastTransitionTime = T0 }],
-        },
+        Status = WebGroup.Reported(observed, state),
     };
 
     private static ClusterSnapshot Snapshot(params NodeHaConfigResource[] configs) => new([], [],
@@ -51,7 +34,7 @@ public class VirtualIpGroupReconcilerTests
     private static async Task<(VirtualIpGroupStatus? Status, ReconcileResult Result)> ReconcileAsync(VirtualIpGroupReconciler reconciler, RecordingApi api,
         VirtualIpGroupStatus? status, ClusterSnapshot snapshot)
     {
-        var result = await reconciler.ReconcileAsync(Group(status), snapshot, Plan, CancellationToken.None);
+        var result = await reconciler.ReconcileAsync(WebGroup.Resource(status, [Kinds.VipsFinalizer]), snapshot, Plan, CancellationToken.None);
         var written = api.Requests.LastOrDefault(r => r.Method == "PATCH" && r.Path.EndsWith("/virtualipgroups/web/status", StringComparison.Ordinal));
         return (written.Body is null ? null : KubernetesJson.Deserialize<VirtualIpGroupStatus>(JsonNode.Parse(written.Body)!["status"]!.ToJsonString()), result);
     }
@@ -62,7 +45,7 @@ public class VirtualIpGroupReconcilerTests
     [Fact]
     public async Task A_node_within_the_ApplyGrace_after_a_config_write_is_not_NodeNotReporting_and_is_once_it_has_passed()
     {
-        var time = new FakeTimeProvider(T0);
+        var time = new FakeTimeProvider(WebGroup.T0);
         using var api = new RecordingApi();
         var log = new OperatorLog(TextWriter.Null, time);
         var reconciler = new VirtualIpGroupReconciler(api.Client, new EventRecorder(api.Client, Kinds.FieldManager, "test", log, time), log, time)

@@ -39,24 +39,15 @@ probe_dll=$repo/bench/FailoverProbe/bin/Release/net10.0/failover-probe.dll
 agent_cmd=("$repo/artifacts/bench-agent/nginx-ha-agent")
 [ -z "${AGENT_DLL:-}" ] || agent_cmd=(dotnet "$AGENT_DLL")
 
-die() { echo "failover.sh: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces)"
+require_root
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
-for tool in ip keepalived dotnet flock; do
-  command -v "$tool" >/dev/null || die "'$tool' is not installed (scripts/install-deps.sh)"
-done
+require_tools ip keepalived dotnet flock
 for impl in $IMPLS; do [[ $impl == keepalived || $impl == ours ]] || die "IMPLS: unknown implementation '$impl'"; done
 for version in $VERSIONS; do [[ $version == v2 || $version == v3 ]] || die "VERSIONS: unknown version '$version'"; done
 for fault in $FAULTS; do [[ $fault == crash || $fault == stop || $fault == linkdown ]] || die "FAULTS: unknown fault '$fault'"; done
 
 # One run at a time: the namespace names are fixed.
-exec 9>/run/lock/bn-failover.lock
-flock -n 9 || die "another bench/failover.sh is running"
-
-work=$(mktemp -d /tmp/bn-failover.XXXXXX)
-chmod 700 "$work"
+lock_and_make_work_dir bn-failover
 started_pids=()
 created_namespaces=()
 
@@ -299,8 +290,8 @@ write_doc() {
     echo "$begin"
     echo "## VRRP failover: keepalived vs nginx-ha-agent"
     echo
-    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`$command_line\` (commit $(git -C "$repo" rev-parse --short HEAD))."
-    echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), shared with other jobs),"
+    doc_measured_line
+    echo "Machine: $(nproc) CPUs ($(cpu_model), shared with other jobs),"
     echo "kernel $(uname -r), $(keepalived -v 2>&1 | head -n1), .NET $(dotnet --version). N = $RUNS runs per cell."
     echo "Load average at the start / end: $load_at_start / $(cut -d' ' -f1-3 /proc/loadavg)."
     echo

@@ -1,5 +1,35 @@
-# Shared by the bench/*.sh scripts (sourced): ending processes by PID, and a private bridge of network
-# namespaces. The caller sets `prefix` (address prefix length) and keeps `created_namespaces=()`.
+# Shared by the bench/*.sh scripts (sourced): their checks and messages, ending processes by PID, a private bridge of
+# network namespaces, and their sections of the docs. The caller sets `prefix` (address prefix length) and keeps
+# `created_namespaces=()`.
+
+# Messages name the script that sourced this file.
+die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+require_root() { [ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces)"; }
+
+require_tools() { # tool...
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || die "'$tool' is not installed (scripts/install-deps.sh)"
+  done
+}
+
+# One run at a time (the namespace names are fixed): holds /run/lock/NAME.lock on fd 9 until the script exits, and
+# sets `work` to a new private directory /tmp/NAME.XXXXXX.
+lock_and_make_work_dir() { # name
+  exec 9>"/run/lock/$1.lock"
+  flock -n 9 || die "another bench/$(basename "$0") is running"
+  work=$(mktemp -d "/tmp/$1.XXXXXX")
+  chmod 700 "$work"
+}
+
+# The first line of a benchmark's section in the docs; the caller sets `command_line`.
+doc_measured_line() {
+  echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`$command_line\` (commit $(git -C "$repo" rev-parse --short HEAD))."
+}
+
+cpu_model() { grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'; }
 
 # True while PID is a live process (a zombie or a vanished PID is not).
 alive() {

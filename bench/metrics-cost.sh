@@ -33,7 +33,6 @@ started_pids=()
 work=$(mktemp -d /tmp/metrics-cost.XXXXXX)
 chmod 700 "$work"
 
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 cleanup() {
   local pid

@@ -55,26 +55,17 @@ agent_cmd=("$repo/artifacts/bench-agent/nginx-ha-agent")
 [ -z "${AGENT_DLL:-}" ] || agent_cmd=(dotnet "$AGENT_DLL")
 nginx_binary=$(command -v nginx || echo /usr/sbin/nginx)
 
-die() { echo "nginx-failover.sh: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces)"
+require_root
 [[ "$RUNS" =~ ^[0-9]+$ ]] || die "RUNS must be a non-negative integer, got '$RUNS'"
 [[ "$MEM_SETTLE" =~ ^[1-9][0-9]*$ ]] || die "MEM_SETTLE must be a positive number of seconds, got '$MEM_SETTLE'"
 [[ "$NICE" =~ ^-?[0-9]+$ && $NICE -ge -20 && $NICE -le 19 ]] || die "NICE must be a niceness -20..19, got '$NICE'"
 [[ "$MEMORY" == [01] ]] || die "MEMORY must be 0 or 1, got '$MEMORY'"
-for tool in ip keepalived dotnet flock curl setsid; do
-  command -v "$tool" >/dev/null || die "'$tool' is not installed (scripts/install-deps.sh)"
-done
+require_tools ip keepalived dotnet flock curl setsid
 [ -x "$nginx_binary" ] || die "nginx is not installed (scripts/install-deps.sh)"
 for impl in $IMPLS; do [[ $impl == keepalived || $impl == ours ]] || die "IMPLS: unknown implementation '$impl'"; done
 
 # One run at a time: the namespace names are fixed.
-exec 9>/run/lock/bn3-nginx-failover.lock
-flock -n 9 || die "another bench/nginx-failover.sh is running"
-
-work=$(mktemp -d /tmp/bn3-nginx-failover.XXXXXX)
-chmod 700 "$work"
+lock_and_make_work_dir bn3-nginx-failover
 started_pids=()
 created_namespaces=()
 run_dir=
@@ -511,8 +502,8 @@ write_doc() {
   {
     echo "## nginx failure: keepalived + vrrp_script vs nginx-ha-agent"
     echo
-    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`$command_line\` (commit $(git -C "$repo" rev-parse --short HEAD))."
-    echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), shared with other jobs),"
+    doc_measured_line
+    echo "Machine: $(nproc) CPUs ($(cpu_model), shared with other jobs),"
     echo "kernel $(uname -r), $(keepalived -v 2>&1 | head -n1), $("$nginx_binary" -v 2>&1), .NET $(dotnet --version)."
     echo "Load average at the start / end: $load_at_start / $(cut -d' ' -f1-3 /proc/loadavg). Every process the benchmark"
     echo "starts (both sides alike, the probe too) runs at nice $NICE, to shield the measurement from the other jobs."

@@ -29,8 +29,6 @@ RACK_SIZE=${RACK_SIZE:-4}
 CHANGES=${CHANGES:-100}
 DOC=${DOC-}
 
-die() { echo "operator-scale.sh: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 for v in NODES GROUPS_COUNT POOLS RACK_SIZE CHANGES; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
@@ -87,8 +85,8 @@ if [ -n "$DOC" ]; then
     echo "$begin"
     echo "## Operator at scale: $NODES nodes, $GROUPS_COUNT VirtualIpGroups, $POOLS pools (issue 9 section 5)"
     echo
-    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`$command_line\` (commit $(git -C "$repo" rev-parse --short HEAD))."
-    echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), shared with other jobs:"
+    doc_measured_line
+    echo "Machine: $(nproc) CPUs ($(cpu_model)), shared with other jobs:"
     echo "load average $load_before at the start, $load_after at the end. Everything ran on it: etcd, the CRD API server, the"
     echo "stand-in and front, the operator (JIT, one process, no leader election) and the simulator (VmRSS at the end: $cluster_rss)."
     echo

@@ -49,10 +49,7 @@ agent_cmd=("$repo/artifacts/bench-agent/nginx-ha-agent")
 id=$$
 clock_ticks=$(getconf CLK_TCK)
 
-die() { echo "soak.sh: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces)"
+require_root
 [[ "$SOAK_SECONDS" =~ ^[1-9][0-9]*$ ]] || die "SOAK_SECONDS must be a positive number of seconds, got '$SOAK_SECONDS'"
 [[ "$ADVERT_MS" =~ ^[1-9][0-9]*0$ ]] || die "ADVERT_MS must be a multiple of 10 ms (VRRPv3 counts centiseconds), got '$ADVERT_MS'"
 [[ "$HOG_CPUS" =~ ^[0-9]+$ ]] || die "HOG_CPUS must be a non-negative integer, got '$HOG_CPUS'"
@@ -62,9 +59,7 @@ for impl in $IMPLS; do [[ $impl == keepalived || $impl == ours ]] || die "IMPLS:
 # Both pairs start the same way: plain, or under SCHED_RR (inherited by every thread and by keepalived's VRRP child).
 speaker_prefix=()
 [ -z "$RT_PRIORITY" ] || speaker_prefix=(chrt --rr "$RT_PRIORITY")
-for tool in ip keepalived tshark stress-ng; do
-  command -v "$tool" >/dev/null || die "'$tool' is not installed (scripts/install-deps.sh)"
-done
+require_tools ip keepalived tshark stress-ng
 
 work=$(mktemp -d /tmp/bs-soak.XXXXXX)
 chmod 700 "$work"
@@ -288,8 +283,8 @@ write_doc() {
     echo "$begin"
     echo "## Soak: ${ADVERT_MS} ms adverts under CPU and memory hogs${RT_PRIORITY:+, speakers under SCHED_RR}"
     echo
-    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`$command_line\` (commit $(git -C "$repo" rev-parse --short HEAD))."
-    echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), shared with other jobs),"
+    doc_measured_line
+    echo "Machine: $(nproc) CPUs ($(cpu_model), shared with other jobs),"
     echo "kernel $(uname -r), $(keepalived -v 2>&1 | head -n1), $(stress-ng --version 2>&1 | head -n1)."
     echo
     echo "$report"

@@ -24,19 +24,11 @@ readonly addr_a=198.18.0.1 addr_b=198.18.0.2 vip=198.18.0.100 prefix=24 vrid=51 
 agent_cmd=("$repo/artifacts/bench-agent/nginx-ha-agent")
 [ -z "${AGENT_DLL:-}" ] || agent_cmd=(dotnet "$AGENT_DLL")
 
-die() { echo "takeover-delay.sh: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces)"
+require_root
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
-for tool in ip keepalived tshark flock; do
-  command -v "$tool" >/dev/null || die "'$tool' is not installed (scripts/install-deps.sh)"
-done
+require_tools ip keepalived tshark flock
 
-exec 9>/run/lock/bt-takeover-delay.lock
-flock -n 9 || die "another bench/takeover-delay.sh is running"
-work=$(mktemp -d /tmp/bt-takeover-delay.XXXXXX)
-chmod 700 "$work"
+lock_and_make_work_dir bt-takeover-delay
 started_pids=()
 created_namespaces=()
 run_dir=

@@ -51,14 +51,7 @@ public sealed class NodeHaConfigSpec
 }
 
 /// <summary>One VRRP instance as this node runs it (a keepalived vrrp_instance).</summary>
-[CelRule(VrrpRules.V2WholeSeconds, VrrpRules.V2WholeSecondsMessage, FieldPath = ".advertisementInterval")]
-[CelRule(VrrpRules.V2Range, VrrpRules.V2RangeMessage, FieldPath = ".advertisementInterval")]
-[CelRule(VrrpRules.V3Centiseconds, VrrpRules.V3CentisecondsMessage, FieldPath = ".advertisementInterval")]
-[CelRule(VrrpRules.V3Range, VrrpRules.V3RangeMessage, FieldPath = ".advertisementInterval")]
-[CelRule(VrrpRules.PreemptDelay, VrrpRules.PreemptDelayMessage, FieldPath = ".preemptDelay")]
-[CelRule("!has(self.authSecretRef) || self.version == 2", VrrpRules.AuthV2Message, FieldPath = ".authSecretRef")]
-[CelRule("!has(self.authPasswordFile) || has(self.authSecretRef) || self.version == 2", VrrpRules.AuthV2Message, FieldPath = ".authPasswordFile")]
-[CelRule("!(has(self.authSecretRef) && has(self.authPasswordFile))", VrrpRules.AuthEitherMessage, FieldPath = ".authPasswordFile")]
+[VrrpRules.Settings]
 [CelRule("self.virtualIPs.all(v, v.contains(':') == self.virtualIPs[0].contains(':'))",
     "an instance carries one address family", FieldPath = ".virtualIPs")]
 [CelRule("self.version != 2 || self.virtualIPs.all(v, !v.contains(':'))",

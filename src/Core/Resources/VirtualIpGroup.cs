@@ -106,14 +106,7 @@ public sealed class LabelSelector
         MatchLabels.All(pair => labels.TryGetValue(pair.Key, out var value) && value == pair.Value);
 }
 
-[CelRule(VrrpRules.V2WholeSeconds, VrrpRules.V2WholeSecondsMessage, FieldPath = ".advertisementInterval")]
-[CelRule(VrrpRules.V2Range, VrrpRules.V2RangeMessage, FieldPath = ".advertisementInterval")]
-[CelRule(VrrpRules.V3Centiseconds, VrrpRules.V3CentisecondsMessage, FieldPath = ".advertisementInterval")]
-[CelRule(VrrpRules.V3Range, VrrpRules.V3RangeMessage, FieldPath = ".advertisementInterval")]
-[CelRule(VrrpRules.PreemptDelay, VrrpRules.PreemptDelayMessage, FieldPath = ".preemptDelay")]
-[CelRule("!has(self.authSecretRef) || self.version == 2", VrrpRules.AuthV2Message, FieldPath = ".authSecretRef")]
-[CelRule("!has(self.authPasswordFile) || has(self.authSecretRef) || self.version == 2", VrrpRules.AuthV2Message, FieldPath = ".authPasswordFile")]
-[CelRule("!(has(self.authSecretRef) && has(self.authPasswordFile))", VrrpRules.AuthEitherMessage, FieldPath = ".authPasswordFile")]
+[VrrpRules.Settings]
 public sealed class VrrpSettings
 {
     public const int DefaultVersion = 3;

@@ -53,7 +53,7 @@ public static class SchemaBuilder
         }
         if (required.Count > 0) schema["required"] = required;
         schema["properties"] = properties;
-        AddRules(schema, type.GetCustomAttributes<CelRuleAttribute>());
+        AddRules(schema, type.GetCustomAttributes<CelRuleSetAttribute>().SelectMany(set => set.Rules).Concat(type.GetCustomAttributes<CelRuleAttribute>()));
         return schema;
     }
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using k8s;
 using k8s.Models;
 using NginxHa.Core.Planning;
@@ -274,7 +273,10 @@ public sealed class OperatorController
             if (type == InformerEventType.Deleted) Heartbeats.Forget(lease);
             else Heartbeats.Observe(lease);
         });
-        Heartbeats.Changed += node => _ = OnHeartbeatChangedAsync(node);
+        var confirmation = new HeartbeatConfirmation(Heartbeats,
+            (lease, cancellationToken) => _client.CoordinationV1.ReadNamespacedLeaseAsync(lease, _options.HeartbeatNamespace, cancellationToken: cancellationToken),
+            () => Election?.IsLeader ?? _running, QueueGroupsOf, _options.HeartbeatNamespace, _log, _time);
+        Heartbeats.Changed += node => _ = confirmation.OnChangedAsync(node);
         Secrets.OnChange((_, _, secret) =>
         {
             var ns = secret.Metadata.NamespaceProperty;
@@ -284,37 +286,10 @@ public sealed class OperatorController
         });
     }
 
-    /// <summary>
-    /// A heartbeat expired, came back or was first seen: re-judge the node's groups. An expiry seen by the leader is first
-    /// confirmed by reading the Lease: a watch that stopped delivering (until its watchdog re-opens it) must not make every
-    /// node look dead. A renewal found that way counts as seen now and raises this again as a comeback.
-    /// </summary>
-    private async Task OnHeartbeatChangedAsync(string node, int rechecks = 0)
+    /// <summary>A heartbeat expired, came back or was first seen (confirmed by <see cref="HeartbeatConfirmation"/>): the
+    /// status of the node's groups.</summary>
+    private void QueueGroupsOf(string node)
     {
-        if ((Election?.IsLeader ?? _running) && !Heartbeats.Reporting(node, Heartbeats.Now))
-        {
-            try
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5), _time);
-                var lease = await _client.CoordinationV1.ReadNamespacedLeaseAsync(AgentLeases.LeaseName(node), _options.HeartbeatNamespace,
-                    cancellationToken: timeout.Token).ConfigureAwait(false);
-                Heartbeats.Observe(lease);
-                if (Heartbeats.Reporting(node, Heartbeats.Now))
-                {
-                    _log.Info($"heartbeat: Lease {_options.HeartbeatNamespace}/{AgentLeases.LeaseName(node)} was renewed but the watch did not say so");
-                    return;
-                }
-                // Just after an outage the agent may not have renewed yet: look a few more times before leaving it to the watch.
-                if (rechecks > 0) RecheckHeartbeatLater(node, rechecks - 1);
-            }
-            catch (Exception e) when (e is k8s.Autorest.HttpOperationException or HttpRequestException or OperationCanceledException)
-            {
-                _log.Debug($"heartbeat: reading Lease {AgentLeases.LeaseName(node)}: {OperatorLog.Describe(e)}");
-                // The API server away: confirm again shortly. Otherwise, once it is back, every node stays expired until
-                // the Lease watch re-lists, which can be its whole error back-off (up to 45 s) after the outage.
-                RecheckHeartbeatLater(node, HeartbeatRechecksAfterAnOutage);
-            }
-        }
         if (Configs.Get(node) is not { } config) return;
         var groups = config.Spec.VrrpInstances.Select(i => i.Group)
             .Concat(config.Status?.Instances.Select(i => GroupOfInstance(i.Name)) ?? []);
@@ -337,26 +312,6 @@ public sealed class OperatorController
             // Deleted: expired, as the tracker counts a deleted Lease.
         }
         return !Heartbeats.Reporting(node, Heartbeats.Now);
-    }
-
-    /// <summary>How soon an expiry that could not be confirmed (the Lease unreadable) is confirmed again.</summary>
-    public static readonly TimeSpan HeartbeatRecheck = TimeSpan.FromSeconds(2);
-
-    private readonly ConcurrentDictionary<string, ITimer> _heartbeatRechecks = new(StringComparer.Ordinal);
-
-    /// <summary>How many more reads confirm an expiry once the Lease is readable again after it was not.</summary>
-    public const int HeartbeatRechecksAfterAnOutage = 5;
-
-    private void RecheckHeartbeatLater(string node, int rechecks)
-    {
-        if (_heartbeatRechecks.ContainsKey(node)) return; // one pending recheck per node
-        var timer = _time.CreateTimer(_ =>
-        {
-            if (_heartbeatRechecks.TryRemove(node, out var fired)) fired.Dispose();
-            _ = OnHeartbeatChangedAsync(node, rechecks);
-        }, null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        if (_heartbeatRechecks.TryAdd(node, timer)) timer.Change(HeartbeatRecheck, Timeout.InfiniteTimeSpan);
-        else timer.Dispose();
     }
 
     private static string Json(object? value) => value is null ? "null" : KubernetesJson.Serialize(value);

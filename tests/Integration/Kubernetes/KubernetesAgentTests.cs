@@ -33,19 +33,7 @@ public sealed class KubernetesAgentTests(CrdCluster cluster)
     string Jsonpath(string path) => _k.Run("get", "nhc", "lb1", "-o", $"jsonpath={path}") is var (code, output, error) && code == 0
         ? output.Trim() : error.Trim();
 
-    static string Kubeconfig(SingleNodeLab lab, LoopbackRelay relay)
-    {
-        var kubeconfig = Path.Combine(lab.WorkDirectory, "agent.kubeconfig");
-        File.WriteAllText(kubeconfig, $$$"""
-            apiVersion: v1
-            kind: Config
-            current-context: lab
-            contexts: [{name: lab, context: {cluster: lab, user: agent}}]
-            clusters: [{name: lab, cluster: {server: "http://127.0.0.1:{{{relay.Port}}}"}}]
-            users: [{name: agent, user: {token: not-checked}}]
-            """);
-        return kubeconfig;
-    }
+    static string Kubeconfig(SingleNodeLab lab, LoopbackRelay relay) => relay.WriteKubeconfig(Path.Combine(lab.WorkDirectory, "agent.kubeconfig"));
 
     [Fact]
     public async Task Agent_WithARejectedFirstNodeHaConfig_KeepsRunningServingNothing_SaysWhyInStatusAndEvent_ThenServesTheCorrectedOne()
@@ -156,15 +144,7 @@ public sealed class KubernetesAgentTests(CrdCluster cluster)
         var relay = new LoopbackRelay(lab.Lb1, _k.Url.Port);
         try
         {
-            var kubeconfig = Path.Combine(lab.WorkDirectory, "agent.kubeconfig");
-            File.WriteAllText(kubeconfig, $$$"""
-                apiVersion: v1
-                kind: Config
-                current-context: lab
-                contexts: [{name: lab, context: {cluster: lab, user: agent}}]
-                clusters: [{name: lab, cluster: {server: "http://127.0.0.1:{{{relay.Port}}}"}}]
-                users: [{name: agent, user: {token: not-checked}}]
-                """);
+            var kubeconfig = Kubeconfig(lab, relay);
 
             var agent = lab.StartKubernetes(kubeconfig);
             await lab.WaitUntilServingAsync(agent);

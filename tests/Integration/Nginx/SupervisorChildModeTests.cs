@@ -8,20 +8,9 @@ namespace NginxHa.Integration.Tests.Nginx;
 
 /// <summary>The supervisor running a real nginx as its child, on 127.0.0.1 only.</summary>
 [SupportedOSPlatform("linux")]
-public sealed class SupervisorChildModeTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class SupervisorChildModeTests(ITestOutputHelper output) : SupervisorTestBase(output)
 {
-    private const int SIGKILL = 9;
     private const int SIGSTOP = 19;
-
-    private readonly SupervisorTestSite _site = new();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await _site.DisposeAsync();
-        foreach (var line in _site.LogLines) output.WriteLine(line);
-    }
 
     [Fact]
     public async Task First_config_starts_nginx_serves_it_and_is_not_world_readable()
@@ -154,7 +143,7 @@ public sealed class SupervisorChildModeTests(ITestOutputHelper output) : IAsyncL
         var restartingAt = await _site.Health.WaitForAsync(NginxHealth.Restarting, mark, TimeSpan.FromSeconds(5));
         var healthyAt = await _site.Health.WaitForAsync(NginxHealth.Healthy, mark, TimeSpan.FromSeconds(5));
         Assert.False(apply.IsCompleted, "the death and the restart must be handled while nginx -t still runs");
-        output.WriteLine($"kill -9 during nginx -t -> MasterExited after {(reportedAt - killedAt).TotalMilliseconds:0.0} ms, " +
+        Output.WriteLine($"kill -9 during nginx -t -> MasterExited after {(reportedAt - killedAt).TotalMilliseconds:0.0} ms, " +
             $"Restarting after {(restartingAt - killedAt).TotalMilliseconds:0.0} ms, Healthy after {(healthyAt - killedAt).TotalMilliseconds:0.0} ms");
         Assert.True(reportedAt - killedAt < TimeSpan.FromMilliseconds(500), $"reported after {reportedAt - killedAt}");
         Assert.True(reportedAt <= restartingAt, "MasterExited comes before the health change it causes");
@@ -197,7 +186,7 @@ public sealed class SupervisorChildModeTests(ITestOutputHelper output) : IAsyncL
 
         var restartingAt = await _site.Health.WaitForAsync(NginxHealth.Restarting, mark, TimeSpan.FromSeconds(5));
         var healthyAt = await _site.Health.WaitForAsync(NginxHealth.Healthy, mark, TimeSpan.FromSeconds(5));
-        output.WriteLine($"kill -9 -> Restarting {(restartingAt - killedAt).TotalMilliseconds:0} ms, -> Healthy {(healthyAt - killedAt).TotalMilliseconds:0} ms");
+        Output.WriteLine($"kill -9 -> Restarting {(restartingAt - killedAt).TotalMilliseconds:0} ms, -> Healthy {(healthyAt - killedAt).TotalMilliseconds:0} ms");
 
         Assert.True(restartingAt - killedAt < TimeSpan.FromSeconds(1), $"death noticed after {restartingAt - killedAt}");
         Assert.Equal([NginxHealth.Restarting, NginxHealth.Healthy], _site.Health.Since(mark));
@@ -221,7 +210,7 @@ public sealed class SupervisorChildModeTests(ITestOutputHelper output) : IAsyncL
 
         var downAt = await _site.Health.WaitForAsync(NginxHealth.Down, mark, TimeSpan.FromSeconds(5));
         var failedAt = await _site.Health.WaitForAsync(NginxHealth.Failed, mark, TimeSpan.FromSeconds(5));
-        output.WriteLine($"kill -9 with broken config -> Down {(downAt - killedAt).TotalMilliseconds:0} ms, -> Failed {(failedAt - killedAt).TotalMilliseconds:0} ms");
+        Output.WriteLine($"kill -9 with broken config -> Down {(downAt - killedAt).TotalMilliseconds:0} ms, -> Failed {(failedAt - killedAt).TotalMilliseconds:0} ms");
 
         Assert.True(downAt - killedAt < TimeSpan.FromSeconds(1), $"fault signalled after {downAt - killedAt}");
         Assert.Equal([NginxHealth.Restarting, NginxHealth.Down, NginxHealth.Failed], _site.Health.Since(mark));
@@ -299,7 +288,7 @@ public sealed class SupervisorChildModeTests(ITestOutputHelper output) : IAsyncL
 
         var downAt = await _site.Health.WaitForAsync(NginxHealth.Down, mark, TimeSpan.FromSeconds(5));
         await _site.Health.WaitForAsync(NginxHealth.Healthy, mark, TimeSpan.FromSeconds(5));
-        output.WriteLine($"hang -> Down after {(downAt - stoppedAt).TotalMilliseconds:0} ms (probe every 200 ms, timeout 500 ms, threshold 2)");
+        Output.WriteLine($"hang -> Down after {(downAt - stoppedAt).TotalMilliseconds:0} ms (probe every 200 ms, timeout 500 ms, threshold 2)");
 
         Assert.Equal([NginxHealth.Down, NginxHealth.Healthy], _site.Health.Since(mark));
         Assert.NotEqual(master, supervisor.MasterPid);

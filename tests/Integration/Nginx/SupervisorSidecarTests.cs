@@ -4,20 +4,8 @@ using Xunit.Abstractions;
 namespace NginxHa.Integration.Tests.Nginx;
 
 /// <summary>Sidecar mode: the test starts nginx itself; the supervisor only finds it through the pid file.</summary>
-public sealed class SupervisorSidecarTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class SupervisorSidecarTests(ITestOutputHelper output) : SupervisorTestBase(output)
 {
-    private const int SIGKILL = 9;
-
-    private readonly SupervisorTestSite _site = new();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await _site.DisposeAsync();
-        foreach (var line in _site.LogLines) output.WriteLine(line);
-    }
-
     [Fact]
     public async Task Dead_sidecar_master_is_reported_down_at_once_and_a_new_master_is_picked_up()
     {
@@ -34,7 +22,7 @@ public sealed class SupervisorSidecarTests(ITestOutputHelper output) : IAsyncLif
         SupervisorTestSite.Signal(nginx.Id, SIGKILL);
 
         var downAt = await _site.Health.WaitForAsync(NginxHealth.Down, mark, TimeSpan.FromSeconds(5));
-        output.WriteLine($"sidecar kill -9 -> Down {(downAt - killedAt).TotalMilliseconds:0} ms");
+        Output.WriteLine($"sidecar kill -9 -> Down {(downAt - killedAt).TotalMilliseconds:0} ms");
         Assert.True(downAt - killedAt < TimeSpan.FromSeconds(1), $"death noticed after {downAt - killedAt}");
         Assert.Null(supervisor.MasterPid);
         Assert.Equal(NginxHealth.Down, supervisor.Current);

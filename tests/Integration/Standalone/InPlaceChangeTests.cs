@@ -25,13 +25,13 @@ public sealed class InPlaceChangeTests(ITestOutputHelper output) : IDisposable
     static readonly TimeSpan ChangeTimeout = TimeSpan.FromSeconds(10);
 
     readonly NetworkLab _network = NetworkLab.Create("ip", 2);
-    readonly List<IDisposable> _owned = [];
+    readonly DisposableBag _owned = new();
 
     [Fact]
     public async Task A_master_keeps_its_vip_through_interval_preempt_added_vip_and_priority_changes()
     {
         var work = Directory.CreateTempSubdirectory("ip-inplace-").FullName;
-        _owned.Add(new DeleteDirectory(work));
+        _owned.Own(new DeleteDirectory(work));
         File.SetUnixFileMode(work, (UnixFileMode)0b111_101_101);
         var manifest = Path.Combine(work, "site.yaml");
         var lb1 = Own(new StandaloneNode("lb1", _network.Nodes[0], manifest, Path.Combine(work, "lb1")));
@@ -199,16 +199,14 @@ public sealed class InPlaceChangeTests(ITestOutputHelper output) : IDisposable
         public void Dispose() => Directory.Delete(path, recursive: true);
     }
 
-    T Own<T>(T owned) where T : IDisposable
-    {
-        _owned.Add(owned);
-        return owned;
-    }
+    T Own<T>(T owned) where T : IDisposable => _owned.Own(owned);
 
     public void Dispose()
     {
         // Agents first (they remove their VIPs), then the capture, the files and the namespaces.
-        for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
+        var failures = new List<Exception>();
+        _owned.DisposeAll(failures);
         _network.Dispose();
+        if (failures.Count > 0) throw new AggregateException("in-place change lab cleanup failed", failures);
     }
 }

@@ -32,6 +32,20 @@ public sealed class LoopbackRelay : IDisposable
     /// <summary>The port on 127.0.0.1 inside the namespace.</summary>
     public int Port { get; }
 
+    /// <summary>Writes a kubeconfig for an agent in the namespace reaching the cluster through this relay; returns its path.</summary>
+    public string WriteKubeconfig(string path)
+    {
+        File.WriteAllText(path, $$$"""
+            apiVersion: v1
+            kind: Config
+            current-context: lab
+            contexts: [{name: lab, context: {cluster: lab, user: agent}}]
+            clusters: [{name: lab, cluster: {server: "http://127.0.0.1:{{{Port}}}"}}]
+            users: [{name: agent, user: {token: not-checked}}]
+            """);
+        return path;
+    }
+
     async Task AcceptAsync()
     {
         try

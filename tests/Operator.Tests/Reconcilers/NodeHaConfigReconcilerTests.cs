@@ -61,18 +61,26 @@ public class NodeHaConfigReconcilerTests
         }).ToList(),
         [], [], configs ?? [], new Dictionary<string, Heartbeat>());
 
-    private static (IKubernetes Client, ApplyServer Server) Client(int releaseAt)
+    /// <summary>A reconciler writing through an <see cref="ApplyServer"/>; dispose the client.</summary>
+    private static (NodeHaConfigReconciler Reconciler, ApplyServer Server, IKubernetes Client) Start(int releaseAt, int concurrency = NodeHaConfigReconciler.DefaultConcurrency)
     {
         var server = new ApplyServer(releaseAt);
-        return (new Kubernetes(new KubernetesClientConfiguration { Host = "http://127.0.0.1:1" }, server), server);
+        var client = new Kubernetes(new KubernetesClientConfiguration { Host = "http://127.0.0.1:1" }, server);
+        return (new NodeHaConfigReconciler(client, new OperatorLog(TextWriter.Null, TimeProvider.System), concurrency), server, client);
     }
+
+    /// <summary>The cache as the watch delivers it: each config with its spec as written, at generation 1.</summary>
+    private static NodeHaConfigResource Cached(NodeHaConfig written) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = written.Spec.NodeName, Generation = 1 },
+        Spec = KubernetesJson.Deserialize<NodeHaConfigSpec>(KubernetesJson.Serialize(written.Spec)),
+    };
 
     [Fact]
     public async Task The_nodes_configs_are_written_in_parallel_up_to_the_limit()
     {
-        var (client, server) = Client(releaseAt: 3);
+        var (reconciler, server, client) = Start(releaseAt: 3, concurrency: 3);
         using var _ = client;
-        var reconciler = new NodeHaConfigReconciler(client, new OperatorLog(TextWriter.Null, TimeProvider.System), concurrency: 3);
         await reconciler.ReconcileAsync(Snapshot(nodes: 8), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(8, reconciler.Applies);
         Assert.Equal(8, server.Requests);
@@ -82,17 +90,12 @@ public class NodeHaConfigReconcilerTests
     [Fact]
     public async Task Only_the_configs_that_differ_from_the_cache_are_written()
     {
-        var (client, server) = Client(releaseAt: 1);
+        var (reconciler, server, client) = Start(releaseAt: 1);
         using var _ = client;
-        var reconciler = new NodeHaConfigReconciler(client, new OperatorLog(TextWriter.Null, TimeProvider.System));
         var plan = await reconciler.ReconcileAsync(Snapshot(nodes: 4), CancellationToken.None);
         Assert.Equal(4, server.Requests);
         // The cache now holds what was written, except lb2's, which someone edited.
-        var configs = plan.NodeConfigs.Select(c => new NodeHaConfigResource
-        {
-            Metadata = new V1ObjectMeta { Name = c.Spec.NodeName, Generation = 1 },
-            Spec = KubernetesJson.Deserialize<NodeHaConfigSpec>(KubernetesJson.Serialize(c.Spec)),
-        }).ToList();
+        var configs = plan.NodeConfigs.Select(Cached).ToList();
         configs.Single(c => c.Metadata.Name == "lb2").Spec.VrrpInstances[0].Priority = 1;
         await reconciler.ReconcileAsync(Snapshot(nodes: 4, configs), CancellationToken.None);
         Assert.Equal(5, server.Requests);
@@ -102,15 +105,12 @@ public class NodeHaConfigReconcilerTests
     [Fact]
     public async Task A_cache_that_holds_only_a_backups_new_config_does_not_move_the_preferred_master()
     {
-        var (client, server) = Client(releaseAt: 1);
+        var (reconciler, server, client) = Start(releaseAt: 1);
         using var _ = client;
-        var reconciler = new NodeHaConfigReconciler(client, new OperatorLog(TextWriter.Null, TimeProvider.System));
         var first = await reconciler.ReconcileAsync(Snapshot(nodes: 3), CancellationToken.None);
         Assert.Equal(3, server.Requests);
         // The watch has delivered lb2's config (a backup) but not yet lb1's (the preferred master) nor lb3's.
-        var lb2 = first.NodeConfigs.Single(c => c.Spec.NodeName == "lb2");
-        var cached = new NodeHaConfigResource { Metadata = new V1ObjectMeta { Name = "lb2", Generation = 1 }, Spec = lb2.Spec };
-        var second = await reconciler.ReconcileAsync(Snapshot(nodes: 3, [cached]), CancellationToken.None);
+        var second = await reconciler.ReconcileAsync(Snapshot(nodes: 3, [Cached(first.NodeConfigs.Single(c => c.Spec.NodeName == "lb2"))]), CancellationToken.None);
         Assert.Equal(3, server.Requests); // nothing rewritten
         Assert.Equal(first.NodeConfigs.Select(c => KubernetesJson.Serialize(c.Spec)), second.NodeConfigs.Select(c => KubernetesJson.Serialize(c.Spec)));
     }

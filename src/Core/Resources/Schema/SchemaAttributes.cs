@@ -53,6 +53,13 @@ public sealed class CelRuleAttribute(string rule, string message) : Attribute
     public CelTarget Target { get; init; } = CelTarget.Self;
 }
 
+/// <summary>A set of <see cref="CelRuleAttribute"/>s several classes share (e.g. <see cref="VrrpRules.SettingsAttribute"/>).</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public abstract class CelRuleSetAttribute : Attribute
+{
+    public abstract IReadOnlyList<CelRuleAttribute> Rules { get; }
+}
+
 /// <summary>Regular expressions shared by the schema attributes and the generated docs.</summary>
 public static class SchemaPatterns
 {

@@ -29,4 +29,25 @@ public static class VrrpRules
 
     public const string AuthV2Message = "authentication is only supported with VRRP version 2";
     public const string AuthEitherMessage = "set either authSecretRef or authPasswordFile, not both";
+
+    /// <summary>
+    /// Every rule above, on a class with VRRP's fields (version, advertisementInterval, preemptDelay, authSecretRef,
+    /// authPasswordFile): one attribute instead of the same eight on each such class. They come before the class's own
+    /// <see cref="CelRuleAttribute"/>s in the CRD.
+    /// </summary>
+    [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+    public sealed class SettingsAttribute : CelRuleSetAttribute
+    {
+        public override IReadOnlyList<CelRuleAttribute> Rules { get; } =
+        [
+            new(V2WholeSeconds, V2WholeSecondsMessage) { FieldPath = ".advertisementInterval" },
+            new(V2Range, V2RangeMessage) { FieldPath = ".advertisementInterval" },
+            new(V3Centiseconds, V3CentisecondsMessage) { FieldPath = ".advertisementInterval" },
+            new(V3Range, V3RangeMessage) { FieldPath = ".advertisementInterval" },
+            new(PreemptDelay, PreemptDelayMessage) { FieldPath = ".preemptDelay" },
+            new("!has(self.authSecretRef) || self.version == 2", AuthV2Message) { FieldPath = ".authSecretRef" },
+            new("!has(self.authPasswordFile) || has(self.authSecretRef) || self.version == 2", AuthV2Message) { FieldPath = ".authPasswordFile" },
+            new("!(has(self.authSecretRef) && has(self.authPasswordFile))", AuthEitherMessage) { FieldPath = ".authPasswordFile" },
+        ];
+    }
 }

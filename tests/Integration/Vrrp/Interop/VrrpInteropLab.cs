@@ -17,7 +17,7 @@ public sealed class VrrpInteropLab : IDisposable
     public const string VipWithPrefix = "198.18.0.100/24";
 
     readonly NetworkLab _lab;
-    readonly List<IDisposable> _owned = [];
+    readonly DisposableBag _owned = new();
     readonly CancellationTokenSource _stop = new();
 
     public VrrpInteropLab(string prefix)
@@ -36,16 +36,14 @@ public sealed class VrrpInteropLab : IDisposable
     public KeepalivedProcess StartKeepalived(LabNode node, KeepalivedInstance instance)
     {
         var keepalived = new KeepalivedProcess(node.Namespace, instance, $"keepalived@{NameOf(node)}");
-        _owned.Add(keepalived);
-        return keepalived;
+        return _owned.Own(keepalived);
     }
 
     /// <summary>Runs <c>nginx-ha-agent vrrp</c> (the build output next to the tests) in the node's namespace.</summary>
     public AgentProcess StartAgent(LabNode node, params string[] arguments)
     {
         var agent = new AgentProcess(node.Namespace, ["vrrp", "--interface", node.InterfaceName, .. arguments], $"agent@{NameOf(node)}");
-        _owned.Add(agent);
-        return agent;
+        return _owned.Own(agent);
     }
 
     /// <summary>Path for a file the agent reads (a password), mode 0600, removed with the lab.</summary>
@@ -55,7 +53,7 @@ public sealed class VrrpInteropLab : IDisposable
         var path = Path.Combine(dir.FullName, "vrrp-pass");
         File.WriteAllText(path, content + "\n");
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        _owned.Add(new DirectoryRemover(dir.FullName));
+        _owned.Own(new DirectoryRemover(dir.FullName));
         return path;
     }
 
@@ -246,14 +244,16 @@ public sealed class VrrpInteropLab : IDisposable
             }
         })
         { IsBackground = true, Name = $"banner {name}" }.Start();
-        _owned.Add(new ListenerStopper(listener));
+        _owned.Own(new ListenerStopper(listener));
     }
 
     public void Dispose()
     {
         _stop.Cancel();
-        for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
+        var failures = new List<Exception>();
+        _owned.DisposeAll(failures);
         _lab.Dispose();
+        if (failures.Count > 0) throw new AggregateException("VRRP interop lab cleanup failed", failures);
     }
 
     sealed class ListenerStopper(TcpListener listener) : IDisposable

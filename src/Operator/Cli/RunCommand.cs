@@ -33,6 +33,7 @@ public static class RunCommand
         var debug = false;
         var dnsEndpoints = false;
         IPEndPoint? metricsAddress = DefaultMetricsAddress;
+        TimeSpan? memoryLog = null; // hidden (bench/operator-scale.sh): where the memory goes, every so often
 
         for (var i = 0; i < args.Count; i++)
         {
@@ -65,6 +66,7 @@ public static class RunCommand
                             throw new ArgumentException($"--workers: \"{text}\" is not a number from 1 to 64");
                         break;
                     case "--debug": debug = true; break;
+                    case "--memory-log": memoryLog = DurationValue(); break;
                     case "--dns-endpoints": dnsEndpoints = true; break;
                     case "--metrics-address":
                         var address = Value();
@@ -131,7 +133,11 @@ public static class RunCommand
 
         log.Info($"operator: starting against {config.Host} as {identity}" + (leaderElection ? $" (Lease {leaseNamespace}/{leaseName})" : " (no leader election)"));
         await using var server = await StartServerAsync(metricsAddress, metrics, controller, log).ConfigureAwait(false);
+        using var memoryTimer = memoryLog is { } every
+            ? TimeProvider.System.CreateTimer(_ => log.Info(MemoryReport.Read().Format()), null, TimeSpan.Zero, every)
+            : null;
         await controller.RunAsync(cts.Token).ConfigureAwait(false);
+        if (memoryLog is not null) log.Info(MemoryReport.Read().Format());
         log.Info("operator: stopped");
         return 0;
     }

@@ -133,13 +133,18 @@ public static class RunCommand
 
         log.Info($"operator: starting against {config.Host} as {identity}" + (leaderElection ? $" (Lease {leaseNamespace}/{leaseName})" : " (no leader election)"));
         await using var server = await StartServerAsync(metricsAddress, metrics, controller, log).ConfigureAwait(false);
-        using var memoryTimer = memoryLog is { } every
-            ? TimeProvider.System.CreateTimer(_ => log.Info(MemoryReport.Read().Format()), null, TimeSpan.Zero, every)
-            : null;
+        using var memoryTimer = memoryLog is { } every ? TimeProvider.System.CreateTimer(_ => LogMemory(log), null, TimeSpan.Zero, every) : null;
         await controller.RunAsync(cts.Token).ConfigureAwait(false);
-        if (memoryLog is not null) log.Info(MemoryReport.Read().Format());
+        if (memoryLog is not null) LogMemory(log);
         log.Info("operator: stopped");
         return 0;
+    }
+
+    /// <summary>A diagnostic must never take the operator down: a /proc that cannot be read is logged.</summary>
+    private static void LogMemory(OperatorLog log)
+    {
+        try { log.Info(MemoryReport.Read().Format()); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { log.Warn($"memory: {e.Message}"); }
     }
 
     /// <summary>Monitoring never stops the operator: a port that cannot be bound is logged and the controllers run without it.</summary>

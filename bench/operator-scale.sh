@@ -16,7 +16,8 @@
 #
 # Environment: NODES (200), GROUPS_COUNT (500), POOLS (500), RACK_SIZE (4: nodes per rack; each group selects one rack,
 # on that rack's interface), CHANGES (100), SKIP_BUILD=1 (use the Release builds as they are), KEEP_WORK=1 (keep the
-# cluster's and the operator's logs), DOC (a markdown file to write the results into; default empty: print only).
+# cluster's and the operator's logs), DOC (a markdown file to write the results into; default empty: print only),
+# OPERATOR_ARGS (more arguments for `nginx-ha-operator run`, split on spaces; e.g. "--metrics-address none").
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,8 +67,10 @@ done
 
 log "running operator-scale: $NODES nodes, $GROUPS_COUNT groups, $POOLS pools, $CHANGES changes"
 status=0
+extra=()
+for a in ${OPERATOR_ARGS:-}; do extra+=(--operator-arg "$a"); done
 "$sim" --kubeconfig "$KUBECONFIG" --operator "$operator" --operator-log "$work/operator.log" \
-  --nodes "$NODES" --groups "$GROUPS_COUNT" --pools "$POOLS" --rack-size "$RACK_SIZE" --changes "$CHANGES" \
+  --nodes "$NODES" --groups "$GROUPS_COUNT" --pools "$POOLS" --rack-size "$RACK_SIZE" --changes "$CHANGES" "${extra[@]}" \
   --markdown "$work/table.md" --json "$work/result.json" >"$work/report.txt" 2>"$work/sim.log" || status=$?
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 cat "$work/report.txt"

@@ -61,7 +61,7 @@ public static class PlanCost
             phaseInput.Add((cpuInput - cpuBefore).TotalMilliseconds);
             phasePlan.Add((cpuPlan - cpuInput).TotalMilliseconds);
             var cached = snapshot.Configs.ToDictionary(c => c.Metadata.Name);
-            var differ = plan.NodeConfigs.Where(c => NodeHaConfigReconciler.SpecJson(cached[c.Spec.NodeName].Spec) != NodeHaConfigReconciler.SpecJson(c.Spec))
+            var differ = plan.NodeConfigs.Where(c => NodeHaConfigReconciler.SpecHash(cached[c.Spec.NodeName].Spec) != NodeHaConfigReconciler.SpecHash(c.Spec))
                 .Select(c => c.Spec).ToList();
             var (statusGroups, statusPools) = StatusKeys.Changed(last, plan);
             changeWall.Add(clock.Elapsed.TotalMilliseconds);

@@ -11,10 +11,11 @@ using NginxHa.Bench.OperatorScale;
 // operator-scale: issue 9 section 5 against a running test cluster (bench/operator-scale.sh starts one).
 // Creates the nodes, pools and groups, plays the agents, starts the operator as a process, measures, stops it.
 const string Usage = "operator-scale --kubeconfig FILE --operator PATH [--nodes 200] [--groups 500] [--pools 500] [--rack-size 4]\n" +
-                     "               [--changes 100] [--operator-log FILE] [--markdown FILE] [--json FILE]\n" +
+                     "               [--changes 100] [--operator-log FILE] [--operator-arg ARG ...] [--markdown FILE] [--json FILE]\n" +
                      "operator-scale --plan-cost ROUNDS [--nodes 200] [--groups 500] [--pools 500] [--rack-size 4]   (CPU per plan, no cluster)";
 var planCostRounds = 0;
 string? kubeconfig = null, operatorPath = null, operatorLog = null, markdown = null, json = null;
+var operatorArgs = new List<string>(); // more for `nginx-ha-operator run`, e.g. --metrics-address none to weigh /metrics
 var options = new ScaleOptions();
 try
 {
@@ -32,6 +33,7 @@ try
             case "--kubeconfig": kubeconfig = Value(); break;
             case "--operator": operatorPath = Value(); break;
             case "--operator-log": operatorLog = Value(); break;
+            case "--operator-arg": operatorArgs.Add(Value()); break;
             case "--markdown": markdown = Value(); break;
             case "--json": json = Value(); break;
             case "--nodes": options = options with { Nodes = Number() }; break;
@@ -83,15 +85,21 @@ var rss = new List<(double Seconds, long RssKb)>();
 var clock = Stopwatch.StartNew();
 Task? sampler = null;
 long hwm = 0;
+var memory = new MemoryLines();
 try
 {
     var initial = await run.InitialAsync(_ =>
     {
         var info = new ProcessStartInfo(operatorPath) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var a in new[] { "run", "--kubeconfig", kubeconfig, "--no-leader-election", "--metrics-address", $"127.0.0.1:{metricsPort}" })
+        foreach (var a in new[] { "run", "--kubeconfig", kubeconfig, "--no-leader-election", "--metrics-address", $"127.0.0.1:{metricsPort}", "--memory-log", "1s" }.Concat(operatorArgs))
             info.ArgumentList.Add(a);
         op = Process.Start(info) ?? throw new InvalidOperationException($"{operatorPath} did not start");
-        op.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (rss) opLog?.WriteLine(e.Data); };
+        op.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            memory.Add(e.Data);
+            lock (rss) opLog?.WriteLine(e.Data);
+        };
         op.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (rss) opLog?.WriteLine(e.Data); };
         op.BeginErrorReadLine();
         op.BeginOutputReadLine();
@@ -101,12 +109,14 @@ try
         return Task.CompletedTask;
     }, stop.Token);
     var rssAfterInitial = Status(op!.Id, "VmRSS");
+    memory.MarkInitial();
     Log($"initial reconcile: all {initial.Nodes} NodeHaConfigs in {initial.AllWritten.TotalMilliseconds:F0} ms, last write at {initial.LastWrite.TotalMilliseconds:F0} ms, {initial.Writes} writes; VmRSS {rssAfterInitial / 1024.0:F1} MB");
     var changes = await run.ChangesAsync(stop.Token);
     var rssEnd = Status(op.Id, "VmRSS");
     hwm = Status(op.Id, "VmHWM");
     var metrics = await PlanMetricsAsync(metricsPort);
-    var report = Report.Build(options, initial, changes, rssAfterInitial, rssEnd, hwm, rss.Count == 0 ? 0 : rss.Max(r => r.RssKb), run.Agents, metrics);
+    var report = Report.Build(options, initial, changes, rssAfterInitial, rssEnd, hwm, rss.Count == 0 ? 0 : rss.Max(r => r.RssKb), run.Agents, metrics,
+        memory.Breakdown());
     Console.WriteLine(report.Text);
     if (markdown is not null) await File.WriteAllTextAsync(markdown, report.Markdown);
     if (json is not null) await File.WriteAllTextAsync(json, report.Json);

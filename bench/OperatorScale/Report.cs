@@ -25,7 +25,8 @@ public sealed record Report(string Text, string Markdown, string Json, IReadOnly
                          $"({c.AffectedWrittenOnce} written exactly once), {c.WritesElsewhere} elsewhere").ToList();
 
     public static Report Build(ScaleOptions options, InitialResult initial, IReadOnlyList<ChangeResult> changes, long rssAfterInitialKb, long rssEndKb,
-        long hwmKb, long peakSampledKb, AgentSimulator agents, string planMetrics)
+        long hwmKb, long peakSampledKb, AgentSimulator agents, string planMetrics,
+        string memoryBreakdown = "")
     {
         var latencies = changes.Select(c => c.Latency.TotalMilliseconds).ToList();
         var (p50, p99, max) = (Percentile(latencies, 50), Percentile(latencies, 99), latencies.Count == 0 ? double.NaN : latencies.Max());
@@ -56,6 +57,7 @@ public sealed record Report(string Text, string Markdown, string Json, IReadOnly
         md.AppendLine(Inv, $"| simulated agents' and benchmark's requests per change | {(simRequests.Values.Sum()).ToString("F1", Inv)}: {string.Join(", ", simRequests.OrderByDescending(r => r.Value).Select(r => $"{r.Key[(r.Key.IndexOf(' ') + 1)..]} {r.Value.ToString("0.##", Inv)}"))} | |");
         md.AppendLine(Inv, $"| operator API requests during the initial reconcile | {initialOperator} | |");
         md.AppendLine(Inv, $"| operator memory | VmHWM {Mb(hwmKb)} MB; VmRSS {Mb(rssAfterInitialKb)} MB after the initial reconcile, {Mb(rssEndKb)} MB at the end (peak sampled every 200 ms: {Mb(peakSampledKb)} MB) | < 150 MB: {Met(hwmKb < 150 * 1024)} |");
+        if (memoryBreakdown.Length > 0) md.AppendLine(Inv, $"| operator memory breakdown (MB; its --memory-log lines) | {memoryBreakdown} | |");
 
         var text = new StringBuilder();
         text.AppendLine(Inv, $"operator-scale: {options.Nodes} nodes, {options.Groups} groups, {options.Pools} pools, racks of {options.RackSize}, {changes.Count} changes");
@@ -75,6 +77,7 @@ public sealed record Report(string Text, string Markdown, string Json, IReadOnly
             operatorRequestsPerChange = operatorRequests,
             simulatorRequestsPerChange = simRequests,
             memoryKb = new { hwm = hwmKb, afterInitial = rssAfterInitialKb, end = rssEndKb, peakSampled = peakSampledKb },
+            memoryBreakdown,
             agentStatusWrites = agents.Writes,
             failures,
         }, new JsonSerializerOptions { WriteIndented = true });

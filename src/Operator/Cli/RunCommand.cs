@@ -34,6 +34,7 @@ public static class RunCommand
         var debug = false;
         var dnsEndpoints = false;
         IPEndPoint? metricsAddress = DefaultMetricsAddress;
+        TimeSpan? memoryLog = null; // hidden (bench/operator-scale.sh): where the memory goes, every so often
 
         for (var i = 0; i < args.Count; i++)
         {
@@ -77,6 +78,7 @@ public static class RunCommand
                             throw new ArgumentException($"--workers: \"{text}\" is not a number from 1 to 64");
                         break;
                     case "--debug": debug = true; break;
+                    case "--memory-log": memoryLog = DurationValue(); break;
                     case "--dns-endpoints": dnsEndpoints = true; break;
                     case "--metrics-address":
                         var address = Value();
@@ -144,9 +146,18 @@ public static class RunCommand
 
         log.Info($"operator: starting against {config.Host} as {identity}" + (leaderElection ? $" (Lease {leaseNamespace}/{leaseName})" : " (no leader election)"));
         await using var server = await StartServerAsync(metricsAddress, metrics, controller, log).ConfigureAwait(false);
+        using var memoryTimer = memoryLog is { } every ? TimeProvider.System.CreateTimer(_ => LogMemory(log), null, TimeSpan.Zero, every) : null;
         await controller.RunAsync(cts.Token).ConfigureAwait(false);
+        if (memoryLog is not null) LogMemory(log);
         log.Info("operator: stopped");
         return 0;
+    }
+
+    /// <summary>A diagnostic must never take the operator down: a /proc that cannot be read is logged.</summary>
+    private static void LogMemory(OperatorLog log)
+    {
+        try { log.Info(MemoryReport.Read().Format()); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { log.Warn($"memory: {e.Message}"); }
     }
 
     /// <summary>Monitoring never stops the operator: a port that cannot be bound is logged and the controllers run without it.</summary>

@@ -61,15 +61,14 @@ public sealed class OperatorController
         _options = options;
         _log = log;
         _time = time ?? TimeProvider.System;
-        // The operator never reads managedFields: dropping them keeps every cached object smaller (client-go's informers do the same).
-        var informer = options.Informer with { Transform = Compose(options.Informer.Transform, WithoutManagedFields) };
+        // Each cache keeps only what the reconcilers read (CachedObjects): no managedFields anywhere, no Secret values.
+        var informer = options.Informer with { Transform = Compose(options.Informer.Transform, CachedObjects.Metadata) };
         Groups = new(ApiListWatch.Custom<VirtualIpGroupResource>(client, ApiGroup.Group, ApiGroup.Version, Kinds.VirtualIpGroups), log, _time, informer);
         Pools = new(ApiListWatch.Custom<NginxBackendPoolResource>(client, ApiGroup.Group, ApiGroup.Version, Kinds.NginxBackendPools), log, _time, informer);
         Configs = new(ApiListWatch.Custom<NodeHaConfigResource>(client, ApiGroup.Group, ApiGroup.Version, Kinds.NodeHaConfigs), log, _time, informer);
-        Nodes = new(ApiListWatch.Nodes(client), log, _time, informer);
-        EndpointSlices = new(ApiListWatch.EndpointSlices(client), log, _time, informer);
-        // The operator checks that referenced Secrets and keys exist; it never needs their values.
-        Secrets = new(ApiListWatch.Secrets(client), log, _time, informer with { Transform = Compose(informer.Transform, WithoutValues) });
+        Nodes = new(ApiListWatch.Nodes(client), log, _time, informer with { Transform = Compose(options.Informer.Transform, CachedObjects.Node) });
+        EndpointSlices = new(ApiListWatch.EndpointSlices(client), log, _time, informer with { Transform = Compose(options.Informer.Transform, CachedObjects.EndpointSlice) });
+        Secrets = new(ApiListWatch.Secrets(client), log, _time, informer with { Transform = Compose(options.Informer.Transform, CachedObjects.Secret) });
         Leases = new(ApiListWatch.Leases(client, options.HeartbeatNamespace), log, _time, informer);
         Heartbeats = new HeartbeatTracker(_time);
         // plan writes the nodes' configs: it goes before the status keys every plan queues (hundreds at scale).
@@ -89,20 +88,6 @@ public sealed class OperatorController
 
     private static Func<object, object> Compose(Func<object, object>? first, Func<object, object> then) =>
         first is null ? then : item => then(first(item));
-
-    public static object WithoutManagedFields(object item)
-    {
-        if (item is IMetadata<V1ObjectMeta> { Metadata: { } metadata }) metadata.ManagedFields = null;
-        return item;
-    }
-
-    private static object WithoutValues(object item)
-    {
-        var secret = (V1Secret)item;
-        secret.Data = secret.Data?.ToDictionary(d => d.Key, _ => Array.Empty<byte>());
-        secret.StringData = null;
-        return secret;
-    }
 
     private volatile bool _running;
     private readonly FirstPlanGate _firstPlan = new(); // status keys wait for the term's first plan

@@ -114,4 +114,19 @@ public class NodeHaConfigReconcilerTests
         Assert.Equal(3, server.Requests); // nothing rewritten
         Assert.Equal(first.NodeConfigs.Select(c => KubernetesJson.Serialize(c.Spec)), second.NodeConfigs.Select(c => KubernetesJson.Serialize(c.Spec)));
     }
+
+    [Fact]
+    public void A_specs_hash_follows_its_content_and_is_far_smaller_than_its_JSON()
+    {
+        var plan = NginxHa.Core.Planning.Planner.Plan(Snapshot(nodes: 2).ToPlanInput());
+        var spec = plan.NodeConfigs[0].Spec;
+        var copy = KubernetesJson.Deserialize<NodeHaConfigSpec>(KubernetesJson.Serialize(spec));
+        Assert.Equal(NodeHaConfigReconciler.SpecHash(spec), NodeHaConfigReconciler.SpecHash(copy));
+        // Hashes are made once per spec object (specs are never changed once planned or cached): change a fresh copy.
+        var changed = KubernetesJson.Deserialize<NodeHaConfigSpec>(KubernetesJson.Serialize(spec));
+        changed.VrrpInstances[0].Priority += 1;
+        Assert.NotEqual(NodeHaConfigReconciler.SpecHash(spec), NodeHaConfigReconciler.SpecHash(changed));
+        Assert.NotEqual(NodeHaConfigReconciler.SpecHash(plan.NodeConfigs[0].Spec), NodeHaConfigReconciler.SpecHash(plan.NodeConfigs[1].Spec));
+        Assert.Equal(64, NodeHaConfigReconciler.SpecHash(spec).Length);
+    }
 }

@@ -22,11 +22,4 @@ public class OperatorControllerTests
         Assert.True(OperatorController.PlanInputChanged(Meta(finalizers: ["nginx-ha.io/vips"]), Meta(finalizers: ["nginx-ha.io/vips"], deleted: deleted)));
         Assert.True(OperatorController.PlanInputChanged(Meta(finalizers: ["nginx-ha.io/vips"], deleted: deleted), Meta(finalizers: [], deleted: deleted)));
     }
-
-    [Fact]
-    public void Cached_objects_lose_their_managedFields()
-    {
-        var node = new V1Node { Metadata = new V1ObjectMeta { Name = "lb1", ManagedFields = [new V1ManagedFieldsEntry { Manager = "kubectl" }] } };
-        Assert.Null(((V1Node)OperatorController.WithoutManagedFields(node)).Metadata.ManagedFields);
-    }
 }

@@ -4,7 +4,7 @@ namespace NginxHa.NodeAgent.Platform;
 /// Gives back, once, the heap that start-up needed and steady state does not: a settle time after the first config
 /// is applied, one aggressive collection (blocking, compacting, free regions decommitted). Start-up (manifests parsed,
 /// Kestrel started, every instance announcing) commits GC regions that the GC otherwise keeps for the process's life:
-/// the agent's VmRSS differed by 5 MB from run to run by how start-up went (docs/benchmarks.md, "Agent cost").
+/// the agent's VmRSS differed by up to 6 MB from run to run by how start-up went (docs/benchmarks.md, "Agent cost").
 /// The pause is a few milliseconds on this small heap, far inside a backup's Master_Down_Interval.
 /// </summary>
 public sealed class StartupMemoryTrim : IDisposable

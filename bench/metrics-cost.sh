@@ -15,8 +15,9 @@
 # second over the window (the GC heap breathes with gen0, so one reading at the end is noise: mean and max), RssAnon and
 # RssFile at the end (the binary's mapped pages count in VmRSS), CPU as (utime + stime) over WINDOW seconds from
 # /proc/PID/stat, in percent of one core, context switches per second summed over its threads (each one a thread
-# waking), and its thread count. SMAPS_DIR=DIR keeps lb-a's /proc/PID/smaps per mode. Extra environment for the agents
-# (e.g. DOTNET_GCgen0size) passes through.
+# waking), and its thread count. SMAPS_DIR=DIR keeps lb-a's /proc/PID/smaps per mode, and its CPU ticks per thread
+# name over the window (threads.MODE: where the CPU goes). Extra environment for the agents (e.g. DOTNET_GCgen0size)
+# passes through.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -87,6 +88,13 @@ vm_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 # ended during the window takes its count with it, so this is a floor.
 context_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { printf "%d", s }'; }
 thread_count() { ls /proc/"$1"/task | wc -l; }
+# "name<TAB>ticks" per thread (utime + stime; comm may hold spaces, so read past its closing parenthesis).
+thread_ticks() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    awk -v name="$(cat "$t/comm" 2>/dev/null)" '{ sub(/^.*\) /, ""); print name "\t" ($12 + $13) }' "$t/stat" 2>/dev/null
+  done
+}
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 run_mode() { # metrics | none
@@ -115,6 +123,7 @@ run_mode() { # metrics | none
   masters=$(grep -c -- '-> MASTER' "$work/lb-a.$mode.log" || true)
   local switches_start
   switches_start=$(context_switches "$pid_a")
+  [ -z "${SMAPS_DIR:-}" ] || thread_ticks "$pid_a" >"$work/threads.start"
   start=$(cpu_ticks "$pid_a")
   log "$mode: measuring CPU and VmRSS for ${WINDOW}s"
   local samples=() i
@@ -124,7 +133,13 @@ run_mode() { # metrics | none
   wakeups=$(awk -v a="$switches_start" -v b="$(context_switches "$pid_a")" -v w="$WINDOW" 'BEGIN { printf "%.0f", (b - a) / w }')
   threads=$(thread_count "$pid_a")
   # Where the memory is, for docs/benchmarks.md: lb-a's mappings at the end of the window.
-  [ -z "${SMAPS_DIR:-}" ] || cp "/proc/$pid_a/smaps" "$SMAPS_DIR/smaps.$mode"
+  if [ -n "${SMAPS_DIR:-}" ]; then
+    cp "/proc/$pid_a/smaps" "$SMAPS_DIR/smaps.$mode"
+    # Ticks per thread name over the window (a thread that started or ended inside it counts from 0 or is missed).
+    thread_ticks "$pid_a" | awk -F'\t' 'NR == FNR { start[$1] += $2; next } { end[$1] += $2 }
+      END { for (n in end) if (end[n] - start[n] > 0) printf "%d\t%s\n", end[n] - start[n], n }' "$work/threads.start" - \
+      | sort -rn >"$SMAPS_DIR/threads.$mode"
+  fi
   rss=$(vm_rss_kb "$pid_a")
   local rss_mean rss_max anon file
   rss_mean=$(printf '%s\n' "${samples[@]}" | awk '{ s += $1 } END { printf "%d", s / NR }')

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using NginxHa.NodeAgent.Platform;
 
 namespace NginxHa.NodeAgent.Nginx;
 
@@ -26,7 +27,7 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
     private readonly NginxSupervisorMachine _machine;
     private readonly NginxHttpProbe? _probe;
     private readonly CancellationTokenSource _lifetime = new();
-    private readonly BlockingCollection<SupervisorEvent> _events = new();
+    private readonly EventQueue<SupervisorEvent> _events = new(); // no spinning wait (Platform/EventQueue)
     private readonly TaskCompletionSource _loopEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentDictionary<long, TaskCompletionSource<ConfigApplyResult>> _applies = new();
     // Child processes by generation: the loop spawns, the start wait, the exit handler and the stop use them.
@@ -139,7 +140,6 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
         if (Volatile.Read(ref _startRequested) == 1) await StopAsync(CancellationToken.None);
         _probe?.Dispose();
         _lifetime.Dispose();
-        _events.Dispose();
     }
 
     // ---- the loop ---------------------------------------------------------------------------------------------
@@ -154,13 +154,7 @@ public sealed class NginxSupervisor : IAsyncDisposable, Node.INginxConfigTarget
     /// <summary>From any thread. Events after the loop ended are dropped: nothing is supervised any more.</summary>
     private void Post(SupervisorEvent e)
     {
-        try
-        {
-            _events.Add(e);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
-        {
-        }
+        _events.Add(e);
     }
 
     private void RunLoop()

@@ -2,11 +2,9 @@
 # Operator at scale (issue 9 section 5): on a test cluster of its own, 200 Nodes (the stand-in), 500 VirtualIpGroups and
 # 500 NginxBackendPools, 200 simulated agents reporting status, and `nginx-ha-operator run` (Release build) as a process.
 # bench/OperatorScale (operator-scale) does the work and measures:
-#   - the initial full reconcile: from the operator's start to every NodeHaConfig written (and then quiet for 2 s), and
-#     to its work queue idle (nothing waiting, nothing in process on its /metrics, then for 1 s: the status included);
-#   - 100 changes, one at a time, each made once the operator is idle (even: a backend added to a pool, odd: a group's
-#     first VIP moved): the latency from the write to the last affected NodeHaConfig seen written by a watch, p50 and
-#     p99; the operator's CPU and requests from the change to the operator idle again; the NodeHaConfig writes per
+#   - the initial full reconcile: from the operator's start to every NodeHaConfig written (and then quiet for 2 s);
+#   - 100 changes, one at a time (even: a backend added to a pool, odd: a group's first VIP moved): the latency from
+#     the write to the last affected NodeHaConfig seen written by a watch, p50 and p99; the NodeHaConfig writes per
 #     change against the nodes it affects (it fails the run unless every affected node is written exactly once and no
 #     other node at all);
 #   - API requests per change, counted by the test cluster's front (GET /_testcluster/requests, by User-Agent, verb
@@ -102,9 +100,8 @@ if [ -n "$DOC" ]; then
     echo "static backend. Everything is created before the operator starts. The simulated agents watch every NodeHaConfig"
     echo "(one watch, not one per node) and write a status after each new generation: each instance MASTER on its"
     echo "highest-priority node, BACKUP elsewhere, at most one write per node per second (the real agent's limit). A change is"
-    echo "one merge patch, made once the operator is idle (its /metrics queue gauges at 0 for 1 s, read every 100 ms); its latency"
-    echo "ends at the arrival, on the simulator's watch, of the last affected NodeHaConfig that carries it; its writes, requests"
-    echo "and the operator's CPU are counted until the operator is idle again (at least 1.5 s after that). Requests are counted at the test cluster's"
+    echo "one merge patch; its latency ends at the arrival, on the simulator's watch, of the last affected NodeHaConfig that"
+    echo "carries it; its writes and requests are counted until 1.5 s after that. Requests are counted at the test cluster's"
     echo "front by User-Agent: the operator's are its own (the plan's applies, group and pool status, Events), the simulator's are"
     echo "the change itself and the agents' status writes."
     echo "$end"

@@ -75,16 +75,11 @@ async Task<IReadOnlyDictionary<string, long>> RequestCounts(CancellationToken ct
 
 using var stop = new CancellationTokenSource();
 Process? op = null;
-var metricsPort = FreePort();
-using var metricsClient = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}") };
-// The operator's work queue, from its /metrics: the changes start once it is idle (ScaleRun). Not when --operator-arg moves
-// /metrics elsewhere or off (e.g. to weigh it): the changes then start 2 s after the last NodeHaConfig write, as before.
-var queueReadable = !operatorArgs.Contains("--metrics-address");
-async Task<OperatorQueue> Queue(CancellationToken ct) => OperatorQueue.Parse(await metricsClient.GetStringAsync("/metrics", ct));
-var run = new ScaleRun(client, options, Log, RequestCounts, () => op is null ? TimeSpan.Zero : Cpu(op.Id), queueReadable ? Queue : null);
+var run = new ScaleRun(client, options, Log, RequestCounts, () => op is null ? TimeSpan.Zero : Cpu(op.Id));
 await run.CreateAsync(stop.Token);
 var watching = await run.WatchAsync(stop.Token);
 
+var metricsPort = FreePort();
 StreamWriter? opLog = operatorLog is null ? null : new StreamWriter(operatorLog) { AutoFlush = true };
 var rss = new List<(double Seconds, long RssKb)>();
 var clock = Stopwatch.StartNew();
@@ -115,15 +110,13 @@ try
     }, stop.Token);
     var rssAfterInitial = Status(op!.Id, "VmRSS");
     memory.MarkInitial();
-    Log($"initial reconcile: all {initial.Nodes} NodeHaConfigs in {initial.AllWritten.TotalMilliseconds:F0} ms, last write at {initial.LastWrite.TotalMilliseconds:F0} ms, {initial.Writes} writes; " +
-        $"operator idle at {initial.Idle?.TotalMilliseconds:F0} ms; VmRSS {rssAfterInitial / 1024.0:F1} MB");
+    Log($"initial reconcile: all {initial.Nodes} NodeHaConfigs in {initial.AllWritten.TotalMilliseconds:F0} ms, last write at {initial.LastWrite.TotalMilliseconds:F0} ms, {initial.Writes} writes; VmRSS {rssAfterInitial / 1024.0:F1} MB");
     var changes = await run.ChangesAsync(stop.Token);
-    var scrapeCpuMs = queueReadable ? await ScrapeCostAsync(op.Id) : double.NaN;
     var rssEnd = Status(op.Id, "VmRSS");
     hwm = Status(op.Id, "VmHWM");
     var metrics = await PlanMetricsAsync(metricsPort);
     var report = Report.Build(options, initial, changes, rssAfterInitial, rssEnd, hwm, rss.Count == 0 ? 0 : rss.Max(r => r.RssKb), run.Agents, metrics,
-        memory.Breakdown(), scrapeCpuMs);
+        memory.Breakdown());
     Console.WriteLine(report.Text);
     if (markdown is not null) await File.WriteAllTextAsync(markdown, report.Markdown);
     if (json is not null) await File.WriteAllTextAsync(json, report.Json);
@@ -184,19 +177,11 @@ static int FreePort()
     return ((IPEndPoint)listener.LocalEndpoint).Port;
 }
 
-// The operator's CPU per /metrics scrape (idle operator, 50 scrapes): what the idle waits' polling adds to the CPU per change.
-async Task<double> ScrapeCostAsync(int pid)
-{
-    const int Scrapes = 50;
-    var before = Cpu(pid);
-    for (var i = 0; i < Scrapes; i++) await metricsClient.GetStringAsync("/metrics");
-    return (Cpu(pid) - before).TotalMilliseconds / Scrapes;
-}
-
 async Task<string> PlanMetricsAsync(int port)
 {
     try
     {
+        using var metricsClient = new HttpClient();
         var text = await metricsClient.GetStringAsync($"http://127.0.0.1:{port}/metrics");
         var lines = text.Split('\n').Where(l => l.StartsWith("nginx_ha_operator_reconcile_duration_", StringComparison.Ordinal)
             && (l.Contains("_sum", StringComparison.Ordinal) || l.Contains("_count", StringComparison.Ordinal)));

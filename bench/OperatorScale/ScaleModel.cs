@@ -20,10 +20,6 @@ public sealed record ScaleOptions
     /// <summary>The initial reconcile is over when every node has its expected config and no config was written for this long.</summary>
     public TimeSpan Stable { get; init; } = TimeSpan.FromSeconds(2);
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
-    /// <summary>The operator counts as idle once its queue has had nothing waiting and nothing in process for this long.</summary>
-    public TimeSpan IdleQuiet { get; init; } = TimeSpan.FromSeconds(1);
-    /// <summary>How often the operator's queue is read while waiting for it to go idle (each read is a /metrics scrape).</summary>
-    public TimeSpan IdlePoll { get; init; } = TimeSpan.FromMilliseconds(100);
 
     public IEnumerable<string> Problems()
     {

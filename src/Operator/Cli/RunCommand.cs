@@ -145,11 +145,9 @@ public static class RunCommand
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
         log.Info($"operator: starting against {config.Host} as {identity}" + (leaderElection ? $" (Lease {leaseNamespace}/{leaseName})" : " (no leader election)"));
-        using var memoryTimer = memoryLog is { } every ? TimeProvider.System.CreateTimer(_ => LogMemory(log), null, TimeSpan.Zero, every) : null;
-        // The informers list while Kestrel starts (about 0.1 s at the benchmark's start; /readyz says "not synced" meanwhile).
-        var running = controller.RunAsync(cts.Token);
         await using var server = await StartServerAsync(metricsAddress, metrics, controller, log).ConfigureAwait(false);
-        await running.ConfigureAwait(false);
+        using var memoryTimer = memoryLog is { } every ? TimeProvider.System.CreateTimer(_ => LogMemory(log), null, TimeSpan.Zero, every) : null;
+        await controller.RunAsync(cts.Token).ConfigureAwait(false);
         if (memoryLog is not null) LogMemory(log);
         log.Info("operator: stopped");
         return 0;

@@ -7,8 +7,7 @@ namespace NginxHa.Operator.Machinery;
 /// <item>a key is never handed to two workers at once: added while in process, it is queued again only
 /// when the worker is <see cref="Done"/> with it;</item>
 /// <item>keys the <c>urgent</c> predicate picks are handed out before every other waiting key (the operator's
-/// <c>plan</c>, which writes the nodes' configs, does not wait behind hundreds of status keys), and a worker that takes
-/// only those (<see cref="TakeAsync(bool, CancellationToken)"/>) never waits behind a busy worker either;</item>
+/// <c>plan</c>, which writes the nodes' configs, does not wait behind hundreds of status keys);</item>
 /// <item><see cref="AddRateLimited"/> re-adds a failed key after an exponential backoff per key, reset by
 /// <see cref="Forget"/>; <see cref="AddAfter"/> re-adds after a fixed delay (timers from the injected clock).</item>
 /// </list>
@@ -26,10 +25,7 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
     private readonly HashSet<TKey> _processing = new();
     private readonly Dictionary<TKey, int> _failures = new();
     private readonly Dictionary<TKey, (DateTimeOffset Due, ITimer Timer)> _waiting = new();
-    // One permit per key made ready (every key), and one per urgent key made ready: a worker may wake to find its key taken
-    // by another (it waits again), never sleep while a key it may take is ready.
     private readonly SemaphoreSlim _available = new(0);
-    private readonly SemaphoreSlim _urgentAvailable = new(0);
     private bool _shutDown;
 
     public WorkQueue(TimeProvider time, Backoff? retryBackoff = null, Func<TKey, bool>? urgent = null)
@@ -45,37 +41,22 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
     /// <summary>The keys waiting for a worker now (for metrics).</summary>
     public TKey[] Waiting() { lock (_lock) return [.. _urgentReady, .. _ready]; }
 
-    /// <summary>The keys being reconciled now (for metrics and for telling an idle operator).</summary>
-    public TKey[] InProcess() { lock (_lock) return [.. _processing]; }
-
-    /// <summary>Caller holds the lock; then calls <see cref="Signal"/> with the result, outside it.</summary>
-    private bool Enqueue(TKey key)
-    {
-        var urgent = _urgent?.Invoke(key) == true;
-        (urgent ? _urgentReady : _ready).Enqueue(key);
-        return urgent;
-    }
-
-    private void Signal(bool urgent)
-    {
-        _available.Release();
-        if (urgent) _urgentAvailable.Release();
-    }
+    /// <summary>Caller holds the lock.</summary>
+    private void Enqueue(TKey key) => (_urgent?.Invoke(key) == true ? _urgentReady : _ready).Enqueue(key);
 
     /// <summary>Failures of the key since it was last forgotten.</summary>
     public int Failures(TKey key) { lock (_lock) return _failures.GetValueOrDefault(key); }
 
     public void Add(TKey key)
     {
-        bool urgent;
         lock (_lock)
         {
             if (_shutDown || !_dirty.Add(key)) return;
             if (_waiting.Remove(key, out var waiting)) waiting.Timer.Dispose();
             if (_processing.Contains(key)) return; // queued again by Done
-            urgent = Enqueue(key);
+            Enqueue(key);
         }
-        Signal(urgent);
+        _available.Release();
     }
 
     /// <summary>Adds the key after the delay; an earlier pending delay for the same key wins.</summary>
@@ -127,19 +108,15 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
         lock (_lock) _failures.Remove(key);
     }
 
-    /// <summary>Waits for a key (an urgent one first); the caller must call <see cref="Done"/> with it.</summary>
-    public Task<TKey> TakeAsync(CancellationToken cancellationToken) => TakeAsync(urgentOnly: false, cancellationToken);
-
-    /// <summary>Waits for a key; with <paramref name="urgentOnly"/>, only for a key the <c>urgent</c> predicate picks.
-    /// The caller must call <see cref="Done"/> with it.</summary>
-    public async Task<TKey> TakeAsync(bool urgentOnly, CancellationToken cancellationToken)
+    /// <summary>Waits for a key; the caller must call <see cref="Done"/> with it.</summary>
+    public async Task<TKey> TakeAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
-            await (urgentOnly ? _urgentAvailable : _available).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await _available.WaitAsync(cancellationToken).ConfigureAwait(false);
             lock (_lock)
             {
-                if (_urgentReady.Count + (urgentOnly ? 0 : _ready.Count) == 0) continue; // another worker took it
+                if (_urgentReady.Count + _ready.Count == 0) continue;
                 var key = _urgentReady.Count > 0 ? _urgentReady.Dequeue() : _ready.Dequeue();
                 _dirty.Remove(key);
                 _processing.Add(key);
@@ -150,13 +127,17 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
 
     public void Done(TKey key)
     {
-        bool? urgent = null;
+        var requeued = false;
         lock (_lock)
         {
             _processing.Remove(key);
-            if (_dirty.Contains(key) && !_shutDown) urgent = Enqueue(key);
+            if (_dirty.Contains(key) && !_shutDown)
+            {
+                Enqueue(key);
+                requeued = true;
+            }
         }
-        if (urgent is { } u) Signal(u);
+        if (requeued) _available.Release();
     }
 
     public void Dispose()
@@ -180,19 +161,17 @@ public readonly record struct ReconcileResult(TimeSpan? RequeueAfter)
 public static class WorkQueueWorkers
 {
     /// <summary>
-    /// Runs <paramref name="workers"/> loops taking keys until cancelled, and <paramref name="urgentWorkers"/> more that take
-    /// only urgent keys (the operator's plan then never waits for a worker busy with a status key). A reconcile that throws is
-    /// retried with the key's backoff; one that succeeds is forgotten (and re-added after its RequeueAfter, if any).
+    /// Runs <paramref name="workers"/> loops taking keys until cancelled. A reconcile that throws is retried
+    /// with the key's backoff; one that succeeds is forgotten (and re-added after its RequeueAfter, if any).
     /// </summary>
     public static Task RunAsync<TKey>(WorkQueue<TKey> queue, int workers, Func<TKey, CancellationToken, Task<ReconcileResult>> reconcile,
-        OperatorLog log, CancellationToken cancellationToken, int urgentWorkers = 0) where TKey : notnull =>
-        Task.WhenAll(Enumerable.Range(0, workers + urgentWorkers).Select(n => Task.Run(async () =>
+        OperatorLog log, CancellationToken cancellationToken) where TKey : notnull =>
+        Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
         {
-            var urgentOnly = n >= workers;
             while (!cancellationToken.IsCancellationRequested)
             {
                 TKey key;
-                try { key = await queue.TakeAsync(urgentOnly, cancellationToken).ConfigureAwait(false); }
+                try { key = await queue.TakeAsync(cancellationToken).ConfigureAwait(false); }
                 catch (OperationCanceledException) { return; }
                 try
                 {

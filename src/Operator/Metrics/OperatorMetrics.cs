@@ -23,7 +23,6 @@ public sealed class OperatorMetrics : IDisposable
     readonly Histogram<double> _duration;
     readonly Counter<long> _retries;
     Func<IReadOnlyList<string>> _queuedKeys = () => [];
-    Func<IReadOnlyList<string>> _inProcess = () => [];
     Func<bool> _isLeader = () => false;
     Func<IReadOnlyList<NodeHaConfigResource>> _configs = () => [];
     HeartbeatTracker? _heartbeats;
@@ -38,8 +37,7 @@ public sealed class OperatorMetrics : IDisposable
         _duration = _meter.CreateHistogram("nginx_ha_operator_reconcile_duration", unit: "s", description: "Time per reconcile, by kind",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _retries = _meter.CreateCounter<long>("nginx_ha_operator_queue_retries", description: "Keys requeued after a failed reconcile, by kind");
-        _meter.CreateObservableGauge("nginx_ha_operator_queue_depth", () => ByKind(_queuedKeys()), description: "Keys waiting in the work queue, by kind");
-        _meter.CreateObservableGauge("nginx_ha_operator_queue_in_process", () => ByKind(_inProcess()), description: "Keys being reconciled now, by kind");
+        _meter.CreateObservableGauge("nginx_ha_operator_queue_depth", QueueDepth, description: "Keys waiting in the work queue, by kind");
         _meter.CreateObservableGauge("nginx_ha_operator_is_leader", () => _isLeader() ? 1 : 0,
             description: "1 on the replica that holds the Lease and reconciles (always 1 without leader election)");
         _meter.CreateObservableGauge("nginx_ha_operator_vips", Vips,
@@ -54,14 +52,13 @@ public sealed class OperatorMetrics : IDisposable
 
     public string Name { get; }
 
-    /// <summary>Where the gauges read from: the queue's waiting keys and those in process, whether this replica leads, the
-    /// NodeHaConfig cache, the agents' heartbeats, the last plan (only the leader plans).</summary>
-    public void Attach(Func<IReadOnlyList<string>> queuedKeys, Func<IReadOnlyList<string>> inProcess, Func<bool> isLeader,
-        Func<IReadOnlyList<NodeHaConfigResource>> configs, HeartbeatTracker? heartbeats = null, Func<Core.Planning.PlanResult?>? plan = null)
+    /// <summary>Where the gauges read from: the queue's waiting keys, whether this replica leads, the NodeHaConfig cache, the
+    /// agents' heartbeats, the last plan (only the leader plans).</summary>
+    public void Attach(Func<IReadOnlyList<string>> queuedKeys, Func<bool> isLeader, Func<IReadOnlyList<NodeHaConfigResource>> configs,
+        HeartbeatTracker? heartbeats = null, Func<Core.Planning.PlanResult?>? plan = null)
     {
         _plan = plan ?? (() => null);
         _queuedKeys = queuedKeys;
-        _inProcess = inProcess;
         _isLeader = isLeader;
         _configs = configs;
         _heartbeats = heartbeats;
@@ -89,9 +86,9 @@ public sealed class OperatorMetrics : IDisposable
         if (!success) _retries.Add(1, kind);
     }
 
-    static IEnumerable<Measurement<int>> ByKind(IReadOnlyList<string> keys)
+    IEnumerable<Measurement<int>> QueueDepth()
     {
-        var counts = keys.GroupBy(KindOf).ToDictionary(g => g.Key, g => g.Count());
+        var counts = _queuedKeys().GroupBy(KindOf).ToDictionary(g => g.Key, g => g.Count());
         return Kinds.Select(k => new Measurement<int>(counts.GetValueOrDefault(k), new KeyValuePair<string, object?>("kind", k)));
     }
 

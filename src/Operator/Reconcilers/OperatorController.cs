@@ -82,7 +82,7 @@ public sealed class OperatorController
         };
         PoolReconciler = new NginxBackendPoolReconciler(client, events, _time);
         if (options.LeaderElection is { } election) Election = new LeaderElection(client, election, log, _time);
-        options.Metrics?.Attach(Queue.Waiting, Queue.InProcess, () => Election?.IsLeader ?? _running, Configs.List, Heartbeats, () => ConfigReconciler.LastPlan);
+        options.Metrics?.Attach(Queue.Waiting, () => Election?.IsLeader ?? _running, Configs.List, Heartbeats, () => ConfigReconciler.LastPlan);
         Subscribe();
     }
 
@@ -138,9 +138,7 @@ public sealed class OperatorController
         foreach (var group in Groups.List()) Queue.Add(GroupKey(group.Metadata));
         foreach (var pool in Pools.List()) Queue.Add(PoolKey(pool.Metadata));
         _running = true;
-        // Plus a worker of plan's own: with every worker on a status key (each a few API round trips), a change's plan waited.
-        return WorkQueueWorkers.RunAsync(Queue, _options.Workers, _options.Metrics is null ? ReconcileAsync : MeasuredReconcileAsync, _log, cancellationToken,
-            urgentWorkers: 1);
+        return WorkQueueWorkers.RunAsync(Queue, _options.Workers, _options.Metrics is null ? ReconcileAsync : MeasuredReconcileAsync, _log, cancellationToken);
     }
 
     private async Task<ReconcileResult> MeasuredReconcileAsync(string key, CancellationToken cancellationToken)

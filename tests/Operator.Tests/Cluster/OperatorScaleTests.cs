@@ -42,12 +42,7 @@ public sealed class OperatorScaleTests : IAsyncLifetime
             JsonNode.Parse(await http.GetStringAsync("/_testcluster/requests", ct))!.AsObject()
                 .ToDictionary(p => p.Key, p => p.Value!.GetValue<long>());
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        OperatorController? controller = null;
-        // The in-process operator's queue, as the benchmark reads it from /metrics: each change starts with the operator idle.
-        Task<OperatorQueue> Queue(CancellationToken _) => Task.FromResult(controller is { } c
-            ? OperatorQueue.FromKeys(c.Queue.Waiting(), c.Queue.InProcess())
-            : throw new InvalidOperationException("the operator is not started"));
-        var run = new ScaleRun(simulator, options, line => { lock (_log) _log.WriteLine(line); }, Counts, operatorQueue: Queue);
+        var run = new ScaleRun(simulator, options, line => { lock (_log) _log.WriteLine(line); }, Counts);
         await run.CreateAsync(stop.Token);
         var watching = await run.WatchAsync(stop.Token);
         var operatorRun = Task.CompletedTask;
@@ -55,20 +50,18 @@ public sealed class OperatorScaleTests : IAsyncLifetime
         {
             var initial = await run.InitialAsync(_ =>
             {
-                controller = new OperatorController(operatorClient, new OperatorOptions { Instance = "scale-test" },
+                var controller = new OperatorController(operatorClient, new OperatorOptions { Instance = "scale-test" },
                     new OperatorLog(TextWriter.Synchronized(_log), TimeProvider.System));
                 operatorRun = controller.RunAsync(stop.Token);
                 return Task.CompletedTask;
             }, stop.Token);
             Assert.Equal(6, initial.Nodes);
             Assert.True(initial.Writes == 6, $"{initial.Writes} NodeHaConfig writes for 6 nodes in the initial reconcile\n{_log}");
-            Assert.True(initial.Idle >= initial.AllWritten, $"idle at {initial.Idle}, all written at {initial.AllWritten}");
 
             var changes = await run.ChangesAsync(stop.Token);
             Assert.Equal(6, changes.Count);
             Assert.True(Report.CountProblems(changes).Count == 0, string.Join("\n", Report.CountProblems(changes)) + "\n" + _log);
             Assert.All(changes, c => Assert.Equal(2, c.Affected)); // one rack
-            Assert.All(changes, c => Assert.True(c.Idle >= c.Latency, $"change {c.Index}: idle again after {c.Idle}, written after {c.Latency}"));
             Assert.All(changes, c => Assert.Equal(c.Affected, c.Requests
                 .Where(r => !SimulatorUserAgent.IsSimulator(r.Key) && r.Key.EndsWith(" patch nodehaconfigs", StringComparison.Ordinal)).Sum(r => r.Value)));
             Assert.Equal(0, run.Agents.Failures);

@@ -65,7 +65,6 @@ public sealed class RunCommandTests(RunCommandTests.Server fixture) : IClassFixt
             Assert.Contains("nginx_ha_operator_is_leader 1", metrics);
             Assert.Matches(@"nginx_ha_operator_reconcile_duration_seconds_count\{kind=""plan""[^}]*\} [1-9]", metrics);
             Assert.Contains("nginx_ha_operator_queue_depth{kind=\"virtualipgroup\"", metrics);
-            Assert.Contains("nginx_ha_operator_queue_in_process{kind=\"plan\"", metrics);
             Assert.Contains("nginx_ha_operator_vips{state=\"no_master\"", metrics);
             Assert.Contains("nginx_ha_operator_nodehaconfigs_out_of_date", metrics);
             Assert.Equal("404 not found: /metrics /healthz /readyz", await Curl($"{url}/other"));

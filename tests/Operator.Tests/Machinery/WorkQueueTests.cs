@@ -58,62 +58,6 @@ public class WorkQueueTests
     }
 
     [Fact]
-    public async Task A_worker_that_takes_only_urgent_keys_leaves_the_others_to_the_other_workers()
-    {
-        using var queue = new WorkQueue<string>(_time, urgent: k => k.StartsWith("plan", StringComparison.Ordinal));
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        queue.Add("a");
-        var urgentOnly = queue.TakeAsync(urgentOnly: true, cts.Token);
-        Assert.False(urgentOnly.IsCompleted); // "a" is ready, but not for an urgent-only worker
-        queue.Add("plan");
-        Assert.Equal("plan", await urgentOnly);
-        Assert.Equal(["plan"], queue.InProcess());
-        Assert.Equal("a", await Take(queue));
-        Assert.Equal(["a", "plan"], queue.InProcess().Order());
-
-        // An urgent key taken by an ordinary worker leaves the urgent-only one waiting (its wake-up finds nothing).
-        queue.Add("plan2");
-        Assert.Equal("plan2", await Take(queue));
-        var next = queue.TakeAsync(urgentOnly: true, cts.Token);
-        Assert.False(next.IsCompleted);
-        queue.Add("plan3");
-        Assert.Equal("plan3", await next);
-    }
-
-    [Fact]
-    public async Task The_urgent_key_is_reconciled_while_every_ordinary_worker_is_busy()
-    {
-        using var queue = new WorkQueue<string>(_time, urgent: k => k == "plan");
-        var log = new OperatorLog(TextWriter.Null, _time);
-        var release = new TaskCompletionSource();
-        var busy = 0;
-        var planned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var cts = new CancellationTokenSource();
-        var workers = WorkQueueWorkers.RunAsync(queue, 2, async (key, ct) =>
-        {
-            if (key == "plan")
-            {
-                planned.TrySetResult();
-                return ReconcileResult.Done;
-            }
-            Interlocked.Increment(ref busy);
-            await release.Task.WaitAsync(ct);
-            return ReconcileResult.Done;
-        }, log, cts.Token, urgentWorkers: 1);
-
-        queue.Add("a");
-        queue.Add("b");
-        await WaitFor(() => Volatile.Read(ref busy) == 2); // both ordinary workers hold a status key
-        queue.Add("plan");
-        await planned.Task.WaitAsync(TimeSpan.FromSeconds(5)); // without a worker of its own it would wait for "a" or "b"
-        Assert.Equal(["a", "b"], queue.InProcess().Order());
-
-        release.SetResult();
-        cts.Cancel();
-        await workers;
-    }
-
-    [Fact]
     public async Task A_key_added_while_in_process_waits_for_Done_and_is_then_handed_out_once()
     {
         using var queue = new WorkQueue<string>(_time);

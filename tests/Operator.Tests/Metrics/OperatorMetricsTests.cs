@@ -68,7 +68,7 @@ public class OperatorMetricsTests
         };
         heartbeats.Observe(Lease("lb1"));
         heartbeats.Observe(Lease("lb2"));
-        metrics.Attach(() => [], () => [], () => true, () => [Config("lb1", 1, 1, ("edge/web/0", 1, VrrpInstanceState.Master)), Config("lb2", 1, 1, ("edge/web/0", 1, VrrpInstanceState.Master))], heartbeats);
+        metrics.Attach(() => [], () => true, () => [Config("lb1", 1, 1, ("edge/web/0", 1, VrrpInstanceState.Master)), Config("lb2", 1, 1, ("edge/web/0", 1, VrrpInstanceState.Master))], heartbeats);
         var seen = new List<string>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == name) l.EnableMeasurementEvents(instrument); };
@@ -107,7 +107,7 @@ public class OperatorMetricsTests
         using var metrics = new OperatorMetrics(name);
         var leader = false;
         var plan = new NginxHa.Core.Planning.PlanResult([], [new("edge/a", [], [], InstancesHeardFromOthers: 2), new("edge/b", [], [], InstancesHeardFromOthers: 1)], [], [], []);
-        metrics.Attach(() => ["plan", "vipg:edge/a", "vipg:edge/b"], () => ["nbp:edge/web"], () => leader, () => [Config("lb1", 2, 1, ("edge/web/0", 2, VrrpInstanceState.Master))], plan: () => plan);
+        metrics.Attach(() => ["plan", "vipg:edge/a", "vipg:edge/b"], () => leader, () => [Config("lb1", 2, 1, ("edge/web/0", 2, VrrpInstanceState.Master))], plan: () => plan);
         var seen = new List<(string Instrument, double Value, string Tags)>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == name) l.EnableMeasurementEvents(instrument); };
@@ -131,8 +131,6 @@ public class OperatorMetricsTests
         Assert.Contains(("nginx_ha_operator_queue_depth", 2, "kind=virtualipgroup"), seen);
         Assert.Contains(("nginx_ha_operator_queue_depth", 1, "kind=plan"), seen);
         Assert.Contains(("nginx_ha_operator_queue_depth", 0, "kind=nginxbackendpool"), seen);
-        Assert.Contains(("nginx_ha_operator_queue_in_process", 1, "kind=nginxbackendpool"), seen);
-        Assert.Contains(("nginx_ha_operator_queue_in_process", 0, "kind=plan"), seen);
         Assert.Equal([0d, 1d], seen.Where(s => s.Instrument == "nginx_ha_operator_is_leader").Select(s => s.Value));
         Assert.Contains(("nginx_ha_operator_vips", 2, "state=no_master"), seen); // generation 2 not yet reported
         Assert.Contains(("nginx_ha_operator_nodehaconfigs_out_of_date", 1, ""), seen);

@@ -25,7 +25,7 @@ public sealed class ChartPodLab : IDisposable
 
     readonly NetworkLab _network;
     readonly KubeCluster _cluster;
-    readonly List<IDisposable> _owned = [];
+    readonly DisposableBag _owned = new();
     readonly Dictionary<string, ServiceAccountApi> _apis = [];
 
     public ChartPodLab(KubeCluster cluster, string prefix, int balancers = 2)
@@ -140,20 +140,12 @@ public sealed class ChartPodLab : IDisposable
         }
     });
 
-    T Own<T>(T owned) where T : IDisposable
-    {
-        _owned.Add(owned);
-        return owned;
-    }
+    T Own<T>(T owned) where T : IDisposable => _owned.Own(owned);
 
     public void Dispose()
     {
         var failures = new List<Exception>();
-        for (int i = _owned.Count - 1; i >= 0; i--)
-        {
-            try { _owned[i].Dispose(); }
-            catch (Exception e) { failures.Add(e); }
-        }
+        _owned.DisposeAll(failures);
         _cluster.Run("delete", "nhc", "--all", "--ignore-not-found");
         try { _network.Dispose(); }
         catch (Exception e) { failures.Add(e); }

@@ -73,31 +73,5 @@ public sealed class OperatorPodTests(CrdCluster cluster, ContainerImages images)
         }
     }
 
-    /// <summary>A ready Node and one VIP over it (names of this test's own, so nothing of the agent pod tests is touched).</summary>
-    const string Site = """
-        apiVersion: v1
-        kind: Node
-        metadata: {name: oplb1, labels: {role: op-edge}}
-        status:
-          addresses: [{type: InternalIP, address: 198.18.0.1}]
-          conditions: [{type: Ready, status: "True"}]
-        ---
-        apiVersion: nginx-ha.io/v1alpha1
-        kind: NginxBackendPool
-        metadata: {name: opweb, namespace: edge}
-        spec:
-          listeners: [{port: 80}]
-          backends: {servers: [{address: 198.18.0.3, port: 8080}]}
-        ---
-        apiVersion: nginx-ha.io/v1alpha1
-        kind: VirtualIpGroup
-        metadata: {name: opweb, namespace: edge}
-        spec:
-          mode: ActivePassive
-          virtualIPs: [198.18.0.200/24]
-          nodeSelector: {matchLabels: {role: op-edge}}
-          virtualRouterIds: [72]
-          backendPoolRef: opweb
-
-        """;
+    static readonly string Site = OperatorPodSite.Manifest("op", "198.18.0.200/24", vrid: 72);
 }

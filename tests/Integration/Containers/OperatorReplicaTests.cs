@@ -229,31 +229,5 @@ public sealed class OperatorReplicaTests(CrdCluster cluster, ContainerImages ima
         _k.Run("delete", "lease", "-n", OperatorReplicas.LeaseNamespace, OperatorReplicas.LeaseName, "--ignore-not-found");
     }
 
-    /// <summary>A ready Node and one VIP over it (names of these tests' own).</summary>
-    static string Site(string vip) => $$$"""
-        apiVersion: v1
-        kind: Node
-        metadata: {name: orlb1, labels: {role: or-edge}}
-        status:
-          addresses: [{type: InternalIP, address: 198.18.0.1}]
-          conditions: [{type: Ready, status: "True"}]
-        ---
-        apiVersion: nginx-ha.io/v1alpha1
-        kind: NginxBackendPool
-        metadata: {name: orweb, namespace: edge}
-        spec:
-          listeners: [{port: 80}]
-          backends: {servers: [{address: 198.18.0.3, port: 8080}]}
-        ---
-        apiVersion: nginx-ha.io/v1alpha1
-        kind: VirtualIpGroup
-        metadata: {name: orweb, namespace: edge}
-        spec:
-          mode: ActivePassive
-          virtualIPs: [{{{vip}}}]
-          nodeSelector: {matchLabels: {role: or-edge}}
-          virtualRouterIds: [73]
-          backendPoolRef: orweb
-
-        """;
+    static string Site(string vip) => OperatorPodSite.Manifest("or", vip, vrid: 73);
 }

@@ -72,7 +72,7 @@ public sealed class OperatorReplicas : IDisposable
     public const string LeaseName = "nginx-ha-operator";
 
     readonly NetworkLab _network;
-    readonly List<IDisposable> _owned = [];
+    readonly DisposableBag _owned = new();
 
     public OperatorReplicas(KubeCluster cluster, PodSpec spec, string prefix)
     {
@@ -159,20 +159,12 @@ public sealed class OperatorReplicas : IDisposable
         }
     });
 
-    T Own<T>(T owned) where T : IDisposable
-    {
-        _owned.Add(owned);
-        return owned;
-    }
+    T Own<T>(T owned) where T : IDisposable => _owned.Own(owned);
 
     public void Dispose()
     {
         var failures = new List<Exception>();
-        for (int i = _owned.Count - 1; i >= 0; i--)
-        {
-            try { _owned[i].Dispose(); }
-            catch (Exception e) { failures.Add(e); }
-        }
+        _owned.DisposeAll(failures);
         try { _network.Dispose(); }
         catch (Exception e) { failures.Add(e); }
         if (failures.Count > 0) throw new AggregateException("operator replicas cleanup failed", failures);

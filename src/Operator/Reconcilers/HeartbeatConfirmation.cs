@@ -32,6 +32,22 @@ public sealed class HeartbeatConfirmation(
 
     private readonly ConcurrentDictionary<string, ITimer> _rechecks = new(StringComparer.Ordinal);
 
+    /// <summary>Reads the node's heartbeat Lease (a renewal the watch missed counts as seen now); true if it is still
+    /// expired. A deleted Lease counts as expired, as the tracker counts it; other read errors are the caller's.</summary>
+    public async Task<bool> StillExpiredAsync(string node, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ReadTimeout);
+        try
+        {
+            heartbeats.Observe(await readLease(AgentLeases.LeaseName(node), timeout.Token).ConfigureAwait(false));
+        }
+        catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+        }
+        return !heartbeats.Reporting(node, heartbeats.Now);
+    }
+
     /// <summary>The heartbeat of <paramref name="node"/> changed.</summary>
     public Task OnChangedAsync(string node) => ConfirmAsync(node, rechecks: 0);
 

@@ -49,6 +49,7 @@ public sealed class OperatorController
     public ResourceInformer<V1Secret> Secrets { get; }
     public ResourceInformer<V1Lease> Leases { get; }
     public HeartbeatTracker Heartbeats { get; }
+    private readonly HeartbeatConfirmation _heartbeatConfirmation;
     public WorkQueue<string> Queue { get; }
     public NodeHaConfigReconciler ConfigReconciler { get; }
     public VirtualIpGroupReconciler GroupReconciler { get; }
@@ -71,6 +72,9 @@ public sealed class OperatorController
         Secrets = new(ApiListWatch.Secrets(client), log, _time, informer with { Transform = Compose(options.Informer.Transform, CachedObjects.Secret) });
         Leases = new(ApiListWatch.Leases(client, options.HeartbeatNamespace), log, _time, informer);
         Heartbeats = new HeartbeatTracker(_time);
+        _heartbeatConfirmation = new HeartbeatConfirmation(Heartbeats,
+            (lease, cancellationToken) => client.CoordinationV1.ReadNamespacedLeaseAsync(lease, options.HeartbeatNamespace, cancellationToken: cancellationToken),
+            () => Election?.IsLeader ?? _running, QueueGroupsOf, options.HeartbeatNamespace, log, _time);
         // plan writes the nodes' configs: it goes before the status keys every plan queues (hundreds at scale).
         Queue = new WorkQueue<string>(_time, urgent: key => key == PlanKey);
         var events = new EventRecorder(client, Kinds.FieldManager, options.Instance, log, _time);
@@ -78,7 +82,7 @@ public sealed class OperatorController
         GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time)
         {
             ReleaseTimeout = options.ReleaseTimeout, ApplyGrace = options.ApplyGrace, DnsEndpointsEnabled = options.DnsEndpoints,
-            ConfirmExpired = ConfirmExpiredAsync,
+            ConfirmExpired = _heartbeatConfirmation.StillExpiredAsync,
         };
         PoolReconciler = new NginxBackendPoolReconciler(client, events, _time);
         if (options.LeaderElection is { } election) Election = new LeaderElection(client, election, log, _time);
@@ -258,10 +262,7 @@ public sealed class OperatorController
             if (type == InformerEventType.Deleted) Heartbeats.Forget(lease);
             else Heartbeats.Observe(lease);
         });
-        var confirmation = new HeartbeatConfirmation(Heartbeats,
-            (lease, cancellationToken) => _client.CoordinationV1.ReadNamespacedLeaseAsync(lease, _options.HeartbeatNamespace, cancellationToken: cancellationToken),
-            () => Election?.IsLeader ?? _running, QueueGroupsOf, _options.HeartbeatNamespace, _log, _time);
-        Heartbeats.Changed += node => _ = confirmation.OnChangedAsync(node);
+        Heartbeats.Changed += node => _ = _heartbeatConfirmation.OnChangedAsync(node);
         Secrets.OnChange((_, _, secret) =>
         {
             var ns = secret.Metadata.NamespaceProperty;
@@ -279,24 +280,6 @@ public sealed class OperatorController
         var groups = config.Spec.VrrpInstances.Select(i => i.Group)
             .Concat(config.Status?.Instances.Select(i => GroupOfInstance(i.Name)) ?? []);
         foreach (var group in groups.Where(g => g.Length > 0).Distinct()) Queue.Add(GroupKeyPrefix + group);
-    }
-
-    /// <summary>Reads the node's heartbeat Lease (a renewal the watch missed counts as seen now); true if it is still expired.</summary>
-    private async Task<bool> ConfirmExpiredAsync(string node, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(5));
-        try
-        {
-            var lease = await _client.CoordinationV1.ReadNamespacedLeaseAsync(AgentLeases.LeaseName(node), _options.HeartbeatNamespace,
-                cancellationToken: timeout.Token).ConfigureAwait(false);
-            Heartbeats.Observe(lease);
-        }
-        catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
-        {
-            // Deleted: expired, as the tracker counts a deleted Lease.
-        }
-        return !Heartbeats.Reporting(node, Heartbeats.Now);
     }
 
     private static string Json(object? value) => value is null ? "null" : KubernetesJson.Serialize(value);

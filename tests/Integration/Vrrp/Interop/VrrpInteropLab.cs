@@ -68,12 +68,17 @@ public sealed class VrrpInteropLab : IDisposable
     {
         string expected = NameOf(router);
         var endpoint = new IPEndPoint(vip ?? Vip, BannerPort);
-        return Task.Factory.StartNew(() => Client.Run(() => ProbeUntilServed(endpoint, expected, since, timeout)), TaskCreationOptions.LongRunning);
+        return Task.Factory.StartNew(() => Client.Run(() =>
+        {
+            var (at, _) = ProbeUntil(endpoint, answer => answer == expected, since, timeout);
+            return at ?? throw new TimeoutException($"the VIP was not served by {expected} within {timeout}; answers: {LastProbeHistory}");
+        }), TaskCreationOptions.LongRunning);
     }
 
     static readonly TimeSpan AttemptTimeout = TimeSpan.FromMilliseconds(150);
 
-    TimeSpan ProbeUntilServed(IPEndPoint endpoint, string expected, long since, TimeSpan timeout)
+    /// <summary>Probes until an answer passes <paramref name="accept"/>: returns its time and the answer, or no time and the last answer.</summary>
+    (TimeSpan? At, string Answer) ProbeUntil(IPEndPoint endpoint, Func<string, bool> accept, long since, TimeSpan timeout)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         long attemptTicks = (long)(AttemptTimeout.TotalSeconds * Stopwatch.Frequency);
@@ -101,10 +106,10 @@ public sealed class VrrpInteropLab : IDisposable
                     var at = TimeSpan.FromSeconds((double)(done.AnsweredAt - since) / Stopwatch.Frequency);
                     if (answer != last) changes.Add($"+{at.TotalMilliseconds:F0}ms {answer}");
                     last = answer;
-                    if (answer == expected)
+                    if (accept(answer))
                     {
                         LastProbeHistory = string.Join(", ", changes);
-                        return at;
+                        return (at, answer);
                     }
                 }
                 Thread.Sleep(1);
@@ -114,7 +119,8 @@ public sealed class VrrpInteropLab : IDisposable
         {
             foreach (var attempt in pending) attempt.Dispose();
         }
-        throw new TimeoutException($"the VIP was not served by {expected} within {timeout}; answers: {string.Join(", ", changes)}");
+        LastProbeHistory = string.Join(", ", changes);
+        return (null, last);
     }
 
     /// <summary>One connection to the banner port, advanced without blocking: connect, then read the banner.</summary>
@@ -190,24 +196,18 @@ public sealed class VrrpInteropLab : IDisposable
     /// <summary>What the client saw during the last wait: each change of answer with its time.</summary>
     public string LastProbeHistory { get; private set; } = "";
 
-    /// <summary>The banner the VIP answers with now, or a description of the failure.</summary>
-    public async Task<string> ReadBannerAsync(IPAddress? vip = null)
+    /// <summary>
+    /// Which router's banner the VIP answers with, or the client's last failure if none answers within
+    /// <paramref name="within"/>. A router that has just logged MASTER may not have bound the VIP or answered the
+    /// client's neighbor solicitation yet, so failures are retried; the first banner is the answer.
+    /// </summary>
+    public Task<string> ReadBannerAsync(IPAddress? vip = null, TimeSpan? within = null)
     {
-        vip ??= Vip;
-        using var socket = Client.Run(() => new Socket(vip.AddressFamily, SocketType.Stream, ProtocolType.Tcp));
-        using var attempt = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
-        try
-        {
-            // WaitAsync bounds the attempt even where the socket call does not act on the token.
-            await socket.ConnectAsync(new IPEndPoint(vip, BannerPort), attempt.Token).AsTask().WaitAsync(attempt.Token);
-            var buffer = new byte[64];
-            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, attempt.Token).AsTask().WaitAsync(attempt.Token);
-            return Encoding.ASCII.GetString(buffer, 0, n).Trim();
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-        {
-            return ex is SocketException s ? s.SocketErrorCode.ToString() : "timeout";
-        }
+        var endpoint = new IPEndPoint(vip ?? Vip, BannerPort);
+        string[] banners = [NameOf(Router0), NameOf(Router1)];
+        return Task.Factory.StartNew(
+            () => Client.Run(() => ProbeUntil(endpoint, banners.Contains, Stopwatch.GetTimestamp(), within ?? TimeSpan.FromSeconds(3)).Answer),
+            TaskCreationOptions.LongRunning);
     }
 
     /// <summary>True if the VIP is bound on the node's interface.</summary>

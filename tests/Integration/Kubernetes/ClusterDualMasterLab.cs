@@ -35,6 +35,23 @@ public sealed class ClusterDualMasterLab : DualMasterLabBase<KubernetesNode>
 
     public List<ChildProcess> Operators { get; } = [];
 
+    /// <summary>
+    /// Removes what an earlier lab on the same cluster left (the tests of a class share one): the example's group (its
+    /// finalizer first: no operator runs to release it) and pool, the TLS Secret, every NodeHaConfig, and the agents' and
+    /// the operator's Leases. Otherwise a new lab starts on the last one's group status (lb1 and lb2 masters, Ready), so a
+    /// wait for that status returns before this lab's operator has written anything, and its agents apply the last lab's
+    /// NodeHaConfigs before the operator runs.
+    /// </summary>
+    public static void RemoveLeftovers(TestCluster cluster)
+    {
+        var (exit, output, error) = cluster.Run("patch", "vipg", Name, "-n", Namespace, "--type=merge", "-p", """{"metadata":{"finalizers":null}}""");
+        Assert.True(exit == 0 || error.Contains("NotFound", StringComparison.Ordinal), $"removing the finalizer of a leftover VirtualIpGroup: exit {exit}\n{error}\n{output}");
+        cluster.Ok("delete", "vipg,nbp", "--all", "-n", Namespace, "--ignore-not-found");
+        cluster.Ok("delete", "secret", "web-tls", "-n", Namespace, "--ignore-not-found");
+        cluster.Ok("delete", "nhc", "--all", "--ignore-not-found");
+        cluster.Ok("delete", "lease", "-n", "default", "--ignore-not-found", "nginx-ha-operator", "nginx-ha-agent-lb1", "nginx-ha-agent-lb2");
+    }
+
     public static string OperatorDll => Path.Combine(AppContext.BaseDirectory, "nginx-ha-operator.dll");
 
     /// <summary>

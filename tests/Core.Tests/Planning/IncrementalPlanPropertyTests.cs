@@ -152,11 +152,7 @@ public class IncrementalPlanPropertyTests
     public void AnIncrementalPlanEqualsTheFullPlanOfTheNewSnapshot(int seed)
     {
         var random = new Random(seed);
-        var cluster = new Cluster(random);
-        for (var i = random.Next(4, 10); i > 0; i--) cluster.Nodes.Add(cluster.NewNode());
-        for (var i = random.Next(3, 6); i > 0; i--) cluster.Pools.Add(cluster.NewPool($"p{i}"));
-        for (var i = random.Next(6, 25); i > 0; i--) cluster.Groups.Add(cluster.NewGroup());
-
+        var cluster = RandomCluster(random);
         var last = Planner.Plan(cluster.Input([]));
         IReadOnlyList<VrrpAllocation> previous = last.Allocations;
         var reused = 0;
@@ -172,6 +168,42 @@ public class IncrementalPlanPropertyTests
             previous = random.Next(10) == 0 ? previous : incremental.Allocations; // usually the writes land
         }
         Assert.True(reused > 0, $"seed {seed}: no node config was ever reused, so nothing was incremental");
+    }
+
+    private static Cluster RandomCluster(Random random)
+    {
+        var cluster = new Cluster(random);
+        for (var i = random.Next(4, 10); i > 0; i--) cluster.Nodes.Add(cluster.NewNode());
+        for (var i = random.Next(3, 6); i > 0; i--) cluster.Pools.Add(cluster.NewPool($"p{i}"));
+        for (var i = random.Next(6, 25); i > 0; i--) cluster.Groups.Add(cluster.NewGroup());
+        return cluster;
+    }
+
+    /// <summary>
+    /// Reuse by reference is sound only while nothing a plan saw changes: the operator hands the planner the specs of its
+    /// informer caches (tests/Operator.Tests CachedObjectsStayUnchangedTests) and the plan before. So neither a full nor an
+    /// incremental plan may change its input or the plan it reuses: each serializes the same after the plans as before.
+    /// </summary>
+    [Theory]
+    [InlineData(21)] [InlineData(22)] [InlineData(23)] [InlineData(24)] [InlineData(25)]
+    public void APlanChangesNeitherItsInputNorThePlanItReuses(int seed)
+    {
+        var random = new Random(seed);
+        var cluster = RandomCluster(random);
+        var last = Planner.Plan(cluster.Input([]));
+        IReadOnlyList<VrrpAllocation> previous = last.Allocations;
+        for (var step = 0; step < 60; step++)
+        {
+            var what = Change(cluster, random, ref previous);
+            var input = cluster.Input(previous);
+            var (inputBefore, lastBefore) = (JsonSerializer.Serialize(input, Json), JsonSerializer.Serialize(last, Json));
+            Planner.Plan(input);
+            var incremental = Planner.Plan(input, last);
+            Assert.True(inputBefore == JsonSerializer.Serialize(input, Json), $"seed {seed}, step {step} ({what}): the plans changed their input");
+            Assert.True(lastBefore == JsonSerializer.Serialize(last, Json), $"seed {seed}, step {step} ({what}): the incremental plan changed the plan it reused");
+            last = incremental;
+            previous = incremental.Allocations;
+        }
     }
 
     private static void AssertSamePlan(PlanResult full, PlanResult incremental, string where)

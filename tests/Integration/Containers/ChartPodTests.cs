@@ -23,24 +23,9 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
     [Fact]
     public async Task ChartPods_OnTwoNodes_HoldAndServeTheVipThroughTheirNginxSidecars_AndKillingThePodOfTheMasterMovesTheVip_AndAStopHandsItOverBeforeNginxStops()
     {
-        var spec = Rendered();
-        using var lab = new ChartPodLab(_k, Prefix("cp"));
-        await BackendServers.WaitUntilServingAsync(lab.Client, lab.Web1, lab.Web2);
-        using var probe = new VipProbe(lab.Client, ChartPodLab.Vip, ChartPodLab.ListenPort);
-        var lb1 = lab.StartPod(spec, "lb1");
-        var lb2 = lab.StartPod(spec, "lb2");
-        string Diagnosis() => $"{lb1.Describe()}\n{lb2.Describe()}\n{lab.Addresses()}";
-
         // lb1 is the preferred master: the client's answers come from the web servers through lb1's nginx sidecar.
-        var started = DateTimeOffset.UtcNow;
-        try
-        {
-            await probe.WaitForAsync(s => s.Ok && s.Via!.Equals(lab.Node("lb1").IPv4), started, TimeSpan.FromSeconds(90), "served through lb1");
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException($"{e.Message}\n{Diagnosis()}", e);
-        }
+        using var pods = await TwoPods.StartAsync(_k, Prefix("cp"), Rendered());
+        var (lab, probe, lb1, lb2) = (pods.Lab, pods.Probe, pods.Lb1, pods.Lb2);
         Assert.True(lab.Holds("lb1") && !lab.Holds("lb2"), lab.Addresses());
 
         foreach (var (node, pod) in new[] { ("lb1", lb1), ("lb2", lb2) })
@@ -55,7 +40,7 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
             Assert.Contains("sidecar", pod.Logs("agent"));
             // The last applied config is on the hostPath, private to root, for a pod recreated while the API is away.
             var saved = new LastConfigStore(pod.VolumeDirectories["state"]).Path;
-            Assert.True(File.Exists(saved), $"{saved} on the hostPath stand-in\n{Diagnosis()}");
+            Assert.True(File.Exists(saved), $"{saved} on the hostPath stand-in\n{pods.Diagnosis()}");
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(saved));
         }
         await Eventually.Until(() => _k.Run("get", "nhc", "lb1", "-o", "jsonpath={.status.instances[0].state} {.status.nginx.state}").Output.Trim(),
@@ -66,14 +51,7 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
         // lb1's pod dies at once (SIGKILL to every container): lb2 takes the VIP and serves it.
         var killed = DateTimeOffset.UtcNow;
         lb1.Kill();
-        try
-        {
-            await probe.WaitForAsync(s => s.Ok && s.Via!.Equals(lab.Node("lb2").IPv4), killed, TimeSpan.FromSeconds(30), "served through lb2");
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException($"{e.Message}\n{Diagnosis()}", e);
-        }
+        await pods.ServedThroughAsync("lb2", killed, TimeSpan.FromSeconds(30), "served through lb2");
         Assert.True(lab.Holds("lb2"), lab.Addresses());
         var moved = probe.Between(killed, DateTimeOffset.UtcNow).First(s => s.Ok && s.Via!.Equals(lab.Node("lb2").IPv4)).At;
         Console.WriteLine($"chart pods: lb1's pod killed, the VIP served through lb2 after {(moved - killed).TotalMilliseconds:F0} ms; " +
@@ -85,7 +63,7 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
         var stopping = DateTimeOffset.UtcNow;
         var preStop = Task.Run(() => lb2.PreStop("nginx"));
         var stop = lb2.Stop("agent");
-        Assert.True(stop.ExitCode == 0, $"podman stop: {stop.StandardError}\n{Diagnosis()}");
+        Assert.True(stop.ExitCode == 0, $"podman stop: {stop.StandardError}\n{pods.Diagnosis()}");
         Assert.Equal("exited 0", lb2.State("agent"));
         Assert.False(lab.Holds("lb2"), $"SIGTERM released the VIP\n{lab.Addresses()}");
         var waited = await preStop.WaitAsync(TimeSpan.FromSeconds(lb2.Plan.GraceSeconds + 15));
@@ -102,22 +80,8 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
     [Fact]
     public async Task ChartPod_AgentContainerKilled_RestartsAndServesAgain_ItsSidecarKeepsServingFromTheSharedEmptyDir_AndTheVipGoesToThePeerAndBack()
     {
-        var spec = Rendered();
-        using var lab = new ChartPodLab(_k, Prefix("cr"));
-        await BackendServers.WaitUntilServingAsync(lab.Client, lab.Web1, lab.Web2);
-        using var probe = new VipProbe(lab.Client, ChartPodLab.Vip, ChartPodLab.ListenPort);
-        var lb1 = lab.StartPod(spec, "lb1");
-        var lb2 = lab.StartPod(spec, "lb2");
-        string Diagnosis() => $"{lb1.Describe()}\n{lb2.Describe()}\n{lab.Addresses()}";
-        var started = DateTimeOffset.UtcNow;
-        try
-        {
-            await probe.WaitForAsync(s => s.Ok && s.Via!.Equals(lab.Node("lb1").IPv4), started, TimeSpan.FromSeconds(90), "served through lb1");
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException($"{e.Message}\n{Diagnosis()}", e);
-        }
+        using var pods = await TwoPods.StartAsync(_k, Prefix("cr"), Rendered());
+        var (lab, probe, lb1, lb2, started) = (pods.Lab, pods.Probe, pods.Lb1, pods.Lb2, pods.Started);
         var readiness = lb1.Plan.Container("agent").Readiness!;
         await Eventually.Until(() => ChartPodLab.HttpStatus(lab.Client, readiness), s => s.StartsWith("HTTP/1.1 200", StringComparison.Ordinal),
             TimeSpan.FromSeconds(20), $"lb1: readiness {readiness}");
@@ -142,15 +106,7 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
         // process in the agent container) releases it and sends priority 0, but the runtime kills what is left in the
         // container once its main process died, so the peer takes over either at Skew_Time or at Master_Down_Interval
         // (docs/helm.md: both seen). Which one, and whether lb1 still held the address, is reported, not asserted.
-        ProbeSample moved;
-        try
-        {
-            moved = await probe.WaitForAsync(s => s.Ok && s.Via!.Equals(lab.Node("lb2").IPv4), killed, TimeSpan.FromSeconds(30), "served through lb2");
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException($"{e.Message}\n{Diagnosis()}", e);
-        }
+        var moved = await pods.ServedThroughAsync("lb2", killed, TimeSpan.FromSeconds(30), "served through lb2");
         var lb1StillHeld = lab.Holds("lb1");
         var takeOver = await Eventually.Until(() => lb2.Logs("agent")[peerLogFrom..].Split('\n').FirstOrDefault(l => l.Contains("-> MASTER", StringComparison.Ordinal)),
             l => l is not null, TimeSpan.FromSeconds(10), "lb2 logs its take-over");
@@ -160,17 +116,9 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
         // through the pid file, serves its last config and, as the preferred master, takes the VIP back.
         var restarted = DateTimeOffset.UtcNow;
         lb1.StartAgain("agent");
-        ProbeSample back;
-        try
-        {
-            back = await probe.WaitForAsync(s => s.Ok && s.Via!.Equals(lab.Node("lb1").IPv4), restarted, TimeSpan.FromSeconds(90), "served through lb1 again");
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException($"{e.Message}\n{Diagnosis()}", e);
-        }
+        var back = await pods.ServedThroughAsync("lb1", restarted, TimeSpan.FromSeconds(90), "served through lb1 again");
         await Eventually.Until(() => ChartPodLab.HttpStatus(lab.Client, readiness), s => s.StartsWith("HTTP/1.1 200", StringComparison.Ordinal),
-            TimeSpan.FromSeconds(30), $"lb1: readiness {readiness} after the restart\n{Diagnosis()}");
+            TimeSpan.FromSeconds(30), $"lb1: readiness {readiness} after the restart\n{pods.Diagnosis()}");
         Assert.True(lab.Holds("lb1") && !lab.Holds("lb2"), lab.Addresses());
         var done = DateTimeOffset.UtcNow;
 
@@ -183,7 +131,7 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
         Assert.Contains($"nginx: watching sidecar master pid {masterPid}", restartLog);
         var direct = sidecar.Between(killed, done);
         Assert.True(direct.Count > 0 && direct.All(s => s.Ok),
-            $"lb1's nginx during the agent's restart: {sidecar.Describe(killed, done)}\n{Diagnosis()}");
+            $"lb1's nginx during the agent's restart: {sidecar.Describe(killed, done)}\n{pods.Diagnosis()}");
         Assert.DoesNotContain(restartLog.Split('\n'), l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
         Console.WriteLine($"lb2: {takeOver}; lb1 still held the VIP when lb2 served it: {lb1StillHeld}");
         Console.WriteLine($"chart pods: lb1's agent killed ({(killSent - killed).TotalMilliseconds:F0} ms for podman kill); the VIP served through lb2 after {(moved.At - killed).TotalMilliseconds:F0} ms " +
@@ -212,5 +160,64 @@ public sealed class ChartPodTests(CrdCluster cluster, ContainerImages images)
         Assert.DoesNotContain("Unhandled exception", logs);
         Assert.DoesNotContain(logs.Split('\n'), l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
         Assert.False(lab.Holds("lb1"), lab.Addresses());
+    }
+
+    /// <summary>
+    /// The rendered pod started on lb1 and lb2 of a new lab, the client probing the VIP; <see cref="StartAsync"/> returns
+    /// once the VIP is served through lb1, the preferred master. Dispose stops the probe, then removes the lab.
+    /// </summary>
+    sealed class TwoPods : IDisposable
+    {
+        TwoPods(ChartPodLab lab, VipProbe probe, PodmanPod lb1, PodmanPod lb2) =>
+            (Lab, Probe, Lb1, Lb2, Started) = (lab, probe, lb1, lb2, DateTimeOffset.UtcNow);
+
+        public ChartPodLab Lab { get; }
+        public VipProbe Probe { get; }
+        public PodmanPod Lb1 { get; }
+        public PodmanPod Lb2 { get; }
+        /// <summary>When both pods had been started.</summary>
+        public DateTimeOffset Started { get; }
+
+        public static async Task<TwoPods> StartAsync(KubeCluster cluster, string prefix, PodSpec spec)
+        {
+            var lab = new ChartPodLab(cluster, prefix);
+            VipProbe? probe = null;
+            try
+            {
+                await BackendServers.WaitUntilServingAsync(lab.Client, lab.Web1, lab.Web2);
+                probe = new VipProbe(lab.Client, ChartPodLab.Vip, ChartPodLab.ListenPort);
+                var pods = new TwoPods(lab, probe, lab.StartPod(spec, "lb1"), lab.StartPod(spec, "lb2"));
+                await pods.ServedThroughAsync("lb1", pods.Started, TimeSpan.FromSeconds(90), "served through lb1");
+                return pods;
+            }
+            catch
+            {
+                probe?.Dispose();
+                lab.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Both pods' containers and the balancers' addresses, for failure messages.</summary>
+        public string Diagnosis() => $"{Lb1.Describe()}\n{Lb2.Describe()}\n{Lab.Addresses()}";
+
+        /// <summary>The first answer after <paramref name="after"/> served through <paramref name="node"/>; a timeout carries the diagnosis.</summary>
+        public async Task<ProbeSample> ServedThroughAsync(string node, DateTimeOffset after, TimeSpan timeout, string what)
+        {
+            try
+            {
+                return await Probe.WaitForAsync(s => s.Ok && s.Via!.Equals(Lab.Node(node).IPv4), after, timeout, what);
+            }
+            catch (TimeoutException e)
+            {
+                throw new TimeoutException($"{e.Message}\n{Diagnosis()}", e);
+            }
+        }
+
+        public void Dispose()
+        {
+            Probe.Dispose();
+            Lab.Dispose();
+        }
     }
 }

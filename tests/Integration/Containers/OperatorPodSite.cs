@@ -4,6 +4,18 @@ namespace NginxHa.Integration.Tests.Containers;
 /// no other test's objects are touched.</summary>
 static class OperatorPodSite
 {
+    /// <summary>The operator's own namespace (its Lease) and the site's.</summary>
+    public const string Namespaces = """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: nginx-ha}
+        ---
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: edge}
+
+        """;
+
     public static string Manifest(string prefix, string vip, int vrid) => $$$"""
         apiVersion: v1
         kind: Node

@@ -27,16 +27,7 @@ public sealed class OperatorPodTests(CrdCluster cluster, ContainerImages images)
         using var network = NetworkLab.Create($"op{Environment.ProcessId % 100:00}", 1);
         var node = network.Nodes[0];
         using var api = new ServiceAccountApi(node, _k.Url.Port);
-        _k.Ok("apply", "-f", _k.WriteManifest("op-namespaces.yaml", """
-            apiVersion: v1
-            kind: Namespace
-            metadata: {name: nginx-ha}
-            ---
-            apiVersion: v1
-            kind: Namespace
-            metadata: {name: edge}
-
-            """));
+        _k.Ok("apply", "-f", _k.WriteManifest("op-namespaces.yaml", OperatorPodSite.Namespaces));
         using var pod = new PodmanPod(spec, node, "worker1", api.Mount, "op", podNetwork: true);
         string Diagnosis() => pod.Describe();
         try

@@ -29,14 +29,8 @@ public sealed class OperatorReplicaTests(CrdCluster cluster, ContainerImages ima
         string Diagnosis() => $"{replicas.Describe()}\nLease:\n{string.Join("\n", watch.Seen.TakeLast(12))}";
         try
         {
-            replicas.StartAll();
-            foreach (var r in replicas.All) await OperatorReplicas.WaitReadyAsync(r, TimeSpan.FromSeconds(90), Diagnosis);
-
+            var (leader, follower) = await StartAndElectAsync(replicas, watch, Diagnosis);
             // Exactly one holds the Lease; the other has seen it lead and waits.
-            var first = await watch.WaitForAsync(l => replicas.All.Any(r => r.Name == l.Holder), DateTimeOffset.MinValue, TimeSpan.FromSeconds(60),
-                "held by a replica");
-            var leader = replicas.Named(first.Holder);
-            var follower = replicas.Other(leader);
             await Eventually.Until(follower.Logs, l => l.Contains($"the leader is {leader.Name}", StringComparison.Ordinal), TimeSpan.FromSeconds(30),
                 $"{follower} sees {leader} lead\n{Diagnosis()}");
 
@@ -121,12 +115,7 @@ public sealed class OperatorReplicaTests(CrdCluster cluster, ContainerImages ima
         var serverStopped = false;
         try
         {
-            replicas.StartAll();
-            foreach (var r in replicas.All) await OperatorReplicas.WaitReadyAsync(r, TimeSpan.FromSeconds(90), Diagnosis);
-            var first = await watch.WaitForAsync(l => replicas.All.Any(r => r.Name == l.Holder), DateTimeOffset.MinValue, TimeSpan.FromSeconds(60),
-                "held by a replica");
-            var leader = replicas.Named(first.Holder);
-            var follower = replicas.Other(leader);
+            var (leader, follower) = await StartAndElectAsync(replicas, watch, Diagnosis);
             _k.Ok("apply", "-f", _k.WriteManifest("or-site.yaml", Site("198.18.0.210/24")));
             await WaitWrittenAsync("198.18.0.210/24", Diagnosis);
 
@@ -214,6 +203,17 @@ public sealed class OperatorReplicaTests(CrdCluster cluster, ContainerImages ima
     Task WaitWrittenAsync(string vip, Func<string> diagnosis) => Eventually.Until(
         () => _k.Run("get", "nhc", "orlb1", "-o", "jsonpath={.spec.vrrpInstances[0].name} {.spec.vrrpInstances[0].virtualIPs[0]}").Output.Trim(),
         s => s == $"edge/orweb/0 {vip}", TimeSpan.FromSeconds(60), $"orlb1's NodeHaConfig with {vip} written by the leader\n{diagnosis()}");
+
+    /// <summary>Starts both replicas and waits until both are ready and one of them holds the Lease.</summary>
+    static async Task<(OperatorReplica Leader, OperatorReplica Follower)> StartAndElectAsync(OperatorReplicas replicas, LeaseWatch watch, Func<string> diagnosis)
+    {
+        replicas.StartAll();
+        foreach (var r in replicas.All) await OperatorReplicas.WaitReadyAsync(r, TimeSpan.FromSeconds(90), diagnosis);
+        var first = await watch.WaitForAsync(l => replicas.All.Any(r => r.Name == l.Holder), DateTimeOffset.MinValue, TimeSpan.FromSeconds(60),
+            "held by a replica");
+        var leader = replicas.Named(first.Holder);
+        return (leader, replicas.Other(leader));
+    }
 
     /// <summary>While a leader may still run, so it removes its finalizers; then whatever is left.</summary>
     void CleanUp()

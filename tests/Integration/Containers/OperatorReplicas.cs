@@ -79,16 +79,7 @@ public sealed class OperatorReplicas : IDisposable
         _network = NetworkLab.Create(prefix, 2);
         try
         {
-            cluster.Ok("apply", "-f", cluster.WriteManifest($"{prefix}-namespaces.yaml", """
-                apiVersion: v1
-                kind: Namespace
-                metadata: {name: nginx-ha}
-                ---
-                apiVersion: v1
-                kind: Namespace
-                metadata: {name: edge}
-
-                """));
+            cluster.Ok("apply", "-f", cluster.WriteManifest($"{prefix}-namespaces.yaml", OperatorPodSite.Namespaces));
             All = _network.Nodes.Select((node, i) =>
             {
                 var api = Own(new ServiceAccountApi(node, cluster.Url.Port));

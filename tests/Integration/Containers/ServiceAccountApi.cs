@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Security;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
@@ -11,22 +10,19 @@ namespace NginxHa.Integration.Tests.Containers;
 /// <summary>
 /// The API server as a pod sees it: HTTPS at KUBERNETES_SERVICE_HOST:PORT (here 127.0.0.1 inside the node's network
 /// namespace) with a certificate signed by the service account's ca.crt, and a bearer token in the mounted service
-/// account directory. It terminates TLS and relays to the test cluster's plain-HTTP front on the host's loopback, so a
-/// pod runs with in-cluster config exactly as under a kubelet, and the agent's TLS (OpenSSL in its image) is used for
-/// real. It records the Authorization header of each connection's first request. Dispose stops it and deletes the files.
+/// account directory. It terminates TLS and relays (a <see cref="LoopbackRelay"/>) to the test cluster's plain-HTTP front
+/// on the host's loopback, so a pod runs with in-cluster config exactly as under a kubelet, and the agent's TLS (OpenSSL
+/// in its image) is used for real. It records the Authorization header of each connection's first request. Dispose stops
+/// it and deletes the files.
 /// </summary>
 public sealed class ServiceAccountApi : IDisposable
 {
-    readonly TcpListener _listener;
-    readonly int _target;
+    readonly LoopbackRelay _relay;
     readonly X509Certificate2 _certificate;
-    readonly CancellationTokenSource _stop = new();
-    readonly List<IDisposable> _connections = [];
     readonly List<string> _authorizations = [];
 
     public ServiceAccountApi(LabNode node, int clusterPort)
     {
-        _target = clusterPort;
         Token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
         _certificate = SelfSigned();
         Directory = System.IO.Directory.CreateTempSubdirectory("nha-sa-").FullName;
@@ -35,20 +31,13 @@ public sealed class ServiceAccountApi : IDisposable
         File.WriteAllText(Path.Combine(Directory, "namespace"), "nginx-ha");
         // Readable inside the container by its user only (root here), like the kubelet's projected token (0600 by fsGroup).
         foreach (var f in System.IO.Directory.GetFiles(Directory)) File.SetUnixFileMode(f, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        _listener = node.Run(() =>
-        {
-            var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return listener;
-        });
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _ = AcceptAsync();
+        _relay = new LoopbackRelay(node, clusterPort, TerminateTlsAsync);
     }
 
     /// <summary>The service account directory (token, ca.crt, namespace) to mount at the well-known path.</summary>
     public string Directory { get; }
     public string Token { get; }
-    public int Port { get; }
+    public int Port => _relay.Port;
     public ServiceAccountMount Mount => new(Directory, "127.0.0.1", Port);
 
     /// <summary>The Authorization header of each connection's first request, in arrival order ("" when it had none).</summary>
@@ -70,52 +59,31 @@ public sealed class ServiceAccountApi : IDisposable
         return X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pkcs12), null);
     }
 
-    async Task AcceptAsync()
+    /// <summary>TLS ends here; the first request's Authorization header is recorded before it goes on upstream.</summary>
+    async Task<Stream> TerminateTlsAsync(Stream inside, Stream upstream, CancellationToken cancellationToken)
     {
+        var tls = new SslStream(inside);
         try
         {
-            while (true)
-            {
-                var inside = await _listener.AcceptTcpClientAsync(_stop.Token);
-                _ = RelayAsync(inside);
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException) { }
-    }
-
-    async Task RelayAsync(TcpClient inside)
-    {
-        var tls = new SslStream(inside.GetStream());
-        var outside = new TcpClient();
-        lock (_connections) _connections.AddRange([inside, outside, tls]);
-        try
-        {
-            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _certificate }, _stop.Token);
-            await outside.ConnectAsync(IPAddress.Loopback, _target, _stop.Token);
-            var upstream = outside.GetStream();
+            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _certificate }, cancellationToken);
             var buffer = new byte[16 * 1024];
-            int read = await tls.ReadAsync(buffer, _stop.Token);
+            int read = await tls.ReadAsync(buffer, cancellationToken);
             var head = Encoding.ASCII.GetString(buffer, 0, read);
             var authorization = head.Split("\r\n").FirstOrDefault(l => l.StartsWith("Authorization:", StringComparison.OrdinalIgnoreCase));
             lock (_authorizations) _authorizations.Add(authorization?["Authorization:".Length..].Trim() ?? "");
-            await upstream.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
-            await Task.WhenAny(tls.CopyToAsync(upstream, _stop.Token), upstream.CopyToAsync(tls, _stop.Token));
+            await upstream.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            return tls;
         }
-        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException or SocketException
-                                   or System.Security.Authentication.AuthenticationException) { }
-        finally
+        catch
         {
-            tls.Dispose();
-            inside.Dispose();
-            outside.Dispose();
+            await tls.DisposeAsync();
+            throw;
         }
     }
 
     public void Dispose()
     {
-        _stop.Cancel();
-        _listener.Stop();
-        lock (_connections) foreach (var c in _connections) c.Dispose();
+        _relay.Dispose();
         _certificate.Dispose();
         System.IO.Directory.Delete(Directory, recursive: true);
     }

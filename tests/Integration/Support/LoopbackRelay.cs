@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Authentication;
 
 namespace NginxHa.Integration.Tests.Support;
 
@@ -10,14 +11,22 @@ namespace NginxHa.Integration.Tests.Support;
 /// </summary>
 public sealed class LoopbackRelay : IDisposable
 {
+    /// <summary>
+    /// Takes over a connection before the bytes are copied: given the namespace side and the host side (connected), it
+    /// returns the stream to copy in place of the namespace side (e.g. TLS terminated over it).
+    /// </summary>
+    public delegate Task<Stream> Opening(Stream inside, Stream upstream, CancellationToken cancellationToken);
+
     readonly TcpListener _listener;
     readonly int _target;
+    readonly Opening? _opening;
     readonly CancellationTokenSource _stop = new();
-    readonly List<TcpClient> _connections = [];
+    readonly List<IDisposable> _connections = [];
 
-    public LoopbackRelay(LabNode node, int target)
+    public LoopbackRelay(LabNode node, int target, Opening? opening = null)
     {
         _target = target;
+        _opening = opening;
         // Created on a thread inside the namespace, the listening socket belongs to it.
         _listener = node.Run(() =>
         {
@@ -51,37 +60,32 @@ public sealed class LoopbackRelay : IDisposable
         try
         {
             while (true)
-            {
-                var inside = await _listener.AcceptTcpClientAsync(_stop.Token);
-                var outside = new TcpClient();
-                lock (_connections) _connections.AddRange([inside, outside]);
-                try
-                {
-                    await outside.ConnectAsync(IPAddress.Loopback, _target, _stop.Token);
-                }
-                catch (SocketException)
-                {
-                    inside.Dispose();
-                    continue;
-                }
-                _ = PumpAsync(inside, outside);
-                _ = PumpAsync(outside, inside);
-            }
+                _ = RelayAsync(await _listener.AcceptTcpClientAsync(_stop.Token));
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException) { }
     }
 
-    async Task PumpAsync(TcpClient from, TcpClient to)
+    async Task RelayAsync(TcpClient inside)
     {
+        var outside = new TcpClient();
+        Stream? stream = null;
+        lock (_connections) _connections.AddRange([inside, outside]);
         try
         {
-            await from.GetStream().CopyToAsync(to.GetStream(), _stop.Token);
+            await outside.ConnectAsync(IPAddress.Loopback, _target, _stop.Token);
+            var upstream = outside.GetStream();
+            stream = _opening is null ? inside.GetStream() : await _opening(inside.GetStream(), upstream, _stop.Token);
+            lock (_connections) _connections.Add(stream);
+            // Either side ending ends the connection: both are closed below.
+            await Task.WhenAny(stream.CopyToAsync(upstream, _stop.Token), upstream.CopyToAsync(stream, _stop.Token));
         }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException or SocketException) { }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException or SocketException
+                                    or AuthenticationException) { }
         finally
         {
-            from.Dispose();
-            to.Dispose();
+            stream?.Dispose();
+            inside.Dispose();
+            outside.Dispose();
         }
     }
 

@@ -27,12 +27,44 @@ public sealed class CrdCluster : IDisposable
 }
 
 /// <summary>
+/// A config source's events, read one at a time. Disposing cancels the source before it disposes the iterator, also when
+/// an assertion gave up on a MoveNextAsync still waiting: the source then ends on its own (disposing an iterator that is
+/// still running is refused, and the assertion's failure is the one to report).
+/// </summary>
+sealed class SourceEvents : IAsyncDisposable
+{
+    static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    readonly CancellationTokenSource _stop = new();
+    readonly IAsyncEnumerator<NodeConfigEvent> _events;
+
+    public SourceEvents(KubernetesConfigSource source) => _events = source.WatchAsync(_stop.Token).GetAsyncEnumerator(_stop.Token);
+
+    public async Task<NodeConfigEvent> NextAsync()
+    {
+        Assert.True(await _events.MoveNextAsync().AsTask().WaitAsync(Wait), "the source ended");
+        return _events.Current;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try
+        {
+            await _events.DisposeAsync();
+        }
+        catch (NotSupportedException)
+        {
+        }
+        _stop.Dispose();
+    }
+}
+
+/// <summary>
 /// Kubernetes mode's parts against the real CRD API server: the NodeHaConfig source (list, watch, 410, Secrets,
 /// status-only changes), the status writer as kubectl shows it, and the last config on disk.
 /// </summary>
 public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdCluster>, IDisposable
 {
-    static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
     readonly ClusterFixture _cluster = fixture.Cluster;
     readonly string _stateDir = Directory.CreateTempSubdirectory("nha-k8s-agent-").FullName;
     readonly List<string> _log = [];
@@ -73,15 +105,47 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
                 advertisementInterval: 1s
                 virtualIPs: [198.18.7.10/24]{auth}
             """;
-        var file = Path.Combine(_stateDir, $"{node}-{priority}.yaml");
-        File.WriteAllText(file, yaml);
+        ApplyFile($"{node}-{priority}.yaml", yaml);
+    }
+
+    /// <summary>Writes <paramref name="text"/> to a file of that name in the state directory and applies it with kubectl.</summary>
+    void ApplyFile(string name, string text)
+    {
+        var file = Path.Combine(_stateDir, name);
+        File.WriteAllText(file, text);
         Kubectl("apply", "-f", file);
     }
 
-    static async Task<NodeConfigEvent> NextAsync(IAsyncEnumerator<NodeConfigEvent> events)
+    /// <summary>A Secret in namespace edge holding <paramref name="data"/>; <paramref name="type"/> null for Opaque.</summary>
+    void ApplySecret(string name, string? type, Dictionary<string, byte[]> data)
     {
-        Assert.True(await events.MoveNextAsync().AsTask().WaitAsync(Wait), "the source ended");
-        return events.Current;
+        var json = new System.Text.Json.Nodes.JsonObject
+        {
+            ["apiVersion"] = "v1", ["kind"] = "Secret",
+            ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = name, ["namespace"] = "edge" },
+            ["data"] = new System.Text.Json.Nodes.JsonObject(data.Select(d => KeyValuePair.Create(d.Key, (System.Text.Json.Nodes.JsonNode?)Convert.ToBase64String(d.Value)))),
+        };
+        if (type is not null) json["type"] = type;
+        ApplyFile($"{name}-{Guid.NewGuid():N}.json", json.ToJsonString());
+    }
+
+    /// <summary>A NodeHaConfig for <paramref name="node"/> with one pool, edge/web, whose spec is <paramref name="poolSpec"/> (YAML lines).</summary>
+    void ApplyPoolConfig(string node, string fileName, params string[] poolSpec) => ApplyFile(fileName, $$$"""
+        apiVersion: nginx-ha.io/v1alpha1
+        kind: NodeHaConfig
+        metadata:
+          name: {{{node}}}
+        spec:
+          nodeName: {{{node}}}
+          backendPools:
+          - name: edge/web
+            spec:
+              {{{string.Join("\n      ", poolSpec)}}}
+        """);
+
+    void EnsureEdgeNamespace()
+    {
+        if (_cluster.Kubectl("get", "namespace", "edge").Code != 0) _cluster.Kubectl("create", "namespace", "edge");
     }
 
     static int PriorityOf(NodeConfigEvent e) => Assert.IsType<NodeConfigUpdate>(e).Config.Spec.VrrpInstances.Single().Priority;
@@ -94,10 +158,9 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         ApplyConfig(other, 100);
         using var api = Api();
         var source = new KubernetesConfigSource(api, node, null, TimeProvider.System, Log);
-        using var stop = new CancellationTokenSource();
-        await using var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+        await using var events = new SourceEvents(source);
 
-        var first = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
+        var first = Assert.IsType<NodeConfigUpdate>(await events.NextAsync());
         Assert.Equal(node, first.Config.Spec.NodeName);
         Assert.Equal(100, PriorityOf(first));
         Assert.Equal(1, source.Generation);
@@ -106,14 +169,13 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         await api.PatchNodeHaConfigStatusAsync(node, new NodeHaConfigStatus { Instances = [new() { Name = "edge/web/0", State = VrrpInstanceState.Master }] }, default);
         ApplyConfig(other, 150);
         ApplyConfig(node, 120);
-        var next = await NextAsync(events);
+        var next = await events.NextAsync();
         Assert.Equal(120, PriorityOf(next));
         Assert.Equal(2, source.Generation);
 
         Kubectl("delete", "nodehaconfig", node);
-        var deleted = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
+        var deleted = Assert.IsType<NodeConfigUpdate>(await events.NextAsync());
         Assert.Empty(deleted.Config.Spec.VrrpInstances);
-        await stop.CancelAsync();
     }
 
     [Fact]
@@ -122,18 +184,16 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         string node = Unique("none");
         using var api = Api();
         var source = new KubernetesConfigSource(api, node, null, TimeProvider.System, Log);
-        using var stop = new CancellationTokenSource();
-        await using var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+        await using var events = new SourceEvents(source);
 
-        var empty = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
+        var empty = Assert.IsType<NodeConfigUpdate>(await events.NextAsync());
         Assert.Equal(node, empty.Config.Spec.NodeName);
         Assert.Empty(empty.Config.Spec.VrrpInstances);
         Assert.Null(source.Generation);
 
         ApplyConfig(node, 100); // the next event is the operator's config, not the empty one again
-        Assert.Equal(100, PriorityOf(await NextAsync(events)));
+        Assert.Equal(100, PriorityOf(await events.NextAsync()));
         Assert.Equal(1, source.Generation);
-        await stop.CancelAsync();
     }
 
     [Fact]
@@ -143,16 +203,14 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         ApplyConfig(node, 100);
         using var api = Api();
         var source = new KubernetesConfigSource(api, node, null, TimeProvider.System, Log) { InitialResourceVersion = "1" };
-        using var stop = new CancellationTokenSource();
-        await using var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+        await using var events = new SourceEvents(source);
 
-        var first = await NextAsync(events);
+        var first = await events.NextAsync();
         Assert.Equal(100, PriorityOf(first));
         lock (_log) Assert.Contains(_log, l => l.Contains("watch error 410", StringComparison.Ordinal));
         // After the re-list, the watch follows the object again.
         ApplyConfig(node, 130);
-        Assert.Equal(130, PriorityOf(await NextAsync(events)));
-        await stop.CancelAsync();
+        Assert.Equal(130, PriorityOf(await events.NextAsync()));
     }
 
     [Fact]
@@ -163,183 +221,97 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         ApplyConfig(node, 100, secret);
         using var api = Api();
         var source = new KubernetesConfigSource(api, node, null, TimeProvider.System, Log);
-        using var stop = new CancellationTokenSource();
-        await using var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+        await using var events = new SourceEvents(source);
 
-        var update = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
+        var update = Assert.IsType<NodeConfigUpdate>(await events.NextAsync());
         Assert.Equal("s3cret", Encoding.UTF8.GetString(update.Secrets.VrrpAuth["edge/web/0"].Span));
 
         ApplyConfig(node, 110, missing);
-        var rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events));
+        var rejected = Assert.IsType<NodeConfigRejected>(await events.NextAsync());
         Assert.Contains(rejected.Problems, p => p.Contains($"Secret default/{missing} does not exist", StringComparison.Ordinal));
         // The password never reaches the log.
         lock (_log) Assert.DoesNotContain(_log, l => l.Contains("s3cret", StringComparison.Ordinal));
-        await stop.CancelAsync();
     }
 
-    void ApplyTlsSecret(string name, byte[] certificate, byte[] key)
-    {
-        var json = new System.Text.Json.Nodes.JsonObject
-        {
-            ["apiVersion"] = "v1", ["kind"] = "Secret", ["type"] = "kubernetes.io/tls",
-            ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = name, ["namespace"] = "edge" },
-            ["data"] = new System.Text.Json.Nodes.JsonObject { ["tls.crt"] = Convert.ToBase64String(certificate), ["tls.key"] = Convert.ToBase64String(key) },
-        };
-        var file = Path.Combine(_stateDir, $"{name}-{Guid.NewGuid():N}.json");
-        File.WriteAllText(file, json.ToJsonString());
-        Kubectl("apply", "-f", file);
-    }
-
-    void ApplyTlsConfig(string node, string secret)
-    {
-        var yaml = $$$"""
-            apiVersion: nginx-ha.io/v1alpha1
-            kind: NodeHaConfig
-            metadata:
-              name: {{{node}}}
-            spec:
-              nodeName: {{{node}}}
-              backendPools:
-              - name: edge/web
-                spec:
-                  listeners: [{port: 80}, {port: 443, tls: {secretName: "{{{secret}}}"}}]
-                  backends: {servers: [{address: 198.18.0.3, port: 8080}]}
-            """;
-        var file = Path.Combine(_stateDir, $"{node}-tls.yaml");
-        File.WriteAllText(file, yaml);
-        Kubectl("apply", "-f", file);
-    }
+    void ApplyTlsSecret(string name, byte[] certificate, byte[] key) =>
+        ApplySecret(name, "kubernetes.io/tls", new() { ["tls.crt"] = certificate, ["tls.key"] = key });
 
     [Fact]
     public async Task Source_ReadsTheTlsSecretOfAPool_WatchesIt_AndRejectsAMalformedOrMissingOneNamingTheField()
     {
         string node = Unique("node"), secret = Unique("tls");
         var (certificate, key) = Node.TestCertificates.SelfSigned("first.example.org");
-        if (_cluster.Kubectl("get", "namespace", "edge").Code != 0) _cluster.Kubectl("create", "namespace", "edge");
+        EnsureEdgeNamespace();
         ApplyTlsSecret(secret, certificate, key);
-        ApplyTlsConfig(node, secret);
+        ApplyPoolConfig(node, $"{node}-tls.yaml",
+            $"listeners: [{{port: 80}}, {{port: 443, tls: {{secretName: \"{secret}\"}}}}]",
+            "backends: {servers: [{address: 198.18.0.3, port: 8080}]}");
         using var api = Api();
         // Watches renewed only every 10 minutes: a replaced Secret seen sooner was seen by its own watch.
         var source = new KubernetesConfigSource(api, node, new LastConfigStore(_stateDir), TimeProvider.System, Log) { WatchTimeout = TimeSpan.FromMinutes(10) };
-        using var stop = new CancellationTokenSource();
-        var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
-        try
-        {
-            var first = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
-            var pair = first.Secrets.Tls[$"edge/{secret}"];
-            Assert.Equal(certificate, pair.Certificate.ToArray());
-            Assert.Equal(key, pair.PrivateKey.ToArray());
+        await using var events = new SourceEvents(source);
+        var first = Assert.IsType<NodeConfigUpdate>(await events.NextAsync());
+        var pair = first.Secrets.Tls[$"edge/{secret}"];
+        Assert.Equal(certificate, pair.Certificate.ToArray());
+        Assert.Equal(key, pair.PrivateKey.ToArray());
 
-            // Replaced: handed over again at once, with the new pair.
-            var (certificate2, key2) = Node.TestCertificates.SelfSigned("second.example.org");
-            ApplyTlsSecret(secret, certificate2, key2);
-            var replaced = Assert.IsType<NodeConfigUpdate>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
-            Assert.Equal(certificate2, replaced.Secrets.Tls[$"edge/{secret}"].Certificate.ToArray());
-            Assert.Contains("/" + secret + " modified", replaced.Reason);
-            Assert.Equal(key2, Convert.FromBase64String(new LastConfigStore(_stateDir).Load(Log)!.Tls[$"edge/{secret}"].PrivateKey));
+        // Replaced: handed over again at once, with the new pair.
+        var (certificate2, key2) = Node.TestCertificates.SelfSigned("second.example.org");
+        ApplyTlsSecret(secret, certificate2, key2);
+        var replaced = Assert.IsType<NodeConfigUpdate>(await events.NextAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(certificate2, replaced.Secrets.Tls[$"edge/{secret}"].Certificate.ToArray());
+        Assert.Contains("/" + secret + " modified", replaced.Reason);
+        Assert.Equal(key2, Convert.FromBase64String(new LastConfigStore(_stateDir).Load(Log)!.Tls[$"edge/{secret}"].PrivateKey));
 
-            // A key that is not the certificate's: rejected, naming the field and the Secret's key, never the key's content.
-            ApplyTlsSecret(secret, certificate2, key);
-            var rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
-            var problem = Assert.Single(rejected.Problems);
-            Assert.StartsWith($"NodeHaConfig {node}: spec.backendPools[0].spec.listeners[1].tls.secretName: Secret edge/{secret}: tls.key: not the private key", problem);
+        // A key that is not the certificate's: rejected, naming the field and the Secret's key, never the key's content.
+        ApplyTlsSecret(secret, certificate2, key);
+        var rejected = Assert.IsType<NodeConfigRejected>(await events.NextAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        var problem = Assert.Single(rejected.Problems);
+        Assert.StartsWith($"NodeHaConfig {node}: spec.backendPools[0].spec.listeners[1].tls.secretName: Secret edge/{secret}: tls.key: not the private key", problem);
 
-            Kubectl("delete", "secret", secret, "-n", "edge");
-            rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
-            Assert.Equal($"NodeHaConfig {node}: spec.backendPools[0].spec.listeners[1].tls.secretName: Secret edge/{secret} does not exist", Assert.Single(rejected.Problems));
+        Kubectl("delete", "secret", secret, "-n", "edge");
+        rejected = Assert.IsType<NodeConfigRejected>(await events.NextAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal($"NodeHaConfig {node}: spec.backendPools[0].spec.listeners[1].tls.secretName: Secret edge/{secret} does not exist", Assert.Single(rejected.Problems));
 
-            var keyLines = string.Join('\n', Encoding.ASCII.GetString(key).Split('\n').Skip(1).SkipLast(2));
-            lock (_log) Assert.DoesNotContain(_log, l => l.Contains(keyLines[..40], StringComparison.Ordinal));
-        }
-        finally
-        {
-            // Cancelled first, also when an assertion gave up on a MoveNextAsync still waiting: the source then ends on its own
-            // (disposing an iterator that is still running is refused; the assertion's failure is the one to report).
-            await stop.CancelAsync();
-            try
-            {
-                await events.DisposeAsync();
-            }
-            catch (NotSupportedException)
-            {
-            }
-        }
+        var keyLines = string.Join('\n', Encoding.ASCII.GetString(key).Split('\n').Skip(1).SkipLast(2));
+        lock (_log) Assert.DoesNotContain(_log, l => l.Contains(keyLines[..40], StringComparison.Ordinal));
     }
 
-    void ApplySecret(string name, string key, string value)
-    {
-        var json = new System.Text.Json.Nodes.JsonObject
-        {
-            ["apiVersion"] = "v1", ["kind"] = "Secret",
-            ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = name, ["namespace"] = "edge" },
-            ["data"] = new System.Text.Json.Nodes.JsonObject { [key] = Convert.ToBase64String(Encoding.UTF8.GetBytes(value)) },
-        };
-        var file = Path.Combine(_stateDir, $"{name}-{Guid.NewGuid():N}.json");
-        File.WriteAllText(file, json.ToJsonString());
-        Kubectl("apply", "-f", file);
-    }
+    void ApplyTextSecret(string name, string key, string value) => ApplySecret(name, null, new() { [key] = Encoding.UTF8.GetBytes(value) });
 
     [Fact]
     public async Task Source_ReadsTheBasicAuthSecretOfAStatusEndpoint_WatchesIt_AndRejectsAMissingKeyNamingTheField()
     {
         string node = Unique("node"), secret = Unique("auth");
-        if (_cluster.Kubectl("get", "namespace", "edge").Code != 0) _cluster.Kubectl("create", "namespace", "edge");
-        ApplySecret(secret, "auth", "ops:{PLAIN}first-pass\n");
-        var yaml = $$$"""
-            apiVersion: nginx-ha.io/v1alpha1
-            kind: NodeHaConfig
-            metadata:
-              name: {{{node}}}
-            spec:
-              nodeName: {{{node}}}
-              backendPools:
-              - name: edge/web
-                spec:
-                  listeners: [{port: 80}]
-                  backends: {servers: [{address: 198.18.0.3, port: 8080}]}
-                  status: {basicAuth: {secretName: "{{{secret}}}"}}
-            """;
-        var file = Path.Combine(_stateDir, $"{node}-auth.yaml");
-        File.WriteAllText(file, yaml);
-        Kubectl("apply", "-f", file);
+        EnsureEdgeNamespace();
+        ApplyTextSecret(secret, "auth", "ops:{PLAIN}first-pass\n");
+        ApplyPoolConfig(node, $"{node}-auth.yaml",
+            "listeners: [{port: 80}]",
+            "backends: {servers: [{address: 198.18.0.3, port: 8080}]}",
+            $"status: {{basicAuth: {{secretName: \"{secret}\"}}}}");
         using var api = Api();
         var source = new KubernetesConfigSource(api, node, new LastConfigStore(_stateDir), TimeProvider.System, Log) { WatchTimeout = TimeSpan.FromMinutes(10) };
-        using var stop = new CancellationTokenSource();
-        var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
-        try
-        {
-            var first = Assert.IsType<NodeConfigUpdate>(await NextAsync(events));
-            Assert.Equal("ops:{PLAIN}first-pass\n", Encoding.UTF8.GetString(first.Secrets.Htpasswd[$"edge/{secret}"].Content.Span));
+        await using var events = new SourceEvents(source);
+        var first = Assert.IsType<NodeConfigUpdate>(await events.NextAsync());
+        Assert.Equal("ops:{PLAIN}first-pass\n", Encoding.UTF8.GetString(first.Secrets.Htpasswd[$"edge/{secret}"].Content.Span));
 
-            // Replaced: seen through its own watch (the NodeHaConfig watch runs 10 minutes), kept on disk for a restart.
-            ApplySecret(secret, "auth", "ops:{PLAIN}second-pass\n");
-            var replaced = Assert.IsType<NodeConfigUpdate>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
-            Assert.Equal("ops:{PLAIN}second-pass\n", Encoding.UTF8.GetString(replaced.Secrets.Htpasswd[$"edge/{secret}"].Content.Span));
-            Assert.Contains("/" + secret + " modified", replaced.Reason);
-            Assert.Equal("ops:{PLAIN}second-pass\n",
-                Encoding.UTF8.GetString(Convert.FromBase64String(new LastConfigStore(_stateDir).Load(Log)!.Htpasswd[$"edge/{secret}"])));
+        // Replaced: seen through its own watch (the NodeHaConfig watch runs 10 minutes), kept on disk for a restart.
+        ApplyTextSecret(secret, "auth", "ops:{PLAIN}second-pass\n");
+        var replaced = Assert.IsType<NodeConfigUpdate>(await events.NextAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal("ops:{PLAIN}second-pass\n", Encoding.UTF8.GetString(replaced.Secrets.Htpasswd[$"edge/{secret}"].Content.Span));
+        Assert.Contains("/" + secret + " modified", replaced.Reason);
+        Assert.Equal("ops:{PLAIN}second-pass\n",
+            Encoding.UTF8.GetString(Convert.FromBase64String(new LastConfigStore(_stateDir).Load(Log)!.Htpasswd[$"edge/{secret}"])));
 
-            // The htpasswd under another key: rejected naming the field and the key.
-            Kubectl("delete", "secret", secret, "-n", "edge");
-            ApplySecret(secret, "htpasswd", "ops:{PLAIN}second-pass\n");
-            var rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
-            if (rejected.Problems[0].EndsWith("does not exist", StringComparison.Ordinal)) // the deletion seen before the new one
-                rejected = Assert.IsType<NodeConfigRejected>(await NextAsync(events).WaitAsync(TimeSpan.FromSeconds(20)));
-            Assert.Equal($"NodeHaConfig {node}: spec.backendPools[0].spec.status.basicAuth.secretName: Secret edge/{secret} has no key \"auth\" (the htpasswd file)",
-                Assert.Single(rejected.Problems));
-            lock (_log) Assert.DoesNotContain(_log, l => l.Contains("second-pass", StringComparison.Ordinal));
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            try
-            {
-                await events.DisposeAsync();
-            }
-            catch (NotSupportedException)
-            {
-            }
-        }
+        // The htpasswd under another key: rejected naming the field and the key.
+        Kubectl("delete", "secret", secret, "-n", "edge");
+        ApplyTextSecret(secret, "htpasswd", "ops:{PLAIN}second-pass\n");
+        var rejected = Assert.IsType<NodeConfigRejected>(await events.NextAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        if (rejected.Problems[0].EndsWith("does not exist", StringComparison.Ordinal)) // the deletion seen before the new one
+            rejected = Assert.IsType<NodeConfigRejected>(await events.NextAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal($"NodeHaConfig {node}: spec.backendPools[0].spec.status.basicAuth.secretName: Secret edge/{secret} has no key \"auth\" (the htpasswd file)",
+            Assert.Single(rejected.Problems));
+        lock (_log) Assert.DoesNotContain(_log, l => l.Contains("second-pass", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -378,15 +350,13 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         });
         using var api = Api();
         var source = new KubernetesConfigSource(api, node, store, TimeProvider.System, Log);
-        using var stop = new CancellationTokenSource();
-        await using var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+        await using var events = new SourceEvents(source);
 
-        Assert.Equal(100, PriorityOf(await NextAsync(events))); // from disk, at once
-        Assert.Equal(140, PriorityOf(await NextAsync(events))); // caught up
+        Assert.Equal(100, PriorityOf(await events.NextAsync())); // from disk, at once
+        Assert.Equal(140, PriorityOf(await events.NextAsync())); // caught up
         var saved = store.Load(Log);
         Assert.Equal(2, saved?.Generation);
         Assert.Equal(140, saved?.Config.Spec.VrrpInstances.Single().Priority);
-        await stop.CancelAsync();
     }
 }
 
@@ -571,14 +541,12 @@ public sealed class LastConfigStoreTests : IDisposable
         closed.Stop();
         using var api = new KubeApiClient(new KubeConnection(new Uri($"http://127.0.0.1:{port}"), null, false, null, null));
         var source = new KubernetesConfigSource(api, "n1", store, TimeProvider.System, Log);
-        using var stop = new CancellationTokenSource();
-        await using var events = source.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+        await using var events = new SourceEvents(source);
 
-        var update = Assert.IsType<NodeConfigUpdate>(await events.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)) ? events.Current : throw new InvalidOperationException("the source ended"));
+        var update = Assert.IsType<NodeConfigUpdate>(await events.NextAsync());
         Assert.Equal(90, update.Config.Spec.VrrpInstances.Single().Priority);
         Assert.Equal("pw", Encoding.UTF8.GetString(update.Secrets.VrrpAuth["edge/web/0"].Span));
         Assert.Equal(3, source.Generation);
-        await stop.CancelAsync();
     }
 
 }

@@ -3,12 +3,19 @@ using k8s;
 
 namespace NginxHa.Operator.Tests.Reconcilers;
 
-/// <summary>A Kubernetes client whose requests never leave the process: each is recorded and answered 200 with "{}".</summary>
+/// <summary>
+/// A Kubernetes client whose requests never leave the process: each is recorded and answered 200 with "{}", or with what
+/// <c>answer</c> makes of its method, path and body.
+/// </summary>
 public sealed class RecordingApi : IDisposable
 {
-    private readonly Handler _handler = new();
+    private readonly Handler _handler;
 
-    public RecordingApi() => Client = new Kubernetes(new KubernetesClientConfiguration { Host = "http://127.0.0.1:1" }, _handler);
+    public RecordingApi(Func<string, string, string, string>? answer = null)
+    {
+        _handler = new Handler(answer ?? ((_, _, _) => "{}"));
+        Client = new Kubernetes(new KubernetesClientConfiguration { Host = "http://127.0.0.1:1" }, _handler);
+    }
 
     public Kubernetes Client { get; }
 
@@ -17,7 +24,7 @@ public sealed class RecordingApi : IDisposable
 
     public void Dispose() => Client.Dispose();
 
-    private sealed class Handler : DelegatingHandler
+    private sealed class Handler(Func<string, string, string, string> answer) : DelegatingHandler
     {
         private readonly List<(string Method, string Path, string Body)> _requests = [];
 
@@ -33,7 +40,7 @@ public sealed class RecordingApi : IDisposable
             return new HttpResponseMessage(HttpStatusCode.OK)
             {
                 RequestMessage = request,
-                Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json"),
+                Content = new StringContent(answer(request.Method.Method, request.RequestUri!.AbsolutePath, body), System.Text.Encoding.UTF8, "application/json"),
             };
         }
     }

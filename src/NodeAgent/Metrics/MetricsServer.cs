@@ -1,5 +1,10 @@
 using System.Net;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using NginxHa.NodeAgent.Vrrp;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -14,84 +19,88 @@ namespace NginxHa.NodeAgent.Metrics;
 /// </summary>
 public sealed class MetricsServer : IAsyncDisposable
 {
-    readonly HttpListener _listener;
+    readonly WebApplication _app;
     readonly MeterProvider _provider;
-    readonly Task _loop;
 
-    MetricsServer(HttpListener listener, MeterProvider provider, Task loop)
+    MetricsServer(WebApplication app, MeterProvider provider)
     {
-        _listener = listener;
+        _app = app;
         _provider = provider;
-        _loop = loop;
     }
 
-    /// <summary>Where the server listens.</summary>
+    /// <summary>Where the server listens (the port resolved when 0 was asked for).</summary>
     public IPEndPoint EndPoint { get; private set; } = new(IPAddress.Loopback, 0);
 
-    public static Task<MetricsServer> StartAsync(IPEndPoint listen, AgentMetrics metrics, Func<Readiness> readiness,
+    public static async Task<MetricsServer> StartAsync(IPEndPoint listen, AgentMetrics metrics, Func<Readiness> readiness,
         string node, CancellationToken ct)
     {
-        // SCRATCH (issue 10 cost, route 4): OpenTelemetry's HttpListener exporter for /metrics, a second HttpListener
-        // on the same port for the other paths; measured only, not shipped.
-        var prefix = $"http://{(listen.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{listen.Address}]" : listen.Address.ToString())}:{listen.Port}/";
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(o =>
+        {
+            o.Listen(listen);
+            o.AddServerHeader = false;
+            o.Limits.MaxConcurrentConnections = 16;
+        });
         var provider = Sdk.CreateMeterProviderBuilder().ConfigureResource(r => r.AddService("nginx-ha-agent"))
             .AddMeter(metrics.Name)
             .AddView(instrument => instrument.Meter.Name == metrics.Name && AgentMetrics.SeriesLimits.TryGetValue(instrument.Name, out var limit)
                 ? new MetricStreamConfiguration { CardinalityLimit = limit }
                 : null)
-            .AddPrometheusHttpListener(o => { o.Host = listen.Address.ToString(); o.Port = listen.Port; o.ScrapeEndpointPath = "/metrics"; }).Build();
-        var listener = new HttpListener();
-        foreach (var path in new[] { "healthz/", "readyz/", "status/" }) listener.Prefixes.Add(prefix + path);
-        listener.Start();
-        var loop = Task.Run(async () =>
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0).Build();
+        builder.Services.AddSingleton(provider);
+        // The host's default console lifetime registers .NET handlers for SIGTERM/SIGINT, which would replace the
+        // agent's own (Platform/ProcessSignals: the speaker hands over straight from the signal). The agent stops this server.
+        builder.Services.AddSingleton<IHostLifetime, AgentOwnedLifetime>();
+        var app = builder.Build();
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(provider, predicate: null, path: "/metrics", configureBranchedPipeline: null,
+            optionsName: null);
+        app.Run(context => context.Request.Path.Value switch
         {
-            while (listener.IsListening)
-            {
-                HttpListenerContext context;
-                try { context = await listener.GetContextAsync().ConfigureAwait(false); }
-                catch (Exception) { return; }
-                try
-                {
-                    var response = context.Response;
-                    switch (context.Request.Url?.AbsolutePath)
-                    {
-                        case "/healthz": Text(response, 200, "ok\n"); break;
-                        case "/readyz":
-                            var r = readiness();
-                            Text(response, r.Ready ? 200 : 503, r.Ready ? "ready\n" : $"not ready: {r.Reason}\n");
-                            break;
-                        case "/status":
-                            var buffer = new MemoryStream();
-                            using (var json = new Utf8JsonWriter(buffer)) AgentStatus.Write(json, node, metrics);
-                            response.ContentType = "application/json";
-                            response.OutputStream.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
-                            response.Close();
-                            break;
-                        default: Text(response, 404, "not found: /metrics /healthz /readyz /status\n"); break;
-                    }
-                }
-                catch (Exception) { }
-            }
+            "/healthz" => Text(context, StatusCodes.Status200OK, "ok\n"),
+            "/readyz" => readiness() is var r && r.Ready
+                ? Text(context, StatusCodes.Status200OK, "ready\n")
+                : Text(context, StatusCodes.Status503ServiceUnavailable, $"not ready: {readiness().Reason}\n"),
+            "/status" => Status(context, metrics, node),
+            _ => Text(context, StatusCodes.Status404NotFound, "not found: /metrics /healthz /readyz /status\n"),
         });
-        return Task.FromResult(new MetricsServer(listener, provider, loop) { EndPoint = listen });
+        await app.StartAsync(ct).ConfigureAwait(false);
+        var server = new MetricsServer(app, provider);
+        var address = app.Urls.FirstOrDefault();
+        server.EndPoint = address is not null && Uri.TryCreate(address, UriKind.Absolute, out var uri)
+            ? new IPEndPoint(listen.Address, uri.Port)
+            : listen;
+        return server;
     }
 
-    static void Text(HttpListenerResponse response, int status, string body)
+    static Task Text(HttpContext context, int status, string body)
     {
-        response.StatusCode = status;
-        response.ContentType = "text/plain; charset=utf-8";
-        var bytes = System.Text.Encoding.UTF8.GetBytes(body);
-        response.OutputStream.Write(bytes);
-        response.Close();
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(body);
+    }
+
+    static async Task Status(HttpContext context, AgentMetrics metrics, string node)
+    {
+        context.Response.ContentType = "application/json";
+        var buffer = new MemoryStream();
+        await using (var json = new Utf8JsonWriter(buffer))
+            AgentStatus.Write(json, node, metrics);
+        await context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
     }
 
     public async ValueTask DisposeAsync()
     {
-        _listener.Stop();
-        await _loop.ConfigureAwait(false);
-        _listener.Close();
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
         _provider.Dispose();
     }
+}
+
+/// <summary>A host lifetime that waits for nothing and handles no signal: the agent decides when the server stops.</summary>
+sealed class AgentOwnedLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>Whether the agent is ready, and if not why.</summary>

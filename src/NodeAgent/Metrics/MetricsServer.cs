@@ -1,10 +1,15 @@
 using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using NginxHa.NodeAgent.Vrrp;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -15,17 +20,22 @@ namespace NginxHa.NodeAgent.Metrics;
 /// <summary>
 /// Serves <c>/metrics</c> (Prometheus text, OpenTelemetry's exporter), <c>/healthz</c> (the process answers),
 /// <c>/readyz</c> (config applied, every instance running) and <c>/status</c> (JSON read by `nginx-ha-agent status`).
-/// Kestrel alone, no routing, no logging providers: the smallest ASP.NET Core the exporter runs in (docs/benchmarks.md).
+/// Kestrel hosted by hand: no WebApplication, host, configuration, logging or routing, only the server and one request
+/// pipeline, which keeps ASP.NET Core's hosting code out of the NativeAOT binary (docs/benchmarks.md, "Agent cost").
+/// Without a host nothing registers .NET's SIGTERM/SIGINT handlers either, which would replace the agent's own
+/// (Platform/ProcessSignals: the speaker hands over straight from the signal); the agent stops this server.
 /// </summary>
 public sealed class MetricsServer : IAsyncDisposable
 {
-    readonly WebApplication _app;
+    readonly KestrelServer _server;
     readonly MeterProvider _provider;
+    readonly ServiceProvider _services;
 
-    MetricsServer(WebApplication app, MeterProvider provider)
+    MetricsServer(KestrelServer server, MeterProvider provider, ServiceProvider services)
     {
-        _app = app;
+        _server = server;
         _provider = provider;
+        _services = services;
     }
 
     /// <summary>Where the server listens (the port resolved when 0 was asked for).</summary>
@@ -34,24 +44,15 @@ public sealed class MetricsServer : IAsyncDisposable
     public static async Task<MetricsServer> StartAsync(IPEndPoint listen, AgentMetrics metrics, Func<Readiness> readiness,
         string node, CancellationToken ct)
     {
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(o =>
-        {
-            o.Listen(listen);
-            o.AddServerHeader = false;
-            o.Limits.MaxConcurrentConnections = 16;
-        });
         var provider = Sdk.CreateMeterProviderBuilder().ConfigureResource(r => r.AddService("nginx-ha-agent"))
             .AddMeter(metrics.Name)
             .AddView(instrument => instrument.Meter.Name == metrics.Name && AgentMetrics.SeriesLimits.TryGetValue(instrument.Name, out var limit)
                 ? new MetricStreamConfiguration { CardinalityLimit = limit }
                 : null)
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0).Build();
-        builder.Services.AddSingleton(provider);
-        // The host's default console lifetime registers .NET handlers for SIGTERM/SIGINT, which would replace the
-        // agent's own (Platform/ProcessSignals: the speaker hands over straight from the signal). The agent stops this server.
-        builder.Services.AddSingleton<IHostLifetime, AgentOwnedLifetime>();
-        var app = builder.Build();
+        // The exporter's middleware is created through the application's services: an empty container does.
+        var services = new ServiceCollection().BuildServiceProvider();
+        var app = new ApplicationBuilder(services);
         app.UseOpenTelemetryPrometheusScrapingEndpoint(provider, predicate: null, path: "/metrics", configureBranchedPipeline: null,
             optionsName: null);
         app.Run(context => context.Request.Path.Value switch
@@ -63,13 +64,37 @@ public sealed class MetricsServer : IAsyncDisposable
             "/status" => Status(context, metrics, node),
             _ => Text(context, StatusCodes.Status404NotFound, "not found: /metrics /healthz /readyz /status\n"),
         });
-        await app.StartAsync(ct).ConfigureAwait(false);
-        var server = new MetricsServer(app, provider);
-        var address = app.Urls.FirstOrDefault();
-        server.EndPoint = address is not null && Uri.TryCreate(address, UriKind.Absolute, out var uri)
+
+        var options = new KestrelServerOptions { AddServerHeader = false, ApplicationServices = services };
+        options.Limits.MaxConcurrentConnections = 16;
+        options.Listen(listen);
+        var server = new KestrelServer(Options.Create(options),
+            new SocketTransportFactory(Options.Create(new SocketTransportOptions()), NullLoggerFactory.Instance), NullLoggerFactory.Instance);
+        try
+        {
+            await server.StartAsync(new Pipeline(app.Build()), ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            server.Dispose();
+            provider.Dispose();
+            await services.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        var started = new MetricsServer(server, provider, services);
+        var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
+        started.EndPoint = address is not null && Uri.TryCreate(address, UriKind.Absolute, out var uri)
             ? new IPEndPoint(listen.Address, uri.Port)
             : listen;
-        return server;
+        return started;
+    }
+
+    /// <summary>One request, one <see cref="DefaultHttpContext"/> over Kestrel's features, through the pipeline.</summary>
+    sealed class Pipeline(RequestDelegate pipeline) : IHttpApplication<HttpContext>
+    {
+        public HttpContext CreateContext(IFeatureCollection contextFeatures) => new DefaultHttpContext(contextFeatures);
+        public Task ProcessRequestAsync(HttpContext context) => pipeline(context);
+        public void DisposeContext(HttpContext context, Exception? exception) { }
     }
 
     static Task Text(HttpContext context, int status, string body)
@@ -90,17 +115,11 @@ public sealed class MetricsServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync().ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
+        await _server.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _server.Dispose();
         _provider.Dispose();
+        await _services.DisposeAsync().ConfigureAwait(false);
     }
-}
-
-/// <summary>A host lifetime that waits for nothing and handles no signal: the agent decides when the server stops.</summary>
-sealed class AgentOwnedLifetime : IHostLifetime
-{
-    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>Whether the agent is ready, and if not why.</summary>

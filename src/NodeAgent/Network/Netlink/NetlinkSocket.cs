@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Sockets;
 using NginxHa.NodeAgent.Network.Native;
 
@@ -17,7 +18,6 @@ internal sealed class NetlinkSocket : IDisposable
     private static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(5);
 
     private readonly Lock _gate = new();
-    private readonly byte[] _receiveBuffer = new byte[ReceiveBufferSize];
     private uint _sequence;
 
     public NetlinkSocket(uint groups = 0, int kernelReceiveBufferBytes = 0)
@@ -71,7 +71,25 @@ internal sealed class NetlinkSocket : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads the replies into a buffer borrowed for the request only: each instance holds three netlink sockets
+    /// (addresses, address and link notifications), and a 64 KiB buffer owned by each socket was 2 MB of the agent's
+    /// heap at 10 instances, kept for requests that run at a take-over or a release (docs/benchmarks.md, "Agent cost").
+    /// </summary>
     private void Collect(uint sequence, ushort responseType, List<byte[]>? results, ref int errno, out bool interrupted)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
+        try
+        {
+            Collect(buffer, sequence, responseType, results, ref errno, out interrupted);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void Collect(byte[] buffer, uint sequence, ushort responseType, List<byte[]>? results, ref int errno, out bool interrupted)
     {
         interrupted = false;
         while (true)
@@ -79,13 +97,13 @@ internal sealed class NetlinkSocket : IDisposable
             int received;
             try
             {
-                received = Socket.Receive(_receiveBuffer);
+                received = Socket.Receive(buffer);
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
             {
                 throw new TimeoutException($"netlink: no reply to request {sequence} within {ReplyTimeout.TotalSeconds} s", e);
             }
-            ReadOnlySpan<byte> datagram = _receiveBuffer.AsSpan(0, received);
+            ReadOnlySpan<byte> datagram = buffer.AsSpan(0, received);
             while (!datagram.IsEmpty)
             {
                 if (!NetlinkHeader.TryRead(datagram, out NetlinkHeader header, out string? error))

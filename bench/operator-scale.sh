@@ -17,7 +17,11 @@
 # Environment: NODES (200), GROUPS_COUNT (500), POOLS (500), RACK_SIZE (4: nodes per rack; each group selects one rack,
 # on that rack's interface), CHANGES (100), SKIP_BUILD=1 (use the Release builds as they are), KEEP_WORK=1 (keep the
 # cluster's and the operator's logs), DOC (a markdown file to write the results into; default empty: print only),
-# OPERATOR_ARGS (more arguments for `nginx-ha-operator run`, split on spaces; e.g. "--metrics-address none").
+# OPERATOR_ARGS (more arguments for `nginx-ha-operator run`, split on spaces; e.g. "--metrics-address none"),
+# OPERATOR (the operator executable to run, default the Release build; its whole folder is copied, so a wrapper script
+# that sets DOTNET_* variables and execs another build works for trying runtime settings).
+# The Release build carries the runtime settings the image ships (its runtimeconfig.json: GC and JIT settings); the
+# image sets no DOTNET_* variables, so neither does this script.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +39,7 @@ for v in NODES GROUPS_COUNT POOLS RACK_SIZE CHANGES; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
 done
 
-operator=$repo/src/Operator/bin/Release/net10.0/nginx-ha-operator
+operator=${OPERATOR:-$repo/src/Operator/bin/Release/net10.0/nginx-ha-operator}
 sim=$repo/bench/OperatorScale/bin/Release/net10.0/operator-scale
 if [ -z "${SKIP_BUILD:-}" ]; then
   log "building the operator and the simulator (Release)"

@@ -3,7 +3,8 @@ using k8s;
 
 namespace NginxHa.Operator.Tests.Reconcilers;
 
-/// <summary>A Kubernetes client whose requests never leave the process: each is recorded and answered 200 with "{}".</summary>
+/// <summary>A Kubernetes client whose requests never leave the process: each is recorded and answered 200 with "{}", or with
+/// what <see cref="Respond"/> makes of it.</summary>
 public sealed class RecordingApi : IDisposable
 {
     private readonly Handler _handler = new();
@@ -11,6 +12,9 @@ public sealed class RecordingApi : IDisposable
     public RecordingApi() => Client = new Kubernetes(new KubernetesClientConfiguration { Host = "http://127.0.0.1:1" }, _handler);
 
     public Kubernetes Client { get; }
+
+    /// <summary>The response body for a request (method, path, body); null: "{}".</summary>
+    public Func<string, string, string, string>? Respond { get => _handler.Respond; set => _handler.Respond = value; }
 
     /// <summary>Method, path and body of every request so far.</summary>
     public IReadOnlyList<(string Method, string Path, string Body)> Requests => _handler.Requests;
@@ -20,6 +24,7 @@ public sealed class RecordingApi : IDisposable
     private sealed class Handler : DelegatingHandler
     {
         private readonly List<(string Method, string Path, string Body)> _requests = [];
+        public Func<string, string, string, string>? Respond { get; set; }
 
         public IReadOnlyList<(string Method, string Path, string Body)> Requests
         {
@@ -33,7 +38,8 @@ public sealed class RecordingApi : IDisposable
             return new HttpResponseMessage(HttpStatusCode.OK)
             {
                 RequestMessage = request,
-                Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json"),
+                Content = new StringContent(Respond?.Invoke(request.Method.Method, request.RequestUri!.AbsolutePath, body) ?? "{}",
+                    System.Text.Encoding.UTF8, "application/json"),
             };
         }
     }

@@ -216,6 +216,7 @@ public sealed class OperatorController
         if (key.StartsWith(PoolKeyPrefix, StringComparison.Ordinal))
         {
             var pool = Pools.Get(key[PoolKeyPrefix.Length..]);
+            if (pool is null) PoolReconciler.Forget(key[PoolKeyPrefix.Length..]);
             return pool is null ? ReconcileResult.Done : await PoolReconciler.ReconcileAsync(pool, Snapshot(), cancellationToken).ConfigureAwait(false);
         }
         if (key.StartsWith(GroupKeyPrefix, StringComparison.Ordinal))

@@ -49,10 +49,7 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
     /// </summary>
     public TimeSpan StatusInterval { get; init; } = TimeSpan.FromMilliseconds(500);
 
-    // Per group, the status last written, the resourceVersion the write returned, and when: the cache may not have caught up
-    // with our own write yet, and a status built on the cached one would be written again (and its news recorded twice).
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (VirtualIpGroupStatus Status, string Json, long Version, DateTimeOffset At)> _written =
-        new(StringComparer.Ordinal);
+    private readonly WrittenStatus<VirtualIpGroupStatus> _written = new();
 
     public async Task<ReconcileResult> ReconcileAsync(VirtualIpGroupResource group, ClusterSnapshot snapshot, PlanResult? plan, CancellationToken cancellationToken)
     {
@@ -72,7 +69,7 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
             {
                 await SetFinalizersAsync(group, finalizers.Where(f => f != Kinds.VipsFinalizer).ToList(), cancellationToken).ConfigureAwait(false);
                 foreach (var slot in _lastNotes.Keys.Where(k => k.Group == key)) _lastNotes.TryRemove(slot, out _);
-                _written.TryRemove(key, out _);
+                _written.Forget(key);
                 await events.RecordAsync(Kinds.Subject(group), EventTypes.Normal, "VipsReleased", "Finalize",
                     decision.Expired.Count == 0 ? "every node reports the virtual IPs released"
                         : "every node with a running agent reports the virtual IPs released", cancellationToken).ConfigureAwait(false);
@@ -86,7 +83,7 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
                     cancellationToken).ConfigureAwait(false);
                 await SetFinalizersAsync(group, finalizers.Where(f => f != Kinds.VipsFinalizer).ToList(), cancellationToken).ConfigureAwait(false);
                 foreach (var slot in _lastNotes.Keys.Where(k => k.Group == key)) _lastNotes.TryRemove(slot, out _);
-                _written.TryRemove(key, out _);
+                _written.Forget(key);
                 return ReconcileResult.Done;
             }
             await RecordOnChangeAsync(group, EventTypes.Normal, GroupEvents.WaitingForRelease, "Finalize",
@@ -108,7 +105,7 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         var (reports, applyingLeft) = Reports(snapshot.Configs, nodes, snapshot.Heartbeats);
         var secretRef = group.Spec.Vrrp.AuthSecretRef;
         var secretPresent = secretRef is null || snapshot.SecretHasKey(group.Metadata.NamespaceProperty, secretRef.Name, secretRef.Key);
-        var previous = CurrentStatus(key, group);
+        var previous = _written.Current(key, group.Status, group.Metadata.ResourceVersion);
         var status = GroupStatusBuilder.Build(previous == group.Status ? group : WithStatus(group, previous), groupPlan, reports, secretPresent, time.GetUtcNow());
         TimeSpan? writeIn = null;
 
@@ -116,14 +113,14 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         if (previous is null || KubernetesJson.Serialize(previous) != json)
         {
             var now = time.GetUtcNow();
-            var since = _written.TryGetValue(key, out var last) ? now - last.At : TimeSpan.MaxValue;
+            var since = _written.LastWrite(key) is { } last ? now - last : TimeSpan.MaxValue;
             if (since < StatusInterval) writeIn = StatusInterval - since; // the trailing write, with what is current then
             else
             {
                 var patch = new V1Patch(KubernetesJson.Serialize(new { status }), V1Patch.PatchType.MergePatch);
                 var response = await client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(patch, ApiGroup.Group, ApiGroup.Version,
                     group.Metadata.NamespaceProperty, Kinds.VirtualIpGroups, group.Metadata.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
-                _written[key] = (status, json, ResourceVersionOf(response), now);
+                _written.Wrote(key, status, response, now);
                 Interlocked.Increment(ref _statusWrites);
                 await RecordFlipsAsync(group, previous, status, cancellationToken).ConfigureAwait(false);
                 foreach (var change in GroupEvents.MasterChanges(previous, status))
@@ -141,33 +138,10 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         return applying.Count > 0 ? ReconcileResult.After(applying.Min()) : ReconcileResult.Done;
     }
 
-    /// <summary>The group's status as last written: the cached one, or ours when the cache holds an older version of the
-    /// group than our last status write returned (resourceVersions are etcd revisions; one that does not parse is not compared).</summary>
-    private VirtualIpGroupStatus? CurrentStatus(string key, VirtualIpGroupResource cached)
-    {
-        if (!_written.TryGetValue(key, out var written)) return cached.Status;
-        if (!long.TryParse(cached.Metadata.ResourceVersion, out var version) || written.Version == 0) return cached.Status;
-        return version < written.Version ? written.Status : cached.Status;
-    }
-
     private static VirtualIpGroupResource WithStatus(VirtualIpGroupResource group, VirtualIpGroupStatus? status) => new()
     {
         ApiVersion = group.ApiVersion, Kind = group.Kind, Metadata = group.Metadata, Spec = group.Spec, Status = status,
     };
-
-    private static long ResourceVersionOf(object? response)
-    {
-        try
-        {
-            return response is System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Object } element
-                   && element.TryGetProperty("metadata", out var metadata) && metadata.TryGetProperty("resourceVersion", out var version)
-                   && long.TryParse(version.GetString(), out var parsed) ? parsed : 0;
-        }
-        catch (InvalidOperationException)
-        {
-            return 0;
-        }
-    }
 
     /// <summary>Nodes whose expiry a fresh read of their Lease does not confirm (or cannot: the API server away) are waited for.</summary>
     private async Task<ReleaseWait.Decision> ConfirmAsync(ReleaseWait.Decision decision, CancellationToken cancellationToken)

@@ -167,6 +167,7 @@ public sealed class OperatorController
     }
 
     private static string GroupKey(V1ObjectMeta metadata) => GroupKeyPrefix + Kinds.Key(metadata);
+    private static string PoolKey(V1ObjectMeta metadata) => PoolKeyPrefix + Kinds.Key(metadata);
 
     private static PlanStamp StampOf(V1ObjectMeta metadata) => new(metadata.Generation ?? 0, metadata.DeletionTimestamp is not null);
 
@@ -186,7 +187,6 @@ public sealed class OperatorController
         if (key.StartsWith(PoolKeyPrefix, StringComparison.Ordinal)) return Pools.Get(key[PoolKeyPrefix.Length..]) is { } p ? StampOf(p.Metadata) : null;
         return null;
     }
-    private static string PoolKey(V1ObjectMeta metadata) => PoolKeyPrefix + Kinds.Key(metadata);
 
     private async Task<ReconcileResult> ReconcileAsync(string key, CancellationToken cancellationToken)
     {

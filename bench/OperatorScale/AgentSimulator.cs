@@ -9,15 +9,23 @@ namespace NginxHa.Bench.OperatorScale;
 /// Plays one agent per node: after its NodeHaConfig changes it writes a status (each instance MASTER on the node
 /// with the instance's highest priority, BACKUP elsewhere; nginx Running; observedGeneration), rate-limited as the
 /// real agent's NodeStatusPublisher is: the first change at once, then at most one write per interval, carrying the latest.
+/// Like keepalived, an agent also reports again when its role changes without a config of its own: a node that came up first
+/// and claimed MASTER turns BACKUP once a higher-priority peer's config arrives (without this, the first reports of a rack
+/// stayed a split brain until its next config, and the operator's status and Events reflected that for every group).
 /// </summary>
 public sealed class AgentSimulator(IKubernetes client, ConfigWatch watch, TimeSpan interval, TimeProvider time, Action<string> log)
 {
     private sealed class Agent
     {
         public bool Scheduled;
+        public bool Dirty; // asked to look again while a look was scheduled or under way
         public long Reported;
         public DateTimeOffset NextAllowed = DateTimeOffset.MinValue;
+        public string LastStates = "";
     }
+
+    // Per VRRP instance, the nodes whose config carries it (the peers to re-evaluate when one of them gets a config).
+    private readonly Dictionary<string, HashSet<string>> _instanceNodes = new(StringComparer.Ordinal);
 
     private readonly Dictionary<string, Agent> _agents = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
@@ -31,7 +39,22 @@ public sealed class AgentSimulator(IKubernetes client, ConfigWatch watch, TimeSp
     public void Start(CancellationToken stop)
     {
         _stop = stop;
-        watch.SpecWritten += Schedule;
+        watch.SpecWritten += OnSpecWritten;
+    }
+
+    private void OnSpecWritten(string node)
+    {
+        var instances = watch.Informer.Get(null, node)?.Spec.VrrpInstances.Select(i => i.Name).ToList() ?? [];
+        var peers = new HashSet<string>(StringComparer.Ordinal);
+        lock (_lock)
+            foreach (var instance in instances)
+            {
+                if (!_instanceNodes.TryGetValue(instance, out var nodes)) _instanceNodes[instance] = nodes = new(StringComparer.Ordinal);
+                nodes.Add(node);
+                peers.UnionWith(nodes);
+            }
+        Schedule(node);
+        foreach (var peer in peers.Where(p => p != node)) Schedule(peer);
     }
 
     private void Schedule(string node)
@@ -40,6 +63,7 @@ public sealed class AgentSimulator(IKubernetes client, ConfigWatch watch, TimeSp
         lock (_lock)
         {
             if (!_agents.TryGetValue(node, out var agent)) _agents[node] = agent = new Agent();
+            agent.Dirty = true;
             if (agent.Scheduled) return;
             agent.Scheduled = true;
             wait = agent.NextAllowed - time.GetUtcNow();
@@ -63,10 +87,13 @@ public sealed class AgentSimulator(IKubernetes client, ConfigWatch watch, TimeSp
 
     private async Task WriteAsync(string node)
     {
+        lock (_lock) _agents[node].Dirty = false; // what changes from here on brings another look
         var config = watch.Informer.Get(null, node);
         var generation = config?.Metadata.Generation ?? 0;
         var failed = false;
-        if (config is not null && generation > Reported(node))
+        var instances = config?.Spec.VrrpInstances.Select(i => Report(node, i)).ToList() ?? [];
+        var states = string.Join(",", instances.Select(i => $"{i.Name}={i.State}"));
+        if (config is not null && (generation > Reported(node) || states != LastStates(node)))
         {
             try
             {
@@ -74,7 +101,7 @@ public sealed class AgentSimulator(IKubernetes client, ConfigWatch watch, TimeSp
                 {
                     ObservedGeneration = generation,
                     Nginx = new NginxStatus { State = NginxState.Running, LastReload = time.GetUtcNow() },
-                    Instances = config.Spec.VrrpInstances.Select(i => Report(node, i)).ToList(),
+                    Instances = instances,
                 };
                 await client.CustomObjects.PatchClusterCustomObjectStatusAsync(
                     new k8s.Models.V1Patch(KubernetesJson.Serialize(new { status }), k8s.Models.V1Patch.PatchType.MergePatch),
@@ -92,10 +119,14 @@ public sealed class AgentSimulator(IKubernetes client, ConfigWatch watch, TimeSp
         lock (_lock)
         {
             var agent = _agents[node];
-            if (!failed) agent.Reported = Math.Max(agent.Reported, generation);
+            if (!failed && config is not null)
+            {
+                agent.Reported = Math.Max(agent.Reported, generation);
+                agent.LastStates = states;
+            }
             agent.NextAllowed = time.GetUtcNow() + interval;
             agent.Scheduled = false;
-            again = failed || (watch.Informer.Get(null, node)?.Metadata.Generation ?? 0) > agent.Reported;
+            again = failed || agent.Dirty || (watch.Informer.Get(null, node)?.Metadata.Generation ?? 0) > agent.Reported;
         }
         if (again) Schedule(node);
     }
@@ -103,6 +134,11 @@ public sealed class AgentSimulator(IKubernetes client, ConfigWatch watch, TimeSp
     private long Reported(string node)
     {
         lock (_lock) return _agents.TryGetValue(node, out var agent) ? agent.Reported : 0;
+    }
+
+    private string LastStates(string node)
+    {
+        lock (_lock) return _agents.TryGetValue(node, out var agent) ? agent.LastStates : "";
     }
 
     /// <summary>MASTER where this node has the instance's highest priority among all nodes' configs (ties: the lowest node name).</summary>

@@ -7,7 +7,8 @@ namespace NginxHa.Operator.Machinery;
 /// <item>a key is never handed to two workers at once: added while in process, it is queued again only
 /// when the worker is <see cref="Done"/> with it;</item>
 /// <item>keys the <c>urgent</c> predicate picks are handed out before every other waiting key (the operator's
-/// <c>plan</c>, which writes the nodes' configs, does not wait behind hundreds of status keys);</item>
+/// <c>plan</c>, which writes the nodes' configs, does not wait behind hundreds of status keys), and a worker may take
+/// urgent keys only (<c>urgentOnly</c>), so one never waits for a worker busy with a slow status write either;</item>
 /// <item><see cref="AddRateLimited"/> re-adds a failed key after an exponential backoff per key, reset by
 /// <see cref="Forget"/>; <see cref="AddAfter"/> re-adds after a fixed delay (timers from the injected clock).</item>
 /// </list>
@@ -25,7 +26,8 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
     private readonly HashSet<TKey> _processing = new();
     private readonly Dictionary<TKey, int> _failures = new();
     private readonly Dictionary<TKey, (DateTimeOffset Due, ITimer Timer)> _waiting = new();
-    private readonly SemaphoreSlim _available = new(0);
+    private readonly SemaphoreSlim _available = new(0); // at least one count per waiting key
+    private readonly SemaphoreSlim _urgentAvailable = new(0); // at least one count per waiting urgent key
     private bool _shutDown;
 
     public WorkQueue(TimeProvider time, Backoff? retryBackoff = null, Func<TKey, bool>? urgent = null)
@@ -41,22 +43,40 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
     /// <summary>The keys waiting for a worker now (for metrics).</summary>
     public TKey[] Waiting() { lock (_lock) return [.. _urgentReady, .. _ready]; }
 
-    /// <summary>Caller holds the lock.</summary>
-    private void Enqueue(TKey key) => (_urgent?.Invoke(key) == true ? _urgentReady : _ready).Enqueue(key);
+    /// <summary>Caller holds the lock. True when the key is urgent (the caller then also releases <see cref="_urgentAvailable"/>).</summary>
+    private bool Enqueue(TKey key)
+    {
+        var urgent = _urgent?.Invoke(key) == true;
+        (urgent ? _urgentReady : _ready).Enqueue(key);
+        return urgent;
+    }
+
+    private void Signal(bool urgent)
+    {
+        _available.Release();
+        if (urgent) _urgentAvailable.Release();
+    }
+
+    /// <summary>The key is waiting for a worker or in process (not counting a delayed re-add).</summary>
+    public bool IsPending(TKey key)
+    {
+        lock (_lock) return _dirty.Contains(key) || _processing.Contains(key);
+    }
 
     /// <summary>Failures of the key since it was last forgotten.</summary>
     public int Failures(TKey key) { lock (_lock) return _failures.GetValueOrDefault(key); }
 
     public void Add(TKey key)
     {
+        bool urgent;
         lock (_lock)
         {
             if (_shutDown || !_dirty.Add(key)) return;
             if (_waiting.Remove(key, out var waiting)) waiting.Timer.Dispose();
             if (_processing.Contains(key)) return; // queued again by Done
-            Enqueue(key);
+            urgent = Enqueue(key);
         }
-        _available.Release();
+        Signal(urgent);
     }
 
     /// <summary>Adds the key after the delay; an earlier pending delay for the same key wins.</summary>
@@ -108,15 +128,16 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
         lock (_lock) _failures.Remove(key);
     }
 
-    /// <summary>Waits for a key; the caller must call <see cref="Done"/> with it.</summary>
-    public async Task<TKey> TakeAsync(CancellationToken cancellationToken)
+    /// <summary>Waits for a key (with <paramref name="urgentOnly"/>, for an urgent one); the caller must call <see cref="Done"/> with it.</summary>
+    public async Task<TKey> TakeAsync(CancellationToken cancellationToken, bool urgentOnly = false)
     {
         while (true)
         {
-            await _available.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Either lane may take a key the other was signalled for: a wake-up can find nothing, never the reverse.
+            await (urgentOnly ? _urgentAvailable : _available).WaitAsync(cancellationToken).ConfigureAwait(false);
             lock (_lock)
             {
-                if (_urgentReady.Count + _ready.Count == 0) continue;
+                if (_urgentReady.Count + (urgentOnly ? 0 : _ready.Count) == 0) continue;
                 var key = _urgentReady.Count > 0 ? _urgentReady.Dequeue() : _ready.Dequeue();
                 _dirty.Remove(key);
                 _processing.Add(key);
@@ -127,17 +148,13 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
 
     public void Done(TKey key)
     {
-        var requeued = false;
+        bool? urgent = null;
         lock (_lock)
         {
             _processing.Remove(key);
-            if (_dirty.Contains(key) && !_shutDown)
-            {
-                Enqueue(key);
-                requeued = true;
-            }
+            if (_dirty.Contains(key) && !_shutDown) urgent = Enqueue(key);
         }
-        if (requeued) _available.Release();
+        if (urgent is { } u) Signal(u);
     }
 
     public void Dispose()
@@ -161,17 +178,19 @@ public readonly record struct ReconcileResult(TimeSpan? RequeueAfter)
 public static class WorkQueueWorkers
 {
     /// <summary>
-    /// Runs <paramref name="workers"/> loops taking keys until cancelled. A reconcile that throws is retried
-    /// with the key's backoff; one that succeeds is forgotten (and re-added after its RequeueAfter, if any).
+    /// Runs <paramref name="workers"/> loops taking any key (urgent ones first) and <paramref name="urgentWorkers"/> loops
+    /// taking urgent keys only, until cancelled. A reconcile that throws is retried with the key's backoff; one that succeeds
+    /// is forgotten (and re-added after its RequeueAfter, if any).
     /// </summary>
     public static Task RunAsync<TKey>(WorkQueue<TKey> queue, int workers, Func<TKey, CancellationToken, Task<ReconcileResult>> reconcile,
-        OperatorLog log, CancellationToken cancellationToken) where TKey : notnull =>
-        Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
+        OperatorLog log, CancellationToken cancellationToken, int urgentWorkers = 0) where TKey : notnull =>
+        Task.WhenAll(Enumerable.Range(0, workers + urgentWorkers).Select(worker => Task.Run(async () =>
         {
+            var urgentOnly = worker >= workers;
             while (!cancellationToken.IsCancellationRequested)
             {
                 TKey key;
-                try { key = await queue.TakeAsync(cancellationToken).ConfigureAwait(false); }
+                try { key = await queue.TakeAsync(cancellationToken, urgentOnly).ConfigureAwait(false); }
                 catch (OperationCanceledException) { return; }
                 try
                 {

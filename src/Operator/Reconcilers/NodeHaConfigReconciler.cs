@@ -27,6 +27,14 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log, 
     public long Applies => Interlocked.Read(ref _applies);
     public long Deletes => Interlocked.Read(ref _deletes);
 
+    /// <summary>
+    /// The config is the one our last write of it made (the server gave that write this generation): its arrival in the cache
+    /// changes nothing the plan reads (<see cref="InForce"/> counted it already), so it needs no new plan. At 200 nodes each
+    /// change's writes came back as as many plans, and the initial reconcile's as hundreds.
+    /// </summary>
+    public bool IsOwnWrite(NodeHaConfigResource config) =>
+        _applied.TryGetValue(config.Metadata.Name, out var applied) && config.Metadata.Generation is { } generation && generation == applied.Generation;
+
     /// <summary>What the last plan decided, for the status reconcilers.</summary>
     public PlanResult? LastPlan { get; private set; }
 
@@ -92,7 +100,9 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log, 
         var result = cached.ToDictionary(c => c.Metadata.Name, StringComparer.Ordinal);
         foreach (var (name, applied) in _applied)
             if ((result.TryGetValue(name, out var current) ? current.Metadata.Generation ?? 0 : 0) < applied.Generation)
-                result[name] = new NodeHaConfigResource { Metadata = new V1ObjectMeta { Name = name, Generation = applied.Generation }, Spec = applied.Value };
+                // The agent's last report stays: the planner reads the routers it hears (a plan between our write and its echo
+                // must not lose them, now that the echo itself no longer re-plans).
+                result[name] = new NodeHaConfigResource { Metadata = new V1ObjectMeta { Name = name, Generation = applied.Generation }, Spec = applied.Value, Status = current?.Status };
         return result.Values.ToList();
     }
 
@@ -124,11 +134,19 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log, 
         var response = await client.CustomObjects.PatchClusterCustomObjectAsync(new V1Patch(KubernetesJson.Serialize(body), V1Patch.PatchType.ApplyPatch),
             ApiGroup.Group, ApiGroup.Version, Kinds.NodeHaConfigs, desired.Spec.NodeName,
             fieldManager: Kinds.FieldManager, force: true, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var written = KubernetesJson.Deserialize<NodeHaConfigResource>(KubernetesJson.Serialize(response));
-        _applied[desired.Spec.NodeName] = (SpecHash(desired.Spec), written.Metadata.Generation ?? 0, desired.Spec);
+        _applied[desired.Spec.NodeName] = (SpecHash(desired.Spec), GenerationOf(response), desired.Spec);
         Interlocked.Increment(ref _applies);
         log.Info($"NodeHaConfig {desired.Spec.NodeName}: applied ({desired.Spec.VrrpInstances.Count} VRRP instance(s), {desired.Spec.BackendPools.Count} pool(s))");
     }
+
+    /// <summary>metadata.generation of the object the server answered with, read where it is: turning the whole answer (tens of
+    /// KB with its managedFields) into text and back into an object cost more CPU than the rest of the write.</summary>
+    private static long GenerationOf(object? response) =>
+        response is System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Object } element
+        && element.TryGetProperty("metadata", out var metadata) && metadata.ValueKind == System.Text.Json.JsonValueKind.Object
+        && metadata.TryGetProperty("generation", out var generation) && generation.TryGetInt64(out var value)
+            ? value
+            : KubernetesJson.Deserialize<NodeHaConfigResource>(KubernetesJson.Serialize(response)).Metadata.Generation ?? 0;
 
     private async Task DeleteAsync(string name, CancellationToken cancellationToken)
     {

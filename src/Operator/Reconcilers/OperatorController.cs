@@ -15,6 +15,8 @@ public sealed record OperatorOptions
     public TimeSpan ReleaseTimeout { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>How long a node whose NodeHaConfig is newer than its report counts as applying it (not as not reporting).</summary>
     public TimeSpan ApplyGrace { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>The least time between two status writes of one VirtualIpGroup (<see cref="VirtualIpGroupReconciler.StatusInterval"/>).</summary>
+    public TimeSpan GroupStatusInterval { get; init; } = TimeSpan.FromMilliseconds(500);
     /// <summary>Write external-dns DNSEndpoints for annotated groups (needs the DNSEndpoint CRD).</summary>
     public bool DnsEndpoints { get; init; }
     public string Instance { get; init; } = Environment.MachineName;
@@ -82,6 +84,7 @@ public sealed class OperatorController
         GroupReconciler = new VirtualIpGroupReconciler(client, events, log, _time)
         {
             ReleaseTimeout = options.ReleaseTimeout, ApplyGrace = options.ApplyGrace, DnsEndpointsEnabled = options.DnsEndpoints,
+            StatusInterval = options.GroupStatusInterval,
             ConfirmExpired = _heartbeatConfirmation.StillExpiredAsync,
         };
         PoolReconciler = new NginxBackendPoolReconciler(client, events, _time);
@@ -94,7 +97,7 @@ public sealed class OperatorController
         first is null ? then : item => then(first(item));
 
     private volatile bool _running;
-    private readonly FirstPlanGate _firstPlan = new(); // status keys wait for the term's first plan
+    private readonly PlanGate _planGate = new(); // status keys wait for the term's first plan, and for the plan of their object's edit
     private PlanResult? _statusQueuedFor; // only the plan key (one worker at a time) touches it
 
     /// <summary>Every informer has listed its kind once (the readiness of a replica, leader or not), or what it waits for.</summary>
@@ -137,12 +140,14 @@ public sealed class OperatorController
     /// <summary>The leader's term: everything is looked at once, then the workers run until the term ends.</summary>
     private Task LeadAsync(CancellationToken cancellationToken)
     {
-        _firstPlan.Close();
+        _planGate.Close();
         Queue.Add(PlanKey);
         foreach (var group in Groups.List()) Queue.Add(GroupKey(group.Metadata));
         foreach (var pool in Pools.List()) Queue.Add(PoolKey(pool.Metadata));
         _running = true;
-        return WorkQueueWorkers.RunAsync(Queue, _options.Workers, _options.Metrics is null ? ReconcileAsync : MeasuredReconcileAsync, _log, cancellationToken);
+        // One more worker for the plan key alone: a change's NodeHaConfig writes never wait for a worker busy with a status write.
+        return WorkQueueWorkers.RunAsync(Queue, _options.Workers, _options.Metrics is null ? ReconcileAsync : MeasuredReconcileAsync, _log, cancellationToken,
+            urgentWorkers: 1);
     }
 
     private async Task<ReconcileResult> MeasuredReconcileAsync(string key, CancellationToken cancellationToken)
@@ -164,18 +169,39 @@ public sealed class OperatorController
     private static string GroupKey(V1ObjectMeta metadata) => GroupKeyPrefix + Kinds.Key(metadata);
     private static string PoolKey(V1ObjectMeta metadata) => PoolKeyPrefix + Kinds.Key(metadata);
 
+    private static PlanStamp StampOf(V1ObjectMeta metadata) => new(metadata.Generation ?? 0, metadata.DeletionTimestamp is not null);
+
+    /// <summary>What the plan read of each group and pool, by status key.</summary>
+    private static Dictionary<string, PlanStamp> PlanStamps(ClusterSnapshot snapshot)
+    {
+        var stamps = new Dictionary<string, PlanStamp>(snapshot.Groups.Count + snapshot.Pools.Count, StringComparer.Ordinal);
+        foreach (var group in snapshot.Groups) stamps[GroupKey(group.Metadata)] = StampOf(group.Metadata);
+        foreach (var pool in snapshot.Pools) stamps[PoolKey(pool.Metadata)] = StampOf(pool.Metadata);
+        return stamps;
+    }
+
+    /// <summary>The cached group's or pool's stamp; null when it is gone (or the key is no status key).</summary>
+    private PlanStamp? Stamp(string key)
+    {
+        if (key.StartsWith(GroupKeyPrefix, StringComparison.Ordinal)) return Groups.Get(key[GroupKeyPrefix.Length..]) is { } g ? StampOf(g.Metadata) : null;
+        if (key.StartsWith(PoolKeyPrefix, StringComparison.Ordinal)) return Pools.Get(key[PoolKeyPrefix.Length..]) is { } p ? StampOf(p.Metadata) : null;
+        return null;
+    }
+
     private async Task<ReconcileResult> ReconcileAsync(string key, CancellationToken cancellationToken)
     {
         if (key == PlanKey)
         {
             PlanResult plan;
+            var snapshot = Snapshot();
             try
             {
-                plan = await ConfigReconciler.ReconcileAsync(Snapshot(), cancellationToken).ConfigureAwait(false);
+                plan = await ConfigReconciler.ReconcileAsync(snapshot, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
-                foreach (var held in _firstPlan.Open()) Queue.Add(held); // after the first attempt, whether its writes all went through or not
+                // After the attempt, whether its writes all went through or not.
+                foreach (var held in _planGate.Open(PlanStamps(snapshot))) Queue.Add(held);
             }
             foreach (var error in plan.Errors) _log.Debug($"plan: {error}");
             // Only the groups and pools whose plan changed: queueing all 1,000 per plan kept the queue full at scale. Against
@@ -186,10 +212,11 @@ public sealed class OperatorController
             _statusQueuedFor = plan;
             return ReconcileResult.Done;
         }
-        if (_firstPlan.TryHold(key)) return ReconcileResult.Done;
+        if (_planGate.TryHold(key, Stamp(key), () => Queue.IsPending(PlanKey))) return ReconcileResult.Done;
         if (key.StartsWith(PoolKeyPrefix, StringComparison.Ordinal))
         {
             var pool = Pools.Get(key[PoolKeyPrefix.Length..]);
+            if (pool is null) PoolReconciler.Forget(key[PoolKeyPrefix.Length..]);
             return pool is null ? ReconcileResult.Done : await PoolReconciler.ReconcileAsync(pool, Snapshot(), cancellationToken).ConfigureAwait(false);
         }
         if (key.StartsWith(GroupKeyPrefix, StringComparison.Ordinal))
@@ -224,9 +251,10 @@ public sealed class OperatorController
         });
         Configs.OnChange((type, old, config) =>
         {
-            if (type != InformerEventType.Modified || old is null || old.Metadata.Generation != config.Metadata.Generation)
-                Queue.Add(PlanKey); // created, deleted or edited: make it match the plan again (our own echo is a no-op)
-            else if (ClusterSnapshot.HeardRoutersKey(old.Status) != ClusterSnapshot.HeardRoutersKey(config.Status))
+            if (type == InformerEventType.Deleted
+                || ((type != InformerEventType.Modified || old is null || old.Metadata.Generation != config.Metadata.Generation) && !ConfigReconciler.IsOwnWrite(config)))
+                Queue.Add(PlanKey); // created, deleted or edited by someone else: make it match the plan again (our own echo is not news)
+            else if (ClusterSnapshot.HeardRoutersKey(old?.Status) != ClusterSnapshot.HeardRoutersKey(config.Status))
                 Queue.Add(PlanKey); // the routers its agent hears: VRID allocation and VridConflict (priority and time alone do not)
             // A new generation makes its reports stale until the agent catches up: the groups' status reads both.
             if (type == InformerEventType.Modified && old?.Metadata.Generation == config.Metadata.Generation && Json(old?.Status) == Json(config.Status)) return;

@@ -41,6 +41,16 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
     private long _statusWrites;
     public long StatusWrites => Interlocked.Read(ref _statusWrites);
 
+    /// <summary>
+    /// The least time between two status writes of one group. Agents report one by one (a failover: the old master's report,
+    /// then the new master's), and each report re-aggregates the status: a write at once when the last was longer ago, else
+    /// one after the interval with whatever is current then (a reconcile reads the cache again; the last write is never stale).
+    /// Short next to the 2 s in which a new master must show.
+    /// </summary>
+    public TimeSpan StatusInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    private readonly WrittenStatus<VirtualIpGroupStatus> _written = new();
+
     public async Task<ReconcileResult> ReconcileAsync(VirtualIpGroupResource group, ClusterSnapshot snapshot, PlanResult? plan, CancellationToken cancellationToken)
     {
         var key = Kinds.Key(group.Metadata);
@@ -59,6 +69,7 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
             {
                 await SetFinalizersAsync(group, finalizers.Where(f => f != Kinds.VipsFinalizer).ToList(), cancellationToken).ConfigureAwait(false);
                 foreach (var slot in _lastNotes.Keys.Where(k => k.Group == key)) _lastNotes.TryRemove(slot, out _);
+                _written.Forget(key);
                 await events.RecordAsync(Kinds.Subject(group), EventTypes.Normal, "VipsReleased", "Finalize",
                     decision.Expired.Count == 0 ? "every node reports the virtual IPs released"
                         : "every node with a running agent reports the virtual IPs released", cancellationToken).ConfigureAwait(false);
@@ -72,6 +83,7 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
                     cancellationToken).ConfigureAwait(false);
                 await SetFinalizersAsync(group, finalizers.Where(f => f != Kinds.VipsFinalizer).ToList(), cancellationToken).ConfigureAwait(false);
                 foreach (var slot in _lastNotes.Keys.Where(k => k.Group == key)) _lastNotes.TryRemove(slot, out _);
+                _written.Forget(key);
                 return ReconcileResult.Done;
             }
             await RecordOnChangeAsync(group, EventTypes.Normal, GroupEvents.WaitingForRelease, "Finalize",
@@ -93,17 +105,27 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         var (reports, applyingLeft) = Reports(snapshot.Configs, nodes, snapshot.Heartbeats);
         var secretRef = group.Spec.Vrrp.AuthSecretRef;
         var secretPresent = secretRef is null || snapshot.SecretHasKey(group.Metadata.NamespaceProperty, secretRef.Name, secretRef.Key);
-        var status = GroupStatusBuilder.Build(group, groupPlan, reports, secretPresent, time.GetUtcNow());
+        var previous = _written.Current(key, group.Status, group.Metadata.ResourceVersion);
+        var status = GroupStatusBuilder.Build(previous == group.Status ? group : WithStatus(group, previous), groupPlan, reports, secretPresent, time.GetUtcNow());
+        TimeSpan? writeIn = null;
 
-        if (group.Status is null || KubernetesJson.Serialize(group.Status) != KubernetesJson.Serialize(status))
+        var json = KubernetesJson.Serialize(status);
+        if (previous is null || KubernetesJson.Serialize(previous) != json)
         {
-            var patch = new V1Patch(KubernetesJson.Serialize(new { status }), V1Patch.PatchType.MergePatch);
-            await client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(patch, ApiGroup.Group, ApiGroup.Version,
-                group.Metadata.NamespaceProperty, Kinds.VirtualIpGroups, group.Metadata.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
-            Interlocked.Increment(ref _statusWrites);
-            await RecordFlipsAsync(group, status, cancellationToken).ConfigureAwait(false);
-            foreach (var change in GroupEvents.MasterChanges(group.Status, status))
-                await events.RecordAsync(Kinds.Subject(group), EventTypes.Normal, GroupEvents.MasterChanged, "Failover", change, cancellationToken).ConfigureAwait(false);
+            var now = time.GetUtcNow();
+            var since = _written.LastWrite(key) is { } last ? now - last : TimeSpan.MaxValue;
+            if (since < StatusInterval) writeIn = StatusInterval - since; // the trailing write, with what is current then
+            else
+            {
+                var patch = new V1Patch(KubernetesJson.Serialize(new { status }), V1Patch.PatchType.MergePatch);
+                var response = await client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(patch, ApiGroup.Group, ApiGroup.Version,
+                    group.Metadata.NamespaceProperty, Kinds.VirtualIpGroups, group.Metadata.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+                _written.Wrote(key, status, response, now);
+                Interlocked.Increment(ref _statusWrites);
+                await RecordFlipsAsync(group, previous, status, cancellationToken).ConfigureAwait(false);
+                foreach (var change in GroupEvents.MasterChanges(previous, status))
+                    await events.RecordAsync(Kinds.Subject(group), EventTypes.Normal, GroupEvents.MasterChanged, "Failover", change, cancellationToken).ConfigureAwait(false);
+            }
         }
         if (GroupEvents.NginxRejections(groupPlan, reports) is { } rejected)
             await RecordOnChangeAsync(group, EventTypes.Warning, GroupEvents.NginxConfigRejected, "Reconcile", rejected, cancellationToken).ConfigureAwait(false);
@@ -112,8 +134,14 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         await SyncDnsEndpointAsync(group, DnsEndpoints.Desired(group, status), cancellationToken).ConfigureAwait(false);
         // A node still applying when its grace ends counts as not reporting then, even if nothing else changes.
         var applying = groupPlan.Instances.SelectMany(i => i.Nodes).Where(applyingLeft.ContainsKey).Select(n => applyingLeft[n]).ToList();
+        if (writeIn is { } wait) applying.Add(wait);
         return applying.Count > 0 ? ReconcileResult.After(applying.Min()) : ReconcileResult.Done;
     }
+
+    private static VirtualIpGroupResource WithStatus(VirtualIpGroupResource group, VirtualIpGroupStatus? status) => new()
+    {
+        ApiVersion = group.ApiVersion, Kind = group.Kind, Metadata = group.Metadata, Spec = group.Spec, Status = status,
+    };
 
     /// <summary>Nodes whose expiry a fresh read of their Lease does not confirm (or cannot: the API server away) are waited for.</summary>
     private async Task<ReleaseWait.Decision> ConfirmAsync(ReleaseWait.Decision decision, CancellationToken cancellationToken)
@@ -232,11 +260,11 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
         _lastNotes[slot] = note;
     }
 
-    private async Task RecordFlipsAsync(VirtualIpGroupResource group, VirtualIpGroupStatus status, CancellationToken cancellationToken)
+    private async Task RecordFlipsAsync(VirtualIpGroupResource group, VirtualIpGroupStatus? previous, VirtualIpGroupStatus status, CancellationToken cancellationToken)
     {
         foreach (var condition in status.Conditions)
         {
-            var before = group.Status?.Conditions.FirstOrDefault(c => c.Type == condition.Type);
+            var before = previous?.Conditions.FirstOrDefault(c => c.Type == condition.Type);
             if (before is not null && before.Status == condition.Status && before.Reason == condition.Reason) continue;
             var bad = condition.Type == ConditionTypes.Ready ? condition.Status != ConditionStatus.True : condition.Status == ConditionStatus.True;
             if (!bad && before is null) continue; // a healthy first status is no news

@@ -29,6 +29,32 @@ public class WorkQueueTests
     }
 
     [Fact]
+    public async Task An_urgent_only_taker_gets_urgent_keys_and_waits_while_only_other_keys_wait()
+    {
+        using var queue = new WorkQueue<string>(_time, urgent: k => k == "plan");
+        queue.Add("a");
+        using var cts = new CancellationTokenSource();
+        var urgentTake = queue.TakeAsync(cts.Token, urgentOnly: true);
+        Assert.False(urgentTake.IsCompleted); // "a" is not for it
+        queue.Add("plan");
+        Assert.Equal("plan", await urgentTake.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.True(queue.IsPending("plan")); // in process
+        Assert.Equal("a", await Take(queue)); // still there for the others
+
+        // An urgent key the others took leaves the urgent taker a wake-up with nothing to take: it waits on.
+        queue.Done("plan");
+        Assert.False(queue.IsPending("plan"));
+        queue.Add("plan");
+        Assert.Equal("plan", await Take(queue));
+        var next = queue.TakeAsync(cts.Token, urgentOnly: true); // its wake-up finds nothing, synchronously, and it waits again
+        Assert.False(next.IsCompleted);
+        queue.Done("plan");
+        queue.Add("plan");
+        Assert.Equal("plan", await next.WaitAsync(TimeSpan.FromSeconds(5)));
+        await cts.CancelAsync();
+    }
+
+    [Fact]
     public async Task An_urgent_key_is_handed_out_before_keys_that_were_waiting_longer()
     {
         using var queue = new WorkQueue<string>(_time, urgent: k => k == "plan");

@@ -116,6 +116,42 @@ public class NodeHaConfigReconcilerTests
     }
 
     [Fact]
+    public async Task Only_the_generation_our_write_made_counts_as_our_own_write()
+    {
+        var (reconciler, _, client) = Start(releaseAt: 1);
+        using var _ = client;
+        var plan = await reconciler.ReconcileAsync(Snapshot(nodes: 2), CancellationToken.None); // the server answers generation 1
+        var echo = Cached(plan.NodeConfigs[0]);
+        Assert.True(reconciler.IsOwnWrite(echo)); // its arrival in the cache needs no new plan
+        echo.Metadata.Generation = 2; // someone edited it after us
+        Assert.False(reconciler.IsOwnWrite(echo));
+        Assert.False(reconciler.IsOwnWrite(new NodeHaConfigResource { Metadata = new V1ObjectMeta { Name = "lb9", Generation = 1 } })); // never written by us
+    }
+
+    [Fact]
+    public async Task A_plan_before_our_writes_echo_keeps_the_routers_the_agent_reported_hearing()
+    {
+        var (reconciler, _, client) = Start(releaseAt: 1);
+        using var _ = client;
+        var first = await reconciler.ReconcileAsync(Snapshot(nodes: 2), CancellationToken.None);
+        var instance = first.NodeConfigs[0].Spec.VrrpInstances.Single();
+        // The cache still holds lb2's config from before our write (no generation yet), with its agent's report: a foreign
+        // router on our VRID. The plan counts our write in force, and must still read that report.
+        var foreign = new HeardRouterStatus
+        {
+            Interface = instance.Interface, Source = "198.18.0.99", Family = "IPv4", VirtualRouterId = instance.VirtualRouterId, Version = 3,
+            Addresses = ["198.18.0.250"], Priority = 100, LastHeard = DateTimeOffset.UtcNow,
+        };
+        var stale = new NodeHaConfigResource
+        {
+            Metadata = new V1ObjectMeta { Name = "lb2" }, Spec = new NodeHaConfigSpec { NodeName = "lb2" },
+            Status = new NodeHaConfigStatus { HeardRouters = [foreign] },
+        };
+        var second = await reconciler.ReconcileAsync(Snapshot(nodes: 2, [stale]), CancellationToken.None);
+        Assert.Equal(ConditionStatus.True, second.Groups.Single().Condition(ConditionTypes.Conflict)?.Status);
+    }
+
+    [Fact]
     public void A_specs_hash_follows_its_content_and_is_far_smaller_than_its_JSON()
     {
         var plan = NginxHa.Core.Planning.Planner.Plan(Snapshot(nodes: 2).ToPlanInput());

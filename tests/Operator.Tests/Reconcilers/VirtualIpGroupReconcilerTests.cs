@@ -77,7 +77,9 @@ public class VirtualIpGroupReconcilerTests
         Assert.Empty(late.VirtualIPs.Single().BackupNodes); // lb2's BACKUP no longer counts
         Assert.Equal(ReconcileResult.Done, lateResult);
 
-        // The agent catches up; a later write (generation 3) gets a grace of its own, counted from when it is first seen.
+        // The agent catches up (past the status interval since the last write); a later write (generation 3) gets a grace of
+        // its own, counted from when it is first seen.
+        time.Advance(reconciler.StatusInterval);
         (status, _) = await ReconcileAsync(reconciler, api, late, Snapshot(lb1, Config("lb2", 2, 2, VrrpInstanceState.Backup)));
         Assert.Equal("False Redundant", Degraded(status));
         time.Advance(TimeSpan.FromSeconds(30));
@@ -85,5 +87,92 @@ public class VirtualIpGroupReconcilerTests
         (_, result) = await ReconcileAsync(reconciler, api, status, Snapshot(lb1, Config("lb2", 3, 2, VrrpInstanceState.Backup)));
         Assert.Equal(writes, reconciler.StatusWrites);
         Assert.Equal(ReconcileResult.After(TimeSpan.FromSeconds(10)), result);
+    }
+
+    private static VirtualIpGroupReconciler Reconciler(RecordingApi api, FakeTimeProvider time)
+    {
+        var log = new OperatorLog(TextWriter.Null, time);
+        return new VirtualIpGroupReconciler(api.Client, new EventRecorder(api.Client, Kinds.FieldManager, "test", log, time), log, time)
+        {
+            StatusInterval = TimeSpan.FromMilliseconds(500),
+        };
+    }
+
+    private static string? Master(VirtualIpGroupStatus? status) => status?.VirtualIPs.Single().MasterNode;
+    private static int StatusWrites(RecordingApi api) => api.Requests.Count(r => r.Path.EndsWith("/virtualipgroups/web/status", StringComparison.Ordinal));
+    private static int Events(RecordingApi api, string reason) => api.Requests.Count(r => r.Path.Contains("/events", StringComparison.Ordinal) && r.Body.Contains(reason, StringComparison.Ordinal));
+
+    [Fact]
+    public async Task Reports_arriving_one_by_one_within_the_status_interval_make_one_write_at_its_end_with_the_latest_of_them()
+    {
+        var time = new FakeTimeProvider(WebGroup.T0);
+        using var api = new RecordingApi();
+        var reconciler = Reconciler(api, time);
+        var (status, result) = await ReconcileAsync(reconciler, api, null, Snapshot(Config("lb1", 1, 1, VrrpInstanceState.Master), Config("lb2", 1, 1, VrrpInstanceState.Backup)));
+        Assert.Equal("lb1", Master(status)); // the first write at once
+        Assert.Equal(ReconcileResult.Done, result);
+
+        // A failover: lb1's report (BACKUP) arrives first, then lb2's (MASTER).
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        (_, result) = await ReconcileAsync(reconciler, api, status, Snapshot(Config("lb1", 1, 1, VrrpInstanceState.Backup), Config("lb2", 1, 1, VrrpInstanceState.Backup)));
+        Assert.Equal(1, StatusWrites(api)); // no master for a moment: not written yet
+        Assert.Equal(ReconcileResult.After(TimeSpan.FromMilliseconds(400)), result);
+
+        time.Advance(TimeSpan.FromMilliseconds(200));
+        var failedOver = Snapshot(Config("lb1", 1, 1, VrrpInstanceState.Backup), Config("lb2", 1, 1, VrrpInstanceState.Master));
+        (_, result) = await ReconcileAsync(reconciler, api, status, failedOver);
+        Assert.Equal(1, StatusWrites(api));
+        Assert.Equal(ReconcileResult.After(TimeSpan.FromMilliseconds(200)), result);
+
+        time.Advance(TimeSpan.FromMilliseconds(200)); // the queue brings the key back: whatever is current then is written
+        var (latest, _) = await ReconcileAsync(reconciler, api, status, failedOver);
+        Assert.Equal(2, StatusWrites(api));
+        Assert.Equal("lb2", Master(latest));
+        Assert.Equal(1, latest!.VirtualIPs.Single().Transitions);
+        Assert.Equal(1, Events(api, GroupEvents.MasterChanged));
+        Assert.Equal(0, Events(api, GroupReasons.NoMaster)); // the moment without a master never made it into the status
+    }
+
+    [Fact]
+    public async Task A_status_equal_to_our_last_write_is_not_written_again_while_the_cache_still_holds_the_group_from_before_it()
+    {
+        var time = new FakeTimeProvider(WebGroup.T0);
+        using var api = new RecordingApi();
+        var version = 10;
+        api.Respond = (method, path, _) => method == "PATCH" && path.EndsWith("/status", StringComparison.Ordinal)
+            ? $$$"""{"metadata":{"resourceVersion":"{{{Interlocked.Increment(ref version)}}}"}}""" : "{}";
+        var reconciler = Reconciler(api, time);
+        async Task<VirtualIpGroupStatus?> Reconcile(VirtualIpGroupStatus? cached, string cachedVersion, ClusterSnapshot snapshot)
+        {
+            var group = WebGroup.Resource(cached, [Kinds.VipsFinalizer]);
+            group.Metadata.ResourceVersion = cachedVersion;
+            await reconciler.ReconcileAsync(group, snapshot, Plan, CancellationToken.None);
+            var written = api.Requests.LastOrDefault(r => r.Path.EndsWith("/virtualipgroups/web/status", StringComparison.Ordinal));
+            return written.Body is null ? null : KubernetesJson.Deserialize<VirtualIpGroupStatus>(JsonNode.Parse(written.Body)!["status"]!.ToJsonString());
+        }
+
+        var first = await Reconcile(null, "5", Snapshot(Config("lb1", 1, 1, VrrpInstanceState.Master), Config("lb2", 1, 1, VrrpInstanceState.Backup)));
+        Assert.Equal(1, StatusWrites(api)); // resourceVersion 11
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        var failedOver = Snapshot(Config("lb1", 1, 1, VrrpInstanceState.Backup), Config("lb2", 1, 1, VrrpInstanceState.Master));
+        var second = await Reconcile(null, "5", failedOver); // the cache has seen neither write yet
+        Assert.Equal(2, StatusWrites(api)); // resourceVersion 12
+        Assert.Equal(1, second!.VirtualIPs.Single().Transitions); // counted from our first write, not from no status at all
+        Assert.Equal(1, Events(api, GroupEvents.MasterChanged));
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        await Reconcile(null, "5", failedOver); // another report, same news; the cache still from before
+        await Reconcile(first, "11", failedOver); // the cache has caught up with the first write only
+        Assert.Equal(2, StatusWrites(api));
+        Assert.Equal(1, Events(api, GroupEvents.MasterChanged));
+
+        await Reconcile(second, "12", failedOver); // caught up
+        Assert.Equal(2, StatusWrites(api));
+
+        var overwritten = KubernetesJson.Deserialize<VirtualIpGroupStatus>(KubernetesJson.Serialize(second));
+        overwritten.VirtualIPs.Single().MasterNode = "lb1";
+        await Reconcile(overwritten, "13", failedOver); // someone else wrote after us: the cache is the truth, and it is wrong
+        Assert.Equal(3, StatusWrites(api));
     }
 }

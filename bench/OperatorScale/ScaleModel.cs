@@ -27,7 +27,7 @@ public sealed record ScaleOptions
         if (Groups < 1) yield return "--groups must be at least 1";
         if (Pools < 1) yield return "--pools must be at least 1";
         if (RackSize < 1) yield return "--rack-size must be at least 1";
-        if (Changes < 0) yield return "--changes must not be negative";
+        if (Changes < 1) yield return "--changes must be at least 1 (the latency percentiles and requests per change are over the changes)";
         if (Nodes > 5000 || Groups > 5000 || Pools > 5000 || Changes > 5000) yield return "--nodes, --groups, --pools and --changes go up to 5000 (the address plan)";
     }
 }

@@ -1,16 +1,8 @@
 using System.Net;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using NginxHa.NodeAgent.Vrrp;
+using NginxHa.Observability;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -19,27 +11,18 @@ namespace NginxHa.NodeAgent.Metrics;
 
 /// <summary>
 /// Serves <c>/metrics</c> (Prometheus text, OpenTelemetry's exporter), <c>/healthz</c> (the process answers),
-/// <c>/readyz</c> (config applied, every instance running) and <c>/status</c> (JSON read by `nginx-ha-agent status`).
-/// Kestrel hosted by hand: no WebApplication, host, configuration, logging or routing, only the server and one request
-/// pipeline, which keeps ASP.NET Core's hosting code out of the NativeAOT binary (docs/benchmarks.md, "Agent cost").
-/// Without a host nothing registers .NET's SIGTERM/SIGINT handlers either, which would replace the agent's own
+/// <c>/readyz</c> (config applied, every instance running) and <c>/status</c> (JSON read by `nginx-ha-agent status`),
+/// on <see cref="MetricsHttpServer"/>: Kestrel without a host, so nothing replaces the agent's own SIGTERM handling
 /// (Platform/ProcessSignals: the speaker hands over straight from the signal); the agent stops this server.
 /// </summary>
 public sealed class MetricsServer : IAsyncDisposable
 {
-    readonly KestrelServer _server;
-    readonly MeterProvider _provider;
-    readonly ServiceProvider _services;
+    readonly MetricsHttpServer _server;
 
-    MetricsServer(KestrelServer server, MeterProvider provider, ServiceProvider services)
-    {
-        _server = server;
-        _provider = provider;
-        _services = services;
-    }
+    MetricsServer(MetricsHttpServer server) => _server = server;
 
     /// <summary>Where the server listens (the port resolved when 0 was asked for).</summary>
-    public IPEndPoint EndPoint { get; private set; } = new(IPAddress.Loopback, 0);
+    public IPEndPoint EndPoint => _server.EndPoint;
 
     public static async Task<MetricsServer> StartAsync(IPEndPoint listen, AgentMetrics metrics, Func<Readiness> readiness,
         string node, CancellationToken ct)
@@ -50,58 +33,16 @@ public sealed class MetricsServer : IAsyncDisposable
                 ? new MetricStreamConfiguration { CardinalityLimit = limit }
                 : null)
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0).Build();
-        // The exporter's middleware is created through the application's services: an empty container does.
-        var services = new ServiceCollection().BuildServiceProvider();
-        var app = new ApplicationBuilder(services);
-        app.UseOpenTelemetryPrometheusScrapingEndpoint(provider, predicate: null, path: "/metrics", configureBranchedPipeline: null,
-            optionsName: null);
-        app.Run(context => context.Request.Path.Value switch
+        var server = await MetricsHttpServer.StartAsync(listen, provider, context => context.Request.Path.Value switch
         {
-            "/healthz" => Text(context, StatusCodes.Status200OK, "ok\n"),
+            "/healthz" => MetricsHttpServer.Text(context, StatusCodes.Status200OK, "ok\n"),
             "/readyz" => readiness() is var r && r.Ready
-                ? Text(context, StatusCodes.Status200OK, "ready\n")
-                : Text(context, StatusCodes.Status503ServiceUnavailable, $"not ready: {readiness().Reason}\n"),
+                ? MetricsHttpServer.Text(context, StatusCodes.Status200OK, "ready\n")
+                : MetricsHttpServer.Text(context, StatusCodes.Status503ServiceUnavailable, $"not ready: {r.Reason}\n"),
             "/status" => Status(context, metrics, node),
-            _ => Text(context, StatusCodes.Status404NotFound, "not found: /metrics /healthz /readyz /status\n"),
-        });
-
-        var options = new KestrelServerOptions { AddServerHeader = false, ApplicationServices = services };
-        options.Limits.MaxConcurrentConnections = 16;
-        options.Listen(listen);
-        var server = new KestrelServer(Options.Create(options),
-            new SocketTransportFactory(Options.Create(new SocketTransportOptions()), NullLoggerFactory.Instance), NullLoggerFactory.Instance);
-        try
-        {
-            await server.StartAsync(new Pipeline(app.Build()), ct).ConfigureAwait(false);
-        }
-        catch
-        {
-            server.Dispose();
-            provider.Dispose();
-            await services.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-        var started = new MetricsServer(server, provider, services);
-        var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
-        started.EndPoint = address is not null && Uri.TryCreate(address, UriKind.Absolute, out var uri)
-            ? new IPEndPoint(listen.Address, uri.Port)
-            : listen;
-        return started;
-    }
-
-    /// <summary>One request, one <see cref="DefaultHttpContext"/> over Kestrel's features, through the pipeline.</summary>
-    sealed class Pipeline(RequestDelegate pipeline) : IHttpApplication<HttpContext>
-    {
-        public HttpContext CreateContext(IFeatureCollection contextFeatures) => new DefaultHttpContext(contextFeatures);
-        public Task ProcessRequestAsync(HttpContext context) => pipeline(context);
-        public void DisposeContext(HttpContext context, Exception? exception) { }
-    }
-
-    static Task Text(HttpContext context, int status, string body)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        return context.Response.WriteAsync(body);
+            _ => MetricsHttpServer.Text(context, StatusCodes.Status404NotFound, "not found: /metrics /healthz /readyz /status\n"),
+        }, ct).ConfigureAwait(false);
+        return new MetricsServer(server);
     }
 
     static async Task Status(HttpContext context, AgentMetrics metrics, string node)
@@ -113,13 +54,7 @@ public sealed class MetricsServer : IAsyncDisposable
         await context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _server.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        _server.Dispose();
-        _provider.Dispose();
-        await _services.DisposeAsync().ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }
 
 /// <summary>Whether the agent is ready, and if not why.</summary>

@@ -222,7 +222,11 @@ public sealed class OperatorController
         if (key.StartsWith(GroupKeyPrefix, StringComparison.Ordinal))
         {
             var group = Groups.Get(key[GroupKeyPrefix.Length..]);
-            if (group is null) return ReconcileResult.Done;
+            if (group is null)
+            {
+                GroupReconciler.Forget(key[GroupKeyPrefix.Length..]); // gone without our finalizer's path through Finalize
+                return ReconcileResult.Done;
+            }
             return await GroupReconciler.ReconcileAsync(group, Snapshot(), ConfigReconciler.LastPlan, cancellationToken).ConfigureAwait(false);
         }
         _log.Warn($"unknown work queue key {key}");

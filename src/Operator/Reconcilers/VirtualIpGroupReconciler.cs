@@ -51,6 +51,16 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
 
     private readonly WrittenStatus<VirtualIpGroupStatus> _written = new();
 
+    /// <summary>How many groups' last status writes are kept (one per live group written by this replica).</summary>
+    public int RememberedGroups => _written.Count;
+
+    /// <summary>The group is gone (finalized, or deleted without our finalizer): its last write and notes are no longer kept.</summary>
+    public void Forget(string groupKey)
+    {
+        foreach (var slot in _lastNotes.Keys.Where(k => k.Group == groupKey)) _lastNotes.TryRemove(slot, out _);
+        _written.Forget(groupKey);
+    }
+
     public async Task<ReconcileResult> ReconcileAsync(VirtualIpGroupResource group, ClusterSnapshot snapshot, PlanResult? plan, CancellationToken cancellationToken)
     {
         var key = Kinds.Key(group.Metadata);
@@ -68,8 +78,7 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
             if (holding.Count == 0)
             {
                 await SetFinalizersAsync(group, finalizers.Where(f => f != Kinds.VipsFinalizer).ToList(), cancellationToken).ConfigureAwait(false);
-                foreach (var slot in _lastNotes.Keys.Where(k => k.Group == key)) _lastNotes.TryRemove(slot, out _);
-                _written.Forget(key);
+                Forget(key);
                 await events.RecordAsync(Kinds.Subject(group), EventTypes.Normal, "VipsReleased", "Finalize",
                     decision.Expired.Count == 0 ? "every node reports the virtual IPs released"
                         : "every node with a running agent reports the virtual IPs released", cancellationToken).ConfigureAwait(false);
@@ -82,8 +91,7 @@ public sealed class VirtualIpGroupReconciler(IKubernetes client, EventRecorder e
                     $"gave up waiting after {ReleaseTimeout.TotalSeconds:0} s for node(s) {string.Join(", ", holding)} to report the virtual IPs released",
                     cancellationToken).ConfigureAwait(false);
                 await SetFinalizersAsync(group, finalizers.Where(f => f != Kinds.VipsFinalizer).ToList(), cancellationToken).ConfigureAwait(false);
-                foreach (var slot in _lastNotes.Keys.Where(k => k.Group == key)) _lastNotes.TryRemove(slot, out _);
-                _written.Forget(key);
+                Forget(key);
                 return ReconcileResult.Done;
             }
             await RecordOnChangeAsync(group, EventTypes.Normal, GroupEvents.WaitingForRelease, "Finalize",

@@ -29,6 +29,9 @@ public sealed class WrittenStatus<TStatus> where TStatus : class
 
     public void Forget(string key) => _written.TryRemove(key, out _);
 
+    /// <summary>How many objects' last writes are kept.</summary>
+    public int Count => _written.Count;
+
     private static long ResourceVersionOf(object? response) =>
         response is JsonElement { ValueKind: JsonValueKind.Object } element
         && element.TryGetProperty("metadata", out var metadata) && metadata.ValueKind == JsonValueKind.Object

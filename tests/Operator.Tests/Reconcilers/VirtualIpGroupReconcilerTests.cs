@@ -43,6 +43,21 @@ public class VirtualIpGroupReconcilerTests
         status?.Conditions.Single(c => c.Type == ConditionTypes.Degraded) is { } c ? $"{c.Status} {c.Reason}" : "none";
 
     [Fact]
+    public async Task A_forgotten_group_keeps_no_last_write()
+    {
+        var time = new FakeTimeProvider(WebGroup.T0);
+        using var api = new RecordingApi();
+        var log = new OperatorLog(TextWriter.Null, time);
+        var reconciler = new VirtualIpGroupReconciler(api.Client, new EventRecorder(api.Client, Kinds.FieldManager, "test", log, time), log, time);
+        var (status, _) = await ReconcileAsync(reconciler, api, null, Snapshot(Config("lb1", 1, 1, VrrpInstanceState.Master)));
+        Assert.NotNull(status);
+        Assert.Equal(1, reconciler.RememberedGroups);
+
+        reconciler.Forget(Kinds.Key(WebGroup.Resource(status, [Kinds.VipsFinalizer]).Metadata));
+        Assert.Equal(0, reconciler.RememberedGroups);
+    }
+
+    [Fact]
     public async Task A_node_within_the_ApplyGrace_after_a_config_write_is_not_NodeNotReporting_and_is_once_it_has_passed()
     {
         var time = new FakeTimeProvider(WebGroup.T0);

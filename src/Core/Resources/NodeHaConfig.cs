@@ -197,4 +197,8 @@ public sealed class NginxStatus
     public NginxState State { get; set; } = NginxState.Unknown;
     public DateTimeOffset? LastReload { get; set; }
     public string? LastError { get; set; }
+
+    [Description("The nginx.conf in force: the first 12 hex digits of its SHA-256 (the hash label of nginx_ha_nginx_config_info). " +
+                 "Nodes serving the same pools show the same value.")]
+    [StringLength(64)] public string? ConfigHash { get; set; }
 }

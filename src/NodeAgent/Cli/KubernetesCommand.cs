@@ -83,7 +83,7 @@ public static class KubernetesCommand
         return await RunCommand.HostAsync(run, output, error, (log, shutdown, metrics) =>
         {
             var source = new KubernetesConfigSource(api, run.Node, new LastConfigStore(run.StateDirectory), TimeProvider.System, log.Write);
-            var writer = new KubernetesStatusWriter(api, run.Node, () => source.Generation);
+            var writer = new KubernetesStatusWriter(api, run.Node);
             // The Lease is renewed only while the agent's loops show progress: it says the agent works, not only that it runs.
             var liveness = new Node.AgentLiveness(TimeProvider.System);
             var heartbeat = new LeaseHeartbeat(api, options.LeaseNamespace, run.Node, options.HeartbeatDuration, TimeProvider.System, log.Write)

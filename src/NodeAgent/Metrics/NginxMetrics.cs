@@ -60,14 +60,11 @@ public sealed class NginxMetrics
             _ => "reloaded",
         };
         Interlocked.Increment(ref _reloads[ResultIndex(label)]);
-        if (result.Accepted) _configHash = Hash(renderedConfig);
+        if (result.Accepted) _configHash = NginxConfigHash.Of(renderedConfig);
         else Interlocked.Increment(ref _rejected[(int)ConfigRejectionStage.NginxTest]);
     }
 
     public void Reject(ConfigRejectionStage stage) => Interlocked.Increment(ref _rejected[(int)stage]);
-
-    public static string Hash(string config) =>
-        Convert.ToHexStringLower(Sha256.HashData(Encoding.UTF8.GetBytes(config)))[..12];
 
     static int ResultIndex(string result) => result switch
     {

@@ -15,6 +15,9 @@ public sealed record NodeDesiredState(NodeHaConfig Config, IReadOnlyList<Instanc
     /// <summary>The directories of <see cref="SecretFiles"/>: what stays on disk once this state is applied.</summary>
     public IReadOnlyCollection<string> SecretDirectories { get; init; } = [];
 
+    /// <summary>The NodeHaConfig generation this state comes from (<see cref="NodeConfigEvent.Generation"/>).</summary>
+    public long? Generation { get; init; }
+
     /// <summary>
     /// Pure: a NodeHaConfig with its resolved secrets, on a host with <paramref name="hostAddresses"/>, becomes speaker
     /// plans and nginx.conf; or every problem, each a complete line naming the instance or pool and the field.
@@ -46,6 +49,7 @@ public sealed record NodeDesiredState(NodeHaConfig Config, IReadOnlyList<Instanc
         {
             SecretFiles = files,
             SecretDirectories = directories.Values.ToArray(),
+            Generation = update.Generation,
         };
     }
 }

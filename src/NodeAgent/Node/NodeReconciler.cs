@@ -57,6 +57,10 @@ public sealed class NodeReconciler : IAsyncDisposable
     readonly TaskCompletionSource<string> _instanceFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     DateTimeOffset? _lastReload;
     string? _lastNginxError;
+    // Set with the status change that ends handling an event, never when it arrives: a status written meanwhile (a VRRP
+    // transition) must not claim a generation whose config is not in force yet.
+    long? _observedGeneration;
+    string? _configHash;
 
     /// <param name="secretFiles">Where the TLS Secrets' files go before nginx -t; null: the config names none (tests).</param>
     /// <param name="liveness">Where the apply loop and the instances' loops show progress (the heartbeat's condition); null: nowhere.</param>
@@ -123,7 +127,7 @@ public sealed class NodeReconciler : IAsyncDisposable
             case NodeConfigUpdate update:
                 return await ApplyAsync(update, cancellationToken);
             case NodeConfigRejected rejected:
-                return Rejected(rejected.Reason, rejected.Problems);
+                return Rejected(rejected.Reason, rejected.Problems, rejected.Generation);
             default:
                 throw new ArgumentException($"unknown config event {e.GetType().Name}", nameof(e));
         }
@@ -132,7 +136,7 @@ public sealed class NodeReconciler : IAsyncDisposable
     public async Task<ReconcileResult> ApplyAsync(NodeConfigUpdate update, CancellationToken cancellationToken)
     {
         var desired = Prepare(update, out var problems);
-        return desired is null ? Rejected(update.Reason, problems) : await ApplyAsync(desired, update.Reason, cancellationToken);
+        return desired is null ? Rejected(update.Reason, problems, update.Generation) : await ApplyAsync(desired, update.Reason, cancellationToken);
     }
 
     /// <summary>nginx first (a new VIP is only taken once nginx serves its config), then the VRRP instances.</summary>
@@ -161,7 +165,7 @@ public sealed class NodeReconciler : IAsyncDisposable
             {
                 var problem = $"{(nginx.Outcome == ConfigApplyOutcome.ReloadFailed ? "nginx reload" : "nginx -t")}: {nginx.Error}";
                 _log($"config rejected ({reason}): {problem}; the last good config keeps serving");
-                Report(Cut(nginx.Error ?? problem));
+                Report(Cut(nginx.Error ?? problem), desired.Generation);
                 return new ReconcileResult(ReconcileOutcome.Rejected, [problem]);
             }
             PruneSecretFiles(desired);
@@ -171,6 +175,11 @@ public sealed class NodeReconciler : IAsyncDisposable
             if (nginx.Outcome == ConfigApplyOutcome.Reloaded) _log($"nginx: config reloaded ({reason})");
 
             var problems = await ApplyInstancesAsync(desired.Instances, reason);
+            lock (_gate)
+            {
+                _observedGeneration = desired.Generation;
+                _configHash = NginxConfigHash.Of(desired.NginxConfig);
+            }
             RaiseStatusChanged();
             return new ReconcileResult(problems.Count == 0 ? ReconcileOutcome.Applied : ReconcileOutcome.PartlyApplied, problems);
         }
@@ -202,18 +211,20 @@ public sealed class NodeReconciler : IAsyncDisposable
 
     public static string LoopName(string instance) => $"vrrp {instance}";
 
-    ReconcileResult Rejected(string reason, IReadOnlyList<string> problems)
+    ReconcileResult Rejected(string reason, IReadOnlyList<string> problems, long? generation)
     {
         _log($"config rejected ({reason}): {problems.Count} error(s); the last good config keeps serving");
         foreach (var p in problems) _log($"config rejected: {p}");
-        Report(Cut($"config rejected, the last good config keeps serving: {string.Join("; ", problems)}"));
+        Report(Cut($"config rejected, the last good config keeps serving: {string.Join("; ", problems)}"), generation);
         return new ReconcileResult(ReconcileOutcome.Rejected, problems);
     }
 
     /// <summary>The status says why (nginx.lastError) until a config is accepted; the Kubernetes mode also makes an Event.</summary>
-    void Report(string message)
+    /// <summary>A rejected generation is observed too: the status reports it with the reason, and what runs stays.</summary>
+    void Report(string message, long? generation)
     {
         _lastNginxError = message;
+        lock (_gate) _observedGeneration = generation;
         RaiseStatusChanged();
         ConfigRejected?.Invoke(message);
     }
@@ -413,7 +424,9 @@ public sealed class NodeReconciler : IAsyncDisposable
                         State = ToStatus(_nginx.Current),
                         LastReload = _lastReload,
                         LastError = _lastNginxError,
+                        ConfigHash = _configHash,
                     },
+                    ObservedGeneration = _observedGeneration,
                 };
             }
         }

@@ -41,10 +41,6 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
     string? _lastRejection;
     readonly Dictionary<string, CancellationTokenSource> _secretWatches = new(StringComparer.Ordinal);
 
-    /// <summary>The generation of the NodeHaConfig last handed over (observedGeneration of the status).</summary>
-    public long? Generation => Volatile.Read(ref _generationBox)?.Value;
-    StrongBox<long>? _generationBox;
-
     public async IAsyncEnumerable<NodeConfigEvent> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var events = Channel.CreateUnbounded<NodeConfigEvent>();
@@ -53,7 +49,10 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
             var secrets = FromStore(last);
             Remember(last.Generation, Hash(secrets));
             log($"kubernetes: starting from the last applied config (generation {last.Generation}, {store.Path}) until the API server answers");
-            yield return new NodeConfigUpdate(last.Config, secrets, $"the last applied config (generation {last.Generation}) from {store.Path}");
+            yield return new NodeConfigUpdate(last.Config, secrets, $"the last applied config (generation {last.Generation}) from {store.Path}")
+            {
+                Generation = last.Generation,
+            };
         }
         var triggers = Channel.CreateUnbounded<Trigger>();
         using var stopWatches = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -367,7 +366,8 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
             var rejection = $"{obj.Generation}\n{string.Join("\n", problems)}";
             if (rejection == _lastRejection) return;
             _lastRejection = rejection;
-            await events.WriteAsync(new NodeConfigRejected(problems, $"{reason} (generation {obj.Generation})"), cancellationToken);
+            await events.WriteAsync(new NodeConfigRejected(problems, $"{reason} (generation {obj.Generation})") { Generation = obj.Generation },
+                cancellationToken);
             return;
         }
         _lastRejection = null;
@@ -384,7 +384,8 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
             }),
             Htpasswd = htpasswd.ToDictionary(p => p.Key, p => Convert.ToBase64String(p.Value.Content.Span)),
         });
-        await events.WriteAsync(new NodeConfigUpdate(obj.Config, secrets, $"{reason} (generation {obj.Generation})"), cancellationToken);
+        await events.WriteAsync(new NodeConfigUpdate(obj.Config, secrets, $"{reason} (generation {obj.Generation})") { Generation = obj.Generation },
+            cancellationToken);
     }
 
     void Remember(long generation, string secretsHash)
@@ -392,7 +393,6 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
         _generation = generation;
         _secretsHash = secretsHash;
         _emptyHandedOver = false; // a deletion from now on withdraws this config
-        Volatile.Write(ref _generationBox, new StrongBox<long>(generation));
     }
 
     static string Hash(NodeSecrets secrets)

@@ -26,7 +26,12 @@ public sealed record NodeSecrets(IReadOnlyDictionary<string, ReadOnlyMemory<byte
 }
 
 /// <summary>What a config source reports: a new desired state for this node, or why it has none to give.</summary>
-public abstract record NodeConfigEvent(string Reason);
+public abstract record NodeConfigEvent(string Reason)
+{
+    /// <summary>The NodeHaConfig's metadata.generation this event comes from (Kubernetes mode); the node's status reports
+    /// it as observedGeneration once the event is handled, not when it arrives.</summary>
+    public long? Generation { get; init; }
+}
 
 /// <summary>This node's desired state; <paramref name="Reason"/> says what changed ("site.yaml changed", "SIGHUP").</summary>
 public sealed record NodeConfigUpdate(NodeHaConfig Config, NodeSecrets Secrets, string Reason) : NodeConfigEvent(Reason);

@@ -163,7 +163,7 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         var first = Assert.IsType<NodeConfigUpdate>(await events.NextAsync());
         Assert.Equal(node, first.Config.Spec.NodeName);
         Assert.Equal(100, PriorityOf(first));
-        Assert.Equal(1, source.Generation);
+        Assert.Equal(1, first.Generation);
 
         // A status write (our own) and another node's change: neither is a new config for this node.
         await api.PatchNodeHaConfigStatusAsync(node, new NodeHaConfigStatus { Instances = [new() { Name = "edge/web/0", State = VrrpInstanceState.Master }] }, default);
@@ -171,7 +171,7 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         ApplyConfig(node, 120);
         var next = await events.NextAsync();
         Assert.Equal(120, PriorityOf(next));
-        Assert.Equal(2, source.Generation);
+        Assert.Equal(2, next.Generation);
 
         Kubectl("delete", "nodehaconfig", node);
         var deleted = Assert.IsType<NodeConfigUpdate>(await events.NextAsync());
@@ -189,11 +189,12 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         var empty = Assert.IsType<NodeConfigUpdate>(await events.NextAsync());
         Assert.Equal(node, empty.Config.Spec.NodeName);
         Assert.Empty(empty.Config.Spec.VrrpInstances);
-        Assert.Null(source.Generation);
+        Assert.Null(empty.Generation);
 
         ApplyConfig(node, 100); // the next event is the operator's config, not the empty one again
-        Assert.Equal(100, PriorityOf(await events.NextAsync()));
-        Assert.Equal(1, source.Generation);
+        var written = await events.NextAsync();
+        Assert.Equal(100, PriorityOf(written));
+        Assert.Equal(1, written.Generation);
     }
 
     [Fact]
@@ -320,11 +321,12 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         string node = Unique("node");
         ApplyConfig(node, 100);
         using var api = Api();
-        var writer = new KubernetesStatusWriter(api, node, () => 1);
+        var writer = new KubernetesStatusWriter(api, node);
         await writer.WriteAsync(new NodeHaConfigStatus
         {
             Instances = [new() { Name = "edge/web/0", State = VrrpInstanceState.Master, Master = "198.18.7.1", Transitions = 3 }],
-            Nginx = new NginxStatus { State = NginxState.Running },
+            Nginx = new NginxStatus { State = NginxState.Running, ConfigHash = "0123456789ab" },
+            ObservedGeneration = 1,
         }, default);
 
         var (code, table, error) = _cluster.Kubectl("get", "nhc", node);
@@ -332,8 +334,8 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         var row = table.Split('\n')[1];
         Assert.Contains("edge/web/0", row); // the Masters column
         Assert.Contains("Running", row);    // the Nginx column
-        var (_, generation, _) = _cluster.Kubectl("get", "nhc", node, "-o", "jsonpath={.status.observedGeneration} {.status.instances[0].master} {.spec.vrrpInstances[0].priority}");
-        Assert.Equal("1 198.18.7.1 100", generation.Trim()); // the spec is untouched
+        var (_, generation, _) = _cluster.Kubectl("get", "nhc", node, "-o", "jsonpath={.status.observedGeneration} {.status.instances[0].master} {.status.nginx.configHash} {.spec.vrrpInstances[0].priority}");
+        Assert.Equal("1 198.18.7.1 0123456789ab 100", generation.Trim()); // the spec is untouched
     }
 
     [Fact]
@@ -546,7 +548,7 @@ public sealed class LastConfigStoreTests : IDisposable
         var update = Assert.IsType<NodeConfigUpdate>(await events.NextAsync());
         Assert.Equal(90, update.Config.Spec.VrrpInstances.Single().Priority);
         Assert.Equal("pw", Encoding.UTF8.GetString(update.Secrets.VrrpAuth["edge/web/0"].Span));
-        Assert.Equal(3, source.Generation);
+        Assert.Equal(3, update.Generation);
     }
 
 }

@@ -109,7 +109,7 @@ public sealed partial class MetricsServerTests : IAsyncLifetime
         Assert.Equal(2, Sample(text, "nginx_ha_nginx_restarts_total"));
         Assert.Equal(1, Sample(text, "nginx_ha_nginx_reloads_total", ("result", "reloaded")));
         Assert.Equal(1, Sample(text, "nginx_ha_nginx_reloads_total", ("result", "rejected")));
-        Assert.Equal(1, Sample(text, "nginx_ha_nginx_config_info", ("hash", NginxMetrics.Hash("events {}\n"))));
+        Assert.Equal(1, Sample(text, "nginx_ha_nginx_config_info", ("hash", NginxHa.NodeAgent.Nginx.NginxConfigHash.Of("events {}\n"))));
         Assert.Equal(1, Sample(text, "nginx_ha_config_rejected_total", ("stage", "nginx_test")));
         Assert.Equal(1, Sample(text, "nginx_ha_config_rejected_total", ("stage", "manifest")));
 

@@ -38,6 +38,6 @@ public sealed class Sha256Tests
     {
         const string config = "events {}\nhttp { server { listen 80; server_name é.example; } }\n";
         var expected = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(config)))[..12];
-        Assert.Equal(expected, NginxMetrics.Hash(config));
+        Assert.Equal(expected, NginxHa.NodeAgent.Nginx.NginxConfigHash.Of(config));
     }
 }

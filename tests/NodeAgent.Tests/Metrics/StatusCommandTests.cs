@@ -42,7 +42,7 @@ public sealed class StatusCommandTests
         Assert.Equal(["INSTANCE", "VRID", "INTERFACE", "STATE", "PRIORITY", "MASTER", "VIPS", "BOUND", "SINCE"], lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
         Assert.Equal(["edge-web-0", "51", "eth0", "MASTER", "150", "this", "node", "1", "5m"], lines[2].Split(' ', StringSplitOptions.RemoveEmptyEntries));
         Assert.Equal(["edge-web-1", "52", "eth0", "BACKUP", "100", "198.18.0.12", "0", "5m"], lines[3].Split(' ', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Equal($"nginx: healthy, restarts 1, config {NginxMetrics.Hash("events {}\n")}", lines[4]);
+        Assert.Equal($"nginx: healthy, restarts 1, config {NginxHa.NodeAgent.Nginx.NginxConfigHash.Of("events {}\n")}", lines[4]);
     }
 
     [Fact]

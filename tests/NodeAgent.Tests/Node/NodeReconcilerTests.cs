@@ -656,6 +656,48 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task The_status_reports_a_generation_once_its_config_is_in_force_and_a_rejected_one_with_the_reason()
+    {
+        await Apply(Config(Instance("edge/web/0", 51)) with { Generation = 1 });
+        var first = _reconciler.Status;
+        Assert.Equal(1, first.ObservedGeneration);
+        Assert.Equal(NginxConfigHash.Of(_nginx.Applied[^1]), first.Nginx!.ConfigHash);
+
+        // Generation 2 arrives; while nginx -t runs, a status written (a VRRP transition) still says generation 1.
+        using var inCheck = new SemaphoreSlim(0);
+        using var release = new SemaphoreSlim(0);
+        _nginx.OnCheck = _ =>
+        {
+            inCheck.Release();
+            release.Wait();
+        };
+        var second = Config(Instance("edge/web/0", 51), Instance("edge/web/1", 52)) with { Generation = 2 };
+        second.Config.Spec.BackendPools[0].Spec.Backends.Servers.Add(new() { Address = "198.18.0.22", Port = 8080 }); // a new nginx.conf
+        var apply = Task.Run(() => _reconciler.ApplyAsync(second, default));
+        Assert.True(await inCheck.WaitAsync(TimeSpan.FromSeconds(30)), "the apply reached nginx -t");
+        Assert.Equal(1, _reconciler.Status.ObservedGeneration);
+        Assert.Equal(first.Nginx.ConfigHash, _reconciler.Status.Nginx!.ConfigHash);
+        release.Release();
+        await apply.WaitAsync(TimeSpan.FromSeconds(30));
+        _nginx.OnCheck = null;
+        Assert.Equal(2, _reconciler.Status.ObservedGeneration);
+        Assert.Equal(2, _reconciler.Status.Instances.Count);
+        var inForce = _reconciler.Status.Nginx!.ConfigHash;
+        Assert.NotEqual(first.Nginx.ConfigHash, inForce);
+
+        // Generation 3 is rejected by nginx: observed, with the reason, and the config in force keeps its hash.
+        _nginx.Reject = "unknown directive \"bogus\"";
+        await Apply(Config(Instance("edge/web/0", 51)) with { Generation = 3 });
+        Assert.Equal(3, _reconciler.Status.ObservedGeneration);
+        Assert.Equal(inForce, _reconciler.Status.Nginx!.ConfigHash);
+        Assert.Equal("unknown directive \"bogus\"", _reconciler.Status.Nginx!.LastError);
+
+        // Generation 4 is rejected by its source (a Secret missing): observed too.
+        await _reconciler.HandleAsync(new NodeConfigRejected(["Secret edge/web-tls does not exist"], "test") { Generation = 4 }, default);
+        Assert.Equal(4, _reconciler.Status.ObservedGeneration);
+    }
+
+    [Fact]
     public async Task A_rejected_config_is_in_the_status_and_announced_naming_the_field_until_a_valid_one_is_applied()
     {
         var announced = new List<string>();

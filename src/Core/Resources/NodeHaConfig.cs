@@ -14,6 +14,7 @@ namespace NginxHa.Core.Resources;
 [PrinterColumn("Instances", ".spec.vrrpInstances[*].name", Priority = 1, Description = "The node's VRRP instances, namespace/group/index.")]
 [PrinterColumn("Masters", ".status.instances[?(@.state==\"Master\")].name", Description = "The instances this node is VRRP master of.")]
 [PrinterColumn("Nginx", ".status.nginx.state")]
+[PrinterColumn("Config", ".status.nginx.configHash", Priority = 1, Description = "The nginx.conf in force (hash): nodes serving the same pools show the same value.")]
 [PrinterColumn("Age", ".metadata.creationTimestamp", "date")]
 [CelRule("self.spec.nodeName == self.metadata.name", "must equal metadata.name", FieldPath = ".spec.nodeName")]
 public sealed class NodeHaConfig : Resource, IValidatable

@@ -86,7 +86,7 @@ public sealed class KubectlTests(CrdCluster cluster)
         _k.Ok("patch", "vipg", "columns", "-n", "cols", "--subresource=status", "--type=merge", "-p",
             """{"status":{"virtualIPs":[{"address":"198.18.7.1/24","masterNode":"cols-lb1"}],"masters":"cols-lb1","conditions":[{"type":"Ready","status":"True","reason":"Planned","message":""}]}}""");
         _k.Ok("patch", "nhc", "cols-lb1", "--subresource=status", "--type=merge", "-p",
-            """{"status":{"instances":[{"name":"cols/columns/0","state":"Master"}],"nginx":{"state":"Running"}}}""");
+            """{"status":{"instances":[{"name":"cols/columns/0","state":"Master"}],"nginx":{"state":"Running","configHash":"26e35ca55ab0"}}}""");
 
         var groups = Table(_k.Ok("get", "vipg", "-n", "cols"));
         Assert.Equal(["NAME", "MODE", "VIPS", "MASTERS", "READY", "AGE"], groups.Header);
@@ -100,7 +100,9 @@ public sealed class KubectlTests(CrdCluster cluster)
         var nodes = Table(_k.Ok("get", "nhc", "cols-lb1"));
         Assert.Equal(["NAME", "MASTERS", "NGINX", "AGE"], nodes.Header);
         Assert.Equal(["cols-lb1", "cols/columns/0", "Running"], nodes.Rows.Single()[..3]);
-        Assert.Equal(["NAME", "INSTANCES", "MASTERS", "NGINX", "AGE"], Table(_k.Ok("get", "nhc", "cols-lb1", "-o", "wide")).Header);
+        var wideNodes = Table(_k.Ok("get", "nhc", "cols-lb1", "-o", "wide"));
+        Assert.Equal(["NAME", "INSTANCES", "MASTERS", "NGINX", "CONFIG", "AGE"], wideNodes.Header);
+        Assert.Equal(["cols-lb1", "cols/columns/0", "cols/columns/0", "Running", "26e35ca55ab0"], wideNodes.Rows.Single()[..5]);
 
         // The short names together, and the category: one command lists all three kinds.
         var all = _k.Ok("get", "vipg,nbp,nhc", "-A");

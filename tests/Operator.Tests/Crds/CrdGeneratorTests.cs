@@ -40,7 +40,7 @@ public sealed class CrdGeneratorTests
     [Theory]
     [InlineData(typeof(VirtualIpGroup), "Mode,VIPs,Masters,Ready,Age", "")]
     [InlineData(typeof(NginxBackendPool), "Listeners,Backends,Service,Ready,Age", "Backends,Service")]
-    [InlineData(typeof(NodeHaConfig), "Instances,Masters,Nginx,Age", "Instances")]
+    [InlineData(typeof(NodeHaConfig), "Instances,Masters,Nginx,Config,Age", "Instances,Config")]
     public void Printer_columns_are_the_issues_with_the_wide_ones_at_priority_1(Type kind, string columns, string wide)
     {
         var list = ((List<object?>)Version(kind)["additionalPrinterColumns"]!).Select(Map).ToList();

@@ -3,6 +3,9 @@
 # 500 NginxBackendPools, 200 simulated agents reporting status, and `nginx-ha-operator run` (Release build) as a process.
 # bench/OperatorScale (operator-scale) does the work and measures:
 #   - the initial full reconcile: from the operator's start to every NodeHaConfig written (and then quiet for 2 s);
+#   - the initial reconcile's tail: the operator's requests after its last NodeHaConfig write (the groups' finalizers,
+#     the first status of every group and pool) until it sends nothing for 2 s; the changes start after it, so their
+#     counts are the steady state's;
 #   - 100 changes, one at a time (even: a backend added to a pool, odd: a group's first VIP moved): the latency from
 #     the write to the last affected NodeHaConfig seen written by a watch, p50 and p99; the NodeHaConfig writes per
 #     change against the nodes it affects (it fails the run unless every affected node is written exactly once and no

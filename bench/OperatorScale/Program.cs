@@ -111,11 +111,12 @@ try
     var rssAfterInitial = Status(op!.Id, "VmRSS");
     memory.MarkInitial();
     Log($"initial reconcile: all {initial.Nodes} NodeHaConfigs in {initial.AllWritten.TotalMilliseconds:F0} ms, last write at {initial.LastWrite.TotalMilliseconds:F0} ms, {initial.Writes} writes; VmRSS {rssAfterInitial / 1024.0:F1} MB");
+    var tail = await run.SettleAsync(stop.Token);
     var changes = await run.ChangesAsync(stop.Token);
     var rssEnd = Status(op.Id, "VmRSS");
     hwm = Status(op.Id, "VmHWM");
     var metrics = await PlanMetricsAsync(metricsPort);
-    var report = Report.Build(options, initial, changes, rssAfterInitial, rssEnd, hwm, rss.Count == 0 ? 0 : rss.Max(r => r.RssKb), run.Agents, metrics,
+    var report = Report.Build(options, initial, tail, changes, rssAfterInitial, rssEnd, hwm, rss.Count == 0 ? 0 : rss.Max(r => r.RssKb), run.Agents, metrics,
         memory.Breakdown());
     Console.WriteLine(report.Text);
     if (markdown is not null) await File.WriteAllTextAsync(markdown, report.Markdown);

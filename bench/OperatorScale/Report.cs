@@ -24,7 +24,7 @@ public sealed record Report(string Text, string Markdown, string Json, IReadOnly
             .Select(c => $"change {c.Index} ({c.Description}): {c.WritesOnAffected} write(s) on {c.Affected} affected node(s) " +
                          $"({c.AffectedWrittenOnce} written exactly once), {c.WritesElsewhere} elsewhere").ToList();
 
-    public static Report Build(ScaleOptions options, InitialResult initial, IReadOnlyList<ChangeResult> changes, long rssAfterInitialKb, long rssEndKb,
+    public static Report Build(ScaleOptions options, InitialResult initial, TailResult tail, IReadOnlyList<ChangeResult> changes, long rssAfterInitialKb, long rssEndKb,
         long hwmKb, long peakSampledKb, AgentSimulator agents, string planMetrics,
         string memoryBreakdown = "")
     {
@@ -42,6 +42,7 @@ public sealed record Report(string Text, string Markdown, string Json, IReadOnly
         var failures = CountProblems(changes).ToList();
         if (agents.Failures > 0) failures.Add($"{agents.Failures} simulated agent status write(s) failed");
         var initialOperator = initial.Requests.Where(r => !Sim(r.Key)).Sum(r => r.Value);
+        var tailOperator = tail.Requests.Where(r => !Sim(r.Key)).OrderByDescending(r => r.Value).ToList();
         string Ms(double v) => v.ToString("F1", Inv);
         string Mb(long kb) => (kb / 1024.0).ToString("F1", Inv);
         string Met(bool ok) => ok ? "met" : "**missed**";
@@ -56,6 +57,7 @@ public sealed record Report(string Text, string Markdown, string Json, IReadOnly
         md.AppendLine(Inv, $"| operator API requests per change | {(operatorRequests.Values.Sum()).ToString("F1", Inv)}: {string.Join(", ", operatorRequests.OrderByDescending(r => r.Value).Select(r => $"{r.Key[(r.Key.IndexOf(' ') + 1)..]} {r.Value.ToString("0.##", Inv)}"))} | |");
         md.AppendLine(Inv, $"| simulated agents' and benchmark's requests per change | {(simRequests.Values.Sum()).ToString("F1", Inv)}: {string.Join(", ", simRequests.OrderByDescending(r => r.Value).Select(r => $"{r.Key[(r.Key.IndexOf(' ') + 1)..]} {r.Value.ToString("0.##", Inv)}"))} | |");
         md.AppendLine(Inv, $"| operator API requests during the initial reconcile | {initialOperator} | |");
+        md.AppendLine(Inv, $"| the initial reconcile's tail (finalizers, first status of every group and pool), before the changes | {tailOperator.Sum(r => r.Value)} operator requests after the last NodeHaConfig write{(tailOperator.Count == 0 ? "" : ": " + string.Join(", ", tailOperator.Select(r => $"{r.Key[(r.Key.IndexOf(' ') + 1)..]} {r.Value}")))}; {(tail.Quiet ? "quiet" : "**still sending**")} {Ms(tail.QuietAt.TotalMilliseconds)} ms after its start | |");
         md.AppendLine(Inv, $"| operator memory | VmHWM {Mb(hwmKb)} MB; VmRSS {Mb(rssAfterInitialKb)} MB after the initial reconcile, {Mb(rssEndKb)} MB at the end (peak sampled every 200 ms: {Mb(peakSampledKb)} MB) | < 150 MB: {Met(hwmKb < 150 * 1024)} |");
         if (memoryBreakdown.Length > 0) md.AppendLine(Inv, $"| operator memory breakdown (MB; its --memory-log lines) | {memoryBreakdown} | |");
 
@@ -71,6 +73,7 @@ public sealed record Report(string Text, string Markdown, string Json, IReadOnly
         {
             options.Nodes, options.Groups, options.Pools, options.RackSize,
             initial = new { allWrittenMs = initial.AllWritten.TotalMilliseconds, lastWriteMs = initial.LastWrite.TotalMilliseconds, initial.Writes, initial.Nodes, initial.Requests },
+            tail = new { quietAtMs = tail.QuietAt.TotalMilliseconds, quiet = tail.Quiet, requests = tail.Requests },
             latencyMs = new { p50, p99, max },
             operatorCpuMs = new { initial = initial.OperatorCpuMs, perChangeP50 = Percentile(cpu, 50), perChangeP99 = Percentile(cpu, 99) },
             changes = changes.Select(c => new { c.Index, c.Description, latencyMs = c.Latency.TotalMilliseconds, cpuMs = c.OperatorCpuMs, c.Affected, c.WritesOnAffected, c.WritesElsewhere, c.Requests }),

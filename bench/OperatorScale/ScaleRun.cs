@@ -8,6 +8,13 @@ namespace NginxHa.Bench.OperatorScale;
 /// <summary>The initial full reconcile: from the operator's start to the last NodeHaConfig write before a quiet <see cref="ScaleOptions.Stable"/>.</summary>
 public sealed record InitialResult(TimeSpan AllWritten, TimeSpan LastWrite, int Nodes, int Writes, IReadOnlyDictionary<string, long> Requests, double OperatorCpuMs);
 
+/// <summary>
+/// The initial reconcile's tail: what the operator still sends after the last NodeHaConfig write (the groups' finalizers and
+/// the first status of every group and pool), until it sends nothing for <see cref="ScaleOptions.Stable"/>.
+/// <paramref name="QuietAt"/> is from the operator's start; <paramref name="Quiet"/> false when it never went quiet in time.
+/// </summary>
+public sealed record TailResult(TimeSpan QuietAt, bool Quiet, IReadOnlyDictionary<string, long> Requests);
+
 /// <summary>One change: the latency to the last affected NodeHaConfig write seen, and every spec write in its window.</summary>
 public sealed record ChangeResult(int Index, string Description, TimeSpan Latency, int Affected, int WritesOnAffected, int WritesElsewhere,
     int AffectedWrittenOnce, IReadOnlyDictionary<string, long> Requests, double OperatorCpuMs);
@@ -27,6 +34,7 @@ public sealed class ScaleRun(IKubernetes client, ScaleOptions options, Action<st
     private readonly ScaleModel _model = new(options);
     private readonly TimeProvider _time = TimeProvider.System;
     private ConfigWatch? _watch;
+    private long _operatorStarted;
     private AgentSimulator? _agents;
 
     public ScaleModel Model => _model;
@@ -73,7 +81,7 @@ public sealed class ScaleRun(IKubernetes client, ScaleOptions options, Action<st
         var expected = _model.Expected();
         var before = await CountsAsync(cancellationToken).ConfigureAwait(false);
         var first = watch.Count;
-        var started = _time.GetTimestamp();
+        var started = _operatorStarted = _time.GetTimestamp();
         await startOperator(cancellationToken).ConfigureAwait(false);
         var deadline = started + (long)(options.Timeout.TotalSeconds * _time.TimestampFrequency);
         TimeSpan? allWritten = null;
@@ -95,6 +103,40 @@ public sealed class ScaleRun(IKubernetes client, ScaleOptions options, Action<st
             if (now > deadline)
                 throw new TimeoutException($"the initial reconcile did not finish within {options.Timeout}: {watch.Current().Count} of {expected.Count} NodeHaConfigs, {writes.Count} writes");
             await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Waits for the operator's requests (the front's counts not marked as the simulator's) to stop for
+    /// <see cref="ScaleOptions.Stable"/>, at most <see cref="ScaleOptions.Timeout"/>: the changes then measure a settled
+    /// operator, and what the initial reconcile still sent is counted here instead of in the first changes.
+    /// </summary>
+    public async Task<TailResult> SettleAsync(CancellationToken cancellationToken)
+    {
+        static long Operator(IReadOnlyDictionary<string, long> counts) => counts.Where(c => !SimulatorUserAgent.IsSimulator(c.Key)).Sum(c => c.Value);
+        var before = await CountsAsync(cancellationToken).ConfigureAwait(false);
+        var deadline = _time.GetTimestamp() + (long)(options.Timeout.TotalSeconds * _time.TimestampFrequency);
+        var seen = Operator(before);
+        var lastChange = _time.GetTimestamp();
+        while (true)
+        {
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+            var counts = await CountsAsync(cancellationToken).ConfigureAwait(false);
+            var now = _time.GetTimestamp();
+            if (Operator(counts) != seen)
+            {
+                seen = Operator(counts);
+                lastChange = now;
+            }
+            var quiet = _time.GetElapsedTime(lastChange) >= options.Stable;
+            if (quiet || now > deadline)
+            {
+                var result = new TailResult(TimeSpan.FromSeconds((double)(lastChange - _operatorStarted) / _time.TimestampFrequency), quiet,
+                    Diff(before, counts));
+                log($"initial reconcile's tail: the operator {(quiet ? "quiet" : "still busy")} after {result.QuietAt.TotalMilliseconds:F0} ms from its start, " +
+                    $"{result.Requests.Where(r => !SimulatorUserAgent.IsSimulator(r.Key)).Sum(r => r.Value)} requests after the initial reconcile");
+                return result;
+            }
         }
     }
 

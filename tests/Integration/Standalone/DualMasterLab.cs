@@ -17,11 +17,13 @@ public sealed class DualMasterLab : DualMasterLabBase<StandaloneNode>
     readonly string? _vrrp;
 
     /// <param name="vrrpAuthPassword">Run VRRPv2 with PASS authentication and this password (from a 0600 file) instead of v3.</param>
-    public DualMasterLab(string prefix, string? vrrpAuthPassword = null)
+    /// <param name="vrrp">The group's VRRP settings (YAML flow mapping) instead of the seed's; not with a password.</param>
+    public DualMasterLab(string prefix, string? vrrpAuthPassword = null, string? vrrp = null)
         : base(prefix, "seed000", (lab, name, node) => new StandaloneNode(name, node, ManifestIn(lab.WorkDirectory), Path.Combine(lab.WorkDirectory, name)))
     {
         try
         {
+            _vrrp = vrrp;
             if (vrrpAuthPassword is not null)
             {
                 var passwordFile = Path.Combine(WorkDirectory, "vrrp-password");

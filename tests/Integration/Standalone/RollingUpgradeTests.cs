@@ -59,8 +59,7 @@ public sealed class RollingUpgradeTests(ITestOutputHelper output) : IAsyncLifeti
             // is a request in flight at a hand-over (the stop's, or the restarted node taking its VIP back). Anything
             // else (a refused or timed-out connect, a reset away from a move) is a failure the upgrade caused.
             // Its answer may also be lost on the way (a read timeout): still a request that was open while the VIP moved.
-            var inFlight = failed.Where(f => f.Failure is "ConnectionReset" or "empty response" or "read timeout"
-                && moves.Any(m => m >= f.At - f.Took - MoveSlack && m <= f.At + MoveSlack)).ToArray();
+            var inFlight = failed.Where(f => InFlightAtOneOf(f, moves)).ToArray();
             var slowest = samples.Where(s => s.Ok).MaxBy(s => s.Took)!;
             output.WriteLine($"{c.Vip}: {samples.Count} requests, {failed.Length} failed ({inFlight.Length} in flight at one of the " +
                 $"{moves.Count} VIP moves); slowest answer {slowest.Took.TotalMilliseconds:F0} ms; longest stretch without an answer " +
@@ -73,8 +72,13 @@ public sealed class RollingUpgradeTests(ITestOutputHelper output) : IAsyncLifeti
     // Between the first answer through the new holder and the failure the client saw, on a loaded machine.
     static readonly TimeSpan MoveSlack = TimeSpan.FromMilliseconds(300);
 
+    /// <summary>A failed request that was open while the VIP moved: reset by the new holder, or its answer lost.</summary>
+    internal static bool InFlightAtOneOf(ProbeSample failed, IEnumerable<DateTimeOffset> moves) =>
+        failed.Failure is "ConnectionReset" or "empty response" or "read timeout"
+        && moves.Any(m => m >= failed.At - failed.Took - MoveSlack && m <= failed.At + MoveSlack);
+
     /// <summary>When the answering balancer changed: the first answer through the new one.</summary>
-    static List<DateTimeOffset> VipMoves(IReadOnlyList<ProbeSample> samples)
+    internal static List<DateTimeOffset> VipMoves(IReadOnlyList<ProbeSample> samples)
     {
         var moves = new List<DateTimeOffset>();
         ProbeSample? last = null;

@@ -22,6 +22,10 @@ public static class SeedManifest
     /// <summary>The seed's VRRP settings: v3 at 100 ms.</summary>
     public static readonly string DefaultVrrp = $"{{version: 3, advertisementInterval: {AdvertisementInterval}}}";
 
+    /// <summary>The seed's VRRP settings without preemption (keepalived's nopreempt): a master keeps its VIP when a
+    /// higher-priority router comes back.</summary>
+    public static readonly string NoPreemptVrrp = $"{{version: 3, advertisementInterval: {AdvertisementInterval}, preempt: false}}";
+
     /// <summary>VRRPv2 with PASS authentication from <paramref name="passwordFile"/> (v2 intervals are whole seconds).</summary>
     public static string V2PassVrrp(string passwordFile) => $"{{version: 2, advertisementInterval: 1s, authPasswordFile: {passwordFile}}}";
 

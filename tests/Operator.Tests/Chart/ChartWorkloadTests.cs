@@ -79,6 +79,7 @@ public sealed class ChartWorkloadTests
         Assert.Equal("true", Scalar(pod, "shareProcessNamespace"));
         Assert.Equal("RollingUpdate", Scalar(ds, "spec", "updateStrategy", "type"));
         Assert.Equal("1", Scalar(ds, "spec", "updateStrategy", "rollingUpdate", "maxUnavailable"));
+        Assert.Equal("0", Scalar(ds, "spec", "updateStrategy", "rollingUpdate", "maxSurge")); // never two agents on one node
         Assert.Equal("edge", Scalar(Seq(pod, "tolerations")![0], "key"));
         Assert.Equal("linux", Scalar(pod, "nodeSelector", "kubernetes.io/os"));
 

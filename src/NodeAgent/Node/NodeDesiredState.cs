@@ -18,6 +18,9 @@ public sealed record NodeDesiredState(NodeHaConfig Config, IReadOnlyList<Instanc
     /// <summary>The NodeHaConfig generation this state comes from (<see cref="NodeConfigEvent.Generation"/>).</summary>
     public long? Generation { get; init; }
 
+    /// <summary>The source's <see cref="NodeConfigUpdate.Applied"/>.</summary>
+    public Action? Applied { get; init; }
+
     /// <summary>
     /// Pure: a NodeHaConfig with its resolved secrets, on a host with <paramref name="hostAddresses"/>, becomes speaker
     /// plans and nginx.conf; or every problem, each a complete line naming the instance or pool and the field.
@@ -50,6 +53,7 @@ public sealed record NodeDesiredState(NodeHaConfig Config, IReadOnlyList<Instanc
             SecretFiles = files,
             SecretDirectories = directories.Values.ToArray(),
             Generation = update.Generation,
+            Applied = update.Applied,
         };
     }
 }

@@ -181,6 +181,15 @@ public sealed class NodeReconciler : IAsyncDisposable
                 _configHash = NginxConfigHash.Of(desired.NginxConfig);
             }
             RaiseStatusChanged();
+            try
+            {
+                desired.Applied?.Invoke();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // What runs is unaffected; only a restart during an API outage would start from the previous config.
+                _log($"warning: keeping the applied config on disk failed: {SafeText.Escape(ex.Message)}");
+            }
             return new ReconcileResult(problems.Count == 0 ? ReconcileOutcome.Applied : ReconcileOutcome.PartlyApplied, problems);
         }
         finally

@@ -300,9 +300,12 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
             _emptyHandedOver = true;
             _generation = null;
             _secretsHash = null;
-            store?.Delete();
             var none = new NodeHaConfig { Metadata = { Name = node }, Spec = { NodeName = node } };
-            await events.WriteAsync(new NodeConfigUpdate(none, NodeSecrets.None, $"{reason}: no NodeHaConfig \"{node}\": nothing to serve"), cancellationToken);
+            // Gone from disk once the withdrawal is applied, in order with the configs handed over before it.
+            await events.WriteAsync(new NodeConfigUpdate(none, NodeSecrets.None, $"{reason}: no NodeHaConfig \"{node}\": nothing to serve")
+            {
+                Applied = store is null ? null : store.Delete,
+            }, cancellationToken);
             return;
         }
         var problems = new List<string>();
@@ -373,7 +376,7 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
         _lastRejection = null;
         if (_generation == obj.Generation && _secretsHash == hash) return; // status-only change, or nothing new
         Remember(obj.Generation, hash);
-        store?.Save(new LastAppliedConfig
+        var applied = new LastAppliedConfig
         {
             Generation = obj.Generation,
             Config = obj.Config,
@@ -383,9 +386,13 @@ public sealed class KubernetesConfigSource(KubeApiClient api, string node, LastC
                 Certificate = Convert.ToBase64String(p.Value.Certificate.Span), PrivateKey = Convert.ToBase64String(p.Value.PrivateKey.Span),
             }),
             Htpasswd = htpasswd.ToDictionary(p => p.Key, p => Convert.ToBase64String(p.Value.Content.Span)),
-        });
-        await events.WriteAsync(new NodeConfigUpdate(obj.Config, secrets, $"{reason} (generation {obj.Generation})") { Generation = obj.Generation },
-            cancellationToken);
+        };
+        // On disk once applied, not on receipt: a config nginx refuses must not be what a restart in an outage starts from.
+        await events.WriteAsync(new NodeConfigUpdate(obj.Config, secrets, $"{reason} (generation {obj.Generation})")
+        {
+            Generation = obj.Generation,
+            Applied = store is null ? null : () => store.Save(applied),
+        }, cancellationToken);
     }
 
     void Remember(long generation, string secretsHash)

@@ -34,7 +34,12 @@ public abstract record NodeConfigEvent(string Reason)
 }
 
 /// <summary>This node's desired state; <paramref name="Reason"/> says what changed ("site.yaml changed", "SIGHUP").</summary>
-public sealed record NodeConfigUpdate(NodeHaConfig Config, NodeSecrets Secrets, string Reason) : NodeConfigEvent(Reason);
+public sealed record NodeConfigUpdate(NodeHaConfig Config, NodeSecrets Secrets, string Reason) : NodeConfigEvent(Reason)
+{
+    /// <summary>Run by the node reconciler once this config is in force (nginx accepted it); not for a rejected one. The
+    /// Kubernetes source keeps it on disk here, for a restart while the API server is away.</summary>
+    public Action? Applied { get; init; }
+}
 
 /// <summary>The source's input is invalid: every problem as a complete log line. What runs keeps running.</summary>
 public sealed record NodeConfigRejected(IReadOnlyList<string> Problems, string Reason) : NodeConfigEvent(Reason);

@@ -262,6 +262,7 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         var replaced = Assert.IsType<NodeConfigUpdate>(await events.NextAsync().WaitAsync(TimeSpan.FromSeconds(20)));
         Assert.Equal(certificate2, replaced.Secrets.Tls[$"edge/{secret}"].Certificate.ToArray());
         Assert.Contains("/" + secret + " modified", replaced.Reason);
+        replaced.Applied!(); // the reconciler applied it: now it is what a restart starts from
         Assert.Equal(key2, Convert.FromBase64String(new LastConfigStore(_stateDir).Load(Log)!.Tls[$"edge/{secret}"].PrivateKey));
 
         // A key that is not the certificate's: rejected, naming the field and the Secret's key, never the key's content.
@@ -301,6 +302,7 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         var replaced = Assert.IsType<NodeConfigUpdate>(await events.NextAsync().WaitAsync(TimeSpan.FromSeconds(20)));
         Assert.Equal("ops:{PLAIN}second-pass\n", Encoding.UTF8.GetString(replaced.Secrets.Htpasswd[$"edge/{secret}"].Content.Span));
         Assert.Contains("/" + secret + " modified", replaced.Reason);
+        replaced.Applied!();
         Assert.Equal("ops:{PLAIN}second-pass\n",
             Encoding.UTF8.GetString(Convert.FromBase64String(new LastConfigStore(_stateDir).Load(Log)!.Htpasswd[$"edge/{secret}"])));
 
@@ -354,8 +356,14 @@ public sealed class KubernetesModeTests(CrdCluster fixture) : IClassFixture<CrdC
         var source = new KubernetesConfigSource(api, node, store, TimeProvider.System, Log);
         await using var events = new SourceEvents(source);
 
-        Assert.Equal(100, PriorityOf(await events.NextAsync())); // from disk, at once
-        Assert.Equal(140, PriorityOf(await events.NextAsync())); // caught up
+        var fromDisk = Assert.IsType<NodeConfigUpdate>(await events.NextAsync());
+        Assert.Equal(100, PriorityOf(fromDisk)); // from disk, at once
+        Assert.Null(fromDisk.Applied); // already there
+        var caughtUp = Assert.IsType<NodeConfigUpdate>(await events.NextAsync());
+        Assert.Equal(140, PriorityOf(caughtUp));
+        // On disk only once applied: until then a restart still starts from generation 1, the one that ran.
+        Assert.Equal(1, store.Load(Log)?.Generation);
+        caughtUp.Applied!();
         var saved = store.Load(Log);
         Assert.Equal(2, saved?.Generation);
         Assert.Equal(140, saved?.Config.Spec.VrrpInstances.Single().Priority);

@@ -698,6 +698,27 @@ public sealed class NodeReconcilerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Only_a_config_in_force_is_reported_applied_to_its_source()
+    {
+        var applied = new List<int>();
+        NodeConfigUpdate Numbered(int n, NodeConfigUpdate update) => update with { Applied = () => applied.Add(n) };
+
+        await Apply(Numbered(1, Config(Instance("edge/web/0", 51))));
+        Assert.Equal([1], applied);
+
+        _nginx.Reject = "unknown directive \"bogus\"";
+        await Apply(Numbered(2, Config(Instance("edge/web/0", 51))));
+        _nginx.Reject = null;
+        var invalid = Config(Instance("edge/web/0", 51));
+        invalid.Config.Spec.BackendPools[0].Spec.Listeners = [new NginxListener { Port = 18080 }]; // the health port
+        await Apply(Numbered(3, invalid));
+        Assert.Equal([1], applied); // neither the one nginx refused nor the invalid one
+
+        await Apply(Numbered(4, Config(Instance("edge/web/0", 51))));
+        Assert.Equal([1, 4], applied);
+    }
+
+    [Fact]
     public async Task A_rejected_config_is_in_the_status_and_announced_naming_the_field_until_a_valid_one_is_applied()
     {
         var announced = new List<string>();

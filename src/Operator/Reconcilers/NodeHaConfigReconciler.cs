@@ -139,11 +139,9 @@ public sealed class NodeHaConfigReconciler(IKubernetes client, OperatorLog log, 
         log.Info($"NodeHaConfig {desired.Spec.NodeName}: applied ({desired.Spec.VrrpInstances.Count} VRRP instance(s), {desired.Spec.BackendPools.Count} pool(s))");
     }
 
-    /// <summary>metadata.generation of the object the server answered with, read where it is: turning the whole answer (tens of
-    /// KB with its managedFields) into text and back into an object cost more CPU than the rest of the write.</summary>
+    /// <summary>metadata.generation of the object the server answered with (<see cref="ApiResponse"/>).</summary>
     private static long GenerationOf(object? response) =>
-        response is System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Object } element
-        && element.TryGetProperty("metadata", out var metadata) && metadata.ValueKind == System.Text.Json.JsonValueKind.Object
+        ApiResponse.Metadata(response) is { } metadata
         && metadata.TryGetProperty("generation", out var generation) && generation.TryGetInt64(out var value)
             ? value
             : KubernetesJson.Deserialize<NodeHaConfigResource>(KubernetesJson.Serialize(response)).Metadata.Generation ?? 0;

@@ -216,8 +216,12 @@ public sealed class OperatorController
         if (key.StartsWith(PoolKeyPrefix, StringComparison.Ordinal))
         {
             var pool = Pools.Get(key[PoolKeyPrefix.Length..]);
-            if (pool is null) PoolReconciler.Forget(key[PoolKeyPrefix.Length..]);
-            return pool is null ? ReconcileResult.Done : await PoolReconciler.ReconcileAsync(pool, Snapshot(), cancellationToken).ConfigureAwait(false);
+            if (pool is null)
+            {
+                PoolReconciler.Forget(key[PoolKeyPrefix.Length..]);
+                return ReconcileResult.Done;
+            }
+            return await PoolReconciler.ReconcileAsync(pool, Snapshot(), cancellationToken).ConfigureAwait(false);
         }
         if (key.StartsWith(GroupKeyPrefix, StringComparison.Ordinal))
         {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using NginxHa.Operator.Machinery;
 
 namespace NginxHa.Operator.Reconcilers;
 
@@ -33,8 +34,7 @@ public sealed class WrittenStatus<TStatus> where TStatus : class
     public int Count => _written.Count;
 
     private static long ResourceVersionOf(object? response) =>
-        response is JsonElement { ValueKind: JsonValueKind.Object } element
-        && element.TryGetProperty("metadata", out var metadata) && metadata.ValueKind == JsonValueKind.Object
+        ApiResponse.Metadata(response) is { } metadata
         && metadata.TryGetProperty("resourceVersion", out var version) && version.ValueKind == JsonValueKind.String
         && long.TryParse(version.GetString(), out var parsed)
             ? parsed

@@ -26,8 +26,8 @@ public sealed class ClusterDualMasterLab : DualMasterLabBase<KubernetesNode>
     readonly TestCluster _cluster;
     readonly HttpClient _http;
 
-    public ClusterDualMasterLab(TestCluster cluster, string prefix)
-        : base(prefix, "e2e", (lab, name, node) => new KubernetesNode(name, node, cluster.Url.Port, lab.WorkDirectory))
+    public ClusterDualMasterLab(TestCluster cluster, string prefix, TimeSpan? probeTimeout = null)
+        : base(prefix, "e2e", (lab, name, node) => new KubernetesNode(name, node, cluster.Url.Port, lab.WorkDirectory), probeTimeout)
     {
         _cluster = cluster;
         _http = Own(new HttpClient { BaseAddress = cluster.Url, Timeout = TimeSpan.FromSeconds(5) });

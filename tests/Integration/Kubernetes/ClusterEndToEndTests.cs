@@ -14,11 +14,18 @@ public sealed class ClusterEndToEndTests(CrdCluster cluster, ITestOutputHelper o
     readonly TestCluster _k = cluster.Server;
     static string Prefix(string tag) => $"{tag}{Environment.ProcessId % 100:00}";
 
-    async Task<ClusterDualMasterLab> StartLabAsync(string tag, params string[] operators)
+    // The stories that judge lost requests across nginx reloads probe as patient clients. A capture on the lab's bridge
+    // showed why: while both nodes reload (the agent's nginx -t, the master's re-read, new workers, on 2 CPUs), the
+    // balancers' workers waited for a CPU 55 ms after their backend had answered on a quiet machine, and beyond the gap
+    // meter's 300 ms read timeout under the CI's load; every request was answered. A lost request still fails here: no
+    // answer within 3 s. The stories that measure gaps (a failover, the API outage) keep the gap meter.
+    static readonly TimeSpan Patient = TimeSpan.FromSeconds(3);
+
+    async Task<ClusterDualMasterLab> StartLabAsync(string tag, TimeSpan? probeTimeout, params string[] operators)
     {
         // Each story starts on an empty cluster: the last test's group status would otherwise meet the wait below at once.
         ClusterDualMasterLab.RemoveLeftovers(_k);
-        var lab = new ClusterDualMasterLab(_k, Prefix(tag));
+        var lab = new ClusterDualMasterLab(_k, Prefix(tag), probeTimeout);
         try
         {
             await lab.WaitForBackendsAsync();
@@ -43,7 +50,7 @@ public sealed class ClusterEndToEndTests(CrdCluster cluster, ITestOutputHelper o
     [Fact]
     public async Task KubectlApply_ServesBothVips_ThenAddedBackend_OperatorFailover_AgentKill_AndDelete_WithoutLosingRequests()
     {
-        using var lab = await StartLabAsync("e2", "op-a", "op-b");
+        using var lab = await StartLabAsync("e2", Patient, "op-a", "op-b");
         var vip1 = ClusterDualMasterLab.Vip1;
         var vip2 = ClusterDualMasterLab.Vip2;
 
@@ -73,6 +80,7 @@ public sealed class ClusterEndToEndTests(CrdCluster cluster, ITestOutputHelper o
         {
             var failed = probe.Between(edited, served).Where(s => !s.Ok).ToArray();
             Assert.True(failed.Length == 0, $"{probe.Vip}: {failed.Length} request(s) failed during the pool change: {string.Join("; ", failed.Take(5))}");
+            output.WriteLine($"{probe.Vip}: slowest answer during the pool change {probe.Between(edited, served).Max(s => s.Took).TotalMilliseconds:0} ms");
             Assert.Equal(lab.PreferredMasterOf(probe).Address, (await probe.WaitForAsync(s => s.Backend == "web1b", edited, TimeSpan.Zero, "web1b")).Via);
         }
         foreach (var node in lab.Balancers) Assert.Contains("198.18.0.3:8081", File.ReadAllText(node.NginxConfig));
@@ -102,6 +110,7 @@ public sealed class ClusterEndToEndTests(CrdCluster cluster, ITestOutputHelper o
         {
             var failed = probe.Between(killed, afterTakeover).Where(s => !s.Ok || !lab.PreferredMasterOf(probe).Address.Equals(s.Via)).ToArray();
             Assert.True(failed.Length == 0, $"{probe.Vip} noticed the operator failover: {string.Join("; ", failed.Take(5))}");
+            output.WriteLine($"{probe.Vip}: slowest answer through the operator failover {probe.Between(killed, afterTakeover).Max(s => s.Took).TotalMilliseconds:0} ms");
         }
 
         // 2. lb1's agent is killed (kill PID: SIGTERM): lb2 takes VIP 1, and the status shows it within 2 s. The status is
@@ -140,7 +149,7 @@ public sealed class ClusterEndToEndTests(CrdCluster cluster, ITestOutputHelper o
     [Fact]
     public async Task AgentSigkilled_ItsHeartbeatExpires_TheSurvivorIsTheOnlyMaster_AndNodeNotReportingNamesTheNode_ThenItRecovers()
     {
-        using var lab = await StartLabAsync("e4", "op-a");
+        using var lab = await StartLabAsync("e4", probeTimeout: null, "op-a");
         var vip1 = ClusterDualMasterLab.Vip1;
         var vip2 = ClusterDualMasterLab.Vip2;
         Assert.Contains("lb1", _k.Ok("get", "lease", "-n", "default", "nginx-ha-agent-lb1", "-o", "jsonpath={.spec.holderIdentity}"));
@@ -179,7 +188,7 @@ public sealed class ClusterEndToEndTests(CrdCluster cluster, ITestOutputHelper o
     [Fact]
     public async Task ApiServerAway_60s_TheVipStillMoves_NothingLostBeyondTheFailover_AndARestartedAgentServesItsLastConfig()
     {
-        using var lab = await StartLabAsync("e3", "op-a");
+        using var lab = await StartLabAsync("e3", probeTimeout: null, "op-a");
         var vip1 = ClusterDualMasterLab.Vip1;
         var vip2 = ClusterDualMasterLab.Vip2;
 
@@ -250,7 +259,7 @@ public sealed class ClusterEndToEndTests(CrdCluster cluster, ITestOutputHelper o
     public async Task TlsListenerFromASecret_ServesHttpsOnBothNodes_AReplacedSecretIsServedByBoth_WithoutAFailedRequest_AndABadOneChangesNothing()
     {
         const int HttpsPort = 8443;
-        using var lab = await StartLabAsync("e4", "op-a");
+        using var lab = await StartLabAsync("e5", Patient, "op-a");
         var first = Certificate("www.example.org");
         ApplyTlsSecret(first.Certificate, first.Key);
         _k.Ok("patch", "nbp", "web", "-n", ClusterDualMasterLab.Namespace, "--type", "json", "-p",
@@ -291,6 +300,8 @@ public sealed class ClusterEndToEndTests(CrdCluster cluster, ITestOutputHelper o
         {
             var failed = probe.Between(replaced, served).Where(s => !s.Ok).ToArray();
             Assert.True(failed.Length == 0, $"{probe.Vip}: {failed.Length} request(s) failed while the certificate changed: {string.Join("; ", failed.Take(5))}");
+            output.WriteLine($"{probe.Vip}{(probe == https1 || probe == https2 ? " HTTPS" : "")}: slowest answer while the certificate changed " +
+                             $"{probe.Between(replaced, served).Max(s => s.Took).TotalMilliseconds:0} ms");
         }
         Assert.True((served - replaced) < TimeSpan.FromSeconds(30), "served by its own watch, not the periodic re-read");
         foreach (var node in lab.Balancers) Assert.Contains("reloaded", node.Output);

@@ -19,7 +19,10 @@ public abstract class DualMasterLabBase<TNode> : IDisposable where TNode : Agent
     readonly string _description;
 
     /// <param name="balancer">Makes the agent node NAME on its lab node (called for lb1 and lb2 once the work directory exists).</param>
-    protected DualMasterLabBase(string prefix, string description, Func<DualMasterLabBase<TNode>, string, LabNode, TNode> balancer)
+    /// <param name="probeTimeout">The probes' connect and read timeouts: default the gap meter's (100 ms, 300 ms); a story
+    /// that judges lost requests rather than gaps passes a patient client's seconds (see <see cref="VipProbe"/>).</param>
+    protected DualMasterLabBase(string prefix, string description, Func<DualMasterLabBase<TNode>, string, LabNode, TNode> balancer,
+        TimeSpan? probeTimeout = null)
     {
         _description = description;
         RequiredTool.Locate("nginx", "nginx");
@@ -34,8 +37,8 @@ public abstract class DualMasterLabBase<TNode> : IDisposable where TNode : Agent
             Client = _network.Nodes[4];
             BackendServers.Start(Web1, "web1", WorkDirectory);
             BackendServers.Start(Web2, "web2", WorkDirectory);
-            Probe1 = Own(new VipProbe(Client, Vip1, SeedManifest.ListenPort));
-            Probe2 = Own(new VipProbe(Client, Vip2, SeedManifest.ListenPort));
+            Probe1 = Own(new VipProbe(Client, Vip1, SeedManifest.ListenPort, probeTimeout, probeTimeout));
+            Probe2 = Own(new VipProbe(Client, Vip2, SeedManifest.ListenPort, probeTimeout, probeTimeout));
         }
         catch
         {

@@ -179,7 +179,7 @@ public sealed class StandaloneAgent
             if (rejectedFirst is null) _configApplied = true;
             else await HandleAsync(rejectedFirst, reconciler, _metrics.Nginx, stop);
             // Start-up is over: what it committed on the heap goes back once things have settled.
-            using var trim = new StartupMemoryTrim(TimeProvider.System, StartupMemoryTrim.DefaultSettle, StartupMemoryTrim.CollectAggressively);
+            using var trim = new StartupMemoryTrim(TimeProvider.System, StartupMemoryTrim.DefaultSettle, StartupMemoryTrim.GiveBack);
             // A speaker that dies ends the agent (exit 1, so it is restarted and seen), its VIPs already released.
             var reloads = FollowAsync(events, reconciler, _metrics.Nginx, watching.Token);
             // A SIGTERM stops the speakers straight from the signal handler, which can end them before `stop` is

@@ -76,6 +76,7 @@ log "running operator-scale: $NODES nodes, $GROUPS_COUNT groups, $POOLS pools, $
 status=0
 extra=()
 for a in ${OPERATOR_ARGS:-}; do extra+=(--operator-arg "$a"); done
+for p in etcd apiserver front; do extra+=(--cpu-pid "$p=$(cat "$cluster/$p.pid")"); done
 "$sim" --kubeconfig "$KUBECONFIG" --operator "$operator" --operator-log "$work/operator.log" \
   --nodes "$NODES" --groups "$GROUPS_COUNT" --pools "$POOLS" --rack-size "$RACK_SIZE" --changes "$CHANGES" "${extra[@]}" \
   --markdown "$work/table.md" --json "$work/result.json" >"$work/report.txt" 2>"$work/sim.log" || status=$?

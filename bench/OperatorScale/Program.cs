@@ -11,11 +11,14 @@ using NginxHa.Bench.OperatorScale;
 // operator-scale: issue 9 section 5 against a running test cluster (bench/operator-scale.sh starts one).
 // Creates the nodes, pools and groups, plays the agents, starts the operator as a process, measures, stops it.
 const string Usage = "operator-scale --kubeconfig FILE --operator PATH [--nodes 200] [--groups 500] [--pools 500] [--rack-size 4]\n" +
-                     "               [--changes 100] [--operator-log FILE] [--operator-arg ARG ...] [--markdown FILE] [--json FILE]\n" +
-                     "operator-scale --plan-cost ROUNDS [--nodes 200] [--groups 500] [--pools 500] [--rack-size 4]   (CPU per plan, no cluster)";
+                     "               [--changes 100] [--operator-log FILE] [--operator-arg ARG ...] [--cpu-pid NAME=PID ...] [--markdown FILE] [--json FILE]\n" +
+                     "operator-scale --plan-cost ROUNDS [--nodes 200] [--groups 500] [--pools 500] [--rack-size 4]   (CPU per plan, no cluster)\n" +
+                     "operator-scale --apply-cost ROUNDS --kubeconfig FILE [--nodes 200] ...   (the planned NodeHaConfigs applied, no operator)";
 var planCostRounds = 0;
+var applyCostRounds = 0;
 string? kubeconfig = null, operatorPath = null, operatorLog = null, markdown = null, json = null;
 var operatorArgs = new List<string>(); // more for `nginx-ha-operator run`, e.g. --metrics-address none to weigh /metrics
+var cpuPids = new Dictionary<string, int>(StringComparer.Ordinal); // --cpu-pid NAME=PID: other processes whose CPU is reported
 var options = new ScaleOptions();
 try
 {
@@ -34,6 +37,11 @@ try
             case "--operator": operatorPath = Value(); break;
             case "--operator-log": operatorLog = Value(); break;
             case "--operator-arg": operatorArgs.Add(Value()); break;
+            case "--cpu-pid":
+                var named = Value().Split('=', 2);
+                cpuPids[named[0]] = named.Length == 2 && int.TryParse(named[1], NumberStyles.None, CultureInfo.InvariantCulture, out var cpuPid)
+                    ? cpuPid : throw new ArgumentException($"--cpu-pid: \"{string.Join('=', named)}\" is not NAME=PID");
+                break;
             case "--markdown": markdown = Value(); break;
             case "--json": json = Value(); break;
             case "--nodes": options = options with { Nodes = Number() }; break;
@@ -42,6 +50,7 @@ try
             case "--rack-size": options = options with { RackSize = Number() }; break;
             case "--changes": options = options with { Changes = Number() }; break;
             case "--plan-cost": planCostRounds = Number(); break;
+            case "--apply-cost": applyCostRounds = Number(); break;
             default: throw new ArgumentException($"{args[i]}: unknown argument");
         }
     }
@@ -52,7 +61,11 @@ try
         return 0;
     }
     if (kubeconfig is null) throw new ArgumentException("--kubeconfig is required");
-    if (operatorPath is null) throw new ArgumentException("--operator is required (the nginx-ha-operator executable)");
+    if (applyCostRounds > 0)
+    {
+        if (options.Problems().FirstOrDefault() is { } bad) throw new ArgumentException(bad);
+    }
+    else if (operatorPath is null) throw new ArgumentException("--operator is required (the nginx-ha-operator executable)");
     if (options.Problems().FirstOrDefault() is { } problem) throw new ArgumentException(problem);
 }
 catch (ArgumentException e)
@@ -66,6 +79,11 @@ void Log(string message) => Console.Error.WriteLine($"{DateTime.UtcNow:HH:mm:ss.
 var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig);
 config.DisableHttp2 = true;
 using var client = new Kubernetes(config, new SimulatorUserAgent());
+if (applyCostRounds > 0)
+{
+    Console.WriteLine(await ApplyCost.MeasureAsync(client, options, applyCostRounds, CancellationToken.None));
+    return 0;
+}
 using var http = new HttpClient { BaseAddress = new Uri(config.Host) };
 async Task<IReadOnlyDictionary<string, long>> RequestCounts(CancellationToken ct)
 {
@@ -75,7 +93,14 @@ async Task<IReadOnlyDictionary<string, long>> RequestCounts(CancellationToken ct
 
 using var stop = new CancellationTokenSource();
 Process? op = null;
-var run = new ScaleRun(client, options, Log, RequestCounts, () => op is null ? TimeSpan.Zero : Cpu(op.Id));
+IReadOnlyDictionary<string, double> ProcessCpu()
+{
+    var cpu = cpuPids.ToDictionary(p => p.Key, p => Cpu(p.Value).TotalMilliseconds);
+    cpu["simulator"] = Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+    cpu["operator"] = op is null ? 0 : Cpu(op.Id).TotalMilliseconds;
+    return cpu;
+}
+var run = new ScaleRun(client, options, Log, RequestCounts, () => op is null ? TimeSpan.Zero : Cpu(op.Id), ProcessCpu);
 await run.CreateAsync(stop.Token);
 var watching = await run.WatchAsync(stop.Token);
 
@@ -90,7 +115,7 @@ try
 {
     var initial = await run.InitialAsync(_ =>
     {
-        var info = new ProcessStartInfo(operatorPath) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(operatorPath!) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in new[] { "run", "--kubeconfig", kubeconfig, "--no-leader-election", "--metrics-address", $"127.0.0.1:{metricsPort}", "--memory-log", "1s" }.Concat(operatorArgs))
             info.ArgumentList.Add(a);
         op = Process.Start(info) ?? throw new InvalidOperationException($"{operatorPath} did not start");

@@ -6,7 +6,9 @@ using NginxHa.Operator.Reconcilers;
 namespace NginxHa.Bench.OperatorScale;
 
 /// <summary>The initial full reconcile: from the operator's start to the last NodeHaConfig write before a quiet <see cref="ScaleOptions.Stable"/>.</summary>
-public sealed record InitialResult(TimeSpan AllWritten, TimeSpan LastWrite, int Nodes, int Writes, IReadOnlyDictionary<string, long> Requests, double OperatorCpuMs);
+/// <param name="CpuToAllWrittenMs">CPU time (ms) of each measured process from the operator's start to all written.</param>
+public sealed record InitialResult(TimeSpan AllWritten, TimeSpan LastWrite, int Nodes, int Writes, IReadOnlyDictionary<string, long> Requests, double OperatorCpuMs,
+    IReadOnlyDictionary<string, double> CpuToAllWrittenMs);
 
 /// <summary>
 /// The initial reconcile's tail: what the operator still sends after the last NodeHaConfig write (the groups' finalizers and
@@ -26,8 +28,11 @@ public sealed record ChangeResult(int Index, string Description, TimeSpan Latenc
 /// </summary>
 /// <param name="operatorCpu">The operator's CPU time so far (utime + stime of its process), when it runs apart; NaN otherwise.
 /// On a loaded machine the wall-clock latencies mostly measure the wait for a core; the CPU time does not.</param>
+/// <param name="processCpu">CPU time so far (ms) of every process sharing the machine that is measured (the API server,
+/// etcd, the front, the simulator, the operator): where the initial reconcile's cores went.</param>
 public sealed class ScaleRun(IKubernetes client, ScaleOptions options, Action<string> log,
-    Func<CancellationToken, Task<IReadOnlyDictionary<string, long>>>? requestCounts = null, Func<TimeSpan>? operatorCpu = null)
+    Func<CancellationToken, Task<IReadOnlyDictionary<string, long>>>? requestCounts = null, Func<TimeSpan>? operatorCpu = null,
+    Func<IReadOnlyDictionary<string, double>>? processCpu = null)
 {
     private double CpuMs() => operatorCpu is null ? double.NaN : operatorCpu().TotalMilliseconds;
 
@@ -81,10 +86,12 @@ public sealed class ScaleRun(IKubernetes client, ScaleOptions options, Action<st
         var expected = _model.Expected();
         var before = await CountsAsync(cancellationToken).ConfigureAwait(false);
         var first = watch.Count;
+        var cpuAtStart = processCpu?.Invoke() ?? new Dictionary<string, double>();
         var started = _operatorStarted = _time.GetTimestamp();
         await startOperator(cancellationToken).ConfigureAwait(false);
         var deadline = started + (long)(options.Timeout.TotalSeconds * _time.TimestampFrequency);
         TimeSpan? allWritten = null;
+        IReadOnlyDictionary<string, double> cpuToAllWritten = new Dictionary<string, double>();
         while (true)
         {
             var now = _time.GetTimestamp();
@@ -93,13 +100,17 @@ public sealed class ScaleRun(IKubernetes client, ScaleOptions options, Action<st
                 var current = watch.Current();
                 if (expected.All(e => current.TryGetValue(e.Key, out var spec) && spec.VrrpInstances.Count == e.Value.Instances && spec.BackendPools.Count == e.Value.Pools)
                     && current.Count == expected.Count)
+                {
                     allWritten = _time.GetElapsedTime(started);
+                    cpuToAllWritten = (processCpu?.Invoke() ?? new Dictionary<string, double>())
+                        .ToDictionary(p => p.Key, p => p.Value - cpuAtStart.GetValueOrDefault(p.Key));
+                }
             }
             var writes = watch.Since(first);
             var last = writes.Count > 0 ? writes[^1].Timestamp : started;
             if (allWritten is not null && _time.GetElapsedTime(last) >= options.Stable)
                 return new InitialResult(allWritten.Value, TimeSpan.FromSeconds((double)(last - started) / _time.TimestampFrequency), expected.Count, writes.Count,
-                    Diff(before, await CountsAsync(cancellationToken).ConfigureAwait(false)), CpuMs());
+                    Diff(before, await CountsAsync(cancellationToken).ConfigureAwait(false)), CpuMs(), cpuToAllWritten);
             if (now > deadline)
                 throw new TimeoutException($"the initial reconcile did not finish within {options.Timeout}: {watch.Current().Count} of {expected.Count} NodeHaConfigs, {writes.Count} writes");
             await Task.Delay(10, cancellationToken).ConfigureAwait(false);

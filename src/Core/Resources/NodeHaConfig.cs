@@ -17,6 +17,7 @@ namespace NginxHa.Core.Resources;
 [PrinterColumn("Config", ".status.nginx.configHash", Priority = 1, Description = "The nginx.conf in force (hash): nodes serving the same pools show the same value.")]
 [PrinterColumn("Age", ".metadata.creationTimestamp", "date")]
 [CelRule("self.spec.nodeName == self.metadata.name", "must equal metadata.name", FieldPath = ".spec.nodeName")]
+[RootCelRulesOnly]
 public sealed class NodeHaConfig : Resource, IValidatable
 {
     public const string KindName = "NodeHaConfig";

@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Reflection;
 using System.Text;
+using NginxHa.Core.Resources.Schema;
 
 namespace NginxHa.Operator.Crds;
 
@@ -26,11 +28,11 @@ public static class ResourceReference
 
 
             """.Replace("            ", ""));
-        foreach (var kind in CrdGenerator.Kinds) WriteKind(text, CrdGenerator.Generate(kind));
+        foreach (var kind in CrdGenerator.Kinds) WriteKind(text, CrdGenerator.Generate(kind), kind.GetCustomAttribute<RootCelRulesOnlyAttribute>() is not null);
         return text.ToString().Replace("\r", "");
     }
 
-    static void WriteKind(StringBuilder text, OrderedDictionary<string, object?> crd)
+    static void WriteKind(StringBuilder text, OrderedDictionary<string, object?> crd, bool rootRulesOnly)
     {
         var spec = Map(crd["spec"]);
         var names = Map(spec["names"]);
@@ -64,6 +66,10 @@ public static class ResourceReference
             foreach (var (path, rule, message, field) in rules)
                 text.Append(CultureInfo.InvariantCulture, $"| `{(path.Length == 0 ? "(object)" : path)}` | `{Join(path, field)}` | {Cell(message)} | `{Cell(rule)}` |\n");
         }
+        if (rootRulesOnly)
+            text.Append("\nThe cross-field rules of the instances and pools inside it are not CEL rules here: the operator writes this kind only from " +
+                        "groups and pools the server has checked, and the agent checks every config again, keeps its last good one and reports " +
+                        "why (docs/crds.md, \"One meaning, two checkers\").\n");
         text.Append('\n');
     }
 

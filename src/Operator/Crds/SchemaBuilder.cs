@@ -24,7 +24,25 @@ public static class SchemaBuilder
             ["metadata"] = new OrderedDictionary<string, object?> { ["type"] = "object" },
         };
         var schema = ForObject(resourceType, properties);
+        if (resourceType.GetCustomAttribute<RootCelRulesOnlyAttribute>() is not null)
+            foreach (var field in properties.Values)
+                RemoveRules(field);
         return schema;
+    }
+
+    /// <summary>Every CEL rule at or below <paramref name="node"/> (<see cref="RootCelRulesOnlyAttribute"/>).</summary>
+    static void RemoveRules(object? node)
+    {
+        switch (node)
+        {
+            case OrderedDictionary<string, object?> map:
+                map.Remove("x-kubernetes-validations");
+                foreach (var value in map.Values) RemoveRules(value);
+                break;
+            case List<object?> list:
+                foreach (var value in list) RemoveRules(value);
+                break;
+        }
     }
 
     public static string FieldName(PropertyInfo property) => JsonNamingPolicy.CamelCase.ConvertName(property.Name);

@@ -140,10 +140,24 @@ public static class InvalidManifests
             Both: "must equal metadata.name"),
         new("instance-vrid-0", Node, Instance().Replace("virtualRouterId: 51", "virtualRouterId: 0"), "spec.vrrpInstances[0].virtualRouterId",
             "should be greater than or equal to 1"),
-        new("instance-auth-with-v3", Node, Instance(", authPasswordFile: /etc/nginx-ha/vrrp-password"), "spec.vrrpInstances[0].authPasswordFile",
-            "authentication is only supported with VRRP version 2", Both: "authentication is only supported with VRRP version 2"),
-        new("instance-two-families", Node, Instance(vips: "[198.18.0.10/24, \"fd00::10/64\"]"), "spec.vrrpInstances[0].virtualIPs",
-            "an instance carries one address family", Both: "an instance carries one address family"),
         new("instance-without-vips", Node, Instance(vips: "[]"), "spec.vrrpInstances[0].virtualIPs", "should have at least 1 items"),
+    ];
+
+    /// <summary>
+    /// NodeHaConfigs that break a cross-field rule of their instances or pools: the CRD leaves those rules to the agent
+    /// ([RootCelRulesOnly]: the server evaluated them on every write and status report), so the server accepts these and
+    /// the C# validators the agent runs refuse them. <see cref="Case.ServerSays"/> is unused here.
+    /// </summary>
+    public static readonly Case[] AgentOnly =
+    [
+        new("instance-auth-with-v3", Node, Instance(", authPasswordFile: /etc/nginx-ha/vrrp-password"), "spec.vrrpInstances[0].authPasswordFile",
+            "", Both: "authentication is only supported with VRRP version 2"),
+        new("instance-two-families", Node, Instance(vips: "[198.18.0.10/24, \"fd00::10/64\"]"), "spec.vrrpInstances[0].virtualIPs",
+            "", Both: "an instance carries one address family"),
+        new("instance-interval-not-whole-seconds-v2", Node, Instance(", version: 2, advertisementInterval: 1500ms"),
+            "spec.vrrpInstances[0].advertisementInterval", "", Both: "whole seconds"),
+        new("pool-status-open-to-everyone", Node,
+            $"nodeName: lb1\nbackendPools:\n- name: default/web\n  spec: {{status: {{path: /nginx_status}}, {Servers}}}", "spec.backendPools[0].spec.status",
+            "", Both: "an enabled status endpoint needs basicAuth or an allow list"),
     ];
 }

@@ -38,6 +38,22 @@ public sealed class OneMeaningTwoCheckersTests(CrdCluster cluster)
         }
     }
 
+    public static TheoryData<string> AgentOnlyCases() => new(InvalidManifests.AgentOnly.Select(c => c.Name));
+
+    [Theory]
+    [MemberData(nameof(AgentOnlyCases))]
+    public void A_NodeHaConfig_breaking_a_rule_of_its_instances_or_pools_is_accepted_by_the_server_and_refused_by_the_agents_validators(string name)
+    {
+        var row = InvalidManifests.AgentOnly.Single(c => c.Name == name);
+
+        var set = ManifestLoader.LoadText($"{name}.yaml", row.Yaml);
+        var csharp = set.Errors.Where(e => NamesField(e.Path, row.Field)).ToList();
+        Assert.True(csharp.Count > 0, $"no C# error names {row.Field}; the errors were:\n{string.Join("\n", set.Errors)}");
+        Assert.Contains(csharp, e => e.Message.Contains(row.Both!, StringComparison.Ordinal));
+
+        cluster.Server.Ok("apply", "--dry-run=server", "-f", cluster.Server.WriteManifest($"{name}.yaml", row.Yaml));
+    }
+
     [Fact]
     public void The_examples_and_the_NodeHaConfigs_planned_from_them_pass_both_checkers()
     {

@@ -100,6 +100,24 @@ public sealed class CrdGeneratorTests
     }
 
     [Fact]
+    public void The_NodeHaConfig_CRD_keeps_only_its_own_rule_while_the_group_and_pool_CRDs_keep_theirs()
+    {
+        static int Rules(object? node) => node switch
+        {
+            OrderedDictionary<string, object?> map => ((map.GetValueOrDefault("x-kubernetes-validations") as List<object?>)?.Count ?? 0)
+                + map.Values.Sum(Rules),
+            List<object?> list => list.Sum(Rules),
+            _ => 0,
+        };
+        var node = Schema(typeof(NodeHaConfig));
+        Assert.Equal(1, Rules(node));
+        Assert.Equal("self.spec.nodeName == self.metadata.name", Map(((List<object?>)node["x-kubernetes-validations"]!).Single())["rule"]);
+        // The rules the NodeHaConfig leaves to the agent are the same types' rules the user-facing CRDs keep.
+        Assert.Equal(14, Rules(Schema(typeof(VirtualIpGroup))));
+        Assert.Equal(12, Rules(Schema(typeof(NginxBackendPool))));
+    }
+
+    [Fact]
     public void Yaml_quotes_the_words_YAML_1_1_would_read_as_booleans_or_null()
     {
         var yaml = YamlText.Write(new OrderedDictionary<string, object?> { ["a"] = "Off", ["b"] = "yes", ["c"] = "1s", ["d"] = "plain text", ["e"] = "x: y" });

@@ -40,6 +40,16 @@ public enum CelTarget
 }
 
 /// <summary>
+/// The generated CRD of this kind keeps only the CEL rules on the kind itself: the rules of the types it embeds (VRRP
+/// instances, pools) are left to the agent, which checks every config again, keeps its last good one and reports why.
+/// For a kind only the operator writes, from objects the server has already checked: the server evaluates every rule of
+/// the whole object on each write, agents' status reports included, and for NodeHaConfig that was 37 % of an apply and
+/// 47 % of a status write (docs/benchmarks.md, "what the NodeHaConfig CEL rules cost the server").
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class RootCelRulesOnlyAttribute : Attribute;
+
+/// <summary>
 /// A CEL rule (<c>x-kubernetes-validations</c>) of the generated CRD: the server's form of a cross-field check that
 /// the C# validator makes. <see cref="FieldPath"/> (relative, e.g. <c>.authSecretRef</c>) makes the server name the
 /// same field the C# validator names; <see cref="Message"/> should read like the C# validator's message.

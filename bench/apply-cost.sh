@@ -10,7 +10,8 @@
 #   bench/apply-cost.sh            # no root needed; no network beyond 127.0.0.1
 #
 # Environment: ROUNDS (5), NODES (200), GROUPS_COUNT (500), POOLS (500), RACK_SIZE (4), SKIP_BUILD=1,
-# VARIANTS ("crds no-cel": which CRD sets to measure, in that order; also no-duration).
+# VARIANTS ("crds no-cel": which CRD sets to measure, in that order; also no-duration, and at:REV for crds/ as the git
+# revision REV had them: VARIANTS="at:9ed8d22 crds" measures the NodeHaConfig CRD with its 24 rules against today's).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -70,9 +71,13 @@ for variant in $VARIANTS; do
   case "$variant" in
     crds) crds=$repo/crds ;;
     no-cel|no-duration) crds=$work/$variant ;;
-    *) die "unknown variant '$variant' (crds, no-cel, no-duration)" ;;
+    at:*)
+      mkdir -p "$work/at-${variant#at:}"
+      git -C "$repo" archive "${variant#at:}" crds | tar -x -C "$work/at-${variant#at:}" || die "no crds/ at ${variant#at:}"
+      crds=$work/at-${variant#at:}/crds ;;
+    *) die "unknown variant '$variant' (crds, no-cel, no-duration, at:REV)" ;;
   esac
-  cluster=$work/cluster-$variant
+  cluster=$work/cluster-${variant//:/-} # no ':' in KUBECONFIG's path (it separates a list there)
   log "$variant: starting a test cluster in $cluster"
   "$repo/scripts/cluster.sh" up "$cluster" >"$work/up.log" 2>&1 || { tail -20 "$work/up.log" >&2; die "scripts/cluster.sh up failed"; }
   export KUBECONFIG=$cluster/kubeconfig

@@ -23,12 +23,7 @@ public static class ApplyCost
 
     public static async Task<string> MeasureAsync(IKubernetes client, ScaleOptions options, int rounds, CancellationToken cancellationToken)
     {
-        var model = new ScaleModel(options);
-        var groups = Enumerable.Range(0, options.Groups).Select(model.Group).ToList();
-        var pools = Enumerable.Range(0, options.Pools).Select(model.Pool).ToList();
-        var nodes = Enumerable.Range(0, options.Nodes).Select(model.Node).ToList();
-        var snapshot = new ClusterSnapshot(groups, pools, nodes, [], [], [], new Dictionary<string, Heartbeat>());
-        var specs = Planner.Plan(snapshot.ToPlanInput()).NodeConfigs.Select(c => c.Spec).ToList();
+        var specs = Planner.Plan(new ScaleModel(options).Snapshot().ToPlanInput()).NodeConfigs.Select(c => c.Spec).ToList();
         var bodies = specs.Select(Body).ToList();
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = InFlight, CancellationToken = cancellationToken };
 

@@ -24,11 +24,7 @@ public static class PlanCost
     public static string Measure(ScaleOptions options, int rounds)
     {
         var model = new ScaleModel(options);
-        var groups = Enumerable.Range(0, options.Groups).Select(model.Group).ToList();
-        foreach (var g in groups) g.Metadata.Generation = 1;
-        var pools = Enumerable.Range(0, options.Pools).Select(model.Pool).ToList();
-        var nodes = Enumerable.Range(0, options.Nodes).Select(model.Node).ToList();
-        var empty = new ClusterSnapshot(groups, pools, nodes, [], [], [], new Dictionary<string, Heartbeat>());
+        var empty = model.Snapshot();
         var configs = Planner.Plan(empty.ToPlanInput()).NodeConfigs.Select(c => Cached(c.Spec)).ToList();
         var snapshot = empty with { Configs = configs };
 

@@ -72,6 +72,17 @@ public sealed class ScaleModel
     private static int VipCount(int g) => g % 2 == 0 ? 1 : 2;
     private static VirtualIpGroupMode Mode(int g) => g % 2 == 0 ? VirtualIpGroupMode.ActivePassive : VirtualIpGroupMode.ActiveActive;
 
+    /// <summary>Every node, pool and group of the model (groups at generation 1), no NodeHaConfig yet: what the operator
+    /// sees at its start, without a cluster.</summary>
+    public ClusterSnapshot Snapshot()
+    {
+        var groups = Enumerable.Range(0, _options.Groups).Select(Group).ToList();
+        foreach (var g in groups) g.Metadata.Generation = 1;
+        var pools = Enumerable.Range(0, _options.Pools).Select(Pool).ToList();
+        var nodes = Enumerable.Range(0, _options.Nodes).Select(Node).ToList();
+        return new ClusterSnapshot(groups, pools, nodes, [], [], [], new Dictionary<string, Heartbeat>());
+    }
+
     public V1Node Node(int n) => new()
     {
         ApiVersion = "v1", Kind = "Node",

@@ -26,21 +26,19 @@ public static partial class ImagePages
     public static IReadOnlyList<Range> CleanReadOnly(IEnumerable<string> smaps, string image)
     {
         var ranges = new List<Range>();
-        Range? current = null;
-        bool candidate = false;
+        Range? candidate = null; // the current mapping, while it may qualify
         foreach (var line in smaps)
         {
             if (TryHeader(line, out var range, out var permissions, out var path))
             {
-                current = range;
-                candidate = permissions == "r--p" && path == image;
+                candidate = permissions == "r--p" && path == image ? range : null;
                 continue;
             }
             // "Anonymous:" comes once per mapping, after its header: the verdict on the mapping is made there.
-            if (candidate && current is { } mapping && line.StartsWith("Anonymous:", StringComparison.Ordinal))
+            if (candidate is { } mapping && line.StartsWith("Anonymous:", StringComparison.Ordinal))
             {
                 if (KiloBytes(line) == 0) ranges.Add(mapping);
-                candidate = false;
+                candidate = null;
             }
         }
         return ranges;
@@ -59,11 +57,7 @@ public static partial class ImagePages
             // Line by line: the whole text is hundreds of kB, garbage the agent would keep committed until a gen2 collection.
             ranges = CleanReadOnly(File.ReadLines("/proc/self/smaps"), image);
         }
-        catch (IOException)
-        {
-            return 0;
-        }
-        catch (UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return 0;
         }

@@ -13,7 +13,13 @@ public sealed class CrdCluster : IDisposable
         try
         {
             Server.Ok("apply", "-f", CrdDirectory());
-            Server.Ok(["wait", "--for", "condition=Established", "--timeout=60s", .. CrdNames.Select(name => $"crd/{name}")]);
+            string[] wait = ["wait", "--for", "condition=Established", "--timeout=60s", .. CrdNames.Select(name => $"crd/{name}")];
+            // kubectl wait gives up at once ("accessor error") on a CRD the server has not yet given any condition
+            // (seen in CI right after the apply): ask again while that is its answer, then let Ok report the last one.
+            for (var attempt = 0; attempt < 50 && Server.Run(wait) is { ExitCode: not 0, Error: var error }
+                                  && error.Contains(".status.conditions accessor error", StringComparison.Ordinal); attempt++)
+                Thread.Sleep(100);
+            Server.Ok(wait);
         }
         catch
         {

@@ -47,10 +47,11 @@ public static class VrrpCommand
             error.WriteLine($"nginx-ha-agent: {string.Join("; ", environment)}");
             return 1;
         }
-        if (StartupPreflight.Carrier(options.Interface) is { } noCarrier) log.Write($"warning: {noCarrier}");
 
         // Set straight from the signal handler; the speaker's loop polls it and hands over at once.
         using var shutdown = ShutdownLatch.OnSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT);
+        // After the handlers: whoever reads this line may stop us with SIGTERM and gets the ordinary stop (exit 0).
+        if (StartupPreflight.Carrier(options.Interface) is { } noCarrier) log.Write($"warning: {noCarrier}");
 
         using var metrics = new AgentMetrics();
         var instanceMetrics = VrrpInstanceMetrics.For(plan, TimeProvider.System);

@@ -141,11 +141,19 @@ public sealed class AgentSimulator(IKubernetes client, ConfigWatch watch, TimeSp
         lock (_lock) return _agents.TryGetValue(node, out var agent) ? agent.LastStates : "";
     }
 
-    /// <summary>MASTER where this node has the instance's highest priority among all nodes' configs (ties: the lowest node name).</summary>
+    /// <summary>
+    /// MASTER where this node has the instance's highest priority among the configs that carry it (ties: the lowest node
+    /// name). Only the nodes that ever carried the instance are looked at: a scan of every config for every instance
+    /// reported cost the simulator about 80,000 comparisons per status write at 200 nodes, CPU taken from the API
+    /// server and the operator it shares the machine with.
+    /// </summary>
     private VrrpInstanceStatus Report(string node, VrrpInstanceConfig instance)
     {
-        var master = watch.Informer.List()
-            .SelectMany(c => c.Spec.VrrpInstances.Where(i => i.Name == instance.Name).Select(i => (Node: c.Metadata.Name, i.Priority)))
+        string[] carriers;
+        lock (_lock) carriers = _instanceNodes.TryGetValue(instance.Name, out var nodes) ? [.. nodes] : [];
+        var master = carriers
+            .Select(n => watch.Informer.Get(null, n))
+            .SelectMany(c => c is null ? [] : c.Spec.VrrpInstances.Where(i => i.Name == instance.Name).Select(i => (Node: c.Metadata.Name, i.Priority)))
             .OrderByDescending(p => p.Priority).ThenBy(p => p.Node, StringComparer.Ordinal).Select(p => p.Node).FirstOrDefault() ?? node;
         return new VrrpInstanceStatus
         {

@@ -1,5 +1,6 @@
 using NginxHa.Core.Manifests;
 using NginxHa.Core.Planning;
+using NginxHa.Observability.Memory;
 using NginxHa.Operator.Cli;
 using NginxHa.Operator.Crds;
 
@@ -15,7 +16,14 @@ public static class Program
     const string Usage = "usage: nginx-ha-operator plan -f FILE [-f FILE ...]\n       " + GenerateCommand.Usage + "\n       " + RunCommand.Usage +
         "\n       " + UninstallCommand.Usage;
 
-    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+    public static int Main(string[] args)
+    {
+        // Two malloc arenas instead of up to 16 on 2 CPUs: the runtime's, the JIT's and OpenSSL's memory freed in one arena
+        // serves only that arena (docs/benchmarks.md, "Operator memory: start-up pages given back"). Before any thread
+        // of ours starts.
+        NativeHeap.LimitArenas(2);
+        return Run(args, Console.Out, Console.Error);
+    }
 
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {

@@ -1,3 +1,5 @@
+using NginxHa.Observability.Memory;
+
 namespace NginxHa.NodeAgent.Platform;
 
 /// <summary>

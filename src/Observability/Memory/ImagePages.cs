@@ -1,16 +1,17 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace NginxHa.NodeAgent.Platform;
+namespace NginxHa.Observability.Memory;
 
 /// <summary>
-/// Gives the kernel back the resident pages of the agent binary's read-only mappings once start-up is over. NativeAOT
-/// start-up reads about 3 MB of them once (the compressed type data it rehydrates, tables only start-up uses), and they
-/// would stay counted in the agent's VmRSS for its whole life (docs/benchmarks.md, "Agent cost").
-/// MADV_DONTNEED on a clean read-only file mapping only unmaps: the pages stay in the page cache, and one used again is
-/// mapped back by a minor fault, as the kernel's own reclaim could have made it at any time. A mapping that holds private
-/// copies (RELRO: relocated, then made read-only) is left alone: dropping those would bring back the file's
-/// unrelocated bytes.
+/// Gives the kernel back the resident pages of clean file mappings once start-up is over: pages that start-up read once
+/// would otherwise stay counted in the process's VmRSS for its whole life (docs/benchmarks.md, "Agent cost" and
+/// "Operator memory"). The agent gives back its NativeAOT binary's read-only data (the compressed type data it
+/// rehydrates at start); the operator the IL, ReadyToRun code and native libraries that loading its types touched.
+/// MADV_DONTNEED on a clean file mapping only unmaps: the pages stay in the page cache, and one used again is mapped back
+/// by a minor fault, as the kernel's own reclaim could have made it at any time. A mapping that holds private copies
+/// (RELRO: relocated, then made read-only; any written page) is left alone: dropping those would bring back the file's
+/// bytes in place of the process's own.
 /// </summary>
 public static partial class ImagePages
 {
@@ -23,7 +24,20 @@ public static partial class ImagePages
     /// Pure: the mappings of the file <paramref name="image"/> in the lines of /proc/self/smaps that are read-only and
     /// private ("r--p") and hold no anonymous (copied) page.
     /// </summary>
-    public static IReadOnlyList<Range> CleanReadOnly(IEnumerable<string> smaps, string image)
+    public static IReadOnlyList<Range> CleanReadOnly(IEnumerable<string> smaps, string image) =>
+        Clean(smaps, (permissions, path) => permissions == "r--p" && path == image);
+
+    /// <summary>
+    /// Pure: the file mappings that cannot be written ("r--p", "r-xp", "r--s", "r-xs") and hold no anonymous (copied)
+    /// page, of any file still on disk. Anonymous memory, the JIT's double mapping (a memfd) and writable mappings are
+    /// never chosen: their pages are the process's data, not copies of a file.
+    /// </summary>
+    public static IReadOnlyList<Range> CleanFileMappings(IEnumerable<string> smaps) =>
+        Clean(smaps, (permissions, path) => permissions[0] == 'r' && permissions[1] == '-'
+            && path.StartsWith('/') && !path.StartsWith("/memfd:", StringComparison.Ordinal) && !path.EndsWith(" (deleted)", StringComparison.Ordinal));
+
+    /// <summary>Pure: the mappings <paramref name="select"/> (permissions, path) takes that hold no anonymous page.</summary>
+    static List<Range> Clean(IEnumerable<string> smaps, Func<string, string, bool> select)
     {
         var ranges = new List<Range>();
         Range? candidate = null; // the current mapping, while it may qualify
@@ -31,7 +45,7 @@ public static partial class ImagePages
         {
             if (TryHeader(line, out var range, out var permissions, out var path))
             {
-                candidate = permissions == "r--p" && path == image ? range : null;
+                candidate = select(permissions, path) ? range : null;
                 continue;
             }
             // "Anonymous:" comes once per mapping, after its header: the verdict on the mapping is made there.
@@ -48,14 +62,19 @@ public static partial class ImagePages
     /// Drops the resident pages of this process's binary's clean read-only mappings; the bytes advised, 0 when /proc
     /// cannot be read or the kernel refuses (nothing depends on it: the pages simply stay).
     /// </summary>
-    public static long Release()
+    public static long Release() =>
+        Environment.ProcessPath is { } image ? Release(smaps => CleanReadOnly(smaps, image)) : 0;
+
+    /// <summary>Drops the resident pages of every clean file mapping of this process (<see cref="CleanFileMappings"/>).</summary>
+    public static long ReleaseFileMappings() => Release(CleanFileMappings);
+
+    static long Release(Func<IEnumerable<string>, IReadOnlyList<Range>> choose)
     {
-        if (Environment.ProcessPath is not { } image) return 0;
         IReadOnlyList<Range> ranges;
         try
         {
-            // Line by line: the whole text is hundreds of kB, garbage the agent would keep committed until a gen2 collection.
-            ranges = CleanReadOnly(File.ReadLines("/proc/self/smaps"), image);
+            // Line by line: the whole text is hundreds of kB, garbage the process would keep committed until a gen2 collection.
+            ranges = choose(File.ReadLines("/proc/self/smaps"));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -111,6 +111,7 @@ public static class RunCommand
         config.DisableHttp2 = true;
 
         var log = new OperatorLog(error, TimeProvider.System, debug);
+        using var trims = new StartupMemoryTrims(TimeProvider.System, StartupMemoryTrims.DefaultSettle, reason => log.Info(StartupMemoryTrims.GiveBack(reason)));
         using var client = new Kubernetes(config); // one client for the whole process
         using var metrics = new OperatorMetrics();
         // Leases default to a renew deadline of 2/3 and a retry period of 2/15 of the lease duration, as client-go's defaults do.
@@ -123,6 +124,8 @@ public static class RunCommand
             Instance = identity,
             HeartbeatNamespace = leaseNamespace, // the agents' heartbeat Leases live beside ours
             Metrics = metrics,
+            // Off the caller's thread: the plan worker does not wait for /proc to be read.
+            StartupStepReached = step => _ = Task.Run(() => trims.Reached(step)),
             LeaderElection = leaderElection
                 ? new LeaderElectionOptions(leaseNamespace, leaseName, identity)
                 {

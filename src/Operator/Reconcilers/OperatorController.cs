@@ -24,6 +24,8 @@ public sealed record OperatorOptions
     public string HeartbeatNamespace { get; init; } = "default";
     /// <summary>Reconciles counted and timed, gauges read from the queue, the Lease and the caches; null: none.</summary>
     public Metrics.OperatorMetrics? Metrics { get; init; }
+    /// <summary>Told when a start-up step is first reached (the process gives back start-up memory); called once per step.</summary>
+    public Action<Metrics.StartupStep>? StartupStepReached { get; init; }
 }
 
 /// <summary>
@@ -99,6 +101,7 @@ public sealed class OperatorController
     private volatile bool _running;
     private readonly PlanGate _planGate = new(); // status keys wait for the term's first plan, and for the plan of their object's edit
     private PlanResult? _statusQueuedFor; // only the plan key (one worker at a time) touches it
+    private bool _firstPlanReported; // likewise
 
     /// <summary>Every informer has listed its kind once (the readiness of a replica, leader or not), or what it waits for.</summary>
     public (bool Ready, string Reason) Readiness()
@@ -128,6 +131,7 @@ public sealed class OperatorController
             await Task.WhenAll(Groups.Synced, Pools.Synced, Configs.Synced, Nodes.Synced, EndpointSlices.Synced, Secrets.Synced, Leases.Synced)
                 .WaitAsync(cancellationToken).ConfigureAwait(false);
             _log.Info("operator: caches synced");
+            _options.StartupStepReached?.Invoke(Metrics.StartupStep.CachesSynced);
             if (Election is null) await LeadAsync(cancellationToken).ConfigureAwait(false);
             else await Election.RunAsync(LeadAsync, cancellationToken).ConfigureAwait(false);
         }
@@ -210,6 +214,11 @@ public sealed class OperatorController
             foreach (var group in groups) Queue.Add(GroupKeyPrefix + group);
             foreach (var pool in pools) Queue.Add(PoolKeyPrefix + pool);
             _statusQueuedFor = plan;
+            if (!_firstPlanReported) // its writes all went through (a failed one throws above)
+            {
+                _firstPlanReported = true;
+                _options.StartupStepReached?.Invoke(Metrics.StartupStep.FirstPlanWritten);
+            }
             return ReconcileResult.Done;
         }
         if (_planGate.TryHold(key, Stamp(key), () => Queue.IsPending(PlanKey))) return ReconcileResult.Done;

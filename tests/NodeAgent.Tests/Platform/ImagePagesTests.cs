@@ -1,5 +1,6 @@
 using System.Globalization;
 using NginxHa.NodeAgent.Platform;
+using NginxHa.Observability.Memory;
 
 namespace NginxHa.NodeAgent.Tests.Platform;
 
@@ -27,6 +28,32 @@ public sealed class ImagePagesTests
         Assert.Equal(
             [new ImagePages.Range(0x55d0c0a00000, 0x1b000), new ImagePages.Range(0x55d0c118f000, 0x6ce000)],
             ranges);
+    }
+
+    // The shape of the operator's smaps (a JIT process): an IL-only assembly mapped shared, ReadyToRun code, a native
+    // library's code and RELRO, the JIT's double mapping of its code (a memfd), the GC heap, and a replaced file.
+    static readonly string OperatorSmaps = string.Join('\n',
+        Mapping("7f10a0000000-7f10a0bb0000", "r--s", "/app/KubernetesClient.dll", rss: 9000, anonymous: 0),
+        Mapping("7f10a1000000-7f10a1800000", "r-xp", "/usr/share/dotnet/shared/Microsoft.NETCore.App/10.0.12/System.Private.CoreLib.dll", rss: 7500, anonymous: 0),
+        Mapping("7f10a1800000-7f10a1a00000", "rw-p", "/usr/share/dotnet/shared/Microsoft.NETCore.App/10.0.12/System.Private.CoreLib.dll", rss: 2200, anonymous: 2200),
+        Mapping("7f10a2000000-7f10a2460000", "r-xp", "/usr/share/dotnet/shared/Microsoft.NETCore.App/10.0.12/libcoreclr.so", rss: 4400, anonymous: 0),
+        Mapping("7f10a2460000-7f10a2470000", "r--p", "/usr/share/dotnet/shared/Microsoft.NETCore.App/10.0.12/libcoreclr.so", rss: 64, anonymous: 64),
+        Mapping("7f10a3000000-7f10a3400000", "rw-s", "/memfd:doublemapper (deleted)", rss: 4096, anonymous: 0),
+        Mapping("7f10a3400000-7f10a3800000", "r-xs", "/memfd:doublemapper (deleted)", rss: 4096, anonymous: 0),
+        Mapping("7f10a4000000-7f10a4100000", "r--s", "/app/Old.dll (deleted)", rss: 64, anonymous: 0),
+        Mapping("7f10a5000000-7f10a5400000", "rw-p", "", rss: 4096, anonymous: 4096));
+
+    [Fact]
+    public void Every_clean_file_mapping_that_cannot_be_written_is_given_back_never_copies_JIT_code_heap_or_replaced_files()
+    {
+        var ranges = ImagePages.CleanFileMappings(OperatorSmaps.Split('\n'));
+
+        Assert.Equal(
+        [
+            new ImagePages.Range(0x7f10a0000000, 0xbb0000), // the IL-only assembly
+            new ImagePages.Range(0x7f10a1000000, 0x800000), // ReadyToRun code
+            new ImagePages.Range(0x7f10a2000000, 0x460000), // a native library's code
+        ], ranges);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using k8s;
 using k8s.Models;
 using NginxHa.Core.Resources;
 using NginxHa.Operator.Machinery;
+using NginxHa.Operator.Metrics;
 using NginxHa.Operator.Reconcilers;
 
 namespace NginxHa.Operator.Tests.Cluster;
@@ -76,6 +77,7 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
     private IKubernetes _client = null!;
     private OperatorController _controller = null!;
     private Task _run = Task.CompletedTask;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(StartupStep Step, bool Lb1Written)> _steps = new();
     private string _ns = "";
 
     public async Task InitializeAsync()
@@ -130,6 +132,8 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
             Informer = new InformerOptions { ErrorBackoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1)) },
             Instance = "test",
             DnsEndpoints = dnsEndpoints,
+            // With, for each step, whether lb1's NodeHaConfig was on the server at that instant.
+            StartupStepReached = step => _steps.Enqueue((step, Config("lb1").GetAwaiter().GetResult() is not null)),
         }, log);
         _run = _controller.RunAsync(_stop.Token);
     }
@@ -248,6 +252,10 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
 
         var group = await Until(() => GroupObject("web"), g => g?.Status is not null, "the first status");
         Assert.Contains(Kinds.VipsFinalizer, group!.Metadata.Finalizers);
+        // Start-up steps (the operator gives memory back at each): the caches, then the first plan once its writes are
+        // done; later plans (the finalizer, the status) do not report it again.
+        await Until(() => Task.FromResult(_steps.Count), n => n >= 2, "the first plan's start-up step");
+        Assert.Equal([(StartupStep.CachesSynced, false), (StartupStep.FirstPlanWritten, true)], _steps.ToArray());
         Assert.Equal(("False", "NoMaster"), (ConditionOf(group, "Ready").Status, ConditionOf(group, "Ready").Reason));
         Assert.Equal("NodeNotReporting", ConditionOf(group, "Degraded").Reason);
 

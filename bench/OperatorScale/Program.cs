@@ -139,8 +139,10 @@ try
     var tail = await run.SettleAsync(stop.Token);
     var changes = await run.ChangesAsync(stop.Token);
     var rssEnd = Status(op.Id, "VmRSS");
-    hwm = Status(op.Id, "VmHWM");
     var metrics = await PlanMetricsAsync(metricsPort);
+    // After the scrape: serving /metrics is part of the operator's steady state (Prometheus scrapes it), and its code
+    // comes back into memory after the start-up trims gave it back.
+    hwm = Status(op.Id, "VmHWM");
     var report = Report.Build(options, initial, tail, changes, rssAfterInitial, rssEnd, hwm, rss.Count == 0 ? 0 : rss.Max(r => r.RssKb), run.Agents, metrics,
         memory.Breakdown());
     Console.WriteLine(report.Text);

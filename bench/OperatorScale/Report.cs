@@ -60,7 +60,8 @@ public sealed record Report(string Text, string Markdown, string Json, IReadOnly
         md.AppendLine(Inv, $"| simulated agents' and benchmark's requests per change | {(simRequests.Values.Sum()).ToString("F1", Inv)}: {string.Join(", ", simRequests.OrderByDescending(r => r.Value).Select(r => $"{r.Key[(r.Key.IndexOf(' ') + 1)..]} {r.Value.ToString("0.##", Inv)}"))} | |");
         md.AppendLine(Inv, $"| operator API requests during the initial reconcile | {initialOperator} | |");
         md.AppendLine(Inv, $"| the initial reconcile's tail (finalizers, first status of every group and pool), before the changes | {tailOperator.Sum(r => r.Value)} operator requests after the last NodeHaConfig write{(tailOperator.Count == 0 ? "" : ": " + string.Join(", ", tailOperator.Select(r => $"{r.Key[(r.Key.IndexOf(' ') + 1)..]} {r.Value}")))}; {(tail.Quiet ? "quiet" : "**still sending**")} {Ms(tail.QuietAt.TotalMilliseconds)} ms after its start | |");
-        md.AppendLine(Inv, $"| operator memory | VmHWM {Mb(hwmKb)} MB; VmRSS {Mb(rssAfterInitialKb)} MB after the initial reconcile, {Mb(rssEndKb)} MB at the end (peak sampled every 200 ms: {Mb(peakSampledKb)} MB) | < 150 MB: {Met(hwmKb < 150 * 1024)} |");
+        // Judged on the larger: the sampler also sees the operator's stop, after VmHWM is read.
+        md.AppendLine(Inv, $"| operator memory | VmHWM {Mb(hwmKb)} MB (after the changes and a /metrics scrape); VmRSS {Mb(rssAfterInitialKb)} MB after the initial reconcile, {Mb(rssEndKb)} MB at the end (peak sampled every 200 ms until it exits: {Mb(peakSampledKb)} MB) | < 150 MB: {Met(Math.Max(hwmKb, peakSampledKb) < 150 * 1024)} |");
         if (memoryBreakdown.Length > 0) md.AppendLine(Inv, $"| operator memory breakdown (MB; its --memory-log lines) | {memoryBreakdown} | |");
 
         var text = new StringBuilder();

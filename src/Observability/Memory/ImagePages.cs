@@ -63,23 +63,44 @@ public static partial class ImagePages
     /// cannot be read or the kernel refuses (nothing depends on it: the pages simply stay).
     /// </summary>
     public static long Release() =>
-        Environment.ProcessPath is { } image ? Release(smaps => CleanReadOnly(smaps, image)) : 0;
+        Environment.ProcessPath is { } image && Read(smaps => CleanReadOnly(smaps, image)) is { } ranges ? Advise(ranges) : 0;
 
-    /// <summary>Drops the resident pages of every clean file mapping of this process (<see cref="CleanFileMappings"/>).</summary>
-    public static long ReleaseFileMappings() => Release(CleanFileMappings);
-
-    static long Release(Func<IEnumerable<string>, IReadOnlyList<Range>> choose)
+    /// <summary>
+    /// Drops the resident pages of every clean file mapping of this process (<see cref="CleanFileMappings"/>) that was
+    /// seen clean twice, <paramref name="apart"/> apart. A loader writes an image's relocations right after mapping it,
+    /// through a brief unprotect: a mapping caught between the two would be read clean and then hold private copies
+    /// when advised. Seen clean twice, it is not being loaded. Blocks for <paramref name="apart"/>.
+    /// </summary>
+    public static long ReleaseFileMappings(TimeSpan apart)
     {
-        IReadOnlyList<Range> ranges;
+        if (Read(CleanFileMappings) is not { } first) return 0;
+        Thread.Sleep(apart);
+        return Read(CleanFileMappings) is { } second ? Advise(SeenTwice(first, second)) : 0;
+    }
+
+    /// <summary>Pure: the ranges of <paramref name="second"/> that <paramref name="first"/> holds too, same start and length.</summary>
+    public static IReadOnlyList<Range> SeenTwice(IReadOnlyList<Range> first, IReadOnlyList<Range> second)
+    {
+        var earlier = first.ToHashSet();
+        return second.Where(earlier.Contains).ToList();
+    }
+
+    /// <summary>The chosen mappings of this process; null when /proc cannot be read.</summary>
+    static IReadOnlyList<Range>? Read(Func<IEnumerable<string>, IReadOnlyList<Range>> choose)
+    {
         try
         {
             // Line by line: the whole text is hundreds of kB, garbage the process would keep committed until a gen2 collection.
-            ranges = choose(File.ReadLines("/proc/self/smaps"));
+            return choose(File.ReadLines("/proc/self/smaps"));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return 0;
+            return null;
         }
+    }
+
+    static long Advise(IReadOnlyList<Range> ranges)
+    {
         long released = 0;
         foreach (var range in ranges)
             if (Madvise((nint)range.Start, (nuint)range.Length, MADV_DONTNEED) == 0) released += (long)range.Length;

@@ -57,6 +57,19 @@ public sealed class ImagePagesTests
     }
 
     [Fact]
+    public void Only_a_mapping_seen_clean_in_both_reads_is_given_back()
+    {
+        var kept = new ImagePages.Range(0x7f10a0000000, 0xbb0000);
+        var loading = new ImagePages.Range(0x7f10a2000000, 0x460000); // clean at the first read, relocated by the second
+        var mapped = new ImagePages.Range(0x7f10a4000000, 0x100000);  // mapped after the first read: may be loading now
+        var grown = new ImagePages.Range(0x7f10a1000000, 0x900000);   // the same start, another length: not the same mapping
+
+        var ranges = ImagePages.SeenTwice([kept, loading, grown with { Length = 0x800000 }], [kept, mapped, grown]);
+
+        Assert.Equal([kept], ranges);
+    }
+
+    [Fact]
     public void Unreadable_smaps_give_nothing_back()
     {
         Assert.Empty(ImagePages.CleanReadOnly([""], Image));

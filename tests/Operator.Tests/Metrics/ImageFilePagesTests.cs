@@ -16,7 +16,7 @@ public sealed class ImageFilePagesTests
         long copiesBefore = before.Where(m => m.Permissions == "r--p" && m.Anonymous > 0).Sum(m => m.Rss);
         Assert.True(copiesBefore > 0, "no RELRO mapping in the test host"); // libraries' relocated tables
 
-        long released = ImagePages.ReleaseFileMappings();
+        long released = ImagePages.ReleaseFileMappings(TimeSpan.FromMilliseconds(50));
 
         var after = Mappings(File.ReadAllText("/proc/self/smaps"));
         long fileBefore = before.Where(m => m.File && m.Anonymous == 0).Sum(m => m.Rss);

@@ -124,7 +124,8 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
 
     private void StartOperator(TimeSpan? releaseTimeout = null, bool dnsEndpoints = false)
     {
-        var log = new OperatorLog(TextWriter.Synchronized(_logText), TimeProvider.System, debug: true);
+        var writer = TextWriter.Synchronized(_logText);
+        var log = new OperatorLog(writer, TimeProvider.System, debug: true);
         _controller = new OperatorController(_client, new OperatorOptions
         {
             Workers = 2,
@@ -132,8 +133,14 @@ public sealed class OperatorReconcileTests(OperatorReconcileTests.Server fixture
             Informer = new InformerOptions { ErrorBackoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1)) },
             Instance = "test",
             DnsEndpoints = dnsEndpoints,
-            // With, for each step, whether lb1's NodeHaConfig was on the server at that instant.
-            StartupStepReached = step => _steps.Enqueue((step, Config("lb1").GetAwaiter().GetResult() is not null)),
+            // With, for each step, whether the server had accepted lb1's NodeHaConfig by then (the reconciler logs it
+            // after the server's answer). Nothing here may block: the hook runs on the controller's own threads.
+            StartupStepReached = step =>
+            {
+                string text;
+                lock (writer) text = _logText.ToString(); // the lock the synchronized writer writes under
+                _steps.Enqueue((step, text.Contains("NodeHaConfig lb1: applied", StringComparison.Ordinal)));
+            },
         }, log);
         _run = _controller.RunAsync(_stop.Token);
     }

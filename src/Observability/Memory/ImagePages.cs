@@ -68,8 +68,9 @@ public static partial class ImagePages
     /// <summary>
     /// Drops the resident pages of every clean file mapping of this process (<see cref="CleanFileMappings"/>) that was
     /// seen clean twice, <paramref name="apart"/> apart. A loader writes an image's relocations right after mapping it,
-    /// through a brief unprotect: a mapping caught between the two would be read clean and then hold private copies
-    /// when advised. Seen clean twice, it is not being loaded. Blocks for <paramref name="apart"/>.
+    /// through a brief unprotect (CoreCLR's PEImageLayout::ApplyBaseRelocations keeps a section writable while it
+    /// relocates it): a mapping caught between the two would be read clean and then hold private copies when advised.
+    /// Seen clean twice, it is not being loaded. Blocks for <paramref name="apart"/>.
     /// </summary>
     public static long ReleaseFileMappings(TimeSpan apart)
     {

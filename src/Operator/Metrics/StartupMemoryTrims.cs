@@ -19,7 +19,7 @@ public enum StartupStep
 /// more a settle time after the first plan (the initial reconcile's tail of status writes and finalizers over): glibc's
 /// free pages, the resident pages of clean file mappings (<see cref="ImagePages.ReleaseFileMappings"/>: the IL of
 /// KubernetesClient's thousands of types, ReadyToRun code, native libraries) and the GC's free regions. At 200 nodes
-/// the operator's VmHWM fell from about 155 MB to about 130 MB, and pages used again come back by minor faults
+/// the operator's peak resident set fell from 154 to 156 MB to 124 to 129 MB; pages used again come back by minor faults
 /// (docs/benchmarks.md, "Operator memory: start-up pages given back").
 /// </summary>
 public sealed class StartupMemoryTrims : IDisposable

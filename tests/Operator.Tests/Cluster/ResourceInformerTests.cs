@@ -140,6 +140,44 @@ public sealed class ResourceInformerTests(ResourceInformerTests.Server fixture) 
         await run.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>An API server that is away for the first <paramref name="listFailures"/> lists, then answers lists but
+    /// fails the first watch (as one still re-initializing its storage answers 429), then watches quietly.</summary>
+    private sealed class Returning(int listFailures) : IListWatch<Widget>
+    {
+        int _lists, _watches;
+        public string Description => "widgets (returning)";
+
+        public Task<ListPage<Widget>> ListAsync(string? continueToken, int limit, CancellationToken cancellationToken) =>
+            ++_lists <= listFailures
+                ? throw new HttpRequestException("Connection refused")
+                : Task.FromResult(new ListPage<Widget>([], "7", null));
+
+        public async IAsyncEnumerable<(WatchEventType Type, Widget Object)> WatchAsync(string resourceVersion, int timeoutSeconds,
+            Action<Exception> onError, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            if (++_watches == 1) throw new HttpRequestException("429 Too Many Requests: storage is (re)initializing");
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            yield break;
+        }
+    }
+
+    [Fact]
+    public async Task A_list_that_succeeds_after_an_outage_starts_the_error_backoff_over()
+    {
+        var informer = new ResourceInformer<Widget>(new Returning(listFailures: 3), Log,
+            options: new InformerOptions { ErrorBackoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10)) });
+        using var cts = new CancellationTokenSource();
+        var run = informer.RunAsync(cts.Token);
+        await informer.Synced.WaitAsync(TimeSpan.FromSeconds(20));
+        await Until(() => System.Text.RegularExpressions.Regex.Matches(_logText.ToString(), "retrying in").Count == 4, "four retries");
+
+        // 100, 200, 400 ms while the server is away; the failed watch after the good list waits 100 ms again, not 800.
+        var delays = System.Text.RegularExpressions.Regex.Matches(_logText.ToString(), @"retrying in (\d+) ms").Select(m => m.Groups[1].Value);
+        Assert.Equal(["100", "200", "400", "100"], delays);
+        cts.Cancel();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
     [Fact]
     public async Task A_watch_that_goes_silent_without_an_error_is_reopened_by_the_watchdog()
     {

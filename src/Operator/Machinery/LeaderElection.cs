@@ -11,7 +11,9 @@ public sealed record LeaderElectionOptions(string Namespace, string LeaseName, s
     public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(15);
     public TimeSpan RenewDeadline { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan RetryPeriod { get; init; } = TimeSpan.FromSeconds(2);
-    public Backoff ErrorBackoff { get; init; } = new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), Jitter: 0.5);
+    /// <summary>Between attempts after an API error. Capped as low as the informers' (<see cref="InformerOptions.ErrorBackoff"/>):
+    /// the cap bounds how long after an API server's return this replica may wait to lead again.</summary>
+    public Backoff ErrorBackoff { get; init; } = new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), Jitter: 0.5);
 }
 
 /// <summary>
